@@ -1,0 +1,55 @@
+"""The composition root: builds the Flask app (web) and the runtime the worker uses."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Mapping
+
+import click
+from flask import Flask
+
+from bot import llm, storage
+from bot.config import OFFLINE_MODEL_HINT, Config
+from bot.intake import Intake
+from bot.runtime import Runtime
+from handlers import registry, telegram, webchat, webhooks
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(config: Mapping[str, str] | None = None) -> Flask:
+    """Build the app from the environment, with `config` overriding it (tests pass their settings here)."""
+    settings = Config.from_env({**os.environ, **(config or {})})
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    redis = storage.connect(settings.redis_url)
+    app.extensions["bot"] = Runtime(settings, redis, llm.build(settings), registry.enabled(settings, redis))
+    app.extensions["intake"] = Intake(redis, settings)
+    for blueprint in (webhooks.bp, webchat.bp):
+        app.register_blueprint(blueprint)
+    app.cli.add_command(worker)
+    app.cli.add_command(telegram.cli)
+    _announce(app.extensions["bot"])
+    return app
+
+
+def _announce(rt: Runtime) -> None:
+    logger.info("platforms enabled: %s", ", ".join(rt.channels) or "none: set a platform's credentials")
+    if rt.config.offline:
+        logger.warning(OFFLINE_MODEL_HINT)
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Exit once the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker that answers conversations."""
+    from flask import current_app
+
+    from bot.worker import work
+
+    work(current_app.extensions["bot"], burst=burst)
+
+
+app = create_app()

@@ -1,0 +1,77 @@
+"""One Config built from the environment, validated at start-up."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Mapping
+
+OFFLINE_MODEL_HINT = "No OPENAI_API_KEY set: replies come from the offline stand-in model. Set OPENAI_API_KEY (and OPENAI_MODEL, OPENAI_BASE_URL for other servers) to use a real one."
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable and what to do."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every core setting; each field is read from the upper-cased variable of the same name."""
+
+    redis_url: str = "redis://localhost:6379/0"
+    openai_api_key: str = ""  # empty: the offline stand-in model answers
+    openai_base_url: str = ""  # empty: OpenAI itself; or any OpenAI-compatible server
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout: float = 30.0  # seconds for one LLM call
+    openai_max_retries: int = 3  # retries of a transient LLM failure, after the first try
+    openai_max_tokens: int = 1024  # the longest reply the LLM may write
+    platform_timeout: float = 15.0  # seconds for one call to a chat platform's API
+    platform_max_retries: int = 4  # retries of a transient delivery failure
+    prompts_dir: str = "prompts"
+    history_max_messages: int = 20  # user and assistant messages kept per conversation
+    history_ttl: int = 7 * 86400  # seconds of inactivity after which a conversation is forgotten
+    lease_seconds: int = 60  # a turn's hold on its conversation; another worker takes over this long after a crash
+    queue_name: str = "turns"
+    max_body_bytes: int = 1024 * 1024
+    webchat_enabled: bool = False
+    webchat_rate_limit: int = 20  # messages per minute from one address
+    failure_notice: str = "Sorry, I can't answer right now. Please try again in a few minutes."
+    log_level: str = "INFO"
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)  # platforms read their own settings here
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        """Build from `environ` (default: the process environment); raises ConfigError when malformed."""
+        env = dict(os.environ if environ is None else environ)
+        values = {f.name: _parse(f.name.upper(), env[f.name.upper()], f.type) for f in fields(cls) if f.name.upper() in env and f.name != "env"}
+        return cls(**values, env=env)
+
+    def setting(self, name: str, default: str = "") -> str:
+        """A platform's own setting, such as TELEGRAM_BOT_TOKEN."""
+        return self.env.get(name, default).strip()
+
+    @property
+    def turn_timeout(self) -> int:
+        """The RQ job timeout: above the worst case of every LLM retry plus delivery."""
+        llm = (self.openai_max_retries + 1) * (self.openai_timeout + 60)
+        delivery = (self.platform_max_retries + 1) * (self.platform_timeout + 60)
+        return int(llm + delivery + 60)
+
+    @property
+    def offline(self) -> bool:
+        """True when no LLM key is set and the offline stand-in answers."""
+        return not self.openai_api_key
+
+
+def _parse(name: str, raw: str, kind: str) -> object:
+    raw = raw.strip()
+    try:
+        if kind == "bool":
+            return raw.lower() in ("1", "true", "yes", "on")
+        if kind in ("int", "float"):
+            value = int(raw) if kind == "int" else float(raw)
+            if value < 0:
+                raise ValueError
+            return value
+    except ValueError:
+        raise ConfigError(f"{name} must be a non-negative {kind}, got {raw!r}: fix it in the environment.") from None
+    return raw

@@ -1,0 +1,100 @@
+"""The LLM: OpenAI's chat completions (or any compatible server), and an offline stand-in."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+import openai
+
+from bot.config import Config
+from bot.errors import Permanent, Transient
+
+logger = logging.getLogger(__name__)
+
+Messages = list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The LLM's reply and what it cost."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class LLM(Protocol):
+    """Anything that turns a chat history into the assistant's next message."""
+
+    def complete(self, messages: Messages) -> Completion:
+        """Answer, or raise Transient / Permanent."""
+        ...
+
+
+class OpenAIChat:
+    """Chat completions through the openai SDK; its own retries are off, bot.retry does them."""
+
+    def __init__(self, config: Config) -> None:
+        self.model = config.openai_model
+        self.max_tokens = config.openai_max_tokens
+        self.client = openai.OpenAI(
+            api_key=config.openai_api_key,
+            base_url=config.openai_base_url or None,
+            timeout=config.openai_timeout,
+            max_retries=0,
+        )
+
+    def complete(self, messages: Messages) -> Completion:
+        """One chat completion, with the SDK's errors mapped onto Transient and Permanent."""
+        try:
+            response = self.client.chat.completions.create(model=self.model, messages=messages, max_tokens=self.max_tokens)
+        except openai.APIStatusError as error:
+            raise _classify(error) from error
+        except (openai.APITimeoutError, openai.APIConnectionError) as error:
+            raise Transient(f"LLM unreachable: {error}") from error
+        usage = response.usage
+        return Completion(
+            response.choices[0].message.content or "",
+            usage.prompt_tokens if usage else 0,
+            usage.completion_tokens if usage else 0,
+        )
+
+
+def _classify(error: openai.APIStatusError) -> Exception:
+    status = error.status_code
+    if getattr(error, "code", None) == "insufficient_quota":
+        logger.error("LLM quota exhausted: add credit or raise the limit in the provider's billing settings")
+        return Permanent("LLM quota exhausted")
+    if status in (408, 409, 429) or status >= 500:
+        return Transient(f"LLM answered {status}", retry_after=_retry_after(error.response))
+    if status in (401, 403):
+        logger.error("LLM refused the credentials (%s): check OPENAI_API_KEY and OPENAI_BASE_URL", status)
+    return Permanent(f"LLM answered {status}: {error.message}")
+
+
+def _retry_after(response: object) -> float | None:
+    value = getattr(response, "headers", {}).get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class OfflineModel:
+    """A development stand-in used when no OPENAI_API_KEY is set: it says what it is and echoes."""
+
+    def complete(self, messages: Messages) -> Completion:
+        """Echo the user's latest messages."""
+        latest = []
+        for message in reversed(messages):
+            if message["role"] != "user":
+                break
+            latest.insert(0, message["content"])
+        return Completion("(offline model) you said: " + " / ".join(latest))
+
+
+def build(config: Config) -> LLM:
+    """The configured LLM: OpenAI when a key is set, else the offline stand-in."""
+    return OfflineModel() if config.offline else OpenAIChat(config)

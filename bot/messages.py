@@ -1,0 +1,50 @@
+"""The only things that cross between handlers/ (platforms) and bot/ (conversations)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """A user's text message, as any platform's adapter parses it."""
+
+    platform: str
+    message_id: str  # the platform's id for this delivery: what retries repeat and dedupe keys on
+    conversation_id: str  # where replies go, within the platform
+    user_id: str
+    text: str
+    user_name: str = ""
+    received_at: float = field(default_factory=time.time)
+    # Platform details the reply needs: thread, the message to reply to, chat type.
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def conversation(self) -> str:
+        """The conversation's key across platforms."""
+        return f"{self.platform}:{self.conversation_id}"
+
+    def to_json(self) -> str:
+        """Serialise for the conversation's inbox."""
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> IncomingMessage:
+        """Read back a message stored by `to_json`."""
+        return cls(**json.loads(raw))
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One part of the bot's answer, ready for the platform's send call."""
+
+    platform: str
+    conversation_id: str
+    text: str  # formatted in the adapter's format
+    plain: str  # the same part without formatting, for platforms that reject the formatted one
+    part: int = 0  # position within the turn's reply: replies to the user's message only on the first
+    formatted: bool = True  # False once the platform has rejected the formatting: send `text` as is
+    context: dict[str, Any] = field(default_factory=dict)  # from the turn's last incoming message

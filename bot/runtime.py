@@ -1,0 +1,55 @@
+"""What a worker needs to run turns: built once per process by the composition root (app.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Protocol
+
+from redis import Redis
+
+from bot.config import Config
+from bot.llm import LLM
+from bot.messages import Reply
+from bot.render import Format
+
+
+class Channel(Protocol):
+    """The outbound half of a platform adapter: all that bot/ knows of a platform."""
+
+    name: str
+    max_text: int  # the platform's limit for one message
+    format: Format
+
+    def send(self, reply: Reply) -> None:
+        """Deliver one part; raise Transient, Permanent or FormattingRejected."""
+        ...
+
+    def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
+        """Show the user that the bot is writing."""
+        ...
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The worker's dependencies."""
+
+    config: Config
+    redis: Redis
+    llm: LLM
+    channels: Mapping[str, Channel]
+
+
+_current: Runtime | None = None  # RQ calls job functions by name, so they find their dependencies here
+
+
+def install(runtime: Runtime) -> None:
+    """Make `runtime` the one that turn jobs of this process use."""
+    global _current
+    _current = runtime
+
+
+def current() -> Runtime:
+    """The installed runtime; the worker command installs it before taking any job."""
+    if _current is None:
+        raise RuntimeError("no runtime installed: start workers with `flask --app app worker`")
+    return _current

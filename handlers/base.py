@@ -1,0 +1,74 @@
+"""The adapter seam: what every chat platform module provides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Request, Response
+from marshmallow import EXCLUDE, Schema, ValidationError
+from redis import Redis
+
+from bot.config import Config
+from bot.errors import Rejected
+from bot.messages import IncomingMessage, Reply
+from bot.render import PLAIN, Format
+
+
+class Adapter:
+    """One chat platform: verifies and parses its webhooks, sends its replies.
+
+    Subclasses set the class attributes and implement verify, parse and send; the rest
+    has defaults that suit most platforms.
+    """
+
+    name: str
+    max_text: int  # the platform's limit for one message
+    format: Format = PLAIN
+    required: tuple[str, ...] = ()  # the environment variables that enable it
+    dedupe_ttl: int = 3 * 86400  # seconds a message id is remembered: longer than the platform retries
+
+    def __init__(self, config: Config, redis: Redis) -> None:
+        self.config = config
+        self.redis = redis
+
+    @classmethod
+    def missing(cls, config: Config) -> list[str]:
+        """The variables still to set before this platform is enabled."""
+        return [name for name in cls.required if not config.setting(name)]
+
+    def verify(self, request: Request) -> None:
+        """Authenticate the request from its raw bytes; raise Rejected (401/403) if it is not the platform's."""
+        raise NotImplementedError
+
+    def handshake(self, request: Request) -> Response | None:
+        """Answer a platform's URL check (Slack, Meta) instead of treating it as a message."""
+        return None
+
+    def parse(self, request: Request) -> list[IncomingMessage]:
+        """The text messages in the request; [] for events the bot ignores."""
+        raise NotImplementedError
+
+    def send(self, reply: Reply) -> None:
+        """Deliver one part of a reply; raise Transient, Permanent or FormattingRejected."""
+        raise NotImplementedError
+
+    def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
+        """Show that the bot is writing, where the platform can."""
+
+
+class Payload(Schema):
+    """Base of every webhook schema: fields we do not use are tolerated, not rejected."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+def load(schema: Schema, request: Request) -> dict[str, Any]:
+    """Validate the request's JSON body, or raise Rejected (400) saying what is wrong."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Rejected("the body must be a JSON object")
+    try:
+        return schema.load(body)
+    except ValidationError as error:
+        raise Rejected(f"invalid payload: {error.messages}") from None

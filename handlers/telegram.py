@@ -1,0 +1,172 @@
+"""Telegram Bot API: webhook updates in, sendMessage out (platforms.md section 1)."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+import click
+from flask import Request, current_app
+from marshmallow import fields
+
+from bot.errors import FormattingRejected, Permanent, Rejected, Transient
+from bot.messages import IncomingMessage, Reply
+from bot.render import TELEGRAM_HTML
+from handlers.base import Adapter, Payload, load
+from handlers.http import PlatformAPI
+
+DEFAULT_API_URL = "https://api.telegram.org"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ["message"]
+
+
+class User(Payload):
+    id = fields.Integer(required=True)
+    is_bot = fields.Boolean(load_default=False)
+    first_name = fields.String(load_default="")
+
+
+class Chat(Payload):
+    id = fields.Integer(required=True)
+    type = fields.String(required=True)
+
+
+class Message(Payload):
+    message_id = fields.Integer(required=True)
+    sender = fields.Nested(User, data_key="from")  # absent on channel posts
+    chat = fields.Nested(Chat, required=True)
+    text = fields.String()
+    message_thread_id = fields.Integer()
+
+
+class Update(Payload):
+    update_id = fields.Integer(required=True)
+    message = fields.Nested(Message)
+
+
+UPDATE = Update()
+
+
+class Telegram(Adapter):
+    """A Telegram bot whose webhook points at /webhooks/telegram."""
+
+    name = "telegram"
+    max_text = 4096
+    format = TELEGRAM_HTML
+    required = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET")
+    dedupe_ttl = 26 * 3600  # Telegram drops undelivered updates after 24 h
+
+    def __init__(self, config, redis) -> None:
+        super().__init__(config, redis)
+        self.secret = config.setting("TELEGRAM_WEBHOOK_SECRET").encode()
+        base = config.setting("TELEGRAM_API_URL") or DEFAULT_API_URL
+        self.api_url = f"{base.rstrip('/')}/bot{config.setting('TELEGRAM_BOT_TOKEN')}/"
+        self.http = PlatformAPI(self.name, config.platform_timeout)
+
+    def verify(self, request: Request) -> None:
+        """The secret token set with setWebhook, compared in constant time."""
+        given = request.headers.get(SECRET_HEADER)
+        if given is None:
+            raise Rejected(f"missing {SECRET_HEADER}", 401)
+        if not hmac.compare_digest(given.encode(), self.secret):
+            raise Rejected(f"wrong {SECRET_HEADER}", 403)
+
+    def parse(self, request: Request) -> list[IncomingMessage]:
+        """Text messages from people; other updates, and bots' messages, are acknowledged and ignored."""
+        update = load(UPDATE, request)
+        message = update.get("message")
+        if not message or "text" not in message or message.get("sender", {}).get("is_bot", True):
+            return []
+        chat, sender = message["chat"], message["sender"]
+        thread = message.get("message_thread_id")
+        return [IncomingMessage(
+            platform=self.name,
+            message_id=str(update["update_id"]),
+            conversation_id=f"{chat['id']}:{thread}" if thread else str(chat["id"]),
+            user_id=str(sender["id"]),
+            user_name=sender["first_name"],
+            text=message["text"],
+            context={"chat_id": chat["id"], "thread_id": thread, "chat_type": chat["type"], "message_id": message["message_id"]},
+        )]
+
+    def send(self, reply: Reply) -> None:
+        """sendMessage in HTML; in groups the first part replies to the user's message."""
+        payload = self._target(reply.context) | {"text": reply.text}
+        if reply.formatted:
+            payload["parse_mode"] = "HTML"
+        if reply.part == 0 and reply.context.get("chat_type") != "private":
+            payload["reply_parameters"] = {"message_id": reply.context["message_id"], "allow_sending_without_reply": True}
+        self.call("sendMessage", payload)
+
+    def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
+        """sendChatAction: shows "typing…" for up to 5 seconds."""
+        self.call("sendChatAction", self._target(context) | {"action": "typing"})
+
+    @staticmethod
+    def _target(context: dict[str, Any]) -> dict[str, Any]:
+        target = {"chat_id": context["chat_id"]}
+        if context.get("thread_id"):
+            target["message_thread_id"] = context["thread_id"]
+        return target
+
+    def call(self, method: str, payload: dict[str, Any]) -> Any:
+        """Call a Bot API method and return its result, raising the bot's errors on failure."""
+        response = self.http.post(self.api_url + method, json=payload)
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"ok": False, "error_code": response.status_code, "description": response.reason}
+        if body.get("ok"):
+            return body.get("result")
+        raise _error(method, body)
+
+
+def _error(method: str, body: dict[str, Any]) -> Exception:
+    code, description = int(body.get("error_code", 0)), str(body.get("description", ""))
+    message = f"Telegram {method} failed ({code}): {description}"
+    if code == 429:
+        return Transient(message, retry_after=(body.get("parameters") or {}).get("retry_after"))
+    if code >= 500 or code == 0:
+        return Transient(message)
+    if "can't parse entities" in description:
+        return FormattingRejected(message)
+    return Permanent(message)
+
+
+@click.group("telegram")
+def cli() -> None:
+    """Manage the Telegram bot's webhook."""
+
+
+@cli.command("set-webhook")
+@click.argument("public_url", required=False)
+def set_webhook(public_url: str | None) -> None:
+    """Point the bot's webhook at PUBLIC_URL (default: PUBLIC_BASE_URL) + /webhooks/telegram."""
+    adapter = _adapter()
+    base = (public_url or adapter.config.setting("PUBLIC_BASE_URL")).rstrip("/")
+    if not base:
+        raise click.UsageError("give the public HTTPS URL of this app, or set PUBLIC_BASE_URL")
+    url = base if base.endswith("/webhooks/telegram") else f"{base}/webhooks/telegram"
+    adapter.call("setWebhook", {"url": url, "secret_token": adapter.secret.decode(), "allowed_updates": ALLOWED_UPDATES})
+    click.echo(f"Webhook set: {url}")
+
+
+@cli.command("webhook-info")
+def webhook_info() -> None:
+    """Show what Telegram knows of the webhook: URL, pending updates, last error."""
+    for name, value in sorted(_adapter().call("getWebhookInfo", {}).items()):
+        click.echo(f"{name}: {value}")
+
+
+@cli.command("delete-webhook")
+def delete_webhook() -> None:
+    """Remove the webhook (updates then wait at Telegram for up to 24 h)."""
+    _adapter().call("deleteWebhook", {})
+    click.echo("Webhook deleted.")
+
+
+def _adapter() -> Telegram:
+    adapter = current_app.extensions["bot"].channels.get(Telegram.name)
+    if adapter is None:
+        raise click.ClickException(f"Telegram is not enabled: set {' and '.join(Telegram.required)}.")
+    return adapter

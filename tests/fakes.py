@@ -1,0 +1,182 @@
+"""Local HTTP servers that stand in for the network edge: the OpenAI API and the Telegram Bot API.
+
+They speak the real wire protocols, errors included, record every request, and answer from
+a script of canned responses when a test sets one.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+
+@dataclass
+class Canned:
+    """One scripted answer: status, JSON body, headers, and an optional delay before answering."""
+
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+class FakeServer:
+    """A threaded HTTP server on a free loopback port; subclasses implement `respond`."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, Any]] = []
+        self.script: deque[Canned] = deque()
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def start(self) -> FakeServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def then(self, *answers: Canned) -> None:
+        """Answer the next requests with these, in order, before going back to the default."""
+        with self.lock:
+            self.script.extend(answers)
+
+    def next_canned(self) -> Canned | None:
+        with self.lock:
+            return self.script.popleft() if self.script else None
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+        """Wait until `predicate` holds, failing the test if it never does."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting; requests so far: {self.requests}")
+            time.sleep(0.02)
+
+    def respond(self, path: str, payload: Any) -> Canned:
+        raise NotImplementedError
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                payload = json.loads(raw) if raw else {}
+                with fake.lock:
+                    fake.requests.append((self.path, payload))
+                answer = fake.respond(self.path, payload)
+                time.sleep(answer.delay)
+                data = json.dumps(answer.body).encode()
+                self.send_response(answer.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        return Handler
+
+
+class FakeOpenAI(FakeServer):
+    """POST /v1/chat/completions. By default it answers "LLM: " plus the user's latest messages."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()  # cleared by a test to hold every answer until it is set again
+        self.gate.set()
+        self.in_flight: dict[str, int] = {}
+        self.max_in_flight: dict[str, int] = {}
+
+    @property
+    def completions(self) -> list[dict]:
+        return [payload for path, payload in self.requests if path.endswith("/chat/completions")]
+
+    def respond(self, path: str, payload: Any) -> Canned:
+        key = payload["messages"][-1]["content"]
+        self._track(key, +1)
+        try:
+            self.gate.wait(30)
+            canned = self.next_canned()
+            if canned is not None:
+                return canned
+            return Canned(body=completion(self.default_text(payload["messages"])))
+        finally:
+            self._track(key, -1)
+
+    def _track(self, key: str, step: int) -> None:
+        conversation = key.split(" ", 1)[0]  # tests start each message with its conversation's tag
+        with self.lock:
+            self.in_flight[conversation] = self.in_flight.get(conversation, 0) + step
+            self.max_in_flight[conversation] = max(self.max_in_flight.get(conversation, 0), self.in_flight[conversation])
+
+    @staticmethod
+    def default_text(messages: list[dict]) -> str:
+        latest = []
+        for message in reversed(messages):
+            if message["role"] != "user":
+                break
+            latest.insert(0, message["content"])
+        return "LLM: " + " + ".join(latest)
+
+
+def completion(text: str) -> dict:
+    """An OpenAI chat completion response body."""
+    return {
+        "id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()), "model": "test-model",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+    }
+
+
+def openai_error(status: int, message: str, code: str | None = None, retry_after: str | None = None) -> Canned:
+    """An OpenAI API error response."""
+    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    body = {"error": {"message": message, "type": code or "api_error", "param": None, "code": code}}
+    return Canned(status=status, body=body, headers=headers)
+
+
+class FakeTelegram(FakeServer):
+    """POST /bot<token>/<method>, recording calls; sendMessage returns a message like the real API."""
+
+    def calls(self, method: str) -> list[dict]:
+        return [payload for path, payload in self.requests if path.rsplit("/", 1)[-1] == method]
+
+    @property
+    def sent(self) -> list[dict]:
+        return self.calls("sendMessage")
+
+    def respond(self, path: str, payload: Any) -> Canned:
+        method = path.rsplit("/", 1)[-1]
+        if method == "sendMessage":
+            canned = self.next_canned()  # scripts apply to sendMessage: typing calls come at any time
+            if canned is not None:
+                return canned
+            return Canned(body={"ok": True, "result": {"message_id": len(self.sent), "chat": {"id": payload.get("chat_id")}, "text": payload.get("text")}})
+        if method == "getWebhookInfo":
+            return Canned(body={"ok": True, "result": {"url": "", "pending_update_count": 0}})
+        return Canned(body={"ok": True, "result": True})
+
+
+def telegram_error(code: int, description: str, retry_after: int | None = None) -> Canned:
+    """A Bot API error response."""
+    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    if retry_after is not None:
+        body["parameters"] = {"retry_after": retry_after}
+    return Canned(status=code, body=body)

@@ -1,0 +1,150 @@
+"""Telegram end to end: webhook -> Redis -> RQ worker -> LLM fake -> Telegram fake."""
+
+from __future__ import annotations
+
+from bot.render import utf16_len
+from tests.fakes import telegram_error, Canned, completion, openai_error
+from tests.helpers import post_update, update
+
+
+def test_a_text_message_gets_exactly_one_reply_with_the_llm_text(client, run_worker, llm, telegram):
+    response = post_update(client, update("hello bot"))
+    assert response.status_code == 200
+    run_worker()
+    assert [m["text"] for m in telegram.sent] == ["LLM: hello bot"]
+    assert telegram.sent[0]["chat_id"] == 123456789
+    assert telegram.sent[0]["parse_mode"] == "HTML"
+    assert "reply_parameters" not in telegram.sent[0]  # private chats get a plain message
+    prompt = llm.completions[0]["messages"]
+    assert prompt[0]["role"] == "system" and "assistant" in prompt[0]["content"]
+    assert prompt[-1] == {"role": "user", "content": "hello bot"}
+
+
+def test_typing_is_shown_while_the_llm_works(client, run_worker, telegram):
+    post_update(client, update("hi"))
+    run_worker()
+    methods = [path.rsplit("/", 1)[-1] for path, _ in telegram.requests]
+    assert methods.index("sendChatAction") < methods.index("sendMessage")
+    assert telegram.calls("sendChatAction")[0] == {"chat_id": 123456789, "action": "typing"}
+
+
+def test_missing_secret_is_401_and_wrong_secret_403_and_nothing_is_stored(client, redis, telegram):
+    assert post_update(client, update("hi"), secret=None).status_code == 401
+    wrong = post_update(client, update("hi"), secret="not-the-secret")
+    assert wrong.status_code == 403
+    assert "X-Telegram-Bot-Api-Secret-Token" in wrong.get_json()["error"]
+    assert redis.keys("*") == []
+
+
+def test_the_same_update_twice_is_answered_once(client, run_worker, telegram):
+    payload = update("only once", update_id=5001)
+    assert post_update(client, payload).status_code == 200
+    assert post_update(client, payload).status_code == 200
+    run_worker()
+    assert [m["text"] for m in telegram.sent] == ["LLM: only once"]
+
+
+def test_history_carries_earlier_turns(client, run_worker, llm, telegram):
+    post_update(client, update("my name is Ada"))
+    run_worker()
+    post_update(client, update("what is my name?"))
+    run_worker()
+    roles = [(m["role"], m["content"]) for m in llm.completions[1]["messages"][1:]]
+    assert roles == [("user", "my name is Ada"), ("assistant", "LLM: my name is Ada"), ("user", "what is my name?")]
+
+
+def test_group_messages_reply_to_the_user_and_keep_the_topic(client, run_worker, telegram):
+    post_update(client, update("hi all", chat_id=-100123, chat_type="supergroup", thread=7, message_id=99))
+    run_worker()
+    sent = telegram.sent[0]
+    assert sent["chat_id"] == -100123 and sent["message_thread_id"] == 7
+    assert sent["reply_parameters"] == {"message_id": 99, "allow_sending_without_reply": True}
+    assert telegram.calls("sendChatAction")[0]["message_thread_id"] == 7
+
+
+def test_other_updates_and_bots_are_acknowledged_and_ignored(client, redis, run_worker, telegram):
+    edited = {"update_id": 1, "edited_message": {"message_id": 1, "chat": {"id": 1, "type": "private"}, "text": "x"}}
+    sticker = update("ignored")
+    del sticker["message"]["text"]
+    for payload in (edited, sticker, update("from a bot", is_bot=True)):
+        assert post_update(client, payload).status_code == 200
+    run_worker()
+    assert telegram.sent == []
+    assert redis.keys("bot:*") == []
+
+
+def test_a_malformed_update_is_400_with_a_reason(client, redis):
+    response = post_update(client, {"message": {"text": "no update id"}})
+    assert response.status_code == 400
+    assert "update_id" in response.get_json()["error"]
+    not_json = client.post("/webhooks/telegram", data=b"{oops", headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token_value", "Content-Type": "application/json"})
+    assert not_json.status_code == 400
+    assert redis.keys("bot:*") == []
+
+
+def test_a_long_reply_is_split_at_4096_without_breaking_words_or_code(client, run_worker, llm, telegram):
+    paragraph = " ".join(f"word{i}" for i in range(700))  # ~5.5k characters, one paragraph
+    code = "\n".join(f"print({i})  # <tag> & more" for i in range(200))
+    llm.then(Canned(body=completion(f"**Intro** text.\n\n{paragraph}\n\n```python\n{code}\n```")))
+    post_update(client, update("write a lot"))
+    run_worker()
+    parts = telegram.sent
+    assert len(parts) >= 3
+    plain = [_visible(part["text"]) for part in parts]
+    assert all(utf16_len(text) <= 4096 for text in plain)
+    words = " ".join(plain).split()
+    assert [w for w in words if w.startswith("word")] == [f"word{i}" for i in range(700)]
+    code_parts = [part["text"] for part in parts if "print(" in part["text"]]
+    assert all(text.startswith('<pre><code class="language-python">') and text.endswith("</code></pre>") for text in code_parts)
+    assert len(code_parts) == 2  # ~5.5k of code: it needs two parts, each a whole code block
+    assert "&lt;tag&gt; &amp; more" in code_parts[0]
+
+
+def _visible(html_text: str) -> str:
+    """The text as Telegram shows it: tags removed, entities decoded."""
+    import html
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", "", html_text))
+
+
+def test_rejected_html_is_resent_as_plain_text(client, run_worker, llm, telegram):
+    llm.then(Canned(body=completion("Use **bold** and `code`.")))
+    telegram.then(telegram_error(400, "Bad Request: can't parse entities: unsupported start tag"))
+    post_update(client, update("format please"))
+    run_worker()
+    first, second = telegram.sent
+    assert first["parse_mode"] == "HTML" and first["text"] == "Use <b>bold</b> and <code>code</code>."
+    assert "parse_mode" not in second and second["text"] == "Use bold and code."
+
+
+def test_llm_rate_limit_then_success_gives_one_reply(client, run_worker, llm, telegram):
+    llm.then(openai_error(429, "Rate limit reached", code="rate_limit_exceeded", retry_after="1"))
+    post_update(client, update("busy?"))
+    run_worker()
+    assert len(llm.completions) == 2
+    assert [m["text"] for m in telegram.sent] == ["LLM: busy?"]
+
+
+def test_llm_server_error_then_success_gives_one_reply(client, run_worker, llm, telegram):
+    llm.then(openai_error(500, "The server had an error"))
+    post_update(client, update("again?"))
+    run_worker()
+    assert len(llm.completions) == 2
+    assert [m["text"] for m in telegram.sent] == ["LLM: again?"]
+
+
+def test_llm_failing_every_retry_gives_one_polite_notice_and_a_dead_letter(client, run_worker, llm, telegram, redis):
+    llm.then(*[openai_error(503, "overloaded", retry_after="0")] * 3)
+    post_update(client, update("anyone?"))
+    run_worker()
+    assert len(llm.completions) == 3  # the first try and OPENAI_MAX_RETRIES=2
+    assert [m["text"] for m in telegram.sent] == ["Sorry, I can't answer right now. Please try again in a few minutes."]
+    assert redis.llen("bot:dead") == 1
+
+
+def test_telegram_rate_limit_is_waited_out(client, run_worker, telegram):
+    telegram.then(telegram_error(429, "Too Many Requests: retry after 1", retry_after=1))
+    post_update(client, update("hi"))
+    run_worker()
+    assert [m["text"] for m in telegram.sent] == ["LLM: hi", "LLM: hi"]  # the refused try, then the one that went through
