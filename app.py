@@ -8,6 +8,7 @@ from typing import Mapping
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from bot import llm, storage
 from bot.config import OFFLINE_MODEL_HINT, Config
@@ -42,6 +43,7 @@ def _announce(rt: Runtime) -> None:
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--burst", is_flag=True, help="Exit once the queue is empty.")
 def worker(burst: bool) -> None:
     """Run an RQ worker that answers conversations."""

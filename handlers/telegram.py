@@ -7,9 +7,10 @@ from typing import Any
 
 import click
 from flask import Request, current_app
+from flask.cli import AppGroup
 from marshmallow import fields
 
-from bot.errors import FormattingRejected, Permanent, Rejected, Transient
+from bot.errors import BotError, FormattingRejected, Permanent, Rejected, Transient
 from bot.messages import IncomingMessage, Reply
 from bot.render import TELEGRAM_HTML
 from handlers.base import Adapter, Payload, load
@@ -133,9 +134,7 @@ def _error(method: str, body: dict[str, Any]) -> Exception:
     return Permanent(message)
 
 
-@click.group("telegram")
-def cli() -> None:
-    """Manage the Telegram bot's webhook."""
+cli = AppGroup("telegram", help="Manage the Telegram bot's webhook.")
 
 
 @cli.command("set-webhook")
@@ -147,21 +146,21 @@ def set_webhook(public_url: str | None) -> None:
     if not base:
         raise click.UsageError("give the public HTTPS URL of this app, or set PUBLIC_BASE_URL")
     url = base if base.endswith("/webhooks/telegram") else f"{base}/webhooks/telegram"
-    adapter.call("setWebhook", {"url": url, "secret_token": adapter.secret.decode(), "allowed_updates": ALLOWED_UPDATES})
+    _call("setWebhook", {"url": url, "secret_token": adapter.secret.decode(), "allowed_updates": ALLOWED_UPDATES})
     click.echo(f"Webhook set: {url}")
 
 
 @cli.command("webhook-info")
 def webhook_info() -> None:
     """Show what Telegram knows of the webhook: URL, pending updates, last error."""
-    for name, value in sorted(_adapter().call("getWebhookInfo", {}).items()):
+    for name, value in sorted(_call("getWebhookInfo", {}).items()):
         click.echo(f"{name}: {value}")
 
 
 @cli.command("delete-webhook")
 def delete_webhook() -> None:
     """Remove the webhook (updates then wait at Telegram for up to 24 h)."""
-    _adapter().call("deleteWebhook", {})
+    _call("deleteWebhook", {})
     click.echo("Webhook deleted.")
 
 
@@ -170,3 +169,10 @@ def _adapter() -> Telegram:
     if adapter is None:
         raise click.ClickException(f"Telegram is not enabled: set {' and '.join(Telegram.required)}.")
     return adapter
+
+
+def _call(method: str, payload: dict[str, Any]) -> Any:
+    try:
+        return _adapter().call(method, payload)
+    except BotError as error:
+        raise click.ClickException(str(error)) from None

@@ -1,0 +1,34 @@
+"""Configuration: read once from the environment, with errors that say what to fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import Config, ConfigError
+
+
+def test_defaults_and_types():
+    config = Config.from_env({"OPENAI_TIMEOUT": "12.5", "WEBCHAT_ENABLED": "1", "LEASE_SECONDS": "30"})
+    assert (config.openai_timeout, config.webchat_enabled, config.lease_seconds) == (12.5, True, 30)
+    assert config.offline and config.redis_url == "redis://localhost:6379/0"
+
+
+def test_a_malformed_number_names_the_variable():
+    with pytest.raises(ConfigError, match="OPENAI_MAX_RETRIES must be a non-negative int, got 'many'"):
+        Config.from_env({"OPENAI_MAX_RETRIES": "many"})
+
+
+def test_the_job_timeout_covers_every_retry():
+    config = Config.from_env({"OPENAI_TIMEOUT": "30", "OPENAI_MAX_RETRIES": "3"})
+    assert config.turn_timeout > 4 * 30 + 3 * 60  # every LLM attempt at its timeout, and the longest waits
+
+
+def test_platform_settings_are_read_from_the_same_environment():
+    assert Config.from_env({"TELEGRAM_BOT_TOKEN": " 1:abc "}).setting("TELEGRAM_BOT_TOKEN") == "1:abc"
+
+
+def test_rediss_urls_accept_heroku_self_signed_certificates():
+    from bot.storage import connect
+
+    options = connect("rediss://:pw@example.com:6380").connection_pool.connection_kwargs
+    assert options["ssl_cert_reqs"] is None

@@ -1,0 +1,95 @@
+"""Markdown to platform text, and splitting at a platform's limit."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from bot.render import PLAIN, TELEGRAM_HTML, render, utf16_len
+
+
+def telegram(markdown: str, limit: int = 4096) -> list[str]:
+    return [part.text for part in render(markdown, TELEGRAM_HTML, limit)]
+
+
+def visible(text: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+def test_markdown_becomes_telegram_html():
+    markdown = "# Title\n\n**bold _both_** `x<y` [site](https://e.com/?a=1&b=2) ~~old~~ 5 > 3 & <b>"
+    assert telegram(markdown) == [
+        '<b>Title</b>\n\n<b>bold <i>both</i></b> <code>x&lt;y</code> <a href="https://e.com/?a=1&amp;b=2">site</a> '
+        "<s>old</s> 5 &gt; 3 &amp; &lt;b&gt;"
+    ]
+
+
+def test_lists_quotes_and_code_blocks():
+    markdown = "1. one\n2. two\n   - inner\n\n> said\n\n```py\nif a < b:\n    pass\n```"
+    assert telegram(markdown) == [
+        "1. one\n2. two\n  • inner\n\n<blockquote>said</blockquote>\n\n"
+        '<pre><code class="language-py">if a &lt; b:\n    pass</code></pre>'
+    ]
+
+
+def test_code_inside_bold_keeps_only_the_code_entity():
+    assert telegram("**see `f()` now**") == ["<b>see </b><code>f()</code><b> now</b>"]
+
+
+def test_parts_break_between_paragraphs_before_anything_else():
+    first, second = "a " * 30, "b " * 30
+    parts = telegram(f"{first}\n\n{second}", limit=100)
+    assert parts == [first.strip(), second.strip()]
+
+
+def test_a_long_paragraph_breaks_between_words():
+    words = [f"w{i}" for i in range(400)]
+    parts = telegram(" ".join(words), limit=100)
+    assert all(utf16_len(part) <= 100 for part in parts)
+    assert " ".join(parts).split() == words
+
+
+def test_formatting_is_closed_and_reopened_across_a_split():
+    parts = telegram("**" + " ".join(["bold"] * 50) + "**", limit=60)
+    assert len(parts) > 1
+    assert all(part.startswith("<b>") and part.endswith("</b>") for part in parts)
+
+
+def test_a_code_block_moves_whole_to_the_next_part_when_it_fits_there():
+    code = "\n".join(f"line {i}" for i in range(8))
+    parts = telegram(f"{'intro ' * 10}\n\n```\n{code}\n```", limit=80)
+    assert parts[1] == f"<pre>{code}</pre>"
+
+
+def test_a_code_block_longer_than_the_limit_splits_at_lines_and_stays_code():
+    code = "\n".join(f"    value_{i} = {i}" for i in range(30))
+    parts = telegram(f"```python\n{code}\n```", limit=120)
+    assert len(parts) > 1
+    assert all(p.startswith('<pre><code class="language-python">') and p.endswith("</code></pre>") for p in parts)
+    assert "\n".join(visible(p) for p in parts) == code  # indentation kept, no line cut
+
+
+def test_the_limit_counts_utf16_units_and_escaped_characters_once():
+    parts = telegram("😀 " * 100 + "& " * 100, limit=50)
+    assert all(utf16_len(visible(part)) <= 50 for part in parts)
+    assert "".join(visible(p) for p in parts).count("😀") == 100
+
+
+def test_a_word_longer_than_the_limit_is_cut_hard():
+    parts = telegram("x" * 250, limit=100)
+    assert [len(p) for p in parts] == [100, 100, 50]
+
+
+def test_plain_text_counts_link_targets_against_the_limit():
+    parts = [p.text for p in render("[docs](https://example.com/a/long/path) and more words here", PLAIN, 40)]
+    assert parts[0] == "docs (https://example.com/a/long/path)"
+    assert all(utf16_len(p) <= 40 for p in parts)
+
+
+def test_every_part_has_a_plain_twin():
+    (part,) = render("**hi** <there>", TELEGRAM_HTML, 4096)
+    assert (part.text, part.plain) == ("<b>hi</b> &lt;there&gt;", "hi <there>")
+
+
+def test_blank_replies_render_to_nothing():
+    assert render("  \n\n ", TELEGRAM_HTML, 4096) == []

@@ -1,0 +1,77 @@
+"""The web chat page's pipeline: POST a message, a worker answers, the page polls the reply."""
+
+from __future__ import annotations
+
+from app import create_app
+
+SESSION = "session-0123456789"
+
+
+def say(client, text: str, message_id: str = "m-0000000001"):
+    return client.post("/webhooks/webchat", json={"session": SESSION, "message_id": message_id, "text": text})
+
+
+def events(client, after: str = "0") -> dict:
+    return client.get(f"/webchat/events?session={SESSION}&after={after}").get_json()
+
+
+def test_round_trip_renders_the_llm_markdown(client, run_worker):
+    assert say(client, "hi **there**").status_code == 200
+    assert events(client) == {"replies": [], "typing": False}
+    run_worker()
+    replies = events(client)["replies"]
+    assert [reply["html"] for reply in replies] == ["LLM: hi <b>there</b>"]
+    assert events(client, after=replies[0]["id"])["replies"] == []
+
+
+def test_a_resent_message_is_kept_once(client, run_worker):
+    say(client, "once", "m-same-000001")
+    say(client, "once", "m-same-000001")
+    run_worker()
+    assert len(events(client)["replies"]) == 1
+
+
+def test_the_page_is_served(client):
+    page = client.get("/chat")
+    assert page.status_code == 200
+    assert b"/webhooks/webchat" in page.data and b"/webchat/events" in page.data
+
+
+def test_typing_shows_while_the_llm_writes(client, llm, start_workers):
+    llm.gate.clear()
+    say(client, "slow one")
+    start_workers()
+    llm.wait_for(lambda: events(client)["typing"])
+    llm.gate.set()
+    llm.wait_for(lambda: len(events(client)["replies"]) == 1)
+    assert events(client)["typing"] is False
+
+
+def test_it_is_rate_limited(settings):
+    client = create_app({**settings, "WEBCHAT_RATE_LIMIT": "2"}).test_client()
+    statuses = [say(client, "hi", f"m-rate-{i:06}").status_code for i in range(3)]
+    assert statuses == [200, 200, 429]
+
+
+def test_it_is_off_unless_enabled(settings):
+    client = create_app({**settings, "WEBCHAT_ENABLED": "0"}).test_client()
+    assert client.get("/chat").status_code == 404
+    response = say(client, "hi")
+    assert response.status_code == 404 and "WEBCHAT_ENABLED" in response.get_json()["error"]
+
+
+def test_bad_ids_are_400(client):
+    response = client.post("/webhooks/webchat", json={"session": "x", "message_id": "m-0000000001", "text": "hi"})
+    assert response.status_code == 400 and "session" in response.get_json()["error"]
+    assert client.get("/webchat/events?session=bad!&after=0").status_code == 400
+
+
+def test_without_a_key_the_offline_model_answers(settings):
+    settings = {k: v for k, v in settings.items() if k != "OPENAI_API_KEY"}
+    offline = create_app(settings)
+    client = offline.test_client()
+    say(client, "hello")
+    from bot.worker import work
+
+    work(offline.extensions["bot"], burst=True)
+    assert events(client)["replies"][0]["html"] == "(offline model) you said: hello"

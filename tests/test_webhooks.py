@@ -1,0 +1,51 @@
+"""The webhook endpoint's answers to bad input: clear statuses, nothing lost, nothing stored."""
+
+from __future__ import annotations
+
+from app import create_app
+from tests.conftest import free_port
+from tests.helpers import post_update, update
+
+
+def test_redis_down_is_503_so_the_platform_retries(settings):
+    down = create_app({**settings, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    response = post_update(down.test_client(), update("hello"))
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "retry later" in response.get_json()["error"]
+
+
+def test_a_body_over_the_limit_is_413(settings, redis):
+    small = create_app({**settings, "MAX_BODY_BYTES": "2048"})
+    response = post_update(small.test_client(), update("x" * 4000))
+    assert response.status_code == 413
+    assert redis.keys("bot:*") == []
+
+
+def test_an_unknown_platform_is_404(client):
+    response = client.post("/webhooks/myspace", json={})
+    assert response.status_code == 404
+    assert response.get_json() == {"error": "unknown platform myspace"}
+
+
+def test_a_disabled_platform_is_404_naming_what_to_set(settings):
+    settings = {k: v for k, v in settings.items() if not k.startswith("TELEGRAM_")}
+    response = post_update(create_app(settings).test_client(), update("hi"))
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "platform telegram is not enabled: set TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET"
+
+
+def test_a_get_is_405_as_json(client):
+    response = client.get("/webhooks/telegram")
+    assert response.status_code == 405
+    assert "error" in response.get_json()
+
+
+def test_messages_of_one_conversation_share_one_pending_turn(client, redis):
+    for text in ("one", "two", "three"):
+        post_update(client, update(text))
+    assert redis.llen("rq:queue:turns") == 1  # a message for a conversation with a turn pending costs no enqueue
+    inbox = [item for item in redis.lrange("bot:inbox:telegram:123456789", 0, -1)]
+    assert [b'"text":"one"' in inbox[0], b'"text":"three"' in inbox[2]] == [True, True]
+    post_update(client, update("elsewhere", chat_id=555))
+    assert redis.llen("rq:queue:turns") == 2
