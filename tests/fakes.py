@@ -164,10 +164,10 @@ class FakeTelegram(FakeServer):
 
     def respond(self, path: str, payload: Any) -> Canned:
         method = path.rsplit("/", 1)[-1]
+        canned = self.next_canned() if method != "sendChatAction" else None  # typing calls come at any time
+        if canned is not None:
+            return canned
         if method == "sendMessage":
-            canned = self.next_canned()  # scripts apply to sendMessage: typing calls come at any time
-            if canned is not None:
-                return canned
             return Canned(body={"ok": True, "result": {"message_id": len(self.sent), "chat": {"id": payload.get("chat_id")}, "text": payload.get("text")}})
         if method == "getWebhookInfo":
             return Canned(body={"ok": True, "result": {"url": "", "pending_update_count": 0}})
