@@ -47,4 +47,5 @@ class Reply:
     plain: str  # the same part without formatting, for platforms that reject the formatted one
     part: int = 0  # position within the turn's reply: replies to the user's message only on the first
     formatted: bool = True  # False once the platform has rejected the formatting: send `text` as is
+    key: str = ""  # unique per turn and part, the same when a crashed turn sends it again: an idempotency key
     context: dict[str, Any] = field(default_factory=dict)  # from the turn's last incoming message

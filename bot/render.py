@@ -83,15 +83,35 @@ def _html_close(tag: Tag) -> str:
     return f"</{tag[0]}>"
 
 
-def _plain_close(tag: Tag) -> str:
-    return f" ({tag[1]})" if tag[0] == "a" else ""
+def _marks(marks: dict[str, tuple[str, str]], escape: Callable[[str], str] = lambda s: s) -> Format:
+    """A lightweight markup that wraps each formatted run in marks, such as *bold*; links become `text (url)`."""
+    marks = {"a": ("", " ({0})"), **marks}
 
+    def opening(tag: Tag) -> str:
+        return marks.get(tag[0], ("", ""))[0].format(*tag[1:])
+
+    def closing(tag: Tag) -> str:
+        return marks.get(tag[0], ("", ""))[1].format(*tag[1:])
+
+    return Format(opening, closing, escape, counts_markup=True)
+
+
+_CODE = {"code": ("`", "`"), "pre": ("```\n", "\n```")}
 
 # Telegram's HTML parse mode; its length limit counts the text after entity parsing.
 TELEGRAM_HTML = Format(_html_open, _html_close, lambda s: html.escape(s, quote=False))
 # The web chat page shows the same small tag set, styled by its own CSS.
 WEB_HTML = TELEGRAM_HTML
-PLAIN = Format(lambda tag: "", _plain_close, lambda s: s, counts_markup=True)
+PLAIN = _marks({})
+# Slack's mrkdwn: only &, < and > are escaped.
+SLACK_MRKDWN = _marks(
+    {"b": ("*", "*"), "i": ("_", "_"), "s": ("~", "~"), "a": ("<{0}|", ">"), **_CODE},
+    lambda s: s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
+)
+WHATSAPP = _marks({"b": ("*", "*"), "i": ("_", "_"), "s": ("~", "~"), **_CODE})
+# Standard Markdown again, for systems that render it themselves.
+MARKDOWN = _marks({"b": ("**", "**"), "i": ("_", "_"), "s": ("~~", "~~"), "a": ("[", "]({0})"),
+                   "code": ("`", "`"), "pre": ("```{0}\n", "\n```")})
 
 
 def render(markdown: str, fmt: Format, limit: int) -> list[Part]:

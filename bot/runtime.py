@@ -19,6 +19,7 @@ class Channel(Protocol):
     name: str
     max_text: int  # the platform's limit for one message
     format: Format
+    typing_every: float  # seconds between typing indicators: a little less than the platform shows one
 
     def send(self, reply: Reply) -> None:
         """Deliver one part; raise Transient, Permanent or FormattingRejected."""

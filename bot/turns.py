@@ -21,7 +21,7 @@ from bot.runtime import Channel, Runtime
 
 logger = logging.getLogger(__name__)
 
-TYPING_EVERY = 4.0  # Telegram's indicator fades after 5 s
+TICK = 4.0  # seconds between lease renewals and typing refreshes
 
 
 def run(conversation: str) -> None:
@@ -31,7 +31,7 @@ def run(conversation: str) -> None:
     if not convo.acquire():
         logger.info("turn already running; it answers this inbox too", extra={"conversation": conversation})
         return
-    with Keepalive(convo, min(TYPING_EVERY, rt.config.lease_seconds / 3)) as keepalive:
+    with Keepalive(convo, min(TICK, rt.config.lease_seconds / 3)) as keepalive:
         while (turn := convo.next_turn()) is not None:
             answer(rt, convo, turn, keepalive)
 
@@ -43,7 +43,7 @@ def answer(rt: Runtime, convo: Conversation, turn: Turn, keepalive: Keepalive) -
         convo.dead_letter(turn, f"platform {turn.last.platform} is not enabled: set its credentials")
         return convo.finish(turn, [], rt.config.history_max_messages, rt.config.history_ttl)
     if turn.reply is None:
-        with keepalive.typing(lambda: channel.typing(turn.last.conversation_id, turn.last.context)):
+        with keepalive.typing(lambda: channel.typing(turn.last.conversation_id, turn.last.context), channel.typing_every):
             turn.reply, turn.kind = ask(rt, convo, turn)
         convo.save_reply(turn)
     delivered = deliver(rt, convo, channel, turn, keepalive)
@@ -77,7 +77,8 @@ def deliver(rt: Runtime, convo: Conversation, channel: Channel, turn: Turn, keep
         if keepalive.lost:
             raise LeaseLost(convo.name)
         part = parts[index]
-        reply = Reply(channel.name, turn.last.conversation_id, part.text, part.plain, part=index, context=turn.last.context)
+        reply = Reply(channel.name, turn.last.conversation_id, part.text, part.plain, part=index,
+                      key=f"{turn.id}-{index}", context=turn.last.context)
         try:
             with_retries(lambda: _send(channel, reply), rt.config.platform_max_retries, "delivery")
         except BotError as error:
@@ -114,6 +115,8 @@ class Keepalive:
         self.interval = interval
         self.lost = False
         self._typing: Callable[[], None] | None = None
+        self._typing_every = 0.0
+        self._typing_shown = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"keepalive {convo.name}", daemon=True)
 
@@ -126,9 +129,9 @@ class Keepalive:
         self._thread.join()
 
     @contextmanager
-    def typing(self, show: Callable[[], None]) -> Iterator[None]:
-        """Show the indicator now and on every tick until the block ends."""
-        self._typing = show
+    def typing(self, show: Callable[[], None], every: float) -> Iterator[None]:
+        """Show the indicator now, and again every `every` seconds until the block ends."""
+        self._typing, self._typing_every, self._typing_shown = show, every, 0.0
         self._show()
         try:
             yield
@@ -145,8 +148,9 @@ class Keepalive:
 
     def _show(self) -> None:
         show = self._typing
-        if show is None:
+        if show is None or time.monotonic() - self._typing_shown < self._typing_every - 0.5:
             return
+        self._typing_shown = time.monotonic()
         try:
             show()
         except BotError as error:  # a missing indicator must never fail the turn

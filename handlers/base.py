@@ -26,6 +26,7 @@ class Adapter:
     format: Format = PLAIN
     required: tuple[str, ...] = ()  # the environment variables that enable it
     dedupe_ttl: int = 3 * 86400  # seconds a message id is remembered: longer than the platform retries
+    typing_every: float = 4.0  # seconds between typing indicators, where the platform has one
 
     def __init__(self, config: Config, redis: Redis) -> None:
         self.config = config
@@ -41,7 +42,11 @@ class Adapter:
         raise NotImplementedError
 
     def handshake(self, request: Request) -> Response | None:
-        """Answer a platform's URL check (Slack, Meta) instead of treating it as a message."""
+        """Answer a platform's URL check instead of treating it as a message.
+
+        GET requests (Meta's hub.challenge) come here unverified and must check their own token;
+        POSTs (Slack's url_verification) come here after `verify`.
+        """
         return None
 
     def parse(self, request: Request) -> list[IncomingMessage]:

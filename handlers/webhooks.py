@@ -33,6 +33,15 @@ def receive(platform: str) -> Response:
     return jsonify(ok=True)
 
 
+@bp.get("/webhooks/<platform>")
+def confirm(platform: str) -> Response:
+    """A platform checking the URL before it sends webhooks (Meta's hub.challenge)."""
+    handshake = _adapter(platform).handshake(request)
+    if handshake is None:
+        raise Rejected("this platform sends webhooks with POST", 405)
+    return handshake
+
+
 def _adapter(platform: str) -> Adapter:
     adapter = current_app.extensions["bot"].channels.get(platform)
     if adapter is not None:

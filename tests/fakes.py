@@ -13,6 +13,21 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
+from urllib.parse import parse_qs
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the fake received: its path (with the query), parsed body and headers."""
+
+    path: str
+    body: Any
+    headers: dict[str, str]
+
+    @property
+    def method(self) -> str:
+        """The last path segment, without the query: a platform API's method name."""
+        return self.path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
 
 
 @dataclass
@@ -29,7 +44,7 @@ class FakeServer:
     """A threaded HTTP server on a free loopback port; subclasses implement `respond`."""
 
     def __init__(self) -> None:
-        self.requests: list[tuple[str, Any]] = []
+        self.requests: list[Call] = []
         self.script: deque[Canned] = deque()
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -65,7 +80,11 @@ class FakeServer:
                 raise AssertionError(f"timed out waiting; requests so far: {self.requests}")
             time.sleep(0.02)
 
-    def respond(self, path: str, payload: Any) -> Canned:
+    def calls(self, method: str) -> list[Any]:
+        """The bodies of every request to `method` (the path's last segment), in order."""
+        return [call.body for call in self.requests if call.method == method]
+
+    def respond(self, call: Call) -> Canned:
         raise NotImplementedError
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -74,10 +93,10 @@ class FakeServer:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                payload = json.loads(raw) if raw else {}
+                call = Call(self.path, _parse(raw, self.headers.get("Content-Type", "")), dict(self.headers))
                 with fake.lock:
-                    fake.requests.append((self.path, payload))
-                answer = fake.respond(self.path, payload)
+                    fake.requests.append(call)
+                answer = fake.respond(call)
                 time.sleep(answer.delay)
                 data = json.dumps(answer.body).encode()
                 self.send_response(answer.status)
@@ -94,6 +113,14 @@ class FakeServer:
         return Handler
 
 
+def _parse(raw: bytes, content_type: str) -> Any:
+    if not raw:
+        return {}
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return {name: values[0] for name, values in parse_qs(raw.decode()).items()}
+    return json.loads(raw)
+
+
 class FakeOpenAI(FakeServer):
     """POST /v1/chat/completions. By default it answers "LLM: " plus the user's latest messages."""
 
@@ -106,9 +133,10 @@ class FakeOpenAI(FakeServer):
 
     @property
     def completions(self) -> list[dict]:
-        return [payload for path, payload in self.requests if path.endswith("/chat/completions")]
+        return self.calls("completions")
 
-    def respond(self, path: str, payload: Any) -> Canned:
+    def respond(self, call: Call) -> Canned:
+        payload = call.body
         key = payload["messages"][-1]["content"]
         self._track(key, +1)
         try:
@@ -155,15 +183,12 @@ def openai_error(status: int, message: str, code: str | None = None, retry_after
 class FakeTelegram(FakeServer):
     """POST /bot<token>/<method>, recording calls; sendMessage returns a message like the real API."""
 
-    def calls(self, method: str) -> list[dict]:
-        return [payload for path, payload in self.requests if path.rsplit("/", 1)[-1] == method]
-
     @property
     def sent(self) -> list[dict]:
         return self.calls("sendMessage")
 
-    def respond(self, path: str, payload: Any) -> Canned:
-        method = path.rsplit("/", 1)[-1]
+    def respond(self, call: Call) -> Canned:
+        method, payload = call.method, call.body
         canned = self.next_canned() if method != "sendChatAction" else None  # typing calls come at any time
         if canned is not None:
             return canned
@@ -180,3 +205,20 @@ def telegram_error(code: int, description: str, retry_after: int | None = None) 
     if retry_after is not None:
         body["parameters"] = {"retry_after": retry_after}
     return Canned(status=code, body=body)
+
+
+class FakePlatform(FakeServer):
+    """Any chat platform's API: each method answers its canned default unless a test scripted otherwise.
+
+    `scripted` says which calls take the scripted answers: sends, say, but not typing indicators,
+    which come at any time.
+    """
+
+    def __init__(self, defaults: dict[str, Canned] | None = None, scripted: Callable[[Call], bool] = lambda call: True) -> None:
+        super().__init__()
+        self.defaults = defaults or {}
+        self.scripted = scripted
+
+    def respond(self, call: Call) -> Canned:
+        canned = self.next_canned() if self.scripted(call) else None
+        return canned or self.defaults.get(call.method, Canned(body={}))

@@ -1,0 +1,58 @@
+"""Request signatures: HMACs over raw bytes, compared in constant time, and the Standard Webhooks scheme."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+
+from bot.errors import Rejected
+
+REPLAY_WINDOW = 300  # seconds: Slack's and Standard Webhooks' tolerance for a signed timestamp
+
+
+def digest(key: bytes, message: bytes, algorithm: str = "sha256") -> bytes:
+    """The raw HMAC of `message`."""
+    return hmac.new(key, message, getattr(hashlib, algorithm)).digest()
+
+
+def require(header: str, given: str | None, expected: str) -> None:
+    """Refuse with 401 when the signature header is missing, 403 when it does not match."""
+    if not given:
+        raise Rejected(f"missing {header}", 401)
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Rejected(f"wrong {header}", 403)
+
+
+def require_fresh(header: str, timestamp: str | None, now: float | None = None) -> None:
+    """Refuse a signed timestamp that is missing, malformed, or further than 5 minutes from now."""
+    try:
+        age = abs((now or time.time()) - int(timestamp or ""))
+    except ValueError:
+        raise Rejected(f"missing or malformed {header}", 401) from None
+    if age > REPLAY_WINDOW:
+        raise Rejected(f"stale {header}: more than {REPLAY_WINDOW} s from now", 403)
+
+
+def standard_key(secret: str) -> bytes:
+    """The HMAC key of a Standard Webhooks secret: the base64 after `whsec_`, padding optional."""
+    encoded = secret.removeprefix("whsec_")
+    return base64.b64decode(encoded + "=" * (-len(encoded) % 4))
+
+
+def standard_sign(key: bytes, webhook_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` value for a Standard Webhooks message."""
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(digest(key, signed)).decode()
+
+
+def standard_verify(key: bytes, headers: dict[str, str | None], body: bytes, now: float | None = None) -> None:
+    """Check `webhook-id`, `webhook-timestamp` and any `v1` entry of `webhook-signature` (key rotation)."""
+    webhook_id, timestamp, signatures = (headers.get(f"webhook-{name}") for name in ("id", "timestamp", "signature"))
+    if not (webhook_id and timestamp and signatures):
+        raise Rejected("missing webhook-id, webhook-timestamp or webhook-signature", 401)
+    require_fresh("webhook-timestamp", timestamp, now)
+    expected = standard_sign(key, webhook_id, int(timestamp), body).encode()
+    if not any(hmac.compare_digest(expected, entry.encode()) for entry in signatures.split() if entry.startswith("v1,")):
+        raise Rejected("wrong webhook-signature", 403)
