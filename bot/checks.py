@@ -19,7 +19,7 @@ def problems(rt: Runtime) -> list[str]:
     except RedisError as error:
         found.append(f"Redis is unreachable ({type(error).__name__}): check REDIS_URL.")
     if not rt.channels:
-        found.append("No platform is enabled: set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET, or WEBCHAT_ENABLED=1.")
+        found.append("No platform is enabled: set one platform's variables (README, Platform setup), or WEBCHAT_ENABLED=1.")
     return found
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from dataclasses import dataclass
-
-import logging
 
 from redis import Redis
 

@@ -10,6 +10,7 @@ import openai
 
 from bot.config import Config
 from bot.errors import Permanent, Transient
+from bot.retry import retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -68,18 +69,10 @@ def _classify(error: openai.APIStatusError) -> Exception:
         logger.error("LLM quota exhausted: add credit or raise the limit in the provider's billing settings")
         return Permanent("LLM quota exhausted")
     if status in (408, 409, 429) or status >= 500:
-        return Transient(f"LLM answered {status}", retry_after=_retry_after(error.response))
+        return Transient(f"LLM answered {status}", retry_after=retry_after(error.response.headers.get("retry-after")))
     if status in (401, 403):
         logger.error("LLM refused the credentials (%s): check OPENAI_API_KEY and OPENAI_BASE_URL", status)
     return Permanent(f"LLM answered {status}: {error.message}")
-
-
-def _retry_after(response: object) -> float | None:
-    value = getattr(response, "headers", {}).get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 class OfflineModel:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from email.utils import parsedate_to_datetime
 from typing import Callable, TypeVar
 
 from bot.errors import Transient
@@ -29,6 +30,20 @@ def with_retries(call: Callable[[], T], retries: int, what: str, sleep: Callable
             logger.warning("%s failed, retrying in %.1fs: %s", what, delay, error, extra={"attempt": attempt + 1})
             sleep(delay)
     raise AssertionError("unreachable")
+
+
+def retry_after(value: str | None) -> float | None:
+    """A Retry-After header in seconds, from either of its forms (seconds, or an HTTP date); None if absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
 
 
 def backoff(attempt: int, retry_after: float | None) -> float:

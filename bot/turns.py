@@ -13,9 +13,9 @@ from typing import Callable, Iterator
 from bot import runtime
 from bot.conversation import Conversation, LeaseLost, Turn
 from bot.errors import BotError, FormattingRejected, Permanent
+from bot.messages import Reply
 from bot.prompts import system_prompt
 from bot.render import render
-from bot.messages import Reply
 from bot.retry import with_retries
 from bot.runtime import Channel, Runtime
 

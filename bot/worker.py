@@ -5,11 +5,10 @@ from __future__ import annotations
 from rq import Queue
 from rq.worker import HerokuWorker
 
-from bot import runtime
-from bot.runtime import Runtime
-
 # Imported here, before RQ forks a work horse per job, so no job pays for the import.
 import bot.turns  # noqa: E402,F401
+from bot import runtime
+from bot.runtime import Runtime
 
 
 def work(rt: Runtime, burst: bool = False) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Request, Response
+from flask import Request, Response, jsonify
 from marshmallow import EXCLUDE, Schema, ValidationError
 from redis import Redis
 
@@ -53,6 +53,10 @@ class Adapter:
         """The text messages in the request; [] for events the bot ignores."""
         raise NotImplementedError
 
+    def acknowledge(self) -> Response:
+        """The 200 answer once the request's messages are stored."""
+        return jsonify(ok=True)
+
     def send(self, reply: Reply) -> None:
         """Deliver one part of a reply; raise Transient, Permanent or FormattingRejected."""
         raise NotImplementedError
@@ -73,7 +77,12 @@ def load(schema: Schema, request: Request) -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise Rejected("the body must be a JSON object")
+    return validate_payload(schema, body)
+
+
+def validate_payload(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
+    """Load `data` with `schema`, or raise Rejected (400) saying what is wrong."""
     try:
-        return schema.load(body)
+        return schema.load(data)
     except ValidationError as error:
         raise Rejected(f"invalid payload: {error.messages}") from None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 
 from bot.errors import Transient
+from bot.retry import retry_after
 
 
 class PlatformAPI:
@@ -26,3 +29,22 @@ class PlatformAPI:
             raise Transient(f"{self.platform} API timed out") from None
         except requests.ConnectionError:
             raise Transient(f"{self.platform} API unreachable") from None
+
+
+def retryable(response: requests.Response) -> bool:
+    """Worth trying again: rate limited, or the platform's own failure."""
+    return response.status_code == 429 or response.status_code >= 500
+
+
+def transient(response: requests.Response, detail: str) -> Transient:
+    """A Transient error that waits as long as the response's Retry-After asks."""
+    return Transient(detail, retry_after=retry_after(response.headers.get("Retry-After")))
+
+
+def json_body(response: requests.Response) -> dict[str, Any]:
+    """The response's JSON object, or {} when it has none (a proxy's HTML error page, say)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -5,14 +5,19 @@ from __future__ import annotations
 from redis import Redis
 
 from bot.config import Config
+from handlers import generic, line, messenger, slack, telegram, twilio, webchat, whatsapp
 from handlers.base import Adapter
-from handlers.telegram import Telegram
-from handlers.webchat import Webchat
 
-ADAPTERS: dict[str, type[Adapter]] = {
-    Telegram.name: Telegram,
-    Webchat.name: Webchat,
-}
+ADAPTERS: dict[str, type[Adapter]] = {adapter.name: adapter for adapter in (
+    telegram.Telegram,
+    slack.Slack,
+    whatsapp.WhatsApp,
+    messenger.Messenger,
+    twilio.Twilio,
+    line.Line,
+    generic.Generic,
+    webchat.Webchat,
+)}
 
 
 def enabled(config: Config, redis: Redis) -> dict[str, Adapter]:

@@ -30,7 +30,7 @@ def receive(platform: str) -> Response:
     intake = current_app.extensions["intake"]
     for message in adapter.parse(request):
         intake.accept(message, adapter.dedupe_ttl)
-    return jsonify(ok=True)
+    return adapter.acknowledge()
 
 
 @bp.get("/webhooks/<platform>")

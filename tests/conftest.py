@@ -23,8 +23,9 @@ from tests.fakes import FakeOpenAI, FakeTelegram
 ROOT = Path(__file__).resolve().parent.parent
 DEAD_PROXY = "http://127.0.0.1:9"  # nothing listens on the discard port: any non-loopback request fails
 os.environ.update(HTTP_PROXY=DEAD_PROXY, HTTPS_PROXY=DEAD_PROXY, NO_PROXY="127.0.0.1,localhost")
+PLATFORM_PREFIXES = ("TELEGRAM_", "SLACK_", "WHATSAPP_", "MESSENGER_", "TWILIO_", "LINE_", "GENERIC_", "WEBCHAT_")
 for name in list(os.environ):  # the tests' settings must not be mixed with the developer's own
-    if name.startswith(("OPENAI_", "TELEGRAM_", "WEBCHAT_", "REDIS_URL")):
+    if name.startswith(("OPENAI_", "REDIS_URL", "PUBLIC_BASE_URL", *PLATFORM_PREFIXES)):
         del os.environ[name]
 
 TELEGRAM_TOKEN = "123456:TEST-TOKEN"

@@ -23,6 +23,7 @@ class Call:
     path: str
     body: Any
     headers: dict[str, str]
+    raw: bytes = b""
 
     @property
     def method(self) -> str:
@@ -93,7 +94,7 @@ class FakeServer:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                call = Call(self.path, _parse(raw, self.headers.get("Content-Type", "")), dict(self.headers))
+                call = Call(self.path, _parse(raw, self.headers.get("Content-Type", "")), dict(self.headers), raw)
                 with fake.lock:
                     fake.requests.append(call)
                 answer = fake.respond(call)

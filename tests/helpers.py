@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
+import json
 from typing import Any
 
 from tests.conftest import TELEGRAM_SECRET
+from tests.fakes import Canned
 
 _update_ids = itertools.count(872349101)
 
@@ -30,3 +34,38 @@ def post_update(client, payload: Any, secret: str | None = TELEGRAM_SECRET, **kw
     """POST to /webhooks/telegram as Telegram does, with the secret token header unless None."""
     headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
     return client.post("/webhooks/telegram", json=payload, headers=headers, **kwargs)
+
+
+def dead_letters(redis) -> list[dict[str, Any]]:
+    """The dead-lettered turns, newest first."""
+    return [json.loads(raw) for raw in redis.lrange("bot:dead", 0, -1)]
+
+
+# Meta (WhatsApp, Messenger): platforms.md sections 3, 4 and 10.6
+
+APP_SECRET = "test_app_secret"  # the secret of platforms.md 10.6
+VERIFY_TOKEN = "meta-verify-token"
+
+
+def signature(body: bytes, secret: str = APP_SECRET) -> str:
+    """X-Hub-Signature-256 as Meta computes it, independently of the code under test."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signed(body: bytes, secret: str = APP_SECRET) -> dict[str, str]:
+    """The headers of a Meta webhook POST carrying `body`."""
+    return {"X-Hub-Signature-256": signature(body, secret), "Content-Type": "application/json"}
+
+
+def post_signed(client, platform: str, payload: Any):
+    """POST a payload as Meta does: ASCII-escaped JSON, signed over the exact bytes sent."""
+    body = json.dumps(payload).encode()
+    return client.post(f"/webhooks/{platform}", data=body, headers=signed(body))
+
+
+def graph_error(status: int, code: int, message: str, subcode: int | None = None) -> Canned:
+    """A Graph API error response (platforms.md 3.5)."""
+    error = {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AzWq3bB7tHz"}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    return Canned(status=status, body={"error": error})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.render import utf16_len
-from tests.fakes import telegram_error, Canned, completion, openai_error
+from tests.fakes import Canned, completion, openai_error, telegram_error
 from tests.helpers import post_update, update
 
 

@@ -1,0 +1,175 @@
+"""Any system, through signed generic webhooks: Standard Webhooks in, signed callbacks out (platforms.md section 9)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import requests
+from flask import Request
+from marshmallow import fields, validate
+from redis import Redis
+from urllib3.exceptions import LocationParseError
+from urllib3.util import Url, parse_url
+
+from bot.config import Config, ConfigError
+from bot.errors import BotError, Permanent, Rejected
+from bot.messages import IncomingMessage, Reply
+from bot.render import MARKDOWN
+from handlers import http, signatures
+from handlers.base import Adapter, Payload, load
+from handlers.http import PlatformAPI
+
+SECRET_FORMAT = re.compile(r"(whsec_)?[A-Za-z0-9+/]+={0,2}")
+MIN_KEY_BYTES = 24  # the spec's shortest secret
+SECRET_HINT = (
+    "GENERIC_WEBHOOK_SECRET must be whsec_ followed by the base64 of 24 to 64 random bytes; generate one with: "
+    "python -c \"import base64, secrets; print('whsec_' + base64.b64encode(secrets.token_bytes(32)).decode())\""
+)
+
+
+class Message(Payload):
+    """What a system POSTs: one user's message in one conversation, and where the reply goes."""
+
+    # conversation_id becomes part of Redis keys: a short, plain alphabet keeps them sane
+    conversation_id = fields.String(required=True, validate=validate.Regexp(
+        r"[A-Za-z0-9_.:@+-]{1,128}\Z", error="use 1 to 128 letters, digits or _-.:@+"))
+    user_id = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    user_name = fields.String(load_default=None)
+    text = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    callback_url = fields.String(load_default=None)  # null or absent: GENERIC_CALLBACK_URL
+
+
+MESSAGE = Message()
+
+
+class Generic(Adapter):
+    """Any system that signs its webhooks with GENERIC_WEBHOOK_SECRET and takes the replies at a callback URL."""
+
+    name = "webhook"
+    max_text = 20000
+    format = MARKDOWN
+    required = ("GENERIC_WEBHOOK_SECRET",)
+    dedupe_ttl = 4 * 86400  # the spec's example retry schedule spans about 3 days
+
+    def __init__(self, config: Config, redis: Redis) -> None:
+        super().__init__(config, redis)
+        self.key = _key(config.setting("GENERIC_WEBHOOK_SECRET"))
+        self.callback_url = config.setting("GENERIC_CALLBACK_URL")
+        self.allowlist = Allowlist(config.setting("GENERIC_CALLBACK_ALLOWLIST"), self.callback_url)
+        if self.callback_url and (reason := self.allowlist.refusal(self.callback_url)):
+            raise ConfigError(f"GENERIC_CALLBACK_URL: {reason}")
+        self.http = PlatformAPI("webhook callback", config.platform_timeout)
+
+    def verify(self, request: Request) -> None:
+        """Standard Webhooks: an HMAC of the id, the timestamp and the raw body, signed within 5 minutes."""
+        signatures.standard_verify(self.key, request.headers, request.get_data())
+
+    def parse(self, request: Request) -> list[IncomingMessage]:
+        """One message, refused before anything is stored if its reply could not go where it asks."""
+        data = load(MESSAGE, request)
+        self._callback(data["callback_url"], Rejected)
+        webhook_id = request.headers["webhook-id"]  # the spec's idempotency key: retries repeat it
+        context = {"callback_url": data["callback_url"], "user_id": data["user_id"], "in_reply_to": webhook_id}
+        return [IncomingMessage(self.name, webhook_id, data["conversation_id"], data["user_id"], data["text"],
+                                data["user_name"] or "", context=context)]
+
+    def send(self, reply: Reply) -> None:
+        """POST one part to the callback URL, signed like the webhooks we take in, without following redirects."""
+        url = self._callback(reply.context.get("callback_url"), Permanent)
+        now = time.time()
+        body = json.dumps(_event(reply, now)).encode()
+        headers = {"content-type": "application/json", "webhook-id": reply.key, "webhook-timestamp": str(int(now)),
+                   "webhook-signature": signatures.standard_sign(self.key, reply.key, int(now), body)}
+        response = self.http.post(url, data=body, headers=headers, allow_redirects=False)
+        if not 200 <= response.status_code < 300:
+            raise _failure(response)
+
+    def _callback(self, given: str | None, refuse: type[BotError]) -> str:
+        """The message's callback URL, else GENERIC_CALLBACK_URL; raises `refuse` when there is none or it is not allowed."""
+        url = given or self.callback_url
+        if not url:
+            raise refuse("no callback_url in the message and GENERIC_CALLBACK_URL is not set: nowhere to send the reply")
+        if reason := self.allowlist.refusal(url):
+            raise refuse(reason)
+        return url
+
+
+class Allowlist:
+    """The hosts replies may be POSTed to, so that no caller can aim the bot at an internal address."""
+
+    def __init__(self, entries: str, configured_url: str = "") -> None:
+        hosts = {_normal(entry) for entry in entries.split(",") if entry.strip()}
+        self.suffixes = tuple(host[1:] for host in hosts if host.startswith("*."))
+        self.exact = {host for host in hosts if not host.startswith("*.")}
+        configured = _parse(configured_url)
+        if configured and configured.host:  # the operator chose this one
+            self.exact.add(_normal(configured.host))
+
+    def refusal(self, url: str) -> str | None:
+        """Why a reply may not be POSTed to `url`, or None when it may."""
+        parts = _parse(url)
+        if parts is None or parts.scheme not in ("http", "https") or not parts.host:
+            return "the callback URL must be an absolute http(s) URL"
+        if parts.auth is not None:
+            return "the callback URL must not carry a user name or password"
+        host = _normal(parts.host)
+        if not self.allows(host):
+            return f"callback host {host} is not in GENERIC_CALLBACK_ALLOWLIST"
+        if parts.scheme == "http" and host not in self.exact:
+            return f"callback host {host} needs https: http is only for hosts listed exactly in GENERIC_CALLBACK_ALLOWLIST"
+        return None
+
+    def allows(self, host: str) -> bool:
+        """Listed exactly, or a subdomain of a `*.` entry; IP addresses only ever match exactly."""
+        # Top-level domains start with a letter; no spelling of an IP address (127.1, 0x7f.1) does.
+        named = host.rsplit(".", 1)[-1][:1].isalpha()
+        return host in self.exact or (named and host.endswith(self.suffixes))
+
+
+def _key(secret: str) -> bytes:
+    """The HMAC key in GENERIC_WEBHOOK_SECRET, or a ConfigError that says how to make a good one."""
+    try:
+        key = signatures.standard_key(secret) if SECRET_FORMAT.fullmatch(secret) else b""
+    except ValueError:  # base64 of a length no encoder produces
+        key = b""
+    if len(key) < MIN_KEY_BYTES:
+        raise ConfigError(SECRET_HINT)
+    return key
+
+
+def _parse(url: str) -> Url | None:
+    """The URL as requests (through urllib3) will read it when it connects; None if it cannot."""
+    try:
+        return parse_url(url)
+    except LocationParseError:
+        return None
+
+
+def _normal(host: str) -> str:
+    """A host as the allowlist compares it: lower case, IPv6 without brackets."""
+    return host.strip().lower().strip("[]")
+
+
+def _event(reply: Reply, now: float) -> dict[str, Any]:
+    """The callback's body: a Standard Webhooks event carrying one part of the reply."""
+    data = {"conversation_id": reply.conversation_id, "user_id": reply.context["user_id"], "text": reply.text,
+            "part": reply.part, "in_reply_to": reply.context["in_reply_to"]}
+    stamp = datetime.fromtimestamp(now, timezone.utc).isoformat().replace("+00:00", "Z")
+    return {"type": "message.reply", "timestamp": stamp, "data": data}
+
+
+def _failure(response: requests.Response) -> BotError:
+    """The error for a callback that did not answer 2xx, per the spec's delivery rules."""
+    status = f"{response.status_code} {response.reason}".strip()
+    if response.status_code == 410:
+        return Permanent("the receiver asked us to stop: 410 Gone")
+    if http.retryable(response):
+        return http.transient(response, f"callback answered {status}")
+    if 300 <= response.status_code < 400:
+        return Permanent(f"callback answered a redirect ({status}), which webhooks do not follow: set the final URL")
+    return Permanent(f"callback refused the reply: {status}")
+

@@ -1,0 +1,192 @@
+"""LINE Messaging API: webhook events in, reply or push out (platforms.md section 6)."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+import uuid
+from typing import Any
+
+import requests
+from flask import Request
+from marshmallow import ValidationError, fields, validate, validates_schema
+from redis import Redis
+
+from bot.config import Config
+from bot.errors import BotError, Permanent
+from bot.messages import IncomingMessage, Reply
+from bot.render import PLAIN
+from handlers import http, signatures
+from handlers.base import Adapter, Payload, load
+from handlers.http import PlatformAPI
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.line.me"
+SIGNATURE_HEADER = "x-line-signature"
+RETRY_KEY_HEADER = "X-Line-Retry-Key"
+RETRY_KEYS = uuid.uuid5(uuid.NAMESPACE_URL, "https://api.line.me/v2/bot/message/push")  # namespace of our retry keys
+REPLY_TOKEN_SECONDS = 50  # LINE's reply tokens expire about a minute after the event
+LOADING_SECONDS = 20  # a multiple of 5, outlasting the 15 s between refreshes
+CHAT_ID = {"user": "user_id", "group": "group_id", "room": "room_id"}  # where each kind of chat keeps its id
+
+
+class Source(Payload):
+    type = fields.String(required=True, validate=validate.OneOf(CHAT_ID))
+    user_id = fields.String(data_key="userId")  # in groups and rooms, absent for some older clients
+    group_id = fields.String(data_key="groupId")
+    room_id = fields.String(data_key="roomId")
+
+    @validates_schema
+    def _names_its_chat(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """Replies go to the chat's own id, so a source without it cannot be answered."""
+        field = CHAT_ID[data["type"]]
+        if field not in data:
+            raise ValidationError(f"required for a {data['type']} source", self.fields[field].data_key)
+
+
+class Message(Payload):
+    id = fields.String(required=True)
+    type = fields.String(required=True)
+    text = fields.String()
+    quote_token = fields.String(data_key="quoteToken")
+
+
+class Event(Payload):
+    type = fields.String(required=True)
+    mode = fields.String(load_default="active")
+    timestamp = fields.Integer(required=True)  # milliseconds, by LINE's clock
+    webhook_event_id = fields.String(required=True, data_key="webhookEventId")  # the same on redelivery
+    source = fields.Nested(Source)  # absent on some channel events
+    reply_token = fields.String(data_key="replyToken")  # absent on standby events
+    message = fields.Nested(Message)
+
+    @validates_schema
+    def _message_has_origin(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """A message event must carry its message and say where it came from."""
+        if data["type"] == "message" and not ("source" in data and "message" in data):
+            raise ValidationError("a message event needs source and message")
+
+
+class Webhook(Payload):
+    events = fields.List(fields.Nested(Event), required=True)  # [] from the console's Verify button
+
+
+WEBHOOK = Webhook()
+
+
+class Line(Adapter):
+    """A LINE Official Account whose webhook URL is /webhooks/line."""
+
+    name = "line"
+    max_text = 5000
+    format = PLAIN
+    required = ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN")
+    dedupe_ttl = 3 * 86400  # with webhook redelivery on, LINE resends events late and out of order
+    typing_every = 15.0
+
+    def __init__(self, config: Config, redis: Redis) -> None:
+        super().__init__(config, redis)
+        self.secret = config.setting("LINE_CHANNEL_SECRET")
+        self.api_url = (config.setting("LINE_API_URL") or DEFAULT_API_URL).rstrip("/")
+        self.auth = {"Authorization": f"Bearer {config.setting('LINE_CHANNEL_ACCESS_TOKEN')}"}
+        self.http = PlatformAPI(self.name, config.platform_timeout)
+
+    def verify(self, request: Request) -> None:
+        """x-line-signature: the channel secret's HMAC of the raw body, compared in constant time."""
+        expected = signature(self.secret, request.get_data())
+        signatures.require(SIGNATURE_HEADER, request.headers.get(SIGNATURE_HEADER), expected)
+
+    def parse(self, request: Request) -> list[IncomingMessage]:
+        """Text messages from users, groups and rooms; every other event is acknowledged and ignored."""
+        return [self._incoming(event) for event in load(WEBHOOK, request)["events"] if _answerable(event)]
+
+    def _incoming(self, event: dict[str, Any]) -> IncomingMessage:
+        """The bot's message for a text event; the conversation is the chat, whoever writes in it."""
+        source, message = event["source"], event["message"]
+        chat = source[CHAT_ID[source["type"]]]
+        return IncomingMessage(
+            platform=self.name,
+            message_id=event["webhook_event_id"],
+            conversation_id=f"{source['type']}:{chat}",
+            user_id=source.get("user_id", ""),
+            text=message["text"],
+            context={"to": chat, "chat_type": source["type"], "reply_token": event.get("reply_token"),
+                     "timestamp": event["timestamp"], "quote_token": message.get("quote_token")},
+        )
+
+    def send(self, reply: Reply) -> None:
+        """Reply with the event's token while LINE still takes it, else push (which counts against the quota)."""
+        messages = [{"type": "text", "text": reply.text}]
+        token = _fresh_reply_token(reply)
+        if not (token and self._reply(token, messages)):
+            self._push(reply, messages)
+
+    def _reply(self, token: str, messages: list[dict[str, str]]) -> bool:
+        """Answer with the reply token; False when LINE refuses the token (expired, or already used)."""
+        response = self._call("message/reply", {"replyToken": token, "messages": messages})
+        if response.status_code == 400 and "invalid reply token" in _message(response).lower():
+            logger.info("LINE refused the reply token: pushing instead", extra={"platform": self.name})
+            return False
+        _check("reply", response)
+        return True
+
+    def _push(self, reply: Reply, messages: list[dict[str, str]]) -> None:
+        """Push to the chat; the same part always carries the same retry key, so LINE sends it once."""
+        headers = {RETRY_KEY_HEADER: str(uuid.uuid5(RETRY_KEYS, reply.key))} if reply.key else {}
+        response = self._call("message/push", {"to": reply.context["to"], "messages": messages}, headers)
+        if response.status_code != 409:  # 409: LINE already accepted a push with this retry key
+            _check("push", response)
+
+    def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
+        """LINE's loading animation; it exists in one-to-one chats only."""
+        if context.get("chat_type") == "user":
+            payload = {"chatId": context["to"], "loadingSeconds": LOADING_SECONDS}
+            _check("loading indicator", self._call("chat/loading/start", payload))
+
+    def _call(self, path: str, payload: dict[str, Any], headers: dict[str, str] | None = None) -> requests.Response:
+        """POST to LINE's API with the channel access token."""
+        return self.http.post(f"{self.api_url}/v2/bot/{path}", json=payload, headers={**self.auth, **(headers or {})})
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The x-line-signature LINE sends with `body`."""
+    return base64.b64encode(signatures.digest(secret.encode(), body)).decode()
+
+
+def _answerable(event: dict[str, Any]) -> bool:
+    """A text message in a chat this channel owns: standby means another module answers."""
+    if event["type"] != "message" or event["mode"] == "standby":
+        return False
+    return event["message"]["type"] == "text" and "text" in event["message"]
+
+
+def _fresh_reply_token(reply: Reply) -> str | None:
+    """The event's reply token, for a turn's first part while it is fresh: a token works once, for about a minute."""
+    age = time.time() - reply.context["timestamp"] / 1000
+    return reply.context.get("reply_token") if reply.part == 0 and age < REPLY_TOKEN_SECONDS else None
+
+
+def _check(what: str, response: requests.Response) -> None:
+    """Raise the bot's error for a call LINE refused."""
+    if not response.ok:
+        raise _error(what, response)
+
+
+def _error(what: str, response: requests.Response) -> BotError:
+    """Transient for what may pass on a retry; Permanent, saying what the operator can do, otherwise."""
+    status, message = response.status_code, _message(response)
+    prefix = f"LINE {what} failed ({status})"
+    if status == 429 and "monthly limit" in message.lower():
+        return Permanent(f"{prefix}: the monthly message quota is used up; pushes resume next month or on a bigger plan")
+    if http.retryable(response):
+        return http.transient(response, f"{prefix}: {message}")
+    if status == 401:
+        return Permanent(f"{prefix}: the channel access token was refused; check LINE_CHANNEL_ACCESS_TOKEN")
+    return Permanent(f"{prefix}: {message}")
+
+
+def _message(response: requests.Response) -> str:
+    """LINE's error message, from its JSON error body when there is one."""
+    return str(http.json_body(response).get("message") or response.reason or "")

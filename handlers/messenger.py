@@ -1,0 +1,89 @@
+"""Facebook Messenger: Page webhooks in, the Send API out (platforms.md section 4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Request
+from marshmallow import fields
+
+from bot.messages import IncomingMessage, Reply
+from bot.render import PLAIN
+from handlers.base import Payload, load
+from handlers.meta import MetaAdapter
+
+
+class Party(Payload):
+    id = fields.String(required=True)
+
+
+class Message(Payload):
+    mid = fields.String(required=True)  # Meta's retries repeat it
+    text = fields.String()  # absent on attachments
+    is_echo = fields.Boolean(load_default=False)  # the Page's own sends, sender and recipient swapped
+
+
+class Event(Payload):
+    sender = fields.Nested(Party, required=True)  # the user's page-scoped id (PSID)
+    recipient = fields.Nested(Party, required=True)  # the Page
+    message = fields.Nested(Message)  # absent on postbacks, reads and deliveries
+
+
+class Entry(Payload):
+    messaging = fields.List(fields.Nested(Event), load_default=list)
+
+
+class Notification(Payload):
+    entry = fields.List(fields.Nested(Entry), required=True)
+
+
+NOTIFICATION = Notification()
+
+
+class Messenger(MetaAdapter):
+    """A Facebook Page whose Meta app sends its webhooks to /webhooks/messenger."""
+
+    name = "messenger"
+    title = "Messenger"
+    prefix = "MESSENGER"
+    max_text = 2000
+    format = PLAIN  # Messenger has no markup
+    required = ("MESSENGER_PAGE_ACCESS_TOKEN", "MESSENGER_APP_SECRET", "MESSENGER_VERIFY_TOKEN")
+    token_setting = "MESSENGER_PAGE_ACCESS_TOKEN"
+    typing_every = 15  # typing_on lapses after about 20 s
+    rate_limits = frozenset({4, 32, 613, 80006})  # app, page, calls per time, Messenger business use case
+    refusals = {(10, 2018278): "Messenger refused the message: the user's last message is more than 24 hours old "
+                               "(10/2018278); outside that window only tagged messages (MESSAGE_TAG) may be sent"}
+
+    def parse(self, request: Request) -> list[IncomingMessage]:
+        """Every user's text message in the notification; echoes, postbacks, reads and attachments are ignored."""
+        notification = load(NOTIFICATION, request)
+        events = [event for entry in notification["entry"] for event in entry["messaging"]]
+        return [self._incoming(event) for event in events if _is_users_text(event.get("message"))]
+
+    def _incoming(self, event: dict[str, Any]) -> IncomingMessage:
+        """One message; the conversation is the pair (Page, PSID)."""
+        page, psid = event["recipient"]["id"], event["sender"]["id"]
+        return IncomingMessage(
+            platform=self.name,
+            message_id=event["message"]["mid"],
+            conversation_id=f"{page}:{psid}",
+            user_id=psid,
+            text=event["message"]["text"],
+            context={"psid": psid},
+        )
+
+    def send(self, reply: Reply) -> None:
+        """One text message, as the answer to the user's (messaging_type RESPONSE)."""
+        self.post("me/messages", {
+            "recipient": {"id": reply.context["psid"]}, "messaging_type": "RESPONSE", "message": {"text": reply.text},
+        })
+
+    def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
+        """The typing_on sender action: "typing…" until the reply comes or about 20 s pass."""
+        self.post("me/messages", {"recipient": {"id": context["psid"]}, "sender_action": "typing_on"})
+
+
+def _is_users_text(message: dict[str, Any] | None) -> bool:
+    """A text message the user wrote, not the Page's own echo."""
+    return bool(message) and "text" in message and not message["is_echo"]

@@ -1,0 +1,98 @@
+"""What WhatsApp and Messenger share as Meta Graph platforms: the hub.challenge handshake,
+X-Hub-Signature-256, and calls to the Graph API with its error codes (platforms.md sections 3 and 4)."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import requests
+from flask import Request, Response
+from redis import Redis
+
+from bot.config import Config
+from bot.errors import BotError, Permanent, Rejected, Transient
+from handlers import http, signatures
+from handlers.base import Adapter
+from handlers.http import PlatformAPI
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://graph.facebook.com/v21.0"
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+GRAPH_TEMPORARY = frozenset({1, 2})  # Graph's "unknown error" and "service temporarily unavailable": retry
+
+
+@dataclass(frozen=True)
+class GraphError:
+    """What a refused Graph API call said: the HTTP status and Graph's code, subcode and message."""
+
+    status: int
+    code: int = 0
+    subcode: int | None = None
+    message: str = ""
+
+    @classmethod
+    def of(cls, response: requests.Response) -> GraphError:
+        """Read `{"error": {...}}`; a body that is not Graph's (a proxy's error page) keeps only the status."""
+        error = http.json_body(response).get("error")
+        try:
+            subcode = int(error["error_subcode"]) if error.get("error_subcode") else None
+            return cls(response.status_code, int(error.get("code") or 0), subcode, str(error.get("message", "")))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return cls(response.status_code, message=response.reason or "")
+
+
+class MetaAdapter(Adapter):
+    """A Meta Graph platform; subclasses name their settings and the error codes that are theirs."""
+
+    title: ClassVar[str]  # the platform's name in messages for operators
+    prefix: ClassVar[str]  # settings are <prefix>_APP_SECRET, <prefix>_VERIFY_TOKEN, <prefix>_API_URL
+    token_setting: ClassVar[str]  # the variable holding the access token
+    rate_limits: ClassVar[frozenset[int]]  # Graph codes that mean "slow down"
+    # Refusals that will never go through, by (code, subcode): what the operator should know.
+    refusals: ClassVar[dict[tuple[int, int | None], str]] = {}
+    dedupe_ttl = 8 * 86400  # WhatsApp retries a delivery for up to 7 days
+
+    def __init__(self, config: Config, redis: Redis) -> None:
+        super().__init__(config, redis)
+        self.app_secret = config.setting(f"{self.prefix}_APP_SECRET").encode()
+        self.verify_token = config.setting(f"{self.prefix}_VERIFY_TOKEN")
+        self.api_url = (config.setting(f"{self.prefix}_API_URL") or DEFAULT_API_URL).rstrip("/")
+        # A header, not ?access_token=: URLs end up in proxies' logs.
+        self.auth = {"Authorization": f"Bearer {config.setting(self.token_setting)}"}
+        self.http = PlatformAPI(self.name, config.platform_timeout)
+
+    def verify(self, request: Request) -> None:
+        """HMAC-SHA256 of the raw body with the app secret, in lowercase hex after `sha256=`."""
+        expected = "sha256=" + signatures.digest(self.app_secret, request.get_data()).hex()
+        signatures.require(SIGNATURE_HEADER, request.headers.get(SIGNATURE_HEADER), expected)
+
+    def handshake(self, request: Request) -> Response | None:
+        """Meta's GET check of the callback URL: echo hub.challenge if the verify token matches."""
+        if request.method != "GET":
+            return None
+        token = request.args.get("hub.verify_token", "").encode()
+        if request.args.get("hub.mode") != "subscribe" or not hmac.compare_digest(token, self.verify_token.encode()):
+            raise Rejected(f"wrong hub.mode or hub.verify_token: the Verify token must equal {self.prefix}_VERIFY_TOKEN", 403)
+        logger.info("%s webhook subscription confirmed", self.title)
+        return Response(request.args.get("hub.challenge", ""), 200, mimetype="text/plain")
+
+    def post(self, path: str, payload: dict[str, Any]) -> None:
+        """POST to the Graph API; a refusal raises Transient (worth retrying) or Permanent."""
+        response = self.http.post(f"{self.api_url}/{path}", json=payload, headers=self.auth)
+        if not response.ok:
+            raise self.error(GraphError.of(response))
+
+    def error(self, error: GraphError) -> BotError:
+        """The bot's error for a Graph refusal, with what the operator can do about it."""
+        described = f"{self.title} API refused the call (HTTP {error.status}, code {error.code}): {error.message}"
+        if (error.code, error.subcode) in self.refusals:
+            return Permanent(self.refusals[error.code, error.subcode])
+        if error.code == 190 or error.status == 401:
+            return Permanent(f"{described}; check {self.token_setting}")
+        if error.status == 429 or error.status >= 500 or error.code in self.rate_limits | GRAPH_TEMPORARY:
+            return Transient(described)  # Graph sends no Retry-After: plain backoff
+        return Permanent(described)

@@ -1,0 +1,133 @@
+"""Slack Events API: signed events in, chat.postMessage out (platforms.md section 2)."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from flask import Request, Response
+from marshmallow import fields
+
+from bot.errors import Permanent, Transient
+from bot.messages import IncomingMessage, Reply
+from bot.render import SLACK_MRKDWN
+from handlers import http, signatures
+from handlers.base import Adapter, Payload, load
+from handlers.http import PlatformAPI
+
+DEFAULT_API_URL = "https://slack.com/api"
+SIGNATURE = "X-Slack-Signature"
+TIMESTAMP = "X-Slack-Request-Timestamp"
+AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "missing_scope"}
+MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
+
+
+class Event(Payload):
+    type = fields.String(required=True)
+    channel = fields.String()
+    channel_type = fields.String()
+    user = fields.String()
+    text = fields.String()
+    ts = fields.String()
+    thread_ts = fields.String()
+    subtype = fields.String()
+    bot_id = fields.String()
+
+
+class Authorization(Payload):
+    user_id = fields.String()
+
+
+class Envelope(Payload):
+    type = fields.String(required=True)
+    challenge = fields.String()
+    team_id = fields.String(load_default="")
+    event = fields.Nested(Event)
+    authorizations = fields.List(fields.Nested(Authorization), load_default=list)
+
+
+ENVELOPE = Envelope()
+
+
+class Slack(Adapter):
+    """A Slack app whose Event Subscriptions Request URL is /webhooks/slack."""
+
+    name = "slack"
+    max_text = 4000  # Slack's recommended ceiling for `text`, markup included
+    format = SLACK_MRKDWN
+    required = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
+    dedupe_ttl = 26 * 3600  # three retries within 6 minutes, or 24 h with Delayed Events
+
+    def __init__(self, config, redis) -> None:
+        super().__init__(config, redis)
+        self.secret = config.setting("SLACK_SIGNING_SECRET").encode()
+        self.api_url = (config.setting("SLACK_API_URL") or DEFAULT_API_URL).rstrip("/")
+        self.headers = {"Authorization": f"Bearer {config.setting('SLACK_BOT_TOKEN')}"}
+        self.http = PlatformAPI(self.name, config.platform_timeout)
+
+    def verify(self, request: Request) -> None:
+        """v0 HMAC-SHA256 over the timestamp and the raw body, within 5 minutes."""
+        timestamp = request.headers.get(TIMESTAMP)
+        signatures.require_fresh(TIMESTAMP, timestamp)
+        expected = "v0=" + signatures.digest(self.secret, f"v0:{timestamp}:".encode() + request.get_data()).hex()
+        signatures.require(SIGNATURE, request.headers.get(SIGNATURE), expected)
+
+    def handshake(self, request: Request) -> Response | None:
+        """Slack's url_verification: echo the challenge."""
+        body = request.get_json(silent=True)
+        if isinstance(body, dict) and body.get("type") == "url_verification":
+            return Response(str(body.get("challenge", "")), mimetype="text/plain")
+        return None
+
+    def parse(self, request: Request) -> list[IncomingMessage]:
+        """Direct messages and mentions from people; everything else is acknowledged and ignored."""
+        envelope = load(ENVELOPE, request)
+        event = envelope.get("event")
+        bot_user = next((a.get("user_id") for a in envelope["authorizations"]), None)
+        if envelope["type"] != "event_callback" or not event or not _addressed_to_bot(event, bot_user):
+            return []
+        return [self._message(envelope["team_id"], event)]
+
+    def _message(self, team: str, event: dict[str, Any]) -> IncomingMessage:
+        channel, thread = event["channel"], event.get("thread_ts")
+        return IncomingMessage(
+            platform=self.name,
+            # message.im and app_mention for one message, and every retry of either, share this id
+            message_id=f"{team}:{channel}:{event['ts']}",
+            conversation_id=f"{team}:{channel}:{thread}" if thread else f"{team}:{channel}",
+            user_id=event["user"],
+            text=html.unescape(MENTION.sub("", event["text"])).strip(),
+            context={"channel": channel, "thread_ts": thread},
+        )
+
+    def send(self, reply: Reply) -> None:
+        """chat.postMessage, in the user's thread when they wrote in one."""
+        payload: dict[str, Any] = {"channel": reply.context["channel"], "text": reply.text}
+        if reply.context.get("thread_ts"):
+            payload["thread_ts"] = reply.context["thread_ts"]
+        if not reply.formatted:
+            payload["mrkdwn"] = False
+        response = self.http.post(f"{self.api_url}/chat.postMessage", json=payload, headers=self.headers)
+        _check(response)
+
+
+def _addressed_to_bot(event: dict[str, Any], bot_user: str | None) -> bool:
+    """A person's new text in a DM with the bot, or a mention of it; never the bot's own posts or edits."""
+    wanted = event["type"] == "app_mention" or (event["type"] == "message" and event.get("channel_type") == "im")
+    from_person = not event.get("bot_id") and not event.get("subtype") and event.get("user") not in (None, bot_user)
+    return wanted and from_person and bool(event.get("text", "").strip()) and "ts" in event and "channel" in event
+
+
+def _check(response: Any) -> None:
+    """Raise the bot's error for a failed call: 429 and 5xx are worth retrying, the rest are not."""
+    if http.retryable(response):
+        raise http.transient(response, f"Slack answered {response.status_code}")
+    body = http.json_body(response)
+    if response.status_code == 200 and body.get("ok"):
+        return
+    error = body.get("error") or f"HTTP {response.status_code}"
+    if error == "ratelimited":
+        raise Transient("Slack rate limit")
+    hint = ": check SLACK_BOT_TOKEN and the app's scopes (chat:write)" if error in AUTH_ERRORS else ""
+    raise Permanent(f"Slack chat.postMessage failed: {error}{hint}")

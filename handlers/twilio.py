@@ -1,0 +1,159 @@
+"""Twilio Messaging, SMS and WhatsApp: signed form webhooks in, Messages.json out (platforms.md section 5)."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import logging
+from typing import Iterable
+from urllib.parse import urlparse
+
+import requests
+from flask import Request, Response
+from marshmallow import fields, validate
+from redis import Redis
+
+from bot.config import Config
+from bot.errors import BotError, Permanent
+from bot.messages import IncomingMessage, Reply
+from handlers import http, signatures
+from handlers.base import Adapter, Payload, validate_payload
+from handlers.http import PlatformAPI
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.twilio.com"
+SIGNATURE_HEADER = "X-Twilio-Signature"
+# Replies go through the REST API, so the webhook's TwiML answer asks Twilio to send nothing itself.
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+AUTH_HINT = "check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
+HINTS = {  # Twilio error codes whose message alone does not tell the operator what happened
+    21610: "the user has unsubscribed (they texted STOP) and must text START before the bot can answer",
+    63016: "WhatsApp allows free-form replies only within 24 hours of the user's last message",
+}
+
+
+def _required() -> fields.String:
+    """A required, non-empty field: an empty MessageSid would dedupe every message as the same one."""
+    return fields.String(required=True, validate=validate.Length(min=1))
+
+
+class Inbound(Payload):
+    """An incoming message webhook: the fields the bot uses, named as Twilio sends them."""
+
+    MessageSid = _required()
+    From = _required()
+    To = _required()
+    Body = fields.String(load_default="")
+    NumMedia = fields.Integer(load_default=0)
+    ProfileName = fields.String(load_default="")  # WhatsApp only
+
+
+INBOUND = Inbound()
+
+
+class Twilio(Adapter):
+    """A Twilio phone number or WhatsApp sender whose "A message comes in" webhook is /webhooks/twilio."""
+
+    name = "twilio"
+    max_text = 1600  # Messages.json's limit for Body
+    required = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
+    dedupe_ttl = 86400  # Twilio retries only when the URL asks it to (#rc=), within minutes
+
+    def __init__(self, config: Config, redis: Redis) -> None:
+        super().__init__(config, redis)
+        account, self.token = config.setting("TWILIO_ACCOUNT_SID"), config.setting("TWILIO_AUTH_TOKEN")
+        self.auth = (account, self.token)
+        self.public_base_url = config.setting("PUBLIC_BASE_URL")
+        base = (config.setting("TWILIO_API_URL") or DEFAULT_API_URL).rstrip("/")
+        self.messages_url = f"{base}/2010-04-01/Accounts/{account}/Messages.json"
+        self.http = PlatformAPI(self.name, config.platform_timeout)
+
+    def verify(self, request: Request) -> None:
+        """X-Twilio-Signature over the public URL and every form value, in constant time."""
+        url = public_url(request, self.public_base_url)
+        params = list(request.form.items(multi=True))
+        # Twilio signs the URL with or without its port, inconsistently: accept either, as twilio-python does.
+        expected = [sign(self.token, variant, params) for variant in port_variants(url)]
+        given = request.headers.get(SIGNATURE_HEADER)
+        signatures.require(SIGNATURE_HEADER, given, _matching(given, expected))
+
+    def parse(self, request: Request) -> list[IncomingMessage]:
+        """The message's text; messages with media only are acknowledged and ignored for now."""
+        form = validate_payload(INBOUND, request.form.to_dict())
+        if not form["Body"].strip():
+            logger.info("Twilio message without text ignored", extra={"num_media": form["NumMedia"]})
+            return []
+        return [IncomingMessage(
+            platform=self.name,
+            message_id=form["MessageSid"],
+            conversation_id=f"{form['From']}:{form['To']}",  # one user may write to several of our numbers
+            user_id=form["From"],
+            user_name=form["ProfileName"],
+            text=form["Body"],
+            context={"from": form["From"], "to": form["To"]},
+        )]
+
+    def acknowledge(self) -> Response:
+        """The 200 answer, as TwiML: Twilio logs a JSON answer as warning 12300."""
+        return Response(EMPTY_TWIML, mimetype="text/xml")
+
+    def send(self, reply: Reply) -> None:
+        """Messages.json from the number the user wrote to; `whatsapp:` addresses pass through unchanged."""
+        message = {"To": reply.context["from"], "From": reply.context["to"], "Body": reply.text}
+        response = self.http.post(self.messages_url, data=message, auth=self.auth)
+        if not response.ok:
+            raise _error(response)
+
+
+def sign(token: str, url: str, params: Iterable[tuple[str, str]]) -> str:
+    """The X-Twilio-Signature of a form POST to `url`: pairs sorted by name then value, repeats once."""
+    signed = url + "".join(name + value for name, value in sorted(set(params)))
+    return base64.b64encode(signatures.digest(token.encode(), signed.encode(), "sha1")).decode()
+
+
+def port_variants(url: str) -> list[str]:
+    """The URL without its port, and with one (the scheme's default when it has none)."""
+    parts = urlparse(url)
+    try:
+        port = parts.port
+    except ValueError:  # a malformed Host header: not a URL Twilio signed
+        return [url]
+    host = parts.netloc.rsplit(":", 1)[0] if port else parts.netloc
+    with_port = f"{host}:{port or (443 if parts.scheme == 'https' else 80)}"
+    return [parts._replace(netloc=host).geturl(), parts._replace(netloc=with_port).geturl()]
+
+
+def public_url(request: Request, base: str) -> str:
+    """The URL Twilio requested: PUBLIC_BASE_URL, else what the proxy forwarded, else our own, plus path and query."""
+    query = request.query_string.decode("latin-1")
+    tail = request.path + (f"?{query}" if query else "")
+    if base:
+        return base.rstrip("/") + tail
+    scheme = _first(request.headers.get("X-Forwarded-Proto")) or request.scheme
+    host = _first(request.headers.get("X-Forwarded-Host")) or request.host
+    return f"{scheme}://{host}{request.root_path}{tail}"
+
+
+def _first(header: str | None) -> str:
+    """The first value of a forwarded header: the one the proxy facing Twilio set."""
+    return (header or "").split(",")[0].strip()
+
+
+def _matching(given: str | None, expected: list[str]) -> str:
+    """The expected signature equal to `given` (compared in constant time), else the first, to be refused."""
+    matches = [sig for sig in expected if hmac.compare_digest(sig.encode(), (given or "").encode())]
+    return (matches or expected)[0]
+
+
+def _error(response: requests.Response) -> BotError:
+    """The bot's error for a refused send: 429 and 5xx are worth retrying, the rest are not."""
+    body = http.json_body(response)
+    code = body.get("code")
+    error = f", error {code}" if code else ""
+    detail = f"Twilio Messages.json failed (HTTP {response.status_code}{error}): {body.get('message') or response.reason}"
+    if http.retryable(response):
+        return http.transient(response, detail)
+    hint = AUTH_HINT if response.status_code == 401 else HINTS.get(code)
+    return Permanent(f"{detail}; {hint}" if hint else detail)
+

@@ -1,0 +1,135 @@
+"""WhatsApp Cloud API: Graph webhooks in, /{phone_number_id}/messages out (platforms.md section 3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Request
+from marshmallow import ValidationError, fields, validates_schema
+from redis import Redis
+
+from bot.config import Config
+from bot.messages import IncomingMessage, Reply
+from bot.render import WHATSAPP
+from handlers.base import Payload, load
+from handlers.meta import MetaAdapter
+
+
+class Text(Payload):
+    body = fields.String(required=True)
+
+
+class Message(Payload):
+    id = fields.String(required=True)  # the wamid: Meta's retries repeat it
+    type = fields.String(required=True)
+    sender = fields.String(data_key="from")  # the phone number, which users with a username may hide
+    from_user_id = fields.String()  # the business-scoped user id (BSUID)
+    text = fields.Nested(Text)
+
+    @validates_schema
+    def _has_a_sender(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """Someone to reply to: the phone number, the BSUID, or both."""
+        if not (data.get("sender") or data.get("from_user_id")):
+            raise ValidationError("a message needs from or from_user_id")
+
+
+class Profile(Payload):
+    name = fields.String(load_default="")
+
+
+class Contact(Payload):
+    wa_id = fields.String()
+    user_id = fields.String()
+    profile = fields.Nested(Profile, load_default=dict)
+
+
+class Metadata(Payload):
+    phone_number_id = fields.String()
+
+
+class Value(Payload):
+    metadata = fields.Nested(Metadata, load_default=dict)
+    contacts = fields.List(fields.Nested(Contact), load_default=list)
+    messages = fields.List(fields.Nested(Message), load_default=list)  # absent on statuses and errors
+
+
+class Change(Payload):
+    value = fields.Nested(Value, required=True)
+
+
+class Entry(Payload):
+    changes = fields.List(fields.Nested(Change), load_default=list)
+
+
+class Notification(Payload):
+    entry = fields.List(fields.Nested(Entry), required=True)
+
+
+NOTIFICATION = Notification()
+
+
+class WhatsApp(MetaAdapter):
+    """A WhatsApp Business number whose Meta app sends its webhooks to /webhooks/whatsapp."""
+
+    name = "whatsapp"
+    title = "WhatsApp"
+    prefix = "WHATSAPP"
+    max_text = 4096
+    format = WHATSAPP
+    required = ("WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN")
+    token_setting = "WHATSAPP_ACCESS_TOKEN"
+    typing_every = 20  # WhatsApp shows the indicator for up to 25 s
+    rate_limits = frozenset({4, 80007, 130429, 131056})  # app, business use case, throughput, pair rate
+    refusals = {(131047, None): "WhatsApp refused free-form text: the user's last message is more than 24 hours old "
+                                "(131047); reply with an approved template instead"}
+
+    def __init__(self, config: Config, redis: Redis) -> None:
+        super().__init__(config, redis)
+        self.phone_number_id = config.setting("WHATSAPP_PHONE_NUMBER_ID")
+
+    def parse(self, request: Request) -> list[IncomingMessage]:
+        """Every text message in the notification, which may batch entries, changes and messages.
+
+        Status callbacks and errors carry no messages; media messages are ignored for now.
+        """
+        notification = load(NOTIFICATION, request)
+        return [self._incoming(change["value"], message)
+                for entry in notification["entry"] for change in entry["changes"]
+                for message in change["value"]["messages"] if message["type"] == "text" and "text" in message]
+
+    def _incoming(self, value: dict[str, Any], message: dict[str, Any]) -> IncomingMessage:
+        """One message, keyed on the business number and the user's BSUID, else their phone number."""
+        number = value["metadata"].get("phone_number_id") or self.phone_number_id
+        contact = _contact(value["contacts"], message)
+        user = message.get("from_user_id") or contact.get("user_id") or message["sender"]
+        # Meta asks for the phone number when there is one; the BSUID reaches users who hide theirs.
+        target = {"to": message["sender"]} if message.get("sender") else {"recipient": user}
+        return IncomingMessage(
+            platform=self.name,
+            message_id=message["id"],
+            conversation_id=f"{number}:{user}",
+            user_id=user,
+            user_name=contact.get("profile", {}).get("name", ""),
+            text=message["text"]["body"],
+            context={"phone_number_id": number, "target": target, "message_id": message["id"]},
+        )
+
+    def send(self, reply: Reply) -> None:
+        """One text message to the user, from the number they wrote to."""
+        self.post(f"{reply.context['phone_number_id']}/messages", {
+            "messaging_product": "whatsapp", "recipient_type": "individual", **reply.context["target"],
+            "type": "text", "text": {"preview_url": False, "body": reply.text},
+        })
+
+    def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
+        """Mark the user's message read and show "typing…" until the reply comes or 25 s pass."""
+        self.post(f"{context['phone_number_id']}/messages", {
+            "messaging_product": "whatsapp", "status": "read", "message_id": context["message_id"],
+            "typing_indicator": {"type": "text"},
+        })
+
+
+def _contact(contacts: list[dict[str, Any]], message: dict[str, Any]) -> dict[str, Any]:
+    """The contact entry for the message's sender: the same phone number or the same BSUID."""
+    ids = {message.get("sender"), message.get("from_user_id")} - {None}
+    return next((contact for contact in contacts if ids & {contact.get("wa_id"), contact.get("user_id")}), {})

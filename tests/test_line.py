@@ -1,0 +1,274 @@
+"""LINE end to end: signed webhook -> Redis -> RQ worker -> LLM fake -> LINE API fake."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import uuid
+from typing import Any, Iterator
+
+import pytest
+
+from app import create_app
+from bot import keys
+from bot.render import utf16_len
+from handlers.line import signature
+from tests.fakes import Call, Canned, FakePlatform, completion
+from tests.helpers import dead_letters
+
+SECRET = "line-test-channel-secret"
+TOKEN = "line-test-channel-access-token"
+BOT = "U0000000000000000000000000000b0t"
+USER = "U206d25c2ea6bd87c17655609a1c37cb8"
+OTHER_USER = "U5555555555555555555555555555555"
+GROUP = "Ca56f94637cc4347f90a25382909b24b9"
+ROOM = "Ra8dbf4673c4c812cd491258042226c99"
+STALE = 300  # seconds: long past a reply token's life
+
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+def line() -> Iterator[FakePlatform]:
+    """LINE's Messaging API; loading indicators come at any time, so they never take scripted answers."""
+    fake = FakePlatform(
+        defaults={"push": Canned(body={"sentMessages": [{"id": "1", "quoteToken": "q"}]}), "start": Canned(202, {})},
+        scripted=lambda call: call.method != "start",
+    )
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def app(settings: dict[str, str], line: FakePlatform):
+    return create_app({**settings, "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
+                       "LINE_API_URL": line.url, "PLATFORM_MAX_RETRIES": "1"})
+
+
+def event(text: str = "hello", *, source: dict[str, str] | None = None, age: float = 0.0,
+          event_id: str | None = None, redelivery: bool = False) -> dict[str, Any]:
+    """A text message event as in platforms.md 6.3, sent `age` seconds ago."""
+    n = next(_ids)
+    return {
+        "type": "message", "mode": "active", "timestamp": int((time.time() - age) * 1000),
+        "source": source or {"type": "user", "userId": USER},
+        "webhookEventId": event_id or f"01JTEST{n:019d}",
+        "deliveryContext": {"isRedelivery": redelivery},
+        "replyToken": f"reply-token-{n}",
+        "message": {"id": str(325708 + n), "type": "text", "text": text, "quoteToken": f"quote-{n}"},
+    }
+
+
+def webhook(*events: dict[str, Any]) -> bytes:
+    """The body LINE POSTs: the bot's own id and the events."""
+    return json.dumps({"destination": BOT, "events": list(events)}).encode()
+
+
+def post(client, raw: bytes, headers: dict[str, str] | None = None):
+    """POST these exact bytes to /webhooks/line, signed with the channel secret unless `headers` say otherwise."""
+    headers = {"x-line-signature": signature(SECRET, raw)} if headers is None else headers
+    return client.post("/webhooks/line", data=raw, content_type="application/json", headers=headers)
+
+
+def sent(line: FakePlatform, method: str) -> list[Call]:
+    """The calls to one endpoint: reply, push or (loading) start."""
+    return [call for call in line.requests if call.method == method]
+
+
+def texts(calls: list[Call]) -> list[str]:
+    """The text of every message in these calls, in order."""
+    return [message["text"] for call in calls for message in call.body["messages"]]
+
+
+def line_error(status: int, message: str, headers: dict[str, str] | None = None) -> Canned:
+    """An error answer of LINE's API."""
+    return Canned(status, {"message": message}, headers or {})
+
+
+
+def test_the_signature_matches_the_line_sdk_vector():
+    assert signature("channel_secret", b"bodybodybodybody") == "/gg9a+LvFevTH1sd7XCQycD7tsWclCsInj7MhBHxN7k="
+
+
+def test_the_consoles_verify_request_is_200_and_stores_nothing(client, redis, run_worker, line):
+    response = post(client, json.dumps({"destination": BOT, "events": []}).encode())
+    assert response.status_code == 200
+    assert redis.keys("*") == []  # no message, no turn job
+    run_worker()
+    assert line.requests == []
+
+
+def test_missing_wrong_or_tampered_signatures_are_refused_and_nothing_is_stored(client, redis, line):
+    raw = webhook(event("hi"))
+    assert post(client, raw, headers={}).status_code == 401
+    wrong = post(client, raw, headers={"x-line-signature": signature("another-secret", raw)})
+    assert wrong.status_code == 403
+    assert "x-line-signature" in wrong.get_json()["error"]
+    tampered = raw.replace(b'"hi"', b'"HI"')
+    assert post(client, tampered, headers={"x-line-signature": signature(SECRET, raw)}).status_code == 403
+    assert redis.keys("*") == []
+
+
+def test_a_fresh_message_gets_exactly_one_reply_with_its_reply_token(client, run_worker, llm, line):
+    payload = event("hello bot")
+    assert post(client, webhook(payload)).status_code == 200
+    run_worker()
+    (reply,) = sent(line, "reply")
+    assert reply.body == {"replyToken": payload["replyToken"], "messages": [{"type": "text", "text": "LLM: hello bot"}]}
+    assert sent(line, "push") == []
+    assert all(call.headers["Authorization"] == f"Bearer {TOKEN}" for call in line.requests)
+    assert llm.completions[0]["messages"][-1] == {"role": "user", "content": "hello bot"}
+
+
+def test_the_loading_indicator_shows_in_one_to_one_chats(client, run_worker, line):
+    post(client, webhook(event("hi")))
+    run_worker()
+    methods = [call.method for call in line.requests]
+    assert methods.index("start") < methods.index("reply")
+    assert sent(line, "start")[0].body == {"chatId": USER, "loadingSeconds": 20}
+
+
+def test_a_stale_message_is_pushed_with_a_retry_key(client, run_worker, line):
+    post(client, webhook(event("are you there?", age=STALE)))
+    run_worker()
+    assert sent(line, "reply") == []
+    (push,) = sent(line, "push")
+    assert push.body == {"to": USER, "messages": [{"type": "text", "text": "LLM: are you there?"}]}
+    assert uuid.UUID(push.headers["X-Line-Retry-Key"]).version == 5
+
+
+def test_a_long_reply_uses_the_token_once_then_pushes_each_part_with_its_own_key(client, run_worker, llm, line):
+    words = [f"w{i}\U0001F600" for i in range(1500)]  # ~10.9k UTF-16 units, ~9.4k code points
+    llm.then(Canned(body=completion(" ".join(words))))
+    post(client, webhook(event("write a lot")))
+    run_worker()
+    replies, pushes = sent(line, "reply"), sent(line, "push")
+    parts = texts(replies) + texts(pushes)
+    assert len(replies) == 1 and len(pushes) == 2
+    assert all(utf16_len(part) <= 5000 for part in parts)
+    assert " ".join(parts).split() == words
+    retry_keys = {push.headers["X-Line-Retry-Key"] for push in pushes}
+    assert len(retry_keys) == 2
+
+
+def test_a_refused_reply_token_falls_back_to_one_push(client, run_worker, redis, line):
+    line.then(line_error(400, "Invalid reply token"))
+    post(client, webhook(event("hi")))
+    run_worker()
+    assert len(sent(line, "reply")) == 1
+    assert texts(sent(line, "push")) == ["LLM: hi"]
+    assert dead_letters(redis) == []
+
+
+def test_a_push_answered_409_was_already_accepted_and_counts_as_delivered(client, run_worker, redis, line):
+    line.then(line_error(409, "The retry key is already accepted", {"X-Line-Accepted-Request-Id": "abc-123"}))
+    post(client, webhook(event("remember me", age=STALE)))
+    run_worker()
+    assert len(sent(line, "push")) == 1
+    assert dead_letters(redis) == []
+    assert redis.llen(keys.history(f"line:user:{USER}")) == 2  # delivered turns join the history
+
+
+def test_a_redelivered_event_is_answered_once(client, run_worker, line):
+    first = event("only once", event_id="01JREDELIVERED000000000000")
+    again = {**first, "deliveryContext": {"isRedelivery": True}}
+    assert post(client, webhook(first)).status_code == 200
+    assert post(client, webhook(again)).status_code == 200
+    run_worker()
+    assert texts(sent(line, "reply") + sent(line, "push")) == ["LLM: only once"]
+
+
+@pytest.mark.parametrize("source, chat", [
+    ({"type": "group", "groupId": GROUP, "userId": USER}, GROUP),
+    ({"type": "room", "roomId": ROOM, "userId": USER}, ROOM),
+])
+def test_group_and_room_messages_go_to_the_chat_without_a_loading_indicator(client, run_worker, redis, line, source, chat):
+    post(client, webhook(event("hi all", source=source, age=STALE)))
+    run_worker()
+    (push,) = sent(line, "push")
+    assert push.body["to"] == chat
+    assert sent(line, "start") == []
+    assert redis.llen(keys.history(f"line:{source['type']}:{chat}")) == 2
+
+
+def test_every_event_of_a_delivery_is_answered(client, run_worker, line):
+    first, second = event("from one"), event("from two", source={"type": "user", "userId": OTHER_USER})
+    post(client, webhook(first, second))
+    run_worker()
+    answers = {call.body["replyToken"]: call.body["messages"][0]["text"] for call in sent(line, "reply")}
+    assert answers == {first["replyToken"]: "LLM: from one", second["replyToken"]: "LLM: from two"}
+
+
+def test_standby_and_other_events_are_acknowledged_and_ignored(client, redis, run_worker, line):
+    standby = {**event("not ours"), "mode": "standby"}
+    del standby["replyToken"]
+    image = event()
+    image["message"] = {"id": "1", "type": "image", "contentProvider": {"type": "line"}}
+    textless = event()
+    del textless["message"]["text"]
+    common = {"mode": "active", "timestamp": 1767225600000, "source": {"type": "user", "userId": USER}}
+    others = [{**common, "type": kind, "webhookEventId": f"01JOTHER{kind.upper():0>18}", **extra} for kind, extra in (
+        ("follow", {"replyToken": "t1"}), ("unfollow", {}), ("postback", {"replyToken": "t2", "postback": {"data": "x"}}))]
+    assert post(client, webhook(standby, image, textless, *others)).status_code == 200
+    run_worker()
+    assert line.requests == []
+    assert redis.keys("bot:*") == []
+
+
+def test_a_malformed_delivery_is_400_with_a_reason(client, redis):
+    nameless = event("hi")
+    del nameless["webhookEventId"]
+    response = post(client, webhook(nameless))
+    assert response.status_code == 400
+    assert "webhookEventId" in response.get_json()["error"]
+    sourceless = event("hi", source={"type": "group", "userId": USER})
+    assert "groupId" in post(client, webhook(sourceless)).get_json()["error"]
+    assert post(client, b"{oops").status_code == 400
+    assert redis.keys("bot:*") == []
+
+
+def test_a_server_error_is_retried_with_the_same_retry_key(client, run_worker, redis, line):
+    line.then(line_error(500, "Internal server error"))
+    post(client, webhook(event("again?", age=STALE)))
+    run_worker()
+    pushes = sent(line, "push")
+    assert texts(pushes) == ["LLM: again?", "LLM: again?"]  # the failed try, then the one LINE accepted
+    assert pushes[0].headers["X-Line-Retry-Key"] == pushes[1].headers["X-Line-Retry-Key"]
+    assert dead_letters(redis) == []
+
+
+def test_a_rate_limit_then_a_server_error_on_every_try_is_dead_lettered(client, run_worker, redis, line):
+    line.then(line_error(429, "The API rate limit has been exceeded. Try again later.", {"Retry-After": "0"}),
+              line_error(500, "Internal server error"))
+    post(client, webhook(event("busy?", age=STALE)))
+    run_worker()
+    assert len(sent(line, "push")) == 2  # the first try and PLATFORM_MAX_RETRIES=1
+    (letter,) = dead_letters(redis)
+    assert letter["reason"] == "delivery: LINE push failed (500): Internal server error"
+
+
+def test_the_monthly_quota_is_dead_lettered_without_retrying(client, run_worker, redis, line):
+    line.then(line_error(429, "You have reached your monthly limit."))
+    post(client, webhook(event("one more", age=STALE)))
+    run_worker()
+    assert len(sent(line, "push")) == 1
+    (letter,) = dead_letters(redis)
+    assert "monthly message quota" in letter["reason"]
+
+
+def test_a_refused_access_token_is_dead_lettered_naming_the_variable(client, run_worker, redis, line):
+    line.then(line_error(401, "Authentication failed. Confirm that the access token in the authorization header is valid."))
+    post(client, webhook(event("hi")))
+    run_worker()
+    assert len(sent(line, "reply")) == 1 and sent(line, "push") == []
+    (letter,) = dead_letters(redis)
+    assert "check LINE_CHANNEL_ACCESS_TOKEN" in letter["reason"]
+
+
+def test_line_needs_both_its_secret_and_its_token(settings):
+    only_secret = create_app({**settings, "LINE_CHANNEL_SECRET": SECRET}).test_client()
+    response = post(only_secret, webhook(event("hi")))
+    assert response.status_code == 404
+    assert "LINE_CHANNEL_ACCESS_TOKEN" in response.get_json()["error"]
