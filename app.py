@@ -12,7 +12,7 @@ from flask.cli import with_appcontext
 
 from bot import checks, llm, storage
 from bot.config import OFFLINE_MODEL_HINT, Config
-from bot.intake import Intake
+from bot.intake import TurnQueue
 from bot.runtime import Runtime
 from handlers import registry, telegram, webchat, webhooks
 
@@ -26,8 +26,8 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     redis = storage.connect(settings.redis_url)
-    app.extensions["bot"] = Runtime(settings, redis, llm.build(settings), registry.enabled(settings, redis))
-    app.extensions["intake"] = Intake(redis, settings)
+    channels = registry.enabled(settings, redis)
+    app.extensions["bot"] = Runtime(settings, redis, llm.build(settings), channels, TurnQueue(redis, settings))
     for blueprint in (webhooks.bp, webchat.bp):
         app.register_blueprint(blueprint)
     app.cli.add_command(worker)

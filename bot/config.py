@@ -35,6 +35,14 @@ class Config:
     webchat_enabled: bool = False
     webchat_rate_limit: int = 20  # messages per minute from one address
     failure_notice: str = "Sorry, I can't answer right now. Please try again in a few minutes."
+    burst_window: float = 1.0  # seconds of quiet that end a burst of messages; 0 answers each turn at once
+    burst_max_wait: float = 5.0  # the longest a message waits for its burst to end
+    burst_mode: str = "queue"  # "queue": messages sent during a turn wait for the next; "restart": fold them in
+    user_rate_limit: int = 20  # messages per minute from one user; 0 = off
+    user_daily_tokens: int = 100_000  # LLM tokens per user per day (UTC); 0 = off
+    rate_limit_notice: str = "You're sending messages faster than I can answer. Please wait a minute."
+    budget_notice: str = "You've reached today's limit for this assistant. Please come back tomorrow."
+    non_text_notice: str = "Sorry, I can only read text messages."  # empty: ignore stickers, images, voice
     log_level: str = "INFO"
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # platforms read their own settings here
 
@@ -48,6 +56,11 @@ class Config:
     def setting(self, name: str, default: str = "") -> str:
         """A platform's own setting, such as TELEGRAM_BOT_TOKEN."""
         return self.env.get(name, default).strip()
+
+    def for_platform(self, platform: str, name: str) -> float:
+        """A numeric core setting a platform may override, such as TELEGRAM_BURST_WINDOW over BURST_WINDOW."""
+        own = self.setting(f"{platform.upper()}_{name.upper()}")
+        return float(_parse(f"{platform.upper()}_{name.upper()}", own, "float")) if own else float(getattr(self, name))
 
     @property
     def turn_timeout(self) -> int:

@@ -10,44 +10,66 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-from bot import keys
+from bot import deadletters, keys, ledger
 from bot.messages import IncomingMessage
 
 logger = logging.getLogger(__name__)
 
-# Renew only a lease we still hold; the pending marker lives as long as the turn does.
+# Renew only a lease we still hold, with the pending marker and the sweeper's deadline.
 _RENEW = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2] * 2)
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
 return 1
 """
 
-# The next turn: an unfinished one left by a crashed worker, else the whole inbox. With
-# nothing left, release the lease and the pending marker in the same atomic step, so a
-# message that lands a moment later enqueues a new turn instead of being stranded.
+# The next turn: an unfinished one left by a crashed worker (counting the attempt), else the
+# whole inbox. With nothing left, release the lease and the pending marker in the same atomic
+# step, so a message that lands a moment later enqueues a new turn instead of being stranded.
 _NEXT = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-if redis.call('EXISTS', KEYS[4]) == 1 then return 1 end
+if redis.call('EXISTS', KEYS[4]) == 1 then return redis.call('HINCRBY', KEYS[5], 'attempts', 1) end
 if redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('RENAME', KEYS[3], KEYS[4])
-  redis.call('HSET', KEYS[5], 'id', ARGV[2])
-  return 2
+  redis.call('HSET', KEYS[5], 'id', ARGV[2], 'attempts', 1)
+  return 1
 end
 redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[6], ARGV[3])
 return 0
 """
 
-# Close a turn: its messages and reply join the history, its state goes.
+# Close a turn, if its lease is still ours: messages and reply join the history, each message's
+# outcome goes into the ledger, the turn's state goes. ARGV: token, history size, history TTL,
+# ledger TTL, outcome, n, n history entries, then ledger keys and records alternating.
 _FINISH = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if #ARGV > 3 then
-  redis.call('RPUSH', KEYS[4], unpack(ARGV, 4))
+local n = tonumber(ARGV[6])
+if n > 0 then
+  redis.call('RPUSH', KEYS[4], unpack(ARGV, 7, 6 + n))
   redis.call('LTRIM', KEYS[4], -tonumber(ARGV[2]), -1)
   redis.call('EXPIRE', KEYS[4], ARGV[3])
 end
+local i = 7 + n
+while i < #ARGV do
+  redis.call('SET', ARGV[i], ARGV[i + 1], 'EX', ARGV[4])
+  redis.call('HINCRBY', KEYS[5], ARGV[5], 1)
+  i = i + 2
+end
 redis.call('DEL', KEYS[2], KEYS[3])
 return 1
+"""
+
+# Fold messages that arrived during the LLM call into the running turn (the "restart" burst mode).
+_ABSORB = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {} end
+local new = redis.call('LRANGE', KEYS[2], 0, -1)
+if #new > 0 then
+  redis.call('RPUSH', KEYS[3], unpack(new))
+  redis.call('DEL', KEYS[2])
+end
+return new
 """
 
 
@@ -62,8 +84,9 @@ class Turn:
     id: str
     messages: list[IncomingMessage]
     reply: str | None = None
-    kind: str = "answer"  # or "notice": a polite failure message, kept out of the history
+    kind: str = "answer"  # "notice" (a failure or limit notice, kept out of the history) or "silent"
     sent: int = 0  # reply parts already delivered
+    attempts: int = 1  # how many workers have started this turn
 
     @property
     def last(self) -> IncomingMessage:
@@ -82,6 +105,7 @@ class Conversation:
         self._renew = redis.register_script(_RENEW)
         self._next = redis.register_script(_NEXT)
         self._finish = redis.register_script(_FINISH)
+        self._absorb = redis.register_script(_ABSORB)
 
     def acquire(self) -> bool:
         """Take the lease; False when another turn of this conversation is running."""
@@ -89,28 +113,41 @@ class Conversation:
 
     def renew(self) -> bool:
         """Extend the lease; False if it was lost (this worker stalled past it)."""
-        return bool(self._renew(keys=[keys.lease(self.name), keys.pending(self.name)], args=[self.token, self.lease_ms]))
+        deadline = time.time() + self.lease_ms / 1000
+        return bool(self._renew(keys=[keys.lease(self.name), keys.pending(self.name), keys.active()],
+                                args=[self.token, self.lease_ms, deadline, self.name]))
 
     def next_turn(self) -> Turn | None:
         """The next turn to answer, or None once the inbox is empty and the lease released."""
-        state = self._next(keys=self._keys(), args=[self.token, uuid.uuid4().hex[:12]])
-        if state == -1:
-            raise LeaseLost(self.name)
-        return self._load() if state else None
-
-    def _keys(self) -> list[str]:
         c = self.name
-        return [keys.lease(c), keys.pending(c), keys.inbox(c), keys.batch(c), keys.turn(c)]
+        state = self._next(keys=[keys.lease(c), keys.pending(c), keys.inbox(c), keys.batch(c), keys.turn(c), keys.active()],
+                           args=[self.token, uuid.uuid4().hex[:12], c])
+        if state == -1:
+            raise LeaseLost(c)
+        return self._load() if state else None
 
     def _load(self) -> Turn:
         raw, state = self.redis.pipeline().lrange(keys.batch(self.name), 0, -1).hgetall(keys.turn(self.name)).execute()
         state = {k.decode(): v.decode() for k, v in state.items()}
-        messages = [IncomingMessage.from_json(item) for item in raw]
-        reply = state.get("reply")
-        return Turn(state.get("id", "?"), messages, reply, state.get("kind", "answer"), int(state.get("sent", 0)))
+        return Turn(state.get("id", "?"), [IncomingMessage.from_json(item) for item in raw], state.get("reply"),
+                    state.get("kind", "answer"), int(state.get("sent", 0)), int(state.get("attempts", 1)))
+
+    def waiting_since(self) -> tuple[float, float] | None:
+        """When the oldest and the newest waiting messages arrived, or None if the inbox is empty."""
+        first, last = self.redis.pipeline().lindex(keys.inbox(self.name), 0).lindex(keys.inbox(self.name), -1).execute()
+        if first is None or last is None:
+            return None
+        return IncomingMessage.from_json(first).received_at, IncomingMessage.from_json(last).received_at
+
+    def absorb(self, turn: Turn) -> list[IncomingMessage]:
+        """Move messages that arrived meanwhile into this turn; returns them."""
+        new = self._absorb(keys=[keys.lease(self.name), keys.inbox(self.name), keys.batch(self.name)], args=[self.token])
+        messages = [IncomingMessage.from_json(item) for item in new]
+        turn.messages += messages
+        return messages
 
     def save_reply(self, turn: Turn) -> None:
-        """Keep the LLM's reply, so a turn retried after a crash never asks for it again."""
+        """Keep the reply, so a turn retried after a crash never asks the LLM for it again."""
         self.redis.hset(keys.turn(self.name), mapping={"reply": turn.reply or "", "kind": turn.kind})
 
     def mark_sent(self, turn: Turn, parts: int) -> None:
@@ -118,22 +155,27 @@ class Conversation:
         turn.sent = parts
         self.redis.hset(keys.turn(self.name), "sent", parts)
 
-    def finish(self, turn: Turn, history: list[str], max_messages: int, ttl: int) -> None:
-        """Append the turn to the history and drop its state, if the lease is still ours."""
-        done = self._finish(
-            keys=[keys.lease(self.name), keys.batch(self.name), keys.turn(self.name), keys.history(self.name)],
-            args=[self.token, max_messages, ttl, *history],
-        )
+    def finish(self, turn: Turn, outcome: str, history: list[str], limits: tuple[int, int], detail: str = "") -> None:
+        """Record each message's outcome, append the turn to the history, drop its state; all if the lease is ours.
+
+        `limits` is (messages kept, seconds of inactivity before the history is forgotten).
+        """
+        c = self.name
+        args = [self.token, *limits, ledger.KEEP_SECONDS, outcome, len(history), *history,
+                *ledger.entries(turn.messages, outcome, turn.id, detail)]
+        done = self._finish(keys=[keys.lease(c), keys.batch(c), keys.turn(c), keys.history(c), keys.outcome_counts()],
+                            args=args)
         if not done:
-            raise LeaseLost(self.name)
+            raise LeaseLost(c)
 
     def history(self, max_messages: int) -> list[dict[str, str]]:
         """The last messages of the conversation, oldest first."""
         return [json.loads(item) for item in self.redis.lrange(keys.history(self.name), -max_messages, -1)]
 
-    def dead_letter(self, turn: Turn, reason: str) -> None:
+    def dead_letter(self, turn: Turn, reason: str) -> str:
         """Keep a failed turn, with everything needed to replay it, where an operator sees it."""
-        record = {"conversation": self.name, "turn": turn.id, "reason": reason, "at": time.time(),
-                  "messages": [message.to_json() for message in turn.messages]}
-        self.redis.pipeline().lpush(keys.dead_letters(), json.dumps(record)).ltrim(keys.dead_letters(), 0, 9999).execute()
-        logger.error("turn dead-lettered: %s", reason, extra={"conversation": self.name, "turn": turn.id})
+        letter_id = deadletters.add(self.redis, {
+            "conversation": self.name, "turn": turn.id, "reason": reason, "reply": turn.reply, "sent": turn.sent,
+            "messages": [message.to_json() for message in turn.messages]})
+        logger.error("turn dead-lettered: %s", reason, extra={"conversation": self.name, "turn": turn.id, "dead_letter": letter_id})
+        return letter_id

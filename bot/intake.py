@@ -1,12 +1,18 @@
-"""Web side: dedupe, store and enqueue a message in one atomic Redis call, before the 200."""
+"""Starting turns: one atomic Redis call each, so a turn job exists exactly when a conversation needs one.
+
+The web side accepts messages (dedupe + inbox + enqueue, before the 200); the worker side uses
+the same mechanism to hand a turn back on shutdown and to recover turns whose worker died.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from enum import IntEnum
 
 from redis import Redis
 from rq import Queue
+from rq.job import Job
 
 from bot import keys
 from bot.config import Config
@@ -16,20 +22,56 @@ logger = logging.getLogger(__name__)
 
 TURN_JOB = "bot.turns.run"  # by name: the web process never imports the worker's modules
 
-# Seen before? Skip. Otherwise append to the inbox, and only if no turn is pending for the
-# conversation run RQ's own enqueue commands (prepared by RQ, passed in as ARGV) so the
-# turn job exists exactly when the pending marker does. One round trip, all or nothing.
-_ACCEPT = """
-if redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[2]) == false then return 0 end
-redis.call('RPUSH', KEYS[2], ARGV[1])
-if redis.call('SET', KEYS[3], ARGV[4], 'NX', 'EX', ARGV[3]) == false then return 1 end
-local i = 5
-while i <= #ARGV do
-  local argc = tonumber(ARGV[i])
-  redis.call(unpack(ARGV, i + 1, i + argc))
-  i = i + argc + 1
+# Enqueue a turn unless one is pending: RQ's own enqueue commands, prepared by RQ and passed
+# in as ARGV from index j (job id, pending TTL, conversation, deadline, then the commands), run
+# here so the job exists exactly when the pending marker does. The conversation joins the
+# active set with a deadline, so the sweeper notices if the turn never happens.
+_START_TURN = """
+local function start_turn(pending, active, j)
+  if redis.call('SET', pending, ARGV[j], 'NX', 'EX', ARGV[j + 1]) == false then return false end
+  redis.call('ZADD', active, ARGV[j + 3], ARGV[j + 2])
+  local i = j + 4
+  while i <= #ARGV do
+    local argc = tonumber(ARGV[i])
+    redis.call(unpack(ARGV, i + 1, i + argc))
+    i = i + argc + 1
+  end
+  return true
 end
-return 2
+"""
+
+# KEYS: seen, inbox, pending, active. ARGV: message, dedupe TTL (0: no dedupe), then the job.
+_ACCEPT = _START_TURN + """
+if ARGV[2] ~= '0' and redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[2]) == false then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+if start_turn(KEYS[3], KEYS[4], 3) then return 2 end
+return 1
+"""
+
+# KEYS: lease, pending, active. ARGV: the lease token, then the job. Give up the lease and queue
+# the turn again at once, its state intact, for another worker to resume.
+_HAND_BACK = _START_TURN + """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+start_turn(KEYS[2], KEYS[3], 2)
+return 1
+"""
+
+# KEYS: lease, pending, inbox, batch, active, the pending job's RQ key. ARGV: the job.
+# A conversation past its deadline: alive (leased, or its job still queued) gets a new deadline;
+# with nothing left to answer it leaves the active set; otherwise its worker died: start a turn.
+_RECOVER = _START_TURN + """
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('HGET', KEYS[6], 'status') == 'queued' then
+  redis.call('ZADD', KEYS[5], ARGV[4], ARGV[3])
+  return 0
+end
+if redis.call('EXISTS', KEYS[3]) == 0 and redis.call('EXISTS', KEYS[4]) == 0 then
+  redis.call('ZREM', KEYS[5], ARGV[3])
+  return 0
+end
+redis.call('DEL', KEYS[2])
+start_turn(KEYS[2], KEYS[5], 1)
+return 1
 """
 
 
@@ -41,34 +83,60 @@ class Accepted(IntEnum):
     STARTED = 2  # added, and a turn job enqueued for it
 
 
-class Intake:
-    """Accepts verified, parsed messages into their conversations."""
+class TurnQueue:
+    """Puts messages into conversations and conversations onto the RQ queue of turns."""
 
     def __init__(self, redis: Redis, config: Config) -> None:
         self.redis = redis
         self.config = config
         self.queue = Queue(config.queue_name, connection=redis)
+        self.pending_ttl = config.lease_seconds * 2  # renewed by the running turn; lapses if its worker dies
         self._accept = redis.register_script(_ACCEPT)
+        self._hand_back = redis.register_script(_HAND_BACK)
+        self._recover = redis.register_script(_RECOVER)
 
     def accept(self, message: IncomingMessage, dedupe_ttl: int) -> Accepted:
-        """Store the message once, keeping it for `dedupe_ttl` seconds as seen; raises RedisError if down."""
+        """Store the message once (remembering its id for `dedupe_ttl` s; 0: no dedupe); raises RedisError if down."""
         conversation = message.conversation
-        job_id, commands = self._turn_job(conversation)
         result = self._accept(
-            keys=[keys.seen(message.platform, message.message_id), keys.inbox(conversation), keys.pending(conversation)],
-            args=[message.to_json(), dedupe_ttl, self.config.lease_seconds * 2, job_id, *commands],
+            keys=[keys.seen(message.platform, message.message_id), keys.inbox(conversation), keys.pending(conversation),
+                  keys.active()],
+            args=[message.to_json(), dedupe_ttl, *self._turn_job(conversation)],
         )
         outcome = Accepted(int(result))
         logger.info("message accepted", extra={"conversation": conversation, "outcome": outcome.name.lower()})
         return outcome
 
-    def _turn_job(self, conversation: str) -> tuple[str, list]:
-        """Let RQ write its enqueue into a pipeline we never send, and hand its commands to the script."""
+    def hand_back(self, conversation: str, token: str) -> bool:
+        """Release a held lease and queue the turn again, for a worker that is shutting down."""
+        job = self._turn_job(conversation)
+        return bool(self._hand_back(keys=[keys.lease(conversation), keys.pending(conversation), keys.active()],
+                                    args=[token, *job]))
+
+    def recover(self, conversation: str) -> bool:
+        """Start a turn for a conversation whose worker died; True if one was started."""
+        pending_job = (self.redis.get(keys.pending(conversation)) or b"").decode()
+        c = conversation
+        result = self._recover(
+            keys=[keys.lease(c), keys.pending(c), keys.inbox(c), keys.batch(c), keys.active(), Job.key_for(pending_job)],
+            args=self._turn_job(conversation),
+        )
+        return bool(result)
+
+    def overdue(self) -> list[str]:
+        """Conversations past their deadline: their turn should have started or renewed its lease by now."""
+        return [name.decode() for name in self.redis.zrangebyscore(keys.active(), 0, time.time())]
+
+    def _turn_job(self, conversation: str) -> list:
+        """The job section of a script's ARGV: id, pending TTL, conversation, deadline, RQ's commands.
+
+        RQ writes its enqueue into a pipeline that is never sent; its commands run inside the script.
+        """
         pipe = self.redis.pipeline(transaction=False)
         job = self.queue.enqueue(
             TURN_JOB, conversation, pipeline=pipe, job_timeout=self.config.turn_timeout, result_ttl=0, failure_ttl=7 * 86400
         )
-        flat: list = []
+        section: list = [job.id, self.pending_ttl, conversation, time.time() + self.pending_ttl]
         for args, _options in pipe.command_stack:
-            flat += [len(args), *args]
-        return job.id, flat
+            section += [len(args), *args]
+        return section

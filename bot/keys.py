@@ -44,11 +44,36 @@ def history(conversation: str) -> str:
     return _key("history", conversation)
 
 
+def active() -> str:
+    """Conversations with a turn queued or running, scored by when it must next show signs of life."""
+    return _key("active")
+
+
 def dead_letters() -> str:
-    """Turns that failed after every retry, newest first, for an operator to inspect."""
+    """The index of dead letters, scored by time."""
     return _key("dead")
+
+
+def dead_letter(letter_id: str) -> str:
+    """One dead letter: a failed turn with everything needed to replay it."""
+    return _key("dead", letter_id)
+
+
+def outcome(platform: str, message_id: str) -> str:
+    """What became of one message: the outcome ledger."""
+    return _key("outcome", platform, message_id)
+
+
+def outcome_counts() -> str:
+    """How many messages ended in each outcome."""
+    return _key("outcomes")
 
 
 def channel(platform: str, *parts: str) -> str:
     """A key a platform adapter keeps for itself, such as the web chat's reply streams."""
     return _key("channel", platform, *parts)
+
+
+def usage(user: str, what: str, window: str) -> str:
+    """A user's usage counter for one window: messages this minute, tokens today, notices sent."""
+    return _key("usage", user, what, window)

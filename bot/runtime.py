@@ -8,6 +8,7 @@ from typing import Any, Mapping, Protocol
 from redis import Redis
 
 from bot.config import Config
+from bot.intake import TurnQueue
 from bot.llm import LLM
 from bot.messages import Reply
 from bot.render import Format
@@ -38,6 +39,7 @@ class Runtime:
     redis: Redis
     llm: LLM
     channels: Mapping[str, Channel]
+    turns: TurnQueue
 
 
 _current: Runtime | None = None  # RQ calls job functions by name, so they find their dependencies here

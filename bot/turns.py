@@ -1,27 +1,27 @@
-"""Worker side: one conversation's turns, strictly one at a time and in order."""
+"""Worker side: one conversation's turns, strictly one at a time and in order, each ending in one outcome."""
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from contextlib import contextmanager
-from dataclasses import replace
-from typing import Callable, Iterator
 
-from bot import runtime
-from bot.conversation import Conversation, LeaseLost, Turn
-from bot.errors import BotError, FormattingRejected, Permanent
-from bot.messages import Reply
+from rq.exceptions import ShutDownImminentException
+
+from bot import ledger, runtime
+from bot.conversation import Conversation, Turn
+from bot.delivery import Keepalive, deliver
+from bot.errors import BotError
+from bot.limits import Limits
 from bot.prompts import system_prompt
-from bot.render import render
 from bot.retry import with_retries
-from bot.runtime import Channel, Runtime
+from bot.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
 TICK = 4.0  # seconds between lease renewals and typing refreshes
+MAX_ATTEMPTS = 3  # a turn that crashed its worker this often is given up: it would crash the next one too
+MAX_RESTARTS = 3  # in "restart" burst mode, how often new messages may restart one turn's LLM call
 
 
 def run(conversation: str) -> None:
@@ -31,127 +31,108 @@ def run(conversation: str) -> None:
     if not convo.acquire():
         logger.info("turn already running; it answers this inbox too", extra={"conversation": conversation})
         return
-    with Keepalive(convo, min(TICK, rt.config.lease_seconds / 3)) as keepalive:
-        while (turn := convo.next_turn()) is not None:
-            answer(rt, convo, turn, keepalive)
+    try:
+        with Keepalive(convo, min(TICK, rt.config.lease_seconds / 3)) as keepalive:
+            _turns(rt, convo, keepalive)
+    except ShutDownImminentException:
+        rt.turns.hand_back(conversation, convo.token)  # its state is kept: another worker resumes it at once
+        logger.warning("worker shutting down: turn handed back", extra={"conversation": conversation})
+
+
+def _turns(rt: Runtime, convo: Conversation, keepalive: Keepalive) -> None:
+    platform = convo.name.split(":", 1)[0]
+    while True:
+        _settle(convo, rt.config.for_platform(platform, "burst_window"), rt.config.for_platform(platform, "burst_max_wait"))
+        turn = convo.next_turn()
+        if turn is None:
+            return
+        answer(rt, convo, turn, keepalive)
+
+
+def _settle(convo: Conversation, window: float, max_wait: float) -> None:
+    """Wait until the conversation has been quiet for `window` seconds, or its oldest message has waited `max_wait`."""
+    while window > 0 and (since := convo.waiting_since()):
+        first, last = since
+        wait = min(last + window, first + max_wait) - time.time()
+        if wait <= 0:
+            return
+        time.sleep(min(wait, window))
 
 
 def answer(rt: Runtime, convo: Conversation, turn: Turn, keepalive: Keepalive) -> None:
-    """Ask the LLM (unless a crashed attempt already did), deliver the reply, record the turn."""
+    """Decide the turn's reply (unless a crashed attempt already did), deliver it, record the outcome."""
     channel = rt.channels.get(turn.last.platform)
-    if channel is None:
-        convo.dead_letter(turn, f"platform {turn.last.platform} is not enabled: set its credentials")
-        return convo.finish(turn, [], rt.config.history_max_messages, rt.config.history_ttl)
+    if channel is None or turn.attempts > MAX_ATTEMPTS:
+        reason = f"platform {turn.last.platform} is not enabled: set its credentials" if channel is None else \
+            f"the turn crashed its worker {MAX_ATTEMPTS} times"
+        return _give_up(rt, convo, turn, reason)
     if turn.reply is None:
         with keepalive.typing(lambda: channel.typing(turn.last.conversation_id, turn.last.context), channel.typing_every):
-            turn.reply, turn.kind = ask(rt, convo, turn)
+            turn.reply, turn.kind = decide(rt, convo, turn)
         convo.save_reply(turn)
-    delivered = deliver(rt, convo, channel, turn, keepalive)
-    history = _history(turn) if delivered and turn.kind == "answer" else []
-    convo.finish(turn, history, rt.config.history_max_messages, rt.config.history_ttl)
-    logger.info("turn done", extra={"conversation": convo.name, "turn": turn.id, "messages": len(turn.messages),
-                                    "kind": turn.kind, "delivered": delivered, "latency_ms": _latency_ms(turn)})
+    failure = deliver(rt.config, convo, channel, turn, keepalive) if turn.kind != "silent" else None
+    _finish(rt, convo, turn, failure)
 
 
-def ask(rt: Runtime, convo: Conversation, turn: Turn) -> tuple[str, str]:
-    """The LLM's reply and "answer", or the failure notice and "notice" once retries are spent."""
-    messages = [{"role": "system", "content": system_prompt(rt.config.prompts_dir, turn.last.platform)}]
-    messages += convo.history(rt.config.history_max_messages)
-    messages += [{"role": "user", "content": message.text} for message in turn.messages]
-    try:
-        completion = with_retries(lambda: rt.llm.complete(messages), rt.config.openai_max_retries, "LLM call")
-        if not completion.text.strip():
-            raise Permanent("LLM returned an empty reply")
-    except BotError as error:
-        convo.dead_letter(turn, f"LLM: {error}")
+def decide(rt: Runtime, convo: Conversation, turn: Turn) -> tuple[str, str]:
+    """The turn's reply and its kind: "answer", "notice" (a limit or failure), or "silent"."""
+    limits = Limits(rt.redis, rt.config)
+    over = limits.exceeded(turn.messages)
+    if over:
+        notice = rt.config.rate_limit_notice if over == "rate" else rt.config.budget_notice
+        return (notice, "notice") if limits.first_notice(turn.last, over) else ("", "silent")
+    if not any(message.text.strip() for message in turn.messages):  # stickers, images, voice only
+        return (rt.config.non_text_notice, "notice") if rt.config.non_text_notice else ("", "silent")
+    return ask(rt, convo, turn, limits)
+
+
+def ask(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits) -> tuple[str, str]:
+    """The LLM's reply; in "restart" mode, asked again while new messages keep arriving during the call."""
+    for _ in range(MAX_RESTARTS + 1):
+        try:
+            completion = with_retries(lambda: rt.llm.complete(_prompt(rt, convo, turn)), rt.config.openai_max_retries, "LLM call")
+        except BotError as error:
+            convo.dead_letter(turn, f"LLM: {error}")
+            return rt.config.failure_notice, "notice"
+        limits.spend(turn.last, completion.prompt_tokens + completion.completion_tokens)
+        if rt.config.burst_mode != "restart" or not convo.absorb(turn):
+            break
+    if not completion.text.strip():
+        convo.dead_letter(turn, "LLM: an empty reply")
         return rt.config.failure_notice, "notice"
     logger.info("LLM answered", extra={"conversation": convo.name, "turn": turn.id,
                                        "prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens})
     return completion.text, "answer"
 
 
-def deliver(rt: Runtime, convo: Conversation, channel: Channel, turn: Turn, keepalive: Keepalive) -> bool:
-    """Send each part not yet sent, marking each once delivered; False if the platform refused."""
-    parts = render(turn.reply or "", channel.format, channel.max_text)
-    for index in range(turn.sent, len(parts)):
-        if keepalive.lost:
-            raise LeaseLost(convo.name)
-        part = parts[index]
-        reply = Reply(channel.name, turn.last.conversation_id, part.text, part.plain, part=index,
-                      key=f"{turn.id}-{index}", context=turn.last.context)
-        try:
-            with_retries(lambda: _send(channel, reply), rt.config.platform_max_retries, "delivery")
-        except BotError as error:
-            convo.dead_letter(turn, f"delivery: {error}")
-            return False
-        convo.mark_sent(turn, index + 1)
-    return True
+def _prompt(rt: Runtime, convo: Conversation, turn: Turn) -> list[dict[str, str]]:
+    messages = [{"role": "system", "content": system_prompt(rt.config.prompts_dir, turn.last.platform)}]
+    messages += convo.history(rt.config.history_max_messages)
+    return messages + [{"role": "user", "content": message.text} for message in turn.messages if message.text.strip()]
 
 
-def _send(channel: Channel, reply: Reply) -> None:
-    """Send formatted; if the platform rejects the formatting, send the same part as plain text."""
-    try:
-        channel.send(reply)
-    except FormattingRejected as error:
-        logger.warning("formatting rejected, resending as plain text: %s", error, extra={"platform": channel.name})
-        channel.send(replace(reply, text=reply.plain, formatted=False))
+def _finish(rt: Runtime, convo: Conversation, turn: Turn, failure: BotError | None) -> None:
+    """Record the turn: every message gets exactly one outcome."""
+    if failure is not None:
+        letter = convo.dead_letter(turn, f"delivery: {failure}")
+        outcome, detail = ledger.DEAD_LETTER, letter
+    elif turn.kind == "answer":
+        outcome, detail = (ledger.REPLIED if len(turn.messages) == 1 else ledger.MERGED), ""
+    else:
+        outcome, detail = (ledger.NOTICE, turn.reply) if turn.kind == "notice" else (ledger.REJECTED, "limit or config")
+    history = _history(turn) if outcome in (ledger.REPLIED, ledger.MERGED) else []
+    convo.finish(turn, outcome, history, (rt.config.history_max_messages, rt.config.history_ttl), detail or "")
+    logger.info("turn done", extra={"conversation": convo.name, "turn": turn.id, "messages": len(turn.messages),
+                                    "outcome": outcome, "latency_ms": int((time.time() - turn.messages[0].received_at) * 1000)})
+
+
+def _give_up(rt: Runtime, convo: Conversation, turn: Turn, reason: str) -> None:
+    letter = convo.dead_letter(turn, reason)
+    convo.finish(turn, ledger.DEAD_LETTER, [], (rt.config.history_max_messages, rt.config.history_ttl), letter)
 
 
 def _history(turn: Turn) -> list[str]:
-    entries = [{"role": "user", "content": message.text} for message in turn.messages]
+    entries = [{"role": "user", "content": message.text} for message in turn.messages if message.text.strip()]
     entries.append({"role": "assistant", "content": turn.reply or ""})
     return [json.dumps(entry) for entry in entries]
 
-
-def _latency_ms(turn: Turn) -> int:
-    return int((time.time() - turn.messages[0].received_at) * 1000)
-
-
-class Keepalive:
-    """Renews the turn's lease while it runs, and keeps the typing indicator alive while the LLM writes."""
-
-    def __init__(self, convo: Conversation, interval: float) -> None:
-        self.convo = convo
-        self.interval = interval
-        self.lost = False
-        self._typing: Callable[[], None] | None = None
-        self._typing_every = 0.0
-        self._typing_shown = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"keepalive {convo.name}", daemon=True)
-
-    def __enter__(self) -> Keepalive:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @contextmanager
-    def typing(self, show: Callable[[], None], every: float) -> Iterator[None]:
-        """Show the indicator now, and again every `every` seconds until the block ends."""
-        self._typing, self._typing_every, self._typing_shown = show, every, 0.0
-        self._show()
-        try:
-            yield
-        finally:
-            self._typing = None
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            if not self.convo.renew():
-                logger.error("lease lost: another worker took this conversation over", extra={"conversation": self.convo.name})
-                self.lost = True
-                return
-            self._show()
-
-    def _show(self) -> None:
-        show = self._typing
-        if show is None or time.monotonic() - self._typing_shown < self._typing_every - 0.5:
-            return
-        self._typing_shown = time.monotonic()
-        try:
-            show()
-        except BotError as error:  # a missing indicator must never fail the turn
-            logger.debug("typing indicator failed: %s", error)

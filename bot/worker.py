@@ -1,18 +1,65 @@
-"""The RQ worker that runs turns: SIGTERM lets the running turn finish (Heroku allows 30 s)."""
+"""The RQ worker that runs turns, and the sweeper that restarts turns whose worker died."""
 
 from __future__ import annotations
 
+import logging
+import random
+import threading
+
+from redis.exceptions import RedisError
 from rq import Queue
 from rq.worker import HerokuWorker
 
-# Imported here, before RQ forks a work horse per job, so no job pays for the import.
-import bot.turns  # noqa: E402,F401
+import bot.turns  # noqa: F401  imported before RQ forks a work horse per job, so no job pays for the import
 from bot import runtime
+from bot.intake import TurnQueue
 from bot.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+
+class TurnWorker(HerokuWorker):
+    """On SIGTERM the running turn gets 20 s to finish, then is handed back: Heroku kills at 30 s."""
+
+    imminent_shutdown_delay = 20
+
+
+class Sweeper(threading.Thread):
+    """Starts a new turn for every conversation whose worker died mid-turn or before starting it.
+
+    A dead worker's lease lapses, but nothing else would wake its conversation: the user may
+    never write again. Every worker sweeps; the recovery script makes sure only one turn starts.
+    """
+
+    def __init__(self, turns: TurnQueue, interval: float) -> None:
+        super().__init__(name="sweeper", daemon=True)
+        self.turns = turns
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval * random.uniform(0.8, 1.2)):  # jitter: workers do not sweep in step
+            try:
+                self.sweep()
+            except RedisError as error:
+                logger.warning("sweep skipped, Redis unavailable: %s", type(error).__name__)
+
+    def sweep(self) -> int:
+        """Recover every overdue conversation; returns how many got a new turn."""
+        recovered = [conversation for conversation in self.turns.overdue() if self.turns.recover(conversation)]
+        for conversation in recovered:
+            logger.warning("turn recovered after its worker died", extra={"conversation": conversation})
+        return len(recovered)
 
 
 def work(rt: Runtime, burst: bool = False) -> None:
     """Install the runtime and take turn jobs until stopped (or, with `burst`, until the queue is empty)."""
     runtime.install(rt)
+    sweeper = Sweeper(rt.turns, max(1.0, rt.config.lease_seconds / 4))
+    if not burst:
+        sweeper.start()
     queue = Queue(rt.config.queue_name, connection=rt.redis)
-    HerokuWorker([queue], connection=rt.redis).work(burst=burst, logging_level=rt.config.log_level)
+    try:
+        TurnWorker([queue], connection=rt.redis).work(burst=burst, logging_level=rt.config.log_level)
+    finally:
+        sweeper.stopped.set()

@@ -27,9 +27,9 @@ def receive(platform: str) -> Response:
     handshake = adapter.handshake(request)
     if handshake is not None:
         return handshake
-    intake = current_app.extensions["intake"]
+    turns = current_app.extensions["bot"].turns
     for message in adapter.parse(request):
-        intake.accept(message, adapter.dedupe_ttl)
+        turns.accept(message, adapter.dedupe_ttl)
     return adapter.acknowledge()
 
 

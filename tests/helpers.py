@@ -38,7 +38,9 @@ def post_update(client, payload: Any, secret: str | None = TELEGRAM_SECRET, **kw
 
 def dead_letters(redis) -> list[dict[str, Any]]:
     """The dead-lettered turns, newest first."""
-    return [json.loads(raw) for raw in redis.lrange("bot:dead", 0, -1)]
+    from bot import deadletters
+
+    return deadletters.newest(redis, limit=1000)
 
 
 # Meta (WhatsApp, Messenger): platforms.md sections 3, 4 and 10.6

@@ -12,6 +12,7 @@ import pytest
 from app import create_app
 from handlers import signatures
 from tests.fakes import Canned, FakePlatform
+from tests.helpers import dead_letters
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 OK = Canned(body={"ok": True, "channel": "D123ABC456", "ts": "1767225601.000100"})
@@ -141,7 +142,7 @@ def test_persistent_server_errors_end_in_a_dead_letter(client, run_worker, slack
     post(client, event("hi"))
     run_worker()
     assert len(slack.calls("chat.postMessage")) == 2  # the first try and PLATFORM_MAX_RETRIES=1
-    (dead,) = [json.loads(item) for item in redis.lrange("bot:dead", 0, -1)]
+    (dead,) = dead_letters(redis)
     assert dead["reason"] == "delivery: Slack answered 503"
 
 
@@ -150,4 +151,4 @@ def test_a_revoked_token_is_a_dead_letter_that_says_what_to_check(client, run_wo
     post(client, event("hi"))
     run_worker()
     assert len(slack.calls("chat.postMessage")) == 1
-    assert "check SLACK_BOT_TOKEN" in json.loads(redis.lindex("bot:dead", 0))["reason"]
+    assert "check SLACK_BOT_TOKEN" in dead_letters(redis)[0]["reason"]

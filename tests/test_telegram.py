@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.render import utf16_len
 from tests.fakes import Canned, completion, openai_error, telegram_error
-from tests.helpers import post_update, update
+from tests.helpers import dead_letters, post_update, update
 
 
 def test_a_text_message_gets_exactly_one_reply_with_the_llm_text(client, run_worker, llm, telegram):
@@ -140,7 +140,7 @@ def test_llm_failing_every_retry_gives_one_polite_notice_and_a_dead_letter(clien
     run_worker()
     assert len(llm.completions) == 3  # the first try and OPENAI_MAX_RETRIES=2
     assert [m["text"] for m in telegram.sent] == ["Sorry, I can't answer right now. Please try again in a few minutes."]
-    assert redis.llen("bot:dead") == 1
+    assert len(dead_letters(redis)) == 1
 
 
 def test_telegram_rate_limit_is_waited_out(client, run_worker, telegram):

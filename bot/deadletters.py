@@ -1,0 +1,59 @@
+"""Dead letters: turns that failed after every retry, kept with everything needed to replay them."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from redis import Redis
+
+from bot import keys
+
+CAPACITY = 10_000  # the oldest go first beyond this
+
+
+def add(redis: Redis, record: dict[str, Any]) -> str:
+    """Keep a failed turn; returns its id."""
+    letter_id = uuid.uuid4().hex[:16]
+    pipe = redis.pipeline()
+    pipe.set(keys.dead_letter(letter_id), json.dumps({"id": letter_id, "at": time.time(), **record}))
+    pipe.zadd(keys.dead_letters(), {letter_id: time.time()})
+    pipe.execute()
+    _trim(redis)
+    return letter_id
+
+
+def _trim(redis: Redis) -> None:
+    oldest = redis.zrange(keys.dead_letters(), 0, -CAPACITY - 1)
+    if oldest:
+        ids = [letter_id.decode() for letter_id in oldest]
+        redis.pipeline().delete(*map(keys.dead_letter, ids)).zrem(keys.dead_letters(), *ids).execute()
+
+
+def newest(redis: Redis, limit: int = 20) -> list[dict[str, Any]]:
+    """The most recent dead letters, newest first."""
+    ids = [letter_id.decode() for letter_id in redis.zrevrange(keys.dead_letters(), 0, limit - 1)]
+    raw = redis.mget([keys.dead_letter(letter_id) for letter_id in ids]) if ids else []
+    return [json.loads(item) for item in raw if item]
+
+
+def get(redis: Redis, letter_id: str) -> dict[str, Any] | None:
+    """One dead letter, or None."""
+    raw = redis.get(keys.dead_letter(letter_id))
+    return json.loads(raw) if raw else None
+
+
+def remove(redis: Redis, letter_id: str) -> bool:
+    """Forget one dead letter; False if there was none by that id."""
+    removed, _ = redis.pipeline().delete(keys.dead_letter(letter_id)).zrem(keys.dead_letters(), letter_id).execute()
+    return bool(removed)
+
+
+def purge(redis: Redis) -> int:
+    """Forget every dead letter; returns how many there were."""
+    ids = [letter_id.decode() for letter_id in redis.zrange(keys.dead_letters(), 0, -1)]
+    if ids:
+        redis.pipeline().delete(*map(keys.dead_letter, ids)).delete(keys.dead_letters()).execute()
+    return len(ids)

@@ -1,0 +1,96 @@
+"""Sending a turn's reply: each part once, in order, while the turn's lease is alive."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Callable, Iterator
+
+from bot.config import Config
+from bot.conversation import Conversation, LeaseLost, Turn
+from bot.errors import BotError, FormattingRejected
+from bot.messages import Reply
+from bot.render import render
+from bot.retry import with_retries
+from bot.runtime import Channel
+
+logger = logging.getLogger(__name__)
+
+
+def deliver(config: Config, convo: Conversation, channel: Channel, turn: Turn, keepalive: Keepalive) -> BotError | None:
+    """Send each part not yet sent, marking each once delivered; the platform's final refusal, if any."""
+    parts = render(turn.reply or "", channel.format, channel.max_text)
+    for index in range(turn.sent, len(parts)):
+        if keepalive.lost:
+            raise LeaseLost(convo.name)
+        part = parts[index]
+        reply = Reply(channel.name, turn.last.conversation_id, part.text, part.plain, part=index,
+                      key=f"{turn.id}-{index}", context=turn.last.context)
+        try:
+            with_retries(lambda: _send(channel, reply), config.platform_max_retries, "delivery")
+        except BotError as error:
+            return error
+        convo.mark_sent(turn, index + 1)
+    return None
+
+
+def _send(channel: Channel, reply: Reply) -> None:
+    """Send formatted; if the platform rejects the formatting, send the same part as plain text."""
+    try:
+        channel.send(reply)
+    except FormattingRejected as error:
+        logger.warning("formatting rejected, resending as plain text: %s", error, extra={"platform": channel.name})
+        channel.send(replace(reply, text=reply.plain, formatted=False))
+
+
+class Keepalive:
+    """Renews the turn's lease while it runs, and keeps the typing indicator alive while the LLM writes."""
+
+    def __init__(self, convo: Conversation, interval: float) -> None:
+        self.convo = convo
+        self.interval = interval
+        self.lost = False
+        self._typing: Callable[[], None] | None = None
+        self._typing_every = 0.0
+        self._typing_shown = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"keepalive {convo.name}", daemon=True)
+
+    def __enter__(self) -> Keepalive:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @contextmanager
+    def typing(self, show: Callable[[], None], every: float) -> Iterator[None]:
+        """Show the indicator now, and again every `every` seconds until the block ends."""
+        self._typing, self._typing_every, self._typing_shown = show, every, 0.0
+        self._show()
+        try:
+            yield
+        finally:
+            self._typing = None
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            if not self.convo.renew():
+                logger.error("lease lost: another worker took this conversation over", extra={"conversation": self.convo.name})
+                self.lost = True
+                return
+            self._show()
+
+    def _show(self) -> None:
+        show = self._typing
+        if show is None or time.monotonic() - self._typing_shown < self._typing_every - 0.5:
+            return
+        self._typing_shown = time.monotonic()
+        try:
+            show()
+        except BotError as error:  # a missing indicator must never fail the turn
+            logger.debug("typing indicator failed: %s", error)

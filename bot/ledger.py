@@ -1,0 +1,42 @@
+"""The outcome ledger: what became of each message, so "exactly one outcome" can be checked and explained."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from redis import Redis
+
+from bot import keys
+from bot.messages import IncomingMessage
+
+KEEP_SECONDS = 14 * 86400  # long enough to answer "what happened to my message last week?"
+
+# Outcomes a message can end in: exactly one each.
+REPLIED = "replied"  # answered in a turn of its own
+MERGED = "merged"  # answered together with the other messages of its turn
+NOTICE = "notice"  # the user got a notice instead: failure, rate limit, budget, non-text
+DEAD_LETTER = "dead_letter"  # nothing reached the user: an operator must look
+REJECTED = "rejected"  # deliberately not answered: over a limit already noticed, or ignored by config
+
+
+def entries(messages: list[IncomingMessage], outcome: str, turn: str, detail: str = "") -> list[str]:
+    """Key and record, alternating, for each message of a turn: what the finishing script writes."""
+    record = {"outcome": outcome, "turn": turn, "detail": detail, "at": time.time()}
+    flat: list[str] = []
+    for message in messages:
+        flat += [keys.outcome(message.platform, message.message_id),
+                 json.dumps({**record, "conversation": message.conversation})]
+    return flat
+
+
+def lookup(redis: Redis, platform: str, message_id: str) -> dict[str, Any] | None:
+    """The recorded outcome of one message, or None if it has none (yet, or any more)."""
+    raw = redis.get(keys.outcome(platform, message_id))
+    return json.loads(raw) if raw else None
+
+
+def counts(redis: Redis) -> dict[str, int]:
+    """How many messages ended in each outcome, since the counts were last reset."""
+    return {name.decode(): int(value) for name, value in redis.hgetall(keys.outcome_counts()).items()}
