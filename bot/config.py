@@ -30,6 +30,7 @@ class Config:
     history_max_messages: int = 20  # user and assistant messages kept per conversation
     history_ttl: int = 7 * 86400  # seconds of inactivity after which a conversation is forgotten
     lease_seconds: int = 60  # a turn's hold on its conversation; another worker takes over this long after a crash
+    shutdown_grace: int = 20  # seconds a turn may run on after SIGTERM before it is handed back (Heroku kills at 30)
     queue_name: str = "turns"
     max_body_bytes: int = 1024 * 1024
     webchat_enabled: bool = False

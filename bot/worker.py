@@ -18,12 +18,6 @@ from bot.runtime import Runtime
 logger = logging.getLogger(__name__)
 
 
-class TurnWorker(HerokuWorker):
-    """On SIGTERM the running turn gets 20 s to finish, then is handed back: Heroku kills at 30 s."""
-
-    imminent_shutdown_delay = 20
-
-
 class Sweeper(threading.Thread):
     """Starts a new turn for every conversation whose worker died mid-turn or before starting it.
 
@@ -59,7 +53,9 @@ def work(rt: Runtime, burst: bool = False) -> None:
     if not burst:
         sweeper.start()
     queue = Queue(rt.config.queue_name, connection=rt.redis)
+    worker = HerokuWorker([queue], connection=rt.redis)
+    worker.imminent_shutdown_delay = rt.config.shutdown_grace  # then the turn is handed back to another worker
     try:
-        TurnWorker([queue], connection=rt.redis).work(burst=burst, logging_level=rt.config.log_level)
+        worker.work(burst=burst, logging_level=rt.config.log_level)
     finally:
         sweeper.stopped.set()

@@ -32,6 +32,10 @@ LOADING_SECONDS = 20  # a multiple of 5, outlasting the 15 s between refreshes
 CHAT_ID = {"user": "user_id", "group": "group_id", "room": "room_id"}  # where each kind of chat keeps its id
 
 
+# What a person sends: text, or media the bot cannot read (answered with a notice).
+CONTENT = {"text", "image", "video", "audio", "file", "location", "sticker"}
+
+
 class Source(Payload):
     type = fields.String(required=True, validate=validate.OneOf(CHAT_ID))
     user_id = fields.String(data_key="userId")  # in groups and rooms, absent for some older clients
@@ -111,7 +115,7 @@ class Line(Adapter):
             message_id=event["webhook_event_id"],
             conversation_id=f"{source['type']}:{chat}",
             user_id=source.get("user_id", ""),
-            text=message["text"],
+            text=message.get("text", ""),
             context={"to": chat, "chat_type": source["type"], "reply_token": event.get("reply_token"),
                      "timestamp": event["timestamp"], "quote_token": message.get("quote_token")},
         )
@@ -159,7 +163,7 @@ def _answerable(event: dict[str, Any]) -> bool:
     """A text message in a chat this channel owns: standby means another module answers."""
     if event["type"] != "message" or event["mode"] == "standby":
         return False
-    return event["message"]["type"] == "text" and "text" in event["message"]
+    return event["message"]["type"] in CONTENT
 
 
 def _fresh_reply_token(reply: Reply) -> str | None:

@@ -20,6 +20,7 @@ class Party(Payload):
 class Message(Payload):
     mid = fields.String(required=True)  # Meta's retries repeat it
     text = fields.String()  # absent on attachments
+    attachments = fields.List(fields.Raw(), load_default=list)  # images, audio, stickers: answered with a notice
     is_echo = fields.Boolean(load_default=False)  # the Page's own sends, sender and recipient swapped
 
 
@@ -56,7 +57,7 @@ class Messenger(MetaAdapter):
                                "(10/2018278); outside that window only tagged messages (MESSAGE_TAG) may be sent"}
 
     def parse(self, request: Request) -> list[IncomingMessage]:
-        """Every user's text message in the notification; echoes, postbacks, reads and attachments are ignored."""
+        """Every user's message in the notification (text "" for attachments); echoes, postbacks and reads are ignored."""
         notification = load(NOTIFICATION, request)
         events = [event for entry in notification["entry"] for event in entry["messaging"]]
         return [self._incoming(event) for event in events if _is_users_text(event.get("message"))]
@@ -69,7 +70,7 @@ class Messenger(MetaAdapter):
             message_id=event["message"]["mid"],
             conversation_id=f"{page}:{psid}",
             user_id=psid,
-            text=event["message"]["text"],
+            text=event["message"].get("text", ""),
             context={"psid": psid},
         )
 
@@ -85,5 +86,5 @@ class Messenger(MetaAdapter):
 
 
 def _is_users_text(message: dict[str, Any] | None) -> bool:
-    """A text message the user wrote, not the Page's own echo."""
-    return bool(message) and "text" in message and not message["is_echo"]
+    """A message the user sent, text or attachments, not the Page's own echo."""
+    return bool(message) and ("text" in message or bool(message["attachments"])) and not message["is_echo"]

@@ -32,11 +32,17 @@ class Chat(Payload):
     type = fields.String(required=True)
 
 
-class Message(Payload):
+# What a person can send instead of text; service messages (joins, pins) carry none of these.
+NON_TEXT = ("sticker", "photo", "voice", "video", "video_note", "audio", "document", "animation", "location",
+            "contact", "poll", "dice", "venue")
+
+
+class Message(Payload.from_dict({kind: fields.Raw() for kind in NON_TEXT})):
     message_id = fields.Integer(required=True)
     sender = fields.Nested(User, data_key="from")  # absent on channel posts
     chat = fields.Nested(Chat, required=True)
     text = fields.String()
+    caption = fields.String()  # the text under a photo or a document
     message_thread_id = fields.Integer()
 
 
@@ -69,10 +75,10 @@ class Telegram(Adapter):
         signatures.require(SECRET_HEADER, request.headers.get(SECRET_HEADER), self.secret)
 
     def parse(self, request: Request) -> list[IncomingMessage]:
-        """Text messages from people; other updates, and bots' messages, are acknowledged and ignored."""
+        """Messages from people (text "" for stickers, images, voice); other updates and bots are ignored."""
         update = load(UPDATE, request)
         message = update.get("message")
-        if not message or "text" not in message or message.get("sender", {}).get("is_bot", True):
+        if not message or message.get("sender", {}).get("is_bot", True) or not _from_person(message):
             return []
         chat, sender = message["chat"], message["sender"]
         thread = message.get("message_thread_id")
@@ -82,7 +88,7 @@ class Telegram(Adapter):
             conversation_id=f"{chat['id']}:{thread}" if thread else str(chat["id"]),
             user_id=str(sender["id"]),
             user_name=sender["first_name"],
-            text=message["text"],
+            text=message.get("text") or message.get("caption", ""),
             context={"chat_id": chat["id"], "thread_id": thread, "chat_type": chat["type"], "message_id": message["message_id"]},
         )]
 
@@ -116,6 +122,11 @@ class Telegram(Adapter):
         if body.get("ok"):
             return body.get("result")
         raise _error(method, body)
+
+
+def _from_person(message: dict[str, Any]) -> bool:
+    """Something a person wrote or sent, not a service message such as a member joining."""
+    return "text" in message or any(kind in message for kind in NON_TEXT)
 
 
 def _error(method: str, body: dict[str, Any]) -> Exception:

@@ -79,18 +79,17 @@ class Twilio(Adapter):
         signatures.require(SIGNATURE_HEADER, given, _matching(given, expected))
 
     def parse(self, request: Request) -> list[IncomingMessage]:
-        """The message's text; messages with media only are acknowledged and ignored for now."""
+        """The message's text; "" for media without text (the turn answers those with a notice)."""
         form = validate_payload(INBOUND, request.form.to_dict())
-        if not form["Body"].strip():
-            logger.info("Twilio message without text ignored", extra={"num_media": form["NumMedia"]})
-            return []
+        if not form["Body"].strip() and not form["NumMedia"]:
+            return []  # nothing at all to answer
         return [IncomingMessage(
             platform=self.name,
             message_id=form["MessageSid"],
             conversation_id=f"{form['From']}:{form['To']}",  # one user may write to several of our numbers
             user_id=form["From"],
             user_name=form["ProfileName"],
-            text=form["Body"],
+            text=form["Body"].strip(),
             context={"from": form["From"], "to": form["To"]},
         )]
 

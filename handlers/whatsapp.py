@@ -14,6 +14,9 @@ from bot.render import WHATSAPP
 from handlers.base import Payload, load
 from handlers.meta import MetaAdapter
 
+# What a person sends: text, or media the bot cannot read. Reactions, system and unsupported messages are not answered.
+CONTENT = {"text", "image", "audio", "video", "document", "sticker", "location", "contacts"}
+
 
 class Text(Payload):
     body = fields.String(required=True)
@@ -90,12 +93,12 @@ class WhatsApp(MetaAdapter):
     def parse(self, request: Request) -> list[IncomingMessage]:
         """Every text message in the notification, which may batch entries, changes and messages.
 
-        Status callbacks and errors carry no messages; media messages are ignored for now.
+        Status callbacks and errors carry no messages; media comes with text "" (the turn answers it with a notice).
         """
         notification = load(NOTIFICATION, request)
         return [self._incoming(change["value"], message)
                 for entry in notification["entry"] for change in entry["changes"]
-                for message in change["value"]["messages"] if message["type"] == "text" and "text" in message]
+                for message in change["value"]["messages"] if message["type"] in CONTENT]
 
     def _incoming(self, value: dict[str, Any], message: dict[str, Any]) -> IncomingMessage:
         """One message, keyed on the business number and the user's BSUID, else their phone number."""
@@ -110,7 +113,7 @@ class WhatsApp(MetaAdapter):
             conversation_id=f"{number}:{user}",
             user_id=user,
             user_name=contact.get("profile", {}).get("name", ""),
-            text=message["text"]["body"],
+            text=message.get("text", {}).get("body", ""),
             context={"phone_number_id": number, "target": target, "message_id": message["id"]},
         )
 

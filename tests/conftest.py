@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -142,20 +143,34 @@ def run_worker(app):
 
 
 @pytest.fixture
-def start_workers(settings: dict[str, str]) -> Iterator:
-    """Start worker processes exactly as the Procfile does; they are stopped after the test."""
+def start_workers(settings: dict[str, str], tmp_path: Path) -> Iterator:
+    """Start worker processes exactly as the Procfile does, each in its own process group (so a test can
+    kill one with its work horse); their logs are in the test's tmp_path; all are stopped after the test."""
     processes: list[subprocess.Popen] = []
 
-    def start(count: int = 1) -> None:
+    def start(count: int = 1) -> list[subprocess.Popen]:
         env = {**os.environ, **settings}
+        new = []
         for _ in range(count):
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "flask", "--app", "app", "worker"], cwd=ROOT, env=env,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            ))
+            log = open(tmp_path / f"worker-{len(processes)}.log", "wb")
+            new.append(subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], cwd=ROOT, env=env,
+                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+            processes.append(new[-1])
+        return new
 
     yield start
     for process in processes:
-        process.terminate()
+        stop_group(process, signal.SIGTERM)
     for process in processes:
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            stop_group(process, signal.SIGKILL)
+
+
+def stop_group(process: subprocess.Popen, sig: int) -> None:
+    """Signal a worker and its work horse."""
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass

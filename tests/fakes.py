@@ -46,7 +46,11 @@ class FakeServer:
 
     def __init__(self) -> None:
         self.requests: list[Call] = []
+        self.delivered: list[Call] = []  # the requests answered with success
         self.script: deque[Canned] = deque()
+        self.gate = threading.Event()  # cleared by a test to hold the calls `hold` picks until it is set again
+        self.gate.set()
+        self.hold: Callable[[Call], bool] = lambda call: False
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -97,7 +101,12 @@ class FakeServer:
                 call = Call(self.path, _parse(raw, self.headers.get("Content-Type", "")), dict(self.headers), raw)
                 with fake.lock:
                     fake.requests.append(call)
+                if fake.hold(call):
+                    fake.gate.wait(30)
                 answer = fake.respond(call)
+                if answer.status < 300:
+                    with fake.lock:
+                        fake.delivered.append(call)
                 time.sleep(answer.delay)
                 data = json.dumps(answer.body).encode()
                 self.send_response(answer.status)
@@ -127,8 +136,6 @@ class FakeOpenAI(FakeServer):
 
     def __init__(self) -> None:
         super().__init__()
-        self.gate = threading.Event()  # cleared by a test to hold every answer until it is set again
-        self.gate.set()
         self.in_flight: dict[str, int] = {}
         self.max_in_flight: dict[str, int] = {}
 
@@ -141,7 +148,7 @@ class FakeOpenAI(FakeServer):
         key = payload["messages"][-1]["content"]
         self._track(key, +1)
         try:
-            self.gate.wait(30)
+            self.gate.wait(30)  # every completion waits while a test holds the gate
             canned = self.next_canned()
             if canned is not None:
                 return canned

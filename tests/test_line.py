@@ -201,17 +201,21 @@ def test_every_event_of_a_delivery_is_answered(client, run_worker, line):
     assert answers == {first["replyToken"]: "LLM: from one", second["replyToken"]: "LLM: from two"}
 
 
+def test_an_image_gets_the_non_text_notice(client, run_worker, line):
+    image = event()
+    image["message"] = {"id": "1", "type": "image", "contentProvider": {"type": "line"}}
+    assert post(client, webhook(image)).status_code == 200
+    run_worker()
+    assert texts(sent(line, "reply")) == ["Sorry, I can only read text messages."]
+
+
 def test_standby_and_other_events_are_acknowledged_and_ignored(client, redis, run_worker, line):
     standby = {**event("not ours"), "mode": "standby"}
     del standby["replyToken"]
-    image = event()
-    image["message"] = {"id": "1", "type": "image", "contentProvider": {"type": "line"}}
-    textless = event()
-    del textless["message"]["text"]
     common = {"mode": "active", "timestamp": 1767225600000, "source": {"type": "user", "userId": USER}}
     others = [{**common, "type": kind, "webhookEventId": f"01JOTHER{kind.upper():0>18}", **extra} for kind, extra in (
         ("follow", {"replyToken": "t1"}), ("unfollow", {}), ("postback", {"replyToken": "t2", "postback": {"data": "x"}}))]
-    assert post(client, webhook(standby, image, textless, *others)).status_code == 200
+    assert post(client, webhook(standby, *others)).status_code == 200
     run_worker()
     assert line.requests == []
     assert redis.keys("bot:*") == []

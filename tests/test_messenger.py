@@ -127,7 +127,13 @@ def test_the_same_message_delivered_twice_is_answered_once(client, run_worker, m
     assert [call.body["message"]["text"] for call in sends(messenger)] == ["LLM: only once"]
 
 
-def test_echoes_postbacks_receipts_and_attachments_are_acknowledged_and_ignored(client, redis, run_worker, messenger):
+def test_an_attachment_gets_the_non_text_notice(client, run_worker, messenger):
+    assert post_signed(client, "messenger", notification(event(None))).status_code == 200
+    run_worker()
+    assert [call.body["message"]["text"] for call in sends(messenger)] == ["Sorry, I can only read text messages."]
+
+
+def test_echoes_postbacks_and_receipts_are_acknowledged_and_ignored(client, redis, run_worker, messenger):
     echo = event("our own reply")
     echo["sender"], echo["recipient"] = echo["recipient"], echo["sender"]
     echo["message"] |= {"is_echo": True, "app_id": 1517776481860111}
@@ -135,7 +141,7 @@ def test_echoes_postbacks_receipts_and_attachments_are_acknowledged_and_ignored(
                 "postback": {"title": "Get Started", "payload": "GET_STARTED", "mid": "m_postback"}}
     read = {"sender": {"id": ADA}, "recipient": {"id": PAGE}, "timestamp": 1767225600300, "read": {"watermark": 1767225600000}}
     delivery = {"sender": {"id": ADA}, "recipient": {"id": PAGE}, "delivery": {"mids": ["m_AbC1"], "watermark": 1767225600000}}
-    for payload in (notification(echo), notification(postback, read, delivery), notification(event(None))):
+    for payload in (notification(echo), notification(postback, read, delivery)):
         assert post_signed(client, "messenger", payload).status_code == 200
     assert redis.keys("bot:*") == []
     run_worker()

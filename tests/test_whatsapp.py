@@ -156,7 +156,16 @@ def test_the_same_message_delivered_twice_is_answered_once(client, run_worker, w
     assert [call.body["text"]["body"] for call in sends(whatsapp)] == ["LLM: only once"]
 
 
-def test_statuses_errors_and_media_are_acknowledged_and_ignored(client, redis, run_worker, whatsapp):
+def test_an_image_gets_the_non_text_notice(client, run_worker, whatsapp):
+    image = text_message("unused")
+    image["type"] = "image"
+    image["image"] = image.pop("text") | {"mime_type": "image/jpeg", "sha256": "fWp+R4y5", "id": "1003383421387256"}
+    assert post_signed(client, "whatsapp", notification(change(image))).status_code == 200
+    run_worker()
+    assert [call.body["text"]["body"] for call in sends(whatsapp)] == ["Sorry, I can only read text messages."]
+
+
+def test_statuses_and_errors_are_acknowledged_and_ignored(client, redis, run_worker, whatsapp):
     status = change()
     del status["value"]["contacts"], status["value"]["messages"]
     status["value"]["statuses"] = [{
@@ -167,10 +176,7 @@ def test_statuses_errors_and_media_are_acknowledged_and_ignored(client, redis, r
     del errors["value"]["contacts"], errors["value"]["messages"]
     errors["value"]["errors"] = [{"code": 131051, "title": "Message type unknown", "message": "Message type unknown",
                                   "error_data": {"details": "Message type is currently not supported."}}]
-    image = text_message("unused")
-    image["type"] = "image"
-    image["image"] = image.pop("text") | {"mime_type": "image/jpeg", "sha256": "fWp+R4y5", "id": "1003383421387256"}
-    for payload in (notification(status), notification(errors), notification(change(image))):
+    for payload in (notification(status), notification(errors)):
         assert post_signed(client, "whatsapp", payload).status_code == 200
     assert redis.keys("bot:*") == []
     run_worker()

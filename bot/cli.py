@@ -1,0 +1,108 @@
+"""Operator commands: `flask --app app <command>`."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+from bot import checks, deadletters, ledger
+from bot.messages import IncomingMessage
+from bot.runtime import Runtime
+
+
+def _runtime() -> Runtime:
+    return current_app.extensions["bot"]
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Exit once the queue is empty.")
+@with_appcontext
+def worker(burst: bool) -> None:
+    """Run an RQ worker that answers conversations."""
+    from bot.worker import work  # the web process never needs RQ's worker machinery
+
+    work(_runtime(), burst=burst)
+
+
+@click.command("check")
+@with_appcontext
+def check() -> None:
+    """Check configuration, prompts and Redis: the Procfile's release step."""
+    rt = _runtime()
+    click.echo(checks.summary(rt))
+    found = checks.problems(rt)
+    for problem in found:
+        click.echo(f"problem: {problem}", err=True)
+    if found:
+        raise SystemExit(1)
+    click.echo("ok")
+
+
+@click.command("outcome")
+@click.argument("platform")
+@click.argument("message_id")
+@with_appcontext
+def outcome(platform: str, message_id: str) -> None:
+    """What happened to one message: PLATFORM and its MESSAGE_ID (Telegram's update_id, Slack's team:channel:ts, ...)."""
+    record = ledger.lookup(_runtime().redis, platform, message_id)
+    if record is None:
+        raise click.ClickException("no outcome recorded: not received, still waiting for its turn, or older than 14 days")
+    click.echo(json.dumps(record, indent=2))
+
+
+dead_letters = AppGroup("dead-letters", help="Turns that failed after every retry: list, show, replay, purge.")
+
+
+@dead_letters.command("list")
+@click.option("--limit", default=20, show_default=True)
+def list_letters(limit: int) -> None:
+    """The newest dead letters: id, when, conversation, why."""
+    for letter in deadletters.newest(_runtime().redis, limit):
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(letter["at"]))
+        click.echo(f"{letter['id']}  {when}  {letter['conversation']}  {letter['reason']}")
+
+
+@dead_letters.command("show")
+@click.argument("letter_id")
+def show(letter_id: str) -> None:
+    """One dead letter in full, its messages included."""
+    click.echo(json.dumps(_letter(letter_id), indent=2))
+
+
+@dead_letters.command("replay")
+@click.argument("letter_id")
+def replay(letter_id: str) -> None:
+    """Put the dead letter's messages back into their conversation for a new turn, and forget the letter."""
+    rt, letter = _runtime(), _letter(letter_id)
+    for raw in letter["messages"]:
+        rt.turns.accept(IncomingMessage.from_json(raw), dedupe_ttl=0)
+    deadletters.remove(rt.redis, letter_id)
+    click.echo(f"Replayed {len(letter['messages'])} message(s) into {letter['conversation']}.")
+
+
+@dead_letters.command("purge")
+@click.argument("letter_id", required=False)
+@click.option("--all", "everything", is_flag=True, help="Forget every dead letter.")
+def purge(letter_id: str | None, everything: bool) -> None:
+    """Forget one dead letter, or --all of them."""
+    redis = _runtime().redis
+    if everything:
+        click.echo(f"Purged {deadletters.purge(redis)} dead letter(s).")
+    elif letter_id and deadletters.remove(redis, letter_id):
+        click.echo(f"Purged {letter_id}.")
+    else:
+        raise click.UsageError("give a dead letter's id, or --all")
+
+
+def _letter(letter_id: str) -> dict:
+    letter = deadletters.get(_runtime().redis, letter_id)
+    if letter is None:
+        raise click.ClickException(f"no dead letter {letter_id}: `flask --app app dead-letters list` shows their ids")
+    return letter
+
+
+COMMANDS = (worker, check, outcome, dead_letters)

@@ -1,0 +1,149 @@
+"""Every message ends in exactly one recorded outcome: replied, merged, notice, dead letter or rejected."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app import create_app
+from bot import ledger
+from bot.worker import work
+from tests.fakes import openai_error, telegram_error
+from tests.helpers import dead_letters, post_update, update
+
+
+def outcome(redis, update_id: int) -> str:
+    return ledger.lookup(redis, "telegram", str(update_id))["outcome"]
+
+
+def texts(telegram) -> list[str]:
+    return [message["text"] for message in telegram.sent]
+
+
+def bot(settings, **overrides: str):
+    """An app with changed settings, and a function that runs a burst worker for it."""
+    app = create_app({**settings, **overrides})
+    return app.test_client(), lambda: work(app.extensions["bot"], burst=True)
+
+
+def test_a_message_alone_is_replied_and_a_burst_is_merged(client, run_worker, redis, telegram):
+    post_update(client, update("alone", update_id=1))
+    run_worker()
+    for n in (2, 3, 4):
+        post_update(client, update(f"burst {n}", update_id=n))
+    run_worker()
+    assert [outcome(redis, n) for n in (1, 2, 3, 4)] == ["replied", "merged", "merged", "merged"]
+    turns = {ledger.lookup(redis, "telegram", str(n))["turn"] for n in (2, 3, 4)}
+    assert len(turns) == 1
+    assert ledger.counts(redis) == {"replied": 1, "merged": 3}
+
+
+def test_the_burst_window_waits_for_the_user_to_finish(settings, telegram):
+    client, run = bot(settings, BURST_WINDOW="0.5", BURST_MAX_WAIT="3")
+    post_update(client, update("part one", update_id=11))
+    post_update(client, update("part two", update_id=12))
+    run()
+    assert texts(telegram) == ["LLM: part one + part two"]
+
+
+def test_restart_mode_folds_messages_sent_during_the_llm_call_into_one_reply(settings, llm, telegram, start_workers):
+    settings.update(BURST_MODE="restart")
+    client = create_app(settings).test_client()
+    llm.gate.clear()
+    post_update(client, update("R first", update_id=21))
+    start_workers()
+    llm.wait_for(lambda: len(llm.completions) == 1)
+    post_update(client, update("R second", update_id=22))
+    llm.gate.set()
+    telegram.wait_for(lambda: len(telegram.sent) == 1)
+    llm.wait_for(lambda: len(llm.completions) == 2)
+    assert texts(telegram) == ["LLM: R first + R second"]
+
+
+def test_an_llm_failure_is_a_notice_and_a_dead_letter(client, run_worker, redis, llm, telegram):
+    llm.then(*[openai_error(500, "boom")] * 3)
+    post_update(client, update("fails", update_id=31))
+    run_worker()
+    assert texts(telegram) == ["Sorry, I can't answer right now. Please try again in a few minutes."]
+    assert outcome(redis, 31) == "notice"
+    assert dead_letters(redis)[0]["reason"] == "LLM: LLM answered 500"
+
+
+def test_an_exhausted_llm_quota_is_not_retried(client, run_worker, redis, llm, telegram):
+    llm.then(openai_error(429, "You exceeded your current quota", code="insufficient_quota"))
+    post_update(client, update("quota", update_id=32))
+    run_worker()
+    assert len(llm.completions) == 1
+    assert outcome(redis, 32) == "notice"
+    assert dead_letters(redis)[0]["reason"] == "LLM: LLM quota exhausted"
+
+
+def test_a_refused_delivery_is_a_dead_letter(client, run_worker, redis, telegram):
+    telegram.then(telegram_error(403, "Forbidden: bot was blocked by the user"))
+    post_update(client, update("blocked", update_id=41))
+    run_worker()
+    record = ledger.lookup(redis, "telegram", "41")
+    assert record["outcome"] == "dead_letter"
+    assert dead_letters(redis)[0]["id"] == record["detail"]
+
+
+def test_over_the_rate_limit_the_user_gets_one_notice_per_window(settings, redis, telegram):
+    client, run = bot(settings, USER_RATE_LIMIT="2")
+    for n in (51, 52, 53, 54):
+        post_update(client, update(f"msg {n}", update_id=n))
+        run()
+    assert texts(telegram) == ["LLM: msg 51", "LLM: msg 52", "You're sending messages faster than I can answer. Please wait a minute."]
+    assert [outcome(redis, n) for n in (51, 52, 53, 54)] == ["replied", "replied", "notice", "rejected"]
+
+
+def test_over_the_daily_token_budget_the_llm_is_not_called(settings, redis, llm, telegram):
+    client, run = bot(settings, USER_DAILY_TOKENS="20")  # the fake LLM reports 15 tokens a call
+    for n in (61, 62, 63, 64):
+        post_update(client, update(f"msg {n}", update_id=n))
+        run()
+    assert len(llm.completions) == 2
+    assert texts(telegram)[2] == "You've reached today's limit for this assistant. Please come back tomorrow."
+    assert [outcome(redis, n) for n in (61, 62, 63, 64)] == ["replied", "replied", "notice", "rejected"]
+
+
+@pytest.mark.parametrize("notice", ["Sorry, I can only read text messages.", ""])
+def test_non_text_messages_get_a_polite_notice_or_are_ignored(settings, redis, llm, telegram, notice):
+    client, run = bot(settings, NON_TEXT_NOTICE=notice)
+    sticker = update("", update_id=71)
+    del sticker["message"]["text"]
+    sticker["message"]["sticker"] = {"file_id": "CAACAgIAAxkBAAE", "emoji": "👍"}
+    post_update(client, sticker)
+    run()
+    assert llm.completions == []
+    assert texts(telegram) == ([notice] if notice else [])
+    assert outcome(redis, 71) == ("notice" if notice else "rejected")
+
+
+def test_the_outcome_command_answers_what_happened_to_a_message(app, client, run_worker):
+    post_update(client, update("where is it?", update_id=81))
+    run_worker()
+    result = app.test_cli_runner().invoke(args=["outcome", "telegram", "81"])
+    assert result.exit_code == 0
+    assert json.loads(result.output)["outcome"] == "replied"
+    missing = app.test_cli_runner().invoke(args=["outcome", "telegram", "999"])
+    assert missing.exit_code == 1 and "no outcome recorded" in missing.output
+
+
+def test_dead_letters_can_be_listed_shown_replayed_and_purged(app, client, run_worker, redis, llm, telegram):
+    llm.then(*[openai_error(500, "boom")] * 3)
+    post_update(client, update("try again later", update_id=91))
+    run_worker()
+    cli = app.test_cli_runner()
+    [letter] = dead_letters(redis)
+    assert letter["id"] in cli.invoke(args=["dead-letters", "list"]).output
+    assert "try again later" in cli.invoke(args=["dead-letters", "show", letter["id"]]).output
+    assert cli.invoke(args=["dead-letters", "replay", letter["id"]]).exit_code == 0
+    run_worker()
+    assert texts(telegram)[-1] == "LLM: try again later"
+    assert dead_letters(redis) == []
+    llm.then(*[openai_error(500, "boom")] * 3)
+    post_update(client, update("again", update_id=92))
+    run_worker()
+    assert "Purged 1" in cli.invoke(args=["dead-letters", "purge", "--all"]).output
+    assert dead_letters(redis) == []
