@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from bot import checks, deadletters, ledger
+from bot import checks, deadletters, ledger, rejects
 from bot.messages import IncomingMessage
 from bot.runtime import Runtime
 
@@ -52,6 +52,18 @@ def outcome(platform: str, message_id: str) -> None:
     if record is None:
         raise click.ClickException("no outcome recorded: not received, still waiting for its turn, or older than 14 days")
     click.echo(json.dumps(record, indent=2))
+
+
+@click.command("rejects")
+@click.option("--limit", default=10, show_default=True)
+@with_appcontext
+def rejected(limit: int) -> None:
+    """Signed payloads refused for their shape: counts per platform, then the newest (secrets removed)."""
+    redis = _runtime().redis
+    click.echo("refused: " + (", ".join(f"{name} {n}" for name, n in rejects.counts(redis).items()) or "none"))
+    for record in rejects.newest(redis, limit):
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(record["at"]))
+        click.echo(f"{when}  {record['platform']}  {record['reason']}\n  {record['body']}")
 
 
 dead_letters = AppGroup("dead-letters", help="Turns that failed after every retry: list, show, replay, purge.")
@@ -105,4 +117,4 @@ def _letter(letter_id: str) -> dict:
     return letter
 
 
-COMMANDS = (worker, check, outcome, dead_letters)
+COMMANDS = (worker, check, outcome, rejected, dead_letters)

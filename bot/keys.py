@@ -74,6 +74,16 @@ def channel(platform: str, *parts: str) -> str:
     return _key("channel", platform, *parts)
 
 
+def rejects() -> str:
+    """The newest payloads refused for their shape, secrets removed."""
+    return _key("rejects")
+
+
+def rejects_counts() -> str:
+    """How many payloads each platform had refused for their shape."""
+    return _key("rejects", "counts")
+
+
 def usage(user: str, what: str, window: str) -> str:
     """A user's usage counter for one window: messages this minute, tokens today, notices sent."""
     return _key("usage", user, what, window)

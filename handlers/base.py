@@ -31,6 +31,8 @@ class Adapter:
     def __init__(self, config: Config, redis: Redis) -> None:
         self.config = config
         self.redis = redis
+        # <PLATFORM>_DEDUPE_TTL overrides the default, which outlasts the platform's retries
+        self.dedupe_ttl = int(config.setting(f"{self.name.upper()}_DEDUPE_TTL") or type(self).dedupe_ttl)
 
     @classmethod
     def missing(cls, config: Config) -> list[str]:

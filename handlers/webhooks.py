@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
+from bot import rejects
 from bot.errors import Rejected
 from handlers.base import Adapter
 from handlers.registry import ADAPTERS
@@ -24,6 +25,7 @@ def receive(platform: str) -> Response:
     """Take one webhook delivery from a platform."""
     adapter = _adapter(platform)
     adapter.verify(request)
+    g.verified = adapter.name  # from here on a refusal is the platform's own payload: worth keeping
     handshake = adapter.handshake(request)
     if handshake is not None:
         return handshake
@@ -54,9 +56,19 @@ def _adapter(platform: str) -> Adapter:
 
 @bp.app_errorhandler(Rejected)
 def rejected(error: Rejected) -> tuple[Response, int]:
-    """A request we refuse: its status and one sentence saying why."""
+    """A request we refuse: its status and one sentence saying why; a verified one of bad shape is kept."""
     logger.info("request rejected: %s", error, extra={"status": error.status, "path": request.path})
+    if error.status == 400 and g.get("verified"):
+        _keep(g.verified, str(error))
     return jsonify(error=str(error)), error.status
+
+
+def _keep(platform: str, reason: str) -> None:
+    body = request.get_json(silent=True) if request.is_json else request.form.to_dict() or request.get_data(as_text=True)
+    try:
+        rejects.keep(current_app.extensions["bot"].redis, platform, reason, body)
+    except RedisError:
+        logger.warning("could not keep the refused payload: Redis unavailable")
 
 
 @bp.app_errorhandler(RedisError)

@@ -49,3 +49,26 @@ def test_messages_of_one_conversation_share_one_pending_turn(client, redis):
     assert [b'"text":"one"' in inbox[0], b'"text":"three"' in inbox[2]] == [True, True]
     post_update(client, update("elsewhere", chat_id=555))
     assert redis.llen("rq:queue:turns") == 2
+
+
+def test_a_signed_payload_of_unexpected_shape_is_counted_and_kept_without_secrets(app, client, redis):
+    from bot import rejects
+
+    response = post_update(client, {"update_id": "not-a-number", "message": {"text": "hi"}, "bot_token": "123:SECRET"})
+    assert response.status_code == 400
+    assert rejects.counts(redis) == {"telegram": 1}
+    [kept] = rejects.newest(redis)
+    assert "update_id" in kept["reason"] and "123:SECRET" not in kept["body"] and "[removed]" in kept["body"]
+    output = app.test_cli_runner().invoke(args=["rejects"]).output
+    assert "refused: telegram 1" in output
+
+
+def test_an_unsigned_payload_is_never_kept(client, redis):
+    assert post_update(client, {"garbage": True}, secret="wrong").status_code == 403
+    assert redis.keys("*") == []
+
+
+def test_the_dedupe_window_can_be_set_per_platform(settings, redis):
+    client = create_app({**settings, "TELEGRAM_DEDUPE_TTL": "120"}).test_client()
+    post_update(client, update("hi", update_id=4242))
+    assert 0 < redis.ttl("bot:seen:telegram:4242") <= 120
