@@ -51,6 +51,7 @@ class FakeServer:
         self.gate = threading.Event()  # cleared by a test to hold the calls `hold` picks until it is set again
         self.gate.set()
         self.hold: Callable[[Call], bool] = lambda call: False
+        self.fault: Callable[[Call], Canned | None] = lambda call: None  # injected failures, before any other answer
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -103,7 +104,7 @@ class FakeServer:
                     fake.requests.append(call)
                 if fake.hold(call):
                     fake.gate.wait(30)
-                answer = fake.respond(call)
+                answer = fake.fault(call) or fake.respond(call)
                 if answer.status < 300:
                     with fake.lock:
                         fake.delivered.append(call)
@@ -115,7 +116,10 @@ class FakeServer:
                 for name, value in answer.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up first, as a timed-out client does
 
             def log_message(self, *args: object) -> None:
                 pass

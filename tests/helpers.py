@@ -36,6 +36,14 @@ def post_update(client, payload: Any, secret: str | None = TELEGRAM_SECRET, **kw
     return client.post("/webhooks/telegram", json=payload, headers=headers, **kwargs)
 
 
+def stored(redis) -> list[bytes]:
+    """The bot's keys about messages and conversations: what a refused request must not leave behind.
+
+    Refused payloads of unexpected shape are kept on purpose (bot:rejects), for operators.
+    """
+    return [key for key in redis.keys("bot:*") if not key.startswith(b"bot:rejects")]
+
+
 def dead_letters(redis) -> list[dict[str, Any]]:
     """The dead-lettered turns, newest first."""
     from bot import deadletters

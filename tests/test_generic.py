@@ -18,7 +18,7 @@ from bot.worker import work
 from handlers.generic import Allowlist
 from handlers.signatures import standard_key, standard_sign, standard_verify
 from tests.fakes import Canned, FakePlatform, completion
-from tests.helpers import dead_letters
+from tests.helpers import dead_letters, stored
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # platforms.md 10.2
 KEY = standard_key(SECRET)
@@ -149,7 +149,7 @@ def test_a_forged_webhook_is_refused_and_nothing_is_stored(client, redis, receiv
     response = post(client, *forge(*signed(message("hello", receiver))))
     assert response.status_code == status
     assert "webhook-" in response.get_json()["error"]
-    assert redis.keys("bot:*") == []
+    assert stored(redis) == []
 
 
 @pytest.mark.parametrize("age", [301, -301])
@@ -157,7 +157,7 @@ def test_a_stale_or_future_timestamp_is_403_and_nothing_is_stored(client, redis,
     response = send(client, message("hello", receiver), timestamp=int(time.time()) - age)
     assert response.status_code == 403
     assert "stale webhook-timestamp" in response.get_json()["error"]
-    assert redis.keys("bot:*") == []
+    assert stored(redis) == []
 
 
 # Outbound: one signed callback per reply part.
@@ -198,7 +198,7 @@ def test_without_any_callback_url_the_webhook_is_400_and_nothing_is_stored(clien
     response = send(client, message("hi"))
     assert response.status_code == 400
     assert "GENERIC_CALLBACK_URL" in response.get_json()["error"] and "callback_url" in response.get_json()["error"]
-    assert redis.keys("bot:*") == []
+    assert stored(redis) == []
 
 
 def test_the_same_webhook_id_twice_is_answered_once(client, run_worker, receiver):
@@ -232,7 +232,7 @@ def test_an_invalid_field_is_400_naming_it_and_nothing_is_stored(client, redis, 
     response = send(client, message("hello", receiver) | fields)
     assert response.status_code == 400
     assert name in response.get_json()["error"]
-    assert redis.keys("bot:*") == []
+    assert stored(redis) == []
 
 
 def test_the_longest_allowed_ids_and_text_are_accepted(client, receiver):
@@ -259,7 +259,7 @@ def test_a_callback_url_off_the_allowlist_is_400_and_nothing_is_stored(client, r
     response = send(client, message("hi", callback_url=url))
     assert response.status_code == 400
     assert reason in response.get_json()["error"]
-    assert redis.keys("bot:*") == []
+    assert stored(redis) == []
     assert receiver.requests == []
 
 

@@ -15,7 +15,7 @@ from bot import keys
 from bot.render import utf16_len
 from handlers.line import signature
 from tests.fakes import Call, Canned, FakePlatform, completion
-from tests.helpers import dead_letters
+from tests.helpers import dead_letters, stored
 
 SECRET = "line-test-channel-secret"
 TOKEN = "line-test-channel-access-token"
@@ -218,7 +218,7 @@ def test_standby_and_other_events_are_acknowledged_and_ignored(client, redis, ru
     assert post(client, webhook(standby, *others)).status_code == 200
     run_worker()
     assert line.requests == []
-    assert redis.keys("bot:*") == []
+    assert stored(redis) == []
 
 
 def test_a_malformed_delivery_is_400_with_a_reason(client, redis):
@@ -230,7 +230,7 @@ def test_a_malformed_delivery_is_400_with_a_reason(client, redis):
     sourceless = event("hi", source={"type": "group", "userId": USER})
     assert "groupId" in post(client, webhook(sourceless)).get_json()["error"]
     assert post(client, b"{oops").status_code == 400
-    assert redis.keys("bot:*") == []
+    assert stored(redis) == []
 
 
 def test_a_server_error_is_retried_with_the_same_retry_key(client, run_worker, redis, line):

@@ -12,7 +12,7 @@ import pytest
 from app import create_app
 from handlers import signatures
 from tests.fakes import Canned, FakePlatform
-from tests.helpers import dead_letters
+from tests.helpers import dead_letters, stored
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 OK = Canned(body={"ok": True, "channel": "D123ABC456", "ts": "1767225601.000100"})
@@ -82,7 +82,7 @@ def test_url_verification_echoes_the_challenge(client, redis):
     response = post(client, {"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"})
     assert response.status_code == 200
     assert response.data == b"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
-    assert redis.keys("bot:*") == []
+    assert stored(redis) == []
 
 
 def test_bad_signatures_and_stale_timestamps_are_refused_and_nothing_is_stored(client, redis):
@@ -92,7 +92,7 @@ def test_bad_signatures_and_stale_timestamps_are_refused_and_nothing_is_stored(c
     missing = client.post("/webhooks/slack", data=raw, content_type="application/json",
                           headers={"X-Slack-Request-Timestamp": str(int(time.time()))})
     assert missing.status_code == 401
-    assert redis.keys("bot:*") == []
+    assert stored(redis) == []
 
 
 def test_a_mention_and_its_im_event_are_answered_once(client, run_worker, slack):
@@ -121,7 +121,7 @@ def test_bots_edits_and_channel_chatter_are_ignored(client, run_worker, redis, s
     for payload in ignored:
         assert post(client, payload).status_code == 200
     run_worker()
-    assert slack.requests == [] and redis.keys("bot:*") == []
+    assert slack.requests == [] and stored(redis) == []
 
 
 def test_a_reply_goes_to_the_thread_the_user_wrote_in(client, run_worker, slack):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.render import utf16_len
 from tests.fakes import Canned, completion, openai_error, telegram_error
-from tests.helpers import dead_letters, post_update, update
+from tests.helpers import dead_letters, post_update, stored, update
 
 
 def test_a_text_message_gets_exactly_one_reply_with_the_llm_text(client, run_worker, llm, telegram):
@@ -70,7 +70,7 @@ def test_other_updates_and_bots_are_acknowledged_and_ignored(client, redis, run_
         assert post_update(client, payload).status_code == 200
     run_worker()
     assert telegram.sent == []
-    assert redis.keys("bot:*") == []
+    assert stored(redis) == []
 
 
 def test_a_malformed_update_is_400_with_a_reason(client, redis):
@@ -79,7 +79,7 @@ def test_a_malformed_update_is_400_with_a_reason(client, redis):
     assert "update_id" in response.get_json()["error"]
     not_json = client.post("/webhooks/telegram", data=b"{oops", headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token_value", "Content-Type": "application/json"})
     assert not_json.status_code == 400
-    assert redis.keys("bot:*") == []
+    assert stored(redis) == []
 
 
 def test_a_long_reply_is_split_at_4096_without_breaking_words_or_code(client, run_worker, llm, telegram):

@@ -17,7 +17,7 @@ from bot.messages import Reply
 from handlers.twilio import Twilio, sign
 from tests.conftest import free_port
 from tests.fakes import Canned, FakePlatform, completion
-from tests.helpers import dead_letters
+from tests.helpers import dead_letters, stored
 
 ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
 AUTH_TOKEN = "twilio-auth-token"
@@ -174,7 +174,7 @@ def test_missing_signature_is_401_wrong_or_tampered_403_and_nothing_is_stored(cl
     assert tampered.status_code == 403
     other_token = sign("another-token", LOCAL_URL, form.items())
     assert post(client, form, signature=other_token).status_code == 403
-    assert redis.keys("bot:*") == []
+    assert stored(redis) == []
 
 
 def test_every_value_of_a_repeated_field_is_signed(client, redis, twilio):
@@ -224,7 +224,7 @@ def test_an_empty_message_is_acknowledged_and_ignored(client, redis, run_worker,
     assert post(client, inbound("  ")).status_code == 200
     run_worker()
     assert twilio.requests == []
-    assert redis.keys("bot:*") == []
+    assert stored(redis) == []
 
 
 def test_a_malformed_form_is_400_with_a_reason(client, redis):
@@ -234,7 +234,7 @@ def test_a_malformed_form_is_400_with_a_reason(client, redis):
     assert response.status_code == 400
     assert "MessageSid" in response.get_json()["error"]
     assert post(client, inbound("hi", sender="")).status_code == 400
-    assert redis.keys("bot:*") == []
+    assert stored(redis) == []
 
 
 def test_redis_down_stays_503_not_twiml(twilio_settings):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app import create_app
 from tests.conftest import free_port
-from tests.helpers import post_update, update
+from tests.helpers import post_update, stored, update
 
 
 def test_redis_down_is_503_so_the_platform_retries(settings):
@@ -19,7 +19,7 @@ def test_a_body_over_the_limit_is_413(settings, redis):
     small = create_app({**settings, "MAX_BODY_BYTES": "2048"})
     response = post_update(small.test_client(), update("x" * 4000))
     assert response.status_code == 413
-    assert redis.keys("bot:*") == []
+    assert stored(redis) == []
 
 
 def test_an_unknown_platform_is_404(client):

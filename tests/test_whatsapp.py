@@ -11,7 +11,7 @@ import pytest
 from app import create_app
 from bot.render import utf16_len
 from tests.fakes import Call, Canned, FakePlatform, completion
-from tests.helpers import APP_SECRET, VERIFY_TOKEN, dead_letters, graph_error, post_signed, signed
+from tests.helpers import APP_SECRET, VERIFY_TOKEN, dead_letters, graph_error, post_signed, signed, stored
 
 ACCESS_TOKEN = "EAAJB-test-whatsapp-token"
 NUMBER = "106540352242922"  # the business number the user writes to
@@ -86,7 +86,7 @@ def test_the_meta_test_vector_is_accepted(client, redis):
     expected = "sha256=5da47c9c7409e70d7a1851f0cfd9bc27786bd99587a9bf1dd5b51e23a2de03cf"
     assert signed(body) == {"X-Hub-Signature-256": expected, "Content-Type": "application/json"}
     assert client.post("/webhooks/whatsapp", data=body, headers=signed(body)).status_code == 200
-    assert redis.keys("bot:*") == []
+    assert stored(redis) == []
 
 
 def test_a_missing_wrong_or_tampered_signature_is_refused_and_nothing_is_stored(client, redis, run_worker, whatsapp):
@@ -96,7 +96,7 @@ def test_a_missing_wrong_or_tampered_signature_is_refused_and_nothing_is_stored(
     tampered = client.post("/webhooks/whatsapp", data=body.replace(b"pay me", b"pay us"), headers=signed(body))
     assert (missing.status_code, wrong.status_code, tampered.status_code) == (401, 403, 403)
     assert "X-Hub-Signature-256" in wrong.get_json()["error"]
-    assert redis.keys("bot:*") == []
+    assert stored(redis) == []
     run_worker()
     assert whatsapp.requests == []
 
@@ -178,7 +178,7 @@ def test_statuses_and_errors_are_acknowledged_and_ignored(client, redis, run_wor
                                   "error_data": {"details": "Message type is currently not supported."}}]
     for payload in (notification(status), notification(errors)):
         assert post_signed(client, "whatsapp", payload).status_code == 200
-    assert redis.keys("bot:*") == []
+    assert stored(redis) == []
     run_worker()
     assert whatsapp.requests == []
 
@@ -220,7 +220,7 @@ def test_a_malformed_notification_is_400_with_a_reason(client, redis):
     for payload in (notification(change(no_id)), notification(change(nobody)), {"object": "whatsapp_business_account"}):
         assert post_signed(client, "whatsapp", payload).status_code == 400
     assert "from_user_id" in post_signed(client, "whatsapp", notification(change(nobody))).get_json()["error"]
-    assert redis.keys("bot:*") == []
+    assert stored(redis) == []
 
 
 def test_a_long_reply_is_split_at_4096_in_whatsapp_formatting(client, run_worker, llm, whatsapp):

@@ -1,0 +1,43 @@
+"""Soak: thousands of messages over hundreds of conversations, under faults, then the promise checked.
+
+    .venv/bin/python -m bench.soak                  # 3000 messages, 4 workers, 6 kills, a Redis restart
+    .venv/bin/python -m bench.soak --conversations 50 --messages 10
+
+Traffic goes only to 127.0.0.1: a real web server and real workers, with local fakes of the LLM
+and Telegram that fail on purpose. Workers are SIGKILLed at random moments (not only mid-LLM
+call, as in the CI test), so a kill may land between a part reaching Telegram and its delivered
+mark: the one window where a part can be sent twice. The report counts it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.conftest import free_port, redis_server_binary
+from tests.scenario import Plan, Scenario
+
+
+def main() -> None:
+    """Run the soak and print its figures; exit 1 if the promise did not hold."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, default=200)
+    parser.add_argument("--messages", type=int, default=15)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--kills", type=int, default=6)
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args()
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # the report, not every request, is what to read
+    plan = Plan(conversations=args.conversations, messages=args.messages, workers=args.workers, kills=args.kills,
+                safe_kills=False, redis_restart=True, timeout=args.timeout, duplicates=0.3)
+    with tempfile.TemporaryDirectory() as workdir:
+        report = Scenario(plan, redis_server_binary(), Path(workdir), free_port()).run()
+    print("\n".join(report.lines()))
+    sys.exit(0 if report.holds else 1)
+
+
+if __name__ == "__main__":
+    main()

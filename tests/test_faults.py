@@ -1,0 +1,18 @@
+"""The promise under faults: duplicates, concurrent deliveries, a flaky LLM and platform, a worker killed mid-turn."""
+
+from __future__ import annotations
+
+from tests.conftest import free_port, redis_server_binary
+from tests.scenario import Plan, Scenario
+
+
+def test_every_message_ends_in_exactly_one_outcome_under_faults(tmp_path):
+    report = Scenario(Plan(), redis_server_binary(), tmp_path, free_port()).run()
+    print("\n".join(report.lines()))
+    assert report.without_outcome == 0
+    assert report.extra_outcomes == 0
+    assert report.duplicate_parts == 0
+    assert report.out_of_order == 0
+    assert report.answered_but_not_delivered == 0
+    assert sum(report.outcomes.values()) == report.messages == 48
+    assert report.outcomes["replied"] + report.outcomes["merged"] > 0
