@@ -17,7 +17,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.conftest import free_port, redis_server_binary
 from tests.scenario import Plan, Scenario
 
 
@@ -34,7 +33,7 @@ def main() -> None:
     plan = Plan(conversations=args.conversations, messages=args.messages, workers=args.workers, kills=args.kills,
                 safe_kills=False, redis_restart=True, timeout=args.timeout, duplicates=0.3)
     with tempfile.TemporaryDirectory() as workdir:
-        report = Scenario(plan, redis_server_binary(), Path(workdir), free_port()).run()
+        report = Scenario(plan, Path(workdir)).run()
     print("\n".join(report.lines()))
     sys.exit(0 if report.holds else 1)
 

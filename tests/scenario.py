@@ -27,6 +27,7 @@ import redis as redis_lib
 import requests
 from werkzeug.serving import make_server
 
+from tests.conftest import RedisServer
 from tests.fakes import Call, Canned, FakeOpenAI, FakeTelegram, openai_error, telegram_error
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,42 +80,13 @@ class Report:
                 f"workers killed {self.kills}, seconds {self.seconds:.1f}"]
 
 
-class RedisServer:
-    """A redis-server with an append-only file, on a free port, that can be restarted."""
-
-    def __init__(self, binary: str, port: int, workdir: Path) -> None:
-        self.command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
-                        "--appendonly", "yes", "--appendfsync", "always", "--save", ""]
-        self.client = redis_lib.Redis(port=port)
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self.process = self._start()
-
-    def _start(self) -> subprocess.Popen:
-        process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL)
-        for _ in range(200):
-            try:
-                self.client.ping()
-                return process
-            except redis_lib.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def restart(self) -> None:
-        self.stop()
-        self.process = self._start()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait()
-
-
 class Scenario:
     """One run of a plan against a fresh Redis, fresh fakes, a real web server and real workers."""
 
-    def __init__(self, plan: Plan, redis_binary: str, workdir: Path, port: int) -> None:
+    def __init__(self, plan: Plan, workdir: Path) -> None:
         self.plan = plan
         self.random = random.Random(plan.seed)
-        self.redis = RedisServer(redis_binary, port, workdir)
+        self.redis = RedisServer(workdir, persistent=True)
         self.workdir = workdir
         self.llm, self.telegram = FakeOpenAI().start(), FakeTelegram().start()
         self.llm.fault = self._llm_fault

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from tests.conftest import free_port, redis_server_binary
 from tests.scenario import Plan, Scenario
 
 
 def test_every_message_ends_in_exactly_one_outcome_under_faults(tmp_path):
-    report = Scenario(Plan(), redis_server_binary(), tmp_path, free_port()).run()
+    report = Scenario(Plan(), tmp_path).run()
     print("\n".join(report.lines()))
     assert report.without_outcome == 0
     assert report.extra_outcomes == 0

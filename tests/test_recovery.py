@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 
 import pytest
-import redis as redis_lib
 
 from app import create_app
 from bot import ledger
-from tests.conftest import free_port, redis_server_binary, stop_group
+from bot.worker import work
+from tests.conftest import RedisServer, stop_group
 from tests.fakes import Canned, completion, telegram_error
 from tests.helpers import post_update, update
 
@@ -76,35 +75,12 @@ def test_sigterm_hands_the_turn_back_at_once(client, redis, llm, telegram, start
 
 
 def test_a_redis_restart_with_persistence_loses_no_queued_message(settings, telegram, tmp_path):
-    port = free_port()
-    command = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path),
-               "--appendonly", "yes", "--appendfsync", "always", "--save", ""]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    direct = redis_lib.Redis(port=port)
-    _wait_until_up(direct)
-    bot = create_app({**settings, "REDIS_URL": f"redis://127.0.0.1:{port}/0"})
-    assert post_update(bot.test_client(), update("survive", update_id=7004)).status_code == 200
-    server.terminate()
-    server.wait()
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    server = RedisServer(tmp_path, persistent=True)
     try:
-        _wait_until_up(direct)
-        from bot.worker import work
-
+        bot = create_app({**settings, "REDIS_URL": server.url})
+        assert post_update(bot.test_client(), update("survive", update_id=7004)).status_code == 200
+        server.restart()
         work(bot.extensions["bot"], burst=True)
         assert sent_texts(telegram) == ["LLM: survive"]
     finally:
-        server.terminate()
-        server.wait()
-
-
-def _wait_until_up(client: redis_lib.Redis) -> None:
-    import time
-
-    for _ in range(200):
-        try:
-            client.ping()
-            return
-        except redis_lib.ConnectionError:
-            time.sleep(0.05)
-    raise AssertionError("redis did not start")
+        server.stop()
