@@ -11,6 +11,7 @@ from flask import Flask
 from bot import cli, llm, storage
 from bot.config import OFFLINE_MODEL_HINT, Config
 from bot.intake import TurnQueue
+from bot.prompts import Prompts
 from bot.runtime import Runtime
 from handlers import registry, telegram, webchat, webhooks
 
@@ -25,7 +26,8 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     redis = storage.connect(settings.redis_url)
     channels = registry.enabled(settings, redis)
-    app.extensions["bot"] = Runtime(settings, redis, llm.build(settings), channels, TurnQueue(redis, settings))
+    prompts = Prompts(settings.prompts_dir, settings.prompt, redis)
+    app.extensions["bot"] = Runtime(settings, redis, llm.build(settings), channels, TurnQueue(redis, settings), prompts)
     for blueprint in (webhooks.bp, webchat.bp):
         app.register_blueprint(blueprint)
     for command in (*cli.COMMANDS, telegram.cli):

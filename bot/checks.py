@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from redis.exceptions import RedisError
 
 from bot.runtime import Runtime
@@ -11,9 +9,7 @@ from bot.runtime import Runtime
 
 def problems(rt: Runtime) -> list[str]:
     """Everything wrong with this deployment, one actionable sentence each."""
-    found = []
-    if not (Path(rt.config.prompts_dir) / "system.md").is_file():
-        found.append(f"No system prompt: add {rt.config.prompts_dir}/system.md (or set PROMPTS_DIR).")
+    found = [f"Prompt: {problem}" for problem in rt.prompts.problems(rt.config.timezone)]
     try:
         rt.redis.ping()
     except RedisError as error:

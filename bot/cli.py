@@ -66,6 +66,21 @@ def rejected(limit: int) -> None:
         click.echo(f"{when}  {record['platform']}  {record['reason']}\n  {record['body']}")
 
 
+prompts = AppGroup("prompts", help="The prompt files in prompts/.")
+
+
+@prompts.command("check")
+def check_prompts() -> None:
+    """Validate every prompt file (front matter, template, variables): the Procfile's release step."""
+    rt = _runtime()
+    found = rt.prompts.problems(rt.config.timezone)
+    for problem in found:
+        click.echo(f"problem: {problem}", err=True)
+    if found:
+        raise SystemExit(1)
+    click.echo(f"prompts ok: {rt.config.prompts_dir}/")
+
+
 dead_letters = AppGroup("dead-letters", help="Turns that failed after every retry: list, show, replay, purge.")
 
 
@@ -117,4 +132,4 @@ def _letter(letter_id: str) -> dict:
     return letter
 
 
-COMMANDS = (worker, check, outcome, rejected, dead_letters)
+COMMANDS = (worker, check, outcome, rejected, prompts, dead_letters)

@@ -27,6 +27,8 @@ class Config:
     platform_timeout: float = 15.0  # seconds for one call to a chat platform's API
     platform_max_retries: int = 4  # retries of a transient delivery failure
     prompts_dir: str = "prompts"
+    prompt: str = "system.md"  # the default prompt file in prompts_dir; prompts/<platform>.md overrides it
+    timezone: str = "UTC"  # for the date and time prompts see
     history_max_messages: int = 20  # user and assistant messages kept per conversation
     history_ttl: int = 7 * 86400  # seconds of inactivity after which a conversation is forgotten
     lease_seconds: int = 60  # a turn's hold on its conversation; another worker takes over this long after a crash

@@ -87,6 +87,7 @@ class Turn:
     kind: str = "answer"  # "notice" (a failure or limit notice, kept out of the history) or "silent"
     sent: int = 0  # reply parts already delivered
     attempts: int = 1  # how many workers have started this turn
+    prompt: str = ""  # the prompt file and version that wrote the reply: name@hash
 
     @property
     def last(self) -> IncomingMessage:
@@ -130,7 +131,8 @@ class Conversation:
         raw, state = self.redis.pipeline().lrange(keys.batch(self.name), 0, -1).hgetall(keys.turn(self.name)).execute()
         state = {k.decode(): v.decode() for k, v in state.items()}
         return Turn(state.get("id", "?"), [IncomingMessage.from_json(item) for item in raw], state.get("reply"),
-                    state.get("kind", "answer"), int(state.get("sent", 0)), int(state.get("attempts", 1)))
+                    state.get("kind", "answer"), int(state.get("sent", 0)), int(state.get("attempts", 1)),
+                    state.get("prompt", ""))
 
     def waiting_since(self) -> tuple[float, float] | None:
         """When the oldest and the newest waiting messages arrived, or None if the inbox is empty."""
@@ -148,7 +150,7 @@ class Conversation:
 
     def save_reply(self, turn: Turn) -> None:
         """Keep the reply, so a turn retried after a crash never asks the LLM for it again."""
-        self.redis.hset(keys.turn(self.name), mapping={"reply": turn.reply or "", "kind": turn.kind})
+        self.redis.hset(keys.turn(self.name), mapping={"reply": turn.reply or "", "kind": turn.kind, "prompt": turn.prompt})
 
     def mark_sent(self, turn: Turn, parts: int) -> None:
         """Record delivered parts, so a retried turn never sends one twice."""
@@ -162,7 +164,7 @@ class Conversation:
         """
         c = self.name
         args = [self.token, *limits, ledger.KEEP_SECONDS, outcome, len(history), *history,
-                *ledger.entries(turn.messages, outcome, turn.id, detail)]
+                *ledger.entries(turn.messages, outcome, turn.id, detail, turn.prompt)]
         done = self._finish(keys=[keys.lease(c), keys.batch(c), keys.turn(c), keys.history(c), keys.outcome_counts()],
                             args=args)
         if not done:

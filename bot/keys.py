@@ -87,3 +87,8 @@ def rejects_counts() -> str:
 def usage(user: str, what: str, window: str) -> str:
     """A user's usage counter for one window: messages this minute, tokens today, notices sent."""
     return _key("usage", user, what, window)
+
+
+def prompt(name: str) -> str:
+    """The last version of a prompt file that worked: served while the file is broken."""
+    return _key("prompt", name)

@@ -21,9 +21,12 @@ DEAD_LETTER = "dead_letter"  # nothing reached the user: an operator must look
 REJECTED = "rejected"  # deliberately not answered: over a limit already noticed, or ignored by config
 
 
-def entries(messages: list[IncomingMessage], outcome: str, turn: str, detail: str = "") -> list[str]:
-    """Key and record, alternating, for each message of a turn: what the finishing script writes."""
-    record = {"outcome": outcome, "turn": turn, "detail": detail, "at": time.time()}
+def entries(messages: list[IncomingMessage], outcome: str, turn: str, detail: str = "", prompt: str = "") -> list[str]:
+    """Key and record, alternating, for each message of a turn: what the finishing script writes.
+
+    `prompt` is the prompt file and version that wrote the reply: "which prompt said that?"
+    """
+    record = {"outcome": outcome, "turn": turn, "detail": detail, "prompt": prompt, "at": time.time()}
     flat: list[str] = []
     for message in messages:
         flat += [keys.outcome(message.platform, message.message_id),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import openai
 
@@ -29,8 +29,8 @@ class Completion:
 class LLM(Protocol):
     """Anything that turns a chat history into the assistant's next message."""
 
-    def complete(self, messages: Messages) -> Completion:
-        """Answer, or raise Transient / Permanent."""
+    def complete(self, messages: Messages, options: dict[str, Any] | None = None) -> Completion:
+        """Answer, or raise Transient / Permanent; `options` are a prompt's model, temperature and max_tokens."""
         ...
 
 
@@ -47,10 +47,11 @@ class OpenAIChat:
             max_retries=0,
         )
 
-    def complete(self, messages: Messages) -> Completion:
+    def complete(self, messages: Messages, options: dict[str, Any] | None = None) -> Completion:
         """One chat completion, with the SDK's errors mapped onto Transient and Permanent."""
+        chosen = {"model": self.model, "max_tokens": self.max_tokens, **(options or {})}
         try:
-            response = self.client.chat.completions.create(model=self.model, messages=messages, max_tokens=self.max_tokens)
+            response = self.client.chat.completions.create(messages=messages, **chosen)
         except openai.APIStatusError as error:
             raise _classify(error) from error
         except (openai.APITimeoutError, openai.APIConnectionError) as error:
@@ -78,7 +79,7 @@ def _classify(error: openai.APIStatusError) -> Exception:
 class OfflineModel:
     """A development stand-in used when no OPENAI_API_KEY is set: it says what it is and echoes."""
 
-    def complete(self, messages: Messages) -> Completion:
+    def complete(self, messages: Messages, options: dict[str, Any] | None = None) -> Completion:
         """Echo the user's latest messages."""
         latest = []
         for message in reversed(messages):

@@ -11,6 +11,7 @@ from bot.config import Config
 from bot.intake import TurnQueue
 from bot.llm import LLM
 from bot.messages import Reply
+from bot.prompts import Prompts
 from bot.render import Format
 
 
@@ -40,6 +41,7 @@ class Runtime:
     llm: LLM
     channels: Mapping[str, Channel]
     turns: TurnQueue
+    prompts: Prompts
 
 
 _current: Runtime | None = None  # RQ calls job functions by name, so they find their dependencies here

@@ -13,7 +13,7 @@ from bot.conversation import Conversation, Turn
 from bot.delivery import Keepalive, deliver
 from bot.errors import BotError
 from bot.limits import Limits
-from bot.prompts import system_prompt
+from bot.prompts import Prompt, variables
 from bot.retry import with_retries
 from bot.runtime import Runtime
 
@@ -88,9 +88,13 @@ def decide(rt: Runtime, convo: Conversation, turn: Turn) -> tuple[str, str]:
 
 def ask(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits) -> tuple[str, str]:
     """The LLM's reply; in "restart" mode, asked again while new messages keep arriving during the call."""
+    prompt = _prompt_for(rt, turn)  # read once: an edit made during the turn applies to the next one
+    turn.prompt = prompt.label
+    options = {key: prompt.settings[key] for key in ("model", "temperature", "max_tokens") if key in prompt.settings}
     for _ in range(MAX_RESTARTS + 1):
         try:
-            completion = with_retries(lambda: rt.llm.complete(_prompt(rt, convo, turn)), rt.config.openai_max_retries, "LLM call")
+            completion = with_retries(lambda: rt.llm.complete(_messages(rt, convo, turn, prompt), options),
+                                      rt.config.openai_max_retries, "LLM call")
         except BotError as error:
             convo.dead_letter(turn, f"LLM: {error}")
             return rt.config.failure_notice, "notice"
@@ -100,14 +104,21 @@ def ask(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits) -> tuple[s
     if not completion.text.strip():
         convo.dead_letter(turn, "LLM: an empty reply")
         return rt.config.failure_notice, "notice"
-    logger.info("LLM answered", extra={"conversation": convo.name, "turn": turn.id,
+    logger.info("LLM answered", extra={"conversation": convo.name, "turn": turn.id, "prompt": turn.prompt,
                                        "prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens})
     return completion.text, "answer"
 
 
-def _prompt(rt: Runtime, convo: Conversation, turn: Turn) -> list[dict[str, str]]:
-    messages = [{"role": "system", "content": system_prompt(rt.config.prompts_dir, turn.last.platform)}]
-    messages += convo.history(rt.config.history_max_messages)
+def _prompt_for(rt: Runtime, turn: Turn) -> Prompt:
+    last = turn.last
+    values = variables(last.platform, last.user_name, str(last.context.get("language") or ""),
+                       {"id": last.conversation, "platform": last.platform}, rt.config.timezone)
+    return rt.prompts.for_turn(last.platform, values)
+
+
+def _messages(rt: Runtime, convo: Conversation, turn: Turn, prompt: Prompt) -> list[dict[str, str]]:
+    messages = [{"role": "system", "content": prompt.text}]
+    messages += convo.history(int(prompt.settings.get("history_max_messages", rt.config.history_max_messages)))
     return messages + [{"role": "user", "content": message.text} for message in turn.messages if message.text.strip()]
 
 
@@ -122,7 +133,7 @@ def _finish(rt: Runtime, convo: Conversation, turn: Turn, failure: BotError | No
         outcome, detail = (ledger.NOTICE, turn.reply) if turn.kind == "notice" else (ledger.REJECTED, "limit or config")
     history = _history(turn) if outcome in (ledger.REPLIED, ledger.MERGED) else []
     convo.finish(turn, outcome, history, (rt.config.history_max_messages, rt.config.history_ttl), detail or "")
-    logger.info("turn done", extra={"conversation": convo.name, "turn": turn.id, "messages": len(turn.messages),
+    logger.info("turn done", extra={"conversation": convo.name, "turn": turn.id, "messages": len(turn.messages), "prompt": turn.prompt,
                                     "outcome": outcome, "latency_ms": int((time.time() - turn.messages[0].received_at) * 1000)})
 
 

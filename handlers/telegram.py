@@ -25,6 +25,7 @@ class User(Payload):
     id = fields.Integer(required=True)
     is_bot = fields.Boolean(load_default=False)
     first_name = fields.String(load_default="")
+    language_code = fields.String(load_default="")
 
 
 class Chat(Payload):
@@ -89,7 +90,8 @@ class Telegram(Adapter):
             user_id=str(sender["id"]),
             user_name=sender["first_name"],
             text=message.get("text") or message.get("caption", ""),
-            context={"chat_id": chat["id"], "thread_id": thread, "chat_type": chat["type"], "message_id": message["message_id"]},
+            context={"chat_id": chat["id"], "thread_id": thread, "chat_type": chat["type"], "message_id": message["message_id"],
+                     "language": sender["language_code"]},
         )]
 
     def send(self, reply: Reply) -> None:

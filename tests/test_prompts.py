@@ -1,10 +1,12 @@
-"""Prompts are files, read at every turn: an edit applies to the next message without a restart."""
+"""Prompts are files: front matter, templates, read at every turn, never taking the bot down."""
 
 from __future__ import annotations
 
 import pytest
 
 from app import create_app
+from bot import ledger
+from bot.prompts import PromptError, render, sample_variables
 from bot.worker import work
 from tests.helpers import post_update, update
 
@@ -15,29 +17,115 @@ def prompts(tmp_path):
     return tmp_path
 
 
-def test_an_edited_prompt_applies_to_the_next_message(settings, prompts, llm):
-    bot = create_app({**settings, "PROMPTS_DIR": str(prompts)})
-    post_update(bot.test_client(), update("first"))
-    work(bot.extensions["bot"], burst=True)
+@pytest.fixture
+def bot(settings, prompts):
+    app = create_app({**settings, "PROMPTS_DIR": str(prompts)})
+    client = app.test_client()
+
+    def say(text: str, update_id: int | None = None) -> None:
+        post_update(client, update(text, update_id=update_id))
+        work(app.extensions["bot"], burst=True)
+
+    return app, say
+
+
+def system_prompts(llm) -> list[str]:
+    return [call["messages"][0]["content"] for call in llm.completions]
+
+
+def test_an_edited_prompt_applies_to_the_next_message(bot, prompts, llm):
+    _, say = bot
+    say("first")
     (prompts / "system.md").write_text("You are Version Two.")
-    post_update(bot.test_client(), update("second"))
-    work(bot.extensions["bot"], burst=True)
-    assert [c["messages"][0]["content"] for c in llm.completions] == ["You are Version One.", "You are Version Two."]
+    say("second")
+    assert system_prompts(llm) == ["You are Version One.", "You are Version Two."]
 
 
-def test_a_platform_prompt_overrides_the_default(settings, prompts, llm):
+def test_a_platform_prompt_overrides_the_default(bot, prompts, llm):
     (prompts / "telegram.md").write_text("You are on Telegram.")
-    bot = create_app({**settings, "PROMPTS_DIR": str(prompts)})
-    post_update(bot.test_client(), update("hi"))
-    work(bot.extensions["bot"], burst=True)
-    assert llm.completions[0]["messages"][0] == {"role": "system", "content": "You are on Telegram."}
+    bot[1]("hi")
+    assert system_prompts(llm) == ["You are on Telegram."]
+
+
+def test_the_template_sees_the_platform_the_user_and_the_date(bot, prompts, llm):
+    (prompts / "system.md").write_text("On {{ platform }} with {{ user_name }} ({{ language }}) on {{ date }}.")
+    bot[1]("hi")
+    date = sample_variables()["date"]
+    assert system_prompts(llm) == [f"On telegram with Ada (en) on {date}."]
+
+
+def test_front_matter_sets_the_model_and_its_options(bot, prompts, llm):
+    (prompts / "system.md").write_text("---\nmodel: gpt-4.1\ntemperature: 0.2\nmax_tokens: 300\n---\nBe brief.")
+    bot[1]("hi")
+    call = llm.completions[0]
+    assert (call["model"], call["temperature"], call["max_tokens"]) == ("gpt-4.1", 0.2, 300)
+    assert call["messages"][0]["content"] == "Be brief."
+
+
+def test_the_outcome_says_which_prompt_wrote_the_reply(bot, prompts, redis):
+    bot[1]("hi", update_id=501)
+    record = ledger.lookup(redis, "telegram", "501")
+    expected = render("system.md", "You are Version One.", {}).version
+    assert record["prompt"] == f"system.md@{expected}"
+
+
+def test_a_broken_edit_keeps_the_last_good_version_serving(bot, prompts, llm):
+    _, say = bot
+    say("first")
+    (prompts / "system.md").write_text("---\nmodle: typo\n---\nYou are Version Two.")
+    say("second")
+    (prompts / "system.md").write_text("You are {{ unclosed")
+    say("third")
+    assert system_prompts(llm) == ["You are Version One."] * 3
+
+
+def test_with_no_good_version_yet_a_generic_prompt_serves(bot, prompts, llm):
+    (prompts / "system.md").write_text("{{ no_such_variable }}")
+    bot[1]("hi")
+    assert system_prompts(llm) == ["You are a helpful assistant. Answer briefly and clearly."]
+
+
+@pytest.mark.parametrize("source, problem", [
+    ("---\nmodle: x\n---\nhi", "unknown front-matter key 'modle'"),
+    ("---\ntemperature: hot\n---\nhi", "temperature must be a float"),
+    ("---\n[1, 2]\n---\nhi", "must be `key: value` lines"),
+    ("hi {{ user_nmae }}", "'user_nmae' is undefined"),
+    ("hi {% if %}", "Expected an expression"),
+])
+def test_bad_prompts_are_refused_with_a_reason(source, problem):
+    with pytest.raises(PromptError, match=problem):
+        render("x.md", source, sample_variables())
+
+
+def test_prompts_check_validates_every_file_and_fails_the_release(settings, prompts):
+    (prompts / "examples").mkdir()
+    (prompts / "examples" / "broken.md").write_text("---\nmodle: x\n---\nhi")
+    app = create_app({**settings, "PROMPTS_DIR": str(prompts)})
+    result = app.test_cli_runner().invoke(args=["prompts", "check"])
+    assert result.exit_code == 1
+    assert "examples/broken.md: unknown front-matter key 'modle'" in result.output
+
+
+def test_the_shipped_prompts_are_valid(app):
+    result = app.test_cli_runner().invoke(args=["prompts", "check"])
+    assert result.exit_code == 0, result.output
+
+
+def test_prompt_selects_the_default_file(settings, llm):
+    from tests.conftest import ROOT
+
+    app = create_app({**settings, "PROMPTS_DIR": str(ROOT / "prompts"), "PROMPT": "examples/faq.md"})
+    post_update(app.test_client(), update("opening hours?"))
+    work(app.extensions["bot"], burst=True)
+    assert "frequently asked questions" in system_prompts(llm)[0]
+    assert llm.completions[0]["temperature"] == 0
 
 
 def test_release_check_reports_a_missing_prompt(settings, tmp_path):
     bot = create_app({**settings, "PROMPTS_DIR": str(tmp_path)})
     result = bot.test_cli_runner().invoke(args=["check"])
     assert result.exit_code == 1
-    assert f"No system prompt: add {tmp_path}/system.md" in result.output
+    assert f"missing {tmp_path}/system.md: add it or set PROMPT" in result.output
 
 
 def test_release_check_passes_on_a_good_deployment(app):
