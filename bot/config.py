@@ -30,6 +30,7 @@ class Config:
     prompt: str = "system.md"  # the default prompt file in prompts_dir; prompts/<platform>.md overrides it
     timezone: str = "UTC"  # for the date and time prompts see
     history_max_messages: int = 20  # user and assistant messages kept per conversation
+    history_max_tokens: int = 3000  # of those, the newest that fit this many (estimated) tokens go to the LLM; 0 = all
     history_ttl: int = 7 * 86400  # seconds of inactivity after which a conversation is forgotten
     lease_seconds: int = 60  # a turn's hold on its conversation; another worker takes over this long after a crash
     shutdown_grace: int = 20  # seconds a turn may run on after SIGTERM before it is handed back (Heroku kills at 30)

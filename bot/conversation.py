@@ -170,6 +170,10 @@ class Conversation:
         if not done:
             raise LeaseLost(c)
 
+    def forget(self) -> None:
+        """Drop the conversation's history: the user asked for a fresh start (/reset)."""
+        self.redis.delete(keys.history(self.name))
+
     def history(self, max_messages: int) -> list[dict[str, str]]:
         """The last messages of the conversation, oldest first."""
         return [json.loads(item) for item in self.redis.lrange(keys.history(self.name), -max_messages, -1)]

@@ -8,7 +8,7 @@ import time
 
 from rq.exceptions import ShutDownImminentException
 
-from bot import ledger, runtime
+from bot import commands, ledger, memory, runtime
 from bot.conversation import Conversation, Turn
 from bot.delivery import Keepalive, deliver
 from bot.errors import BotError
@@ -83,7 +83,19 @@ def decide(rt: Runtime, convo: Conversation, turn: Turn) -> tuple[str, str]:
         return (notice, "notice") if limits.first_notice(turn.last, over) else ("", "silent")
     if not any(message.text.strip() for message in turn.messages):  # stickers, images, voice only
         return (rt.config.non_text_notice, "notice") if rt.config.non_text_notice else ("", "silent")
+    command = commands.name(turn.last.text)
+    if command:
+        return _command(rt, convo, turn, command)
     return ask(rt, convo, turn, limits)
+
+
+def _command(rt: Runtime, convo: Conversation, turn: Turn, command: str) -> tuple[str, str]:
+    """Answer /start, /reset or /help without the LLM; /reset forgets the conversation's history."""
+    prompt = _prompt_for(rt, turn)
+    turn.prompt = prompt.label
+    if command == "/reset":
+        convo.forget()
+    return commands.reply(command, prompt), "command"
 
 
 def ask(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits) -> tuple[str, str]:
@@ -117,9 +129,10 @@ def _prompt_for(rt: Runtime, turn: Turn) -> Prompt:
 
 
 def _messages(rt: Runtime, convo: Conversation, turn: Turn, prompt: Prompt) -> list[dict[str, str]]:
-    messages = [{"role": "system", "content": prompt.text}]
-    messages += convo.history(int(prompt.settings.get("history_max_messages", rt.config.history_max_messages)))
-    return messages + [{"role": "user", "content": message.text} for message in turn.messages if message.text.strip()]
+    history = convo.history(int(prompt.settings.get("history_max_messages", rt.config.history_max_messages)))
+    budget = int(prompt.settings.get("history_max_tokens", rt.config.history_max_tokens))
+    new = [{"role": "user", "content": message.text} for message in turn.messages if message.text.strip()]
+    return [{"role": "system", "content": prompt.text}, *memory.fit(history, budget), *new]
 
 
 def _finish(rt: Runtime, convo: Conversation, turn: Turn, failure: BotError | None) -> None:
@@ -127,11 +140,11 @@ def _finish(rt: Runtime, convo: Conversation, turn: Turn, failure: BotError | No
     if failure is not None:
         letter = convo.dead_letter(turn, f"delivery: {failure}")
         outcome, detail = ledger.DEAD_LETTER, letter
-    elif turn.kind == "answer":
+    elif turn.kind in ("answer", "command"):
         outcome, detail = (ledger.REPLIED if len(turn.messages) == 1 else ledger.MERGED), ""
     else:
         outcome, detail = (ledger.NOTICE, turn.reply) if turn.kind == "notice" else (ledger.REJECTED, "limit or config")
-    history = _history(turn) if outcome in (ledger.REPLIED, ledger.MERGED) else []
+    history = _history(turn) if turn.kind == "answer" and failure is None else []
     convo.finish(turn, outcome, history, (rt.config.history_max_messages, rt.config.history_ttl), detail or "")
     logger.info("turn done", extra={"conversation": convo.name, "turn": turn.id, "messages": len(turn.messages), "prompt": turn.prompt,
                                     "outcome": outcome, "latency_ms": int((time.time() - turn.messages[0].received_at) * 1000)})

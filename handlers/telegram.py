@@ -38,12 +38,17 @@ NON_TEXT = ("sticker", "photo", "voice", "video", "video_note", "audio", "docume
             "contact", "poll", "dice", "venue")
 
 
+class Replied(Payload):
+    sender = fields.Nested(User, data_key="from")
+
+
 class Message(Payload.from_dict({kind: fields.Raw() for kind in NON_TEXT})):
     message_id = fields.Integer(required=True)
     sender = fields.Nested(User, data_key="from")  # absent on channel posts
     chat = fields.Nested(Chat, required=True)
     text = fields.String()
     caption = fields.String()  # the text under a photo or a document
+    reply_to_message = fields.Nested(Replied)
     message_thread_id = fields.Integer()
 
 
@@ -70,6 +75,9 @@ class Telegram(Adapter):
         base = config.setting("TELEGRAM_API_URL") or DEFAULT_API_URL
         self.api_url = f"{base.rstrip('/')}/bot{config.setting('TELEGRAM_BOT_TOKEN')}/"
         self.http = PlatformAPI(self.name, config.platform_timeout)
+        self.bot_id = config.setting("TELEGRAM_BOT_TOKEN").split(":", 1)[0]  # a token starts with the bot's id
+        self.username = config.setting("TELEGRAM_BOT_USERNAME").lstrip("@").lower()
+        self.everything_in_groups = config.setting("GROUP_REPLIES", "mentions") == "all"
 
     def verify(self, request: Request) -> None:
         """The secret token set with setWebhook, compared in constant time."""
@@ -81,6 +89,8 @@ class Telegram(Adapter):
         message = update.get("message")
         if not message or message.get("sender", {}).get("is_bot", True) or not _from_person(message):
             return []
+        if message["chat"]["type"] != "private" and not (self.everything_in_groups or self._addressed(message)):
+            return []  # group chatter not meant for the bot
         chat, sender = message["chat"], message["sender"]
         thread = message.get("message_thread_id")
         return [IncomingMessage(
@@ -93,6 +103,13 @@ class Telegram(Adapter):
             context={"chat_id": chat["id"], "thread_id": thread, "chat_type": chat["type"], "message_id": message["message_id"],
                      "language": sender["language_code"]},
         )]
+
+    def _addressed(self, message: dict[str, Any]) -> bool:
+        """In a group: a reply to the bot, a mention of it, or a command (commands reach bots only when meant)."""
+        text = (message.get("text") or message.get("caption") or "").lower()
+        replied_to = str(message.get("reply_to_message", {}).get("sender", {}).get("id", ""))
+        mentioned = bool(self.username) and f"@{self.username}" in text
+        return replied_to == self.bot_id or mentioned or text.startswith("/")
 
     def send(self, reply: Reply) -> None:
         """sendMessage in HTML; in groups the first part replies to the user's message."""

@@ -119,6 +119,7 @@ def settings(redis: redis_lib.Redis, redis_url: str, llm: FakeOpenAI, telegram: 
         "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
         "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
         "TELEGRAM_API_URL": telegram.url,
+        "TELEGRAM_BOT_USERNAME": "ada_test_bot",
         "WEBCHAT_ENABLED": "1",
         "PROMPTS_DIR": str(ROOT / "prompts"),
         "BURST_WINDOW": "0",  # answer at once: the burst tests set their own window

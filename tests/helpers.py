@@ -15,7 +15,7 @@ _update_ids = itertools.count(872349101)
 
 
 def update(text: str, chat_id: int = 123456789, *, update_id: int | None = None, chat_type: str = "private",
-           thread: int | None = None, is_bot: bool = False, message_id: int = 57) -> dict[str, Any]:
+           thread: int | None = None, is_bot: bool = False, message_id: int = 57, reply_to: int | None = None) -> dict[str, Any]:
     """A Telegram update carrying one text message, as in platforms.md 1.3."""
     message: dict[str, Any] = {
         "message_id": message_id,
@@ -24,6 +24,9 @@ def update(text: str, chat_id: int = 123456789, *, update_id: int | None = None,
         "date": 1767225600,
         "text": text,
     }
+    if reply_to is not None:  # a reply to a message of the user `reply_to`
+        message["reply_to_message"] = {"message_id": 1, "from": {"id": reply_to, "is_bot": True, "first_name": "Bot"},
+                                        "chat": message["chat"], "date": 1767225500, "text": "earlier"}
     if thread is not None:
         message["message_thread_id"] = thread
         message["is_topic_message"] = True

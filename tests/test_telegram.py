@@ -54,7 +54,7 @@ def test_history_carries_earlier_turns(client, run_worker, llm, telegram):
 
 
 def test_group_messages_reply_to_the_user_and_keep_the_topic(client, run_worker, telegram):
-    post_update(client, update("hi all", chat_id=-100123, chat_type="supergroup", thread=7, message_id=99))
+    post_update(client, update("@Ada_Test_Bot hi all", chat_id=-100123, chat_type="supergroup", thread=7, message_id=99))
     run_worker()
     sent = telegram.sent[0]
     assert sent["chat_id"] == -100123 and sent["message_thread_id"] == 7
