@@ -13,7 +13,7 @@ from bot.config import OFFLINE_MODEL_HINT, Config
 from bot.intake import TurnQueue
 from bot.prompts import Prompts
 from bot.runtime import Runtime
-from handlers import registry, telegram, webchat, webhooks
+from handlers import api, registry, telegram, webchat, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     channels = registry.enabled(settings, redis)
     prompts = Prompts(settings.prompts_dir, settings.prompt, redis)
     app.extensions["bot"] = Runtime(settings, redis, llm.build(settings), channels, TurnQueue(redis, settings), prompts)
-    for blueprint in (webhooks.bp, webchat.bp):
+    for blueprint in (webhooks.bp, webchat.bp, api.bp):
         app.register_blueprint(blueprint)
     for command in (*cli.COMMANDS, telegram.cli):
         app.cli.add_command(command)

@@ -47,6 +47,9 @@ class Config:
     rate_limit_notice: str = "You're sending messages faster than I can answer. Please wait a minute."
     budget_notice: str = "You've reached today's limit for this assistant. Please come back tomorrow."
     non_text_notice: str = "Sorry, I can only read text messages."  # empty: ignore stickers, images, voice
+    handoff_notice: str = "I've asked a colleague to take over. They'll answer you here soon."
+    handoff_timeout: int = 24 * 3600  # seconds before a paused conversation goes back to the bot; 0 = until resumed
+    api_token: str = ""  # bearer token of the /api endpoints; empty: the API is off
     log_level: str = "INFO"
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # platforms read their own settings here
 

@@ -89,6 +89,11 @@ def usage(user: str, what: str, window: str) -> str:
     return _key("usage", user, what, window)
 
 
+def paused(conversation: str) -> str:
+    """Set while a person, not the bot, answers the conversation: the handoff."""
+    return _key("paused", conversation)
+
+
 def prompt(name: str) -> str:
     """The last version of a prompt file that worked: served while the file is broken."""
     return _key("prompt", name)

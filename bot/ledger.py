@@ -19,6 +19,7 @@ MERGED = "merged"  # answered together with the other messages of its turn
 NOTICE = "notice"  # the user got a notice instead: failure, rate limit, budget, non-text
 DEAD_LETTER = "dead_letter"  # nothing reached the user: an operator must look
 REJECTED = "rejected"  # deliberately not answered: over a limit already noticed, or ignored by config
+HANDOFF = "handoff"  # left for a person: the conversation is paused, or the user asked for one
 
 
 def entries(messages: list[IncomingMessage], outcome: str, turn: str, detail: str = "", prompt: str = "") -> list[str]:

@@ -8,7 +8,7 @@ import time
 
 from rq.exceptions import ShutDownImminentException
 
-from bot import commands, ledger, memory, runtime
+from bot import commands, handoff, ledger, memory, runtime
 from bot.conversation import Conversation, Turn
 from bot.delivery import Keepalive, deliver
 from bot.errors import BotError
@@ -70,12 +70,14 @@ def answer(rt: Runtime, convo: Conversation, turn: Turn, keepalive: Keepalive) -
         with keepalive.typing(lambda: channel.typing(turn.last.conversation_id, turn.last.context), channel.typing_every):
             turn.reply, turn.kind = decide(rt, convo, turn)
         convo.save_reply(turn)
-    failure = deliver(rt.config, convo, channel, turn, keepalive) if turn.kind != "silent" else None
+    failure = deliver(rt.config, convo, channel, turn, keepalive) if turn.reply else None
     _finish(rt, convo, turn, failure)
 
 
 def decide(rt: Runtime, convo: Conversation, turn: Turn) -> tuple[str, str]:
-    """The turn's reply and its kind: "answer", "notice" (a limit or failure), or "silent"."""
+    """The turn's reply and its kind: "answer", "command", "notice" (a limit or failure), "handoff" or "silent"."""
+    if handoff.status(rt.redis, convo.name):
+        return "", "handoff"  # a person answers now: the messages wait for them in the history
     limits = Limits(rt.redis, rt.config)
     over = limits.exceeded(turn.messages)
     if over:
@@ -86,7 +88,11 @@ def decide(rt: Runtime, convo: Conversation, turn: Turn) -> tuple[str, str]:
     command = commands.name(turn.last.text)
     if command:
         return _command(rt, convo, turn, command)
-    return ask(rt, convo, turn, limits)
+    prompt = _prompt_for(rt, turn)
+    if handoff.requested(turn.last.text, prompt.settings.get("handoff_phrases", handoff.PHRASES)):
+        handoff.pause(rt.redis, convo.name, rt.config.handoff_timeout, by="user")
+        return rt.config.handoff_notice, "handoff"
+    return ask(rt, convo, turn, limits, prompt)
 
 
 def _command(rt: Runtime, convo: Conversation, turn: Turn, command: str) -> tuple[str, str]:
@@ -98,10 +104,9 @@ def _command(rt: Runtime, convo: Conversation, turn: Turn, command: str) -> tupl
     return commands.reply(command, prompt), "command"
 
 
-def ask(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits) -> tuple[str, str]:
+def ask(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits, prompt: Prompt) -> tuple[str, str]:
     """The LLM's reply; in "restart" mode, asked again while new messages keep arriving during the call."""
-    prompt = _prompt_for(rt, turn)  # read once: an edit made during the turn applies to the next one
-    turn.prompt = prompt.label
+    turn.prompt = prompt.label  # read once: an edit made during the turn applies to the next one
     options = {key: prompt.settings[key] for key in ("model", "temperature", "max_tokens") if key in prompt.settings}
     for _ in range(MAX_RESTARTS + 1):
         try:
@@ -142,9 +147,11 @@ def _finish(rt: Runtime, convo: Conversation, turn: Turn, failure: BotError | No
         outcome, detail = ledger.DEAD_LETTER, letter
     elif turn.kind in ("answer", "command"):
         outcome, detail = (ledger.REPLIED if len(turn.messages) == 1 else ledger.MERGED), ""
+    elif turn.kind == "handoff":
+        outcome, detail = ledger.HANDOFF, ""
     else:
         outcome, detail = (ledger.NOTICE, turn.reply) if turn.kind == "notice" else (ledger.REJECTED, "limit or config")
-    history = _history(turn) if turn.kind == "answer" and failure is None else []
+    history = _history(turn) if turn.kind in ("answer", "handoff") and failure is None else []
     convo.finish(turn, outcome, history, (rt.config.history_max_messages, rt.config.history_ttl), detail or "")
     logger.info("turn done", extra={"conversation": convo.name, "turn": turn.id, "messages": len(turn.messages), "prompt": turn.prompt,
                                     "outcome": outcome, "latency_ms": int((time.time() - turn.messages[0].received_at) * 1000)})
@@ -156,7 +163,9 @@ def _give_up(rt: Runtime, convo: Conversation, turn: Turn, reason: str) -> None:
 
 
 def _history(turn: Turn) -> list[str]:
+    """The user's messages, and the bot's answer to them (the history keeps what a person answering later sees)."""
     entries = [{"role": "user", "content": message.text} for message in turn.messages if message.text.strip()]
-    entries.append({"role": "assistant", "content": turn.reply or ""})
+    if turn.kind == "answer":
+        entries.append({"role": "assistant", "content": turn.reply or ""})
     return [json.dumps(entry) for entry in entries]
 
