@@ -107,6 +107,8 @@ def replay(letter_id: str) -> None:
     rt, letter = _runtime(), _letter(letter_id)
     for raw in letter["messages"]:
         rt.turns.accept(IncomingMessage.from_json(raw), dedupe_ttl=0)
+    if letter.get("outgoing"):  # a proactive message that could not be sent
+        rt.turns.send_out(letter["conversation"], json.dumps(letter["outgoing"]))
     deadletters.remove(rt.redis, letter_id)
     click.echo(f"Replayed {len(letter['messages'])} message(s) into {letter['conversation']}.")
 

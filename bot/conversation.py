@@ -7,6 +7,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from redis import Redis
 
@@ -25,10 +26,12 @@ return 1
 """
 
 # The next turn: an unfinished one left by a crashed worker (counting the attempt), else the
-# whole inbox. With nothing left, release the lease and the pending marker in the same atomic
-# step, so a message that lands a moment later enqueues a new turn instead of being stranded.
+# whole inbox. With nothing left (outgoing messages included: -2 says some wait), release the
+# lease and the pending marker in the same atomic step, so a message that lands a moment later
+# enqueues a new turn instead of being stranded.
 _NEXT = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+if redis.call('EXISTS', KEYS[7]) == 1 then return -2 end
 if redis.call('EXISTS', KEYS[4]) == 1 then return redis.call('HINCRBY', KEYS[5], 'attempts', 1) end
 if redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('RENAME', KEYS[3], KEYS[4])
@@ -71,6 +74,10 @@ if #new > 0 then
 end
 return new
 """
+
+
+CONTACT_SECONDS = 90 * 86400  # how long a conversation stays reachable for proactive messages
+OUTGOING = object()  # what next_turn returns while messages the bot sends on its own wait
 
 
 class LeaseLost(Exception):
@@ -121,11 +128,34 @@ class Conversation:
     def next_turn(self) -> Turn | None:
         """The next turn to answer, or None once the inbox is empty and the lease released."""
         c = self.name
-        state = self._next(keys=[keys.lease(c), keys.pending(c), keys.inbox(c), keys.batch(c), keys.turn(c), keys.active()],
+        state = self._next(keys=[keys.lease(c), keys.pending(c), keys.inbox(c), keys.batch(c), keys.turn(c), keys.active(),
+                                 keys.outbox(c)],
                            args=[self.token, uuid.uuid4().hex[:12], c])
         if state == -1:
             raise LeaseLost(c)
+        if state == -2:
+            return OUTGOING
         return self._load() if state else None
+
+    def outgoing(self) -> dict[str, Any] | None:
+        """The oldest message the bot is to send on its own, left queued until `sent_outgoing`."""
+        raw = self.redis.lindex(keys.outbox(self.name), 0)
+        return json.loads(raw) if raw else None
+
+    def sent_outgoing(self) -> None:
+        """Drop the oldest outgoing message: it was sent (or given up on)."""
+        self.redis.lpop(keys.outbox(self.name))
+
+    def contact(self) -> IncomingMessage | None:
+        """The conversation's newest message, which says where to reach its user."""
+        raw = self.redis.get(keys.contact(self.name))
+        return IncomingMessage.from_json(raw) if raw else None
+
+    def remember(self, entries: list[str], limits: tuple[int, int]) -> None:
+        """Append to the history outside a turn (what the bot said on its own)."""
+        max_messages, ttl = limits
+        key = keys.history(self.name)
+        self.redis.pipeline().rpush(key, *entries).ltrim(key, -max_messages, -1).expire(key, ttl).execute()
 
     def _load(self) -> Turn:
         raw, state = self.redis.pipeline().lrange(keys.batch(self.name), 0, -1).hgetall(keys.turn(self.name)).execute()
@@ -169,6 +199,7 @@ class Conversation:
                             args=args)
         if not done:
             raise LeaseLost(c)
+        self.redis.set(keys.contact(c), turn.last.to_json(), ex=CONTACT_SECONDS)
 
     def forget(self) -> None:
         """Drop the conversation's history: the user asked for a fresh start (/reset)."""

@@ -20,12 +20,13 @@ from bot.runtime import Channel
 logger = logging.getLogger(__name__)
 
 
-def deliver(config: Config, convo: Conversation, channel: Channel, turn: Turn, keepalive: Keepalive) -> BotError | None:
-    """Send each part not yet sent, marking each once delivered; the platform's final refusal, if any."""
+def deliver(config: Config, channel: Channel, turn: Turn, keepalive: Keepalive,
+            on_sent: Callable[[int], None]) -> BotError | None:
+    """Send each part not yet sent, calling `on_sent` with the count once each is delivered; the final refusal, if any."""
     parts = render(turn.reply or "", channel.format, channel.max_text)
     for index in range(turn.sent, len(parts)):
         if keepalive.lost:
-            raise LeaseLost(convo.name)
+            raise LeaseLost(keepalive.convo.name)
         part = parts[index]
         reply = Reply(channel.name, turn.last.conversation_id, part.text, part.plain, part=index,
                       key=f"{turn.id}-{index}", context=turn.last.context)
@@ -33,7 +34,7 @@ def deliver(config: Config, convo: Conversation, channel: Channel, turn: Turn, k
             with_retries(lambda: _send(channel, reply), config.platform_max_retries, "delivery")
         except BotError as error:
             return error
-        convo.mark_sent(turn, index + 1)
+        on_sent(index + 1)
     return None
 
 

@@ -48,6 +48,14 @@ if start_turn(KEYS[3], KEYS[4], 3) then return 2 end
 return 1
 """
 
+# KEYS: outbox, pending, active. ARGV: the outgoing message, then the job. The conversation's own
+# turn sends it, so it never interleaves with a reply.
+_SEND_OUT = _START_TURN + """
+redis.call('RPUSH', KEYS[1], ARGV[1])
+start_turn(KEYS[2], KEYS[3], 2)
+return 1
+"""
+
 # KEYS: lease, pending, active. ARGV: the lease token, then the job. Give up the lease and queue
 # the turn again at once, its state intact, for another worker to resume.
 _HAND_BACK = _START_TURN + """
@@ -57,7 +65,7 @@ start_turn(KEYS[2], KEYS[3], 2)
 return 1
 """
 
-# KEYS: lease, pending, inbox, batch, active, the pending job's RQ key. ARGV: the job.
+# KEYS: lease, pending, inbox, batch, active, the pending job's RQ key, outbox. ARGV: the job.
 # A conversation past its deadline: alive (leased, or its job still queued) gets a new deadline;
 # with nothing left to answer it leaves the active set; otherwise its worker died: start a turn.
 _RECOVER = _START_TURN + """
@@ -65,7 +73,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('HGET', KEYS[6], 'status') =
   redis.call('ZADD', KEYS[5], ARGV[4], ARGV[3])
   return 0
 end
-if redis.call('EXISTS', KEYS[3]) == 0 and redis.call('EXISTS', KEYS[4]) == 0 then
+if redis.call('EXISTS', KEYS[3]) == 0 and redis.call('EXISTS', KEYS[4]) == 0 and redis.call('EXISTS', KEYS[7]) == 0 then
   redis.call('ZREM', KEYS[5], ARGV[3])
   return 0
 end
@@ -93,6 +101,7 @@ class TurnQueue:
         self.pending_ttl = config.lease_seconds * 2  # renewed by the running turn; lapses if its worker dies
         self._accept = redis.register_script(_ACCEPT)
         self._hand_back = redis.register_script(_HAND_BACK)
+        self._send_out = redis.register_script(_SEND_OUT)
         self._recover = redis.register_script(_RECOVER)
 
     def accept(self, message: IncomingMessage, dedupe_ttl: int) -> Accepted:
@@ -107,6 +116,11 @@ class TurnQueue:
         logger.info("message accepted", extra={"conversation": conversation, "outcome": outcome.name.lower()})
         return outcome
 
+    def send_out(self, conversation: str, outgoing: str) -> None:
+        """Queue a message the bot sends on its own; the conversation's next turn sends it, in order."""
+        self._send_out(keys=[keys.outbox(conversation), keys.pending(conversation), keys.active()],
+                       args=[outgoing, *self._turn_job(conversation)])
+
     def hand_back(self, conversation: str, token: str) -> bool:
         """Release a held lease and queue the turn again, for a worker that is shutting down."""
         job = self._turn_job(conversation)
@@ -118,7 +132,8 @@ class TurnQueue:
         pending_job = (self.redis.get(keys.pending(conversation)) or b"").decode()
         c = conversation
         result = self._recover(
-            keys=[keys.lease(c), keys.pending(c), keys.inbox(c), keys.batch(c), keys.active(), Job.key_for(pending_job)],
+            keys=[keys.lease(c), keys.pending(c), keys.inbox(c), keys.batch(c), keys.active(), Job.key_for(pending_job),
+                  keys.outbox(c)],
             args=self._turn_job(conversation),
         )
         return bool(result)

@@ -89,6 +89,16 @@ def usage(user: str, what: str, window: str) -> str:
     return _key("usage", user, what, window)
 
 
+def outbox(conversation: str) -> str:
+    """Messages the bot sends on its own (the API's proactive messages), sent by the conversation's next turn."""
+    return _key("outbox", conversation)
+
+
+def contact(conversation: str) -> str:
+    """The conversation's newest message: where and how to reach its user for a proactive message."""
+    return _key("contact", conversation)
+
+
 def paused(conversation: str) -> str:
     """Set while a person, not the bot, answers the conversation: the handoff."""
     return _key("paused", conversation)

@@ -126,6 +126,13 @@ class Prompts:
         self._remember(name, source)
         return prompt
 
+    def named(self, name: str, values: dict[str, Any]) -> Prompt:
+        """One prompt file by name, such as examples/order-status.md; raises OSError or PromptError."""
+        path = (self.directory / name).resolve()
+        if self.directory.resolve() not in path.parents:
+            raise PromptError(f"{name}: not a file in {self.directory}")
+        return render(name, path.read_text(encoding="utf-8"), values)
+
     def _remember(self, name: str, source: str) -> None:
         try:
             self.redis.set(keys.prompt(name), source)

@@ -8,8 +8,8 @@ import time
 
 from rq.exceptions import ShutDownImminentException
 
-from bot import commands, handoff, ledger, memory, runtime
-from bot.conversation import Conversation, Turn
+from bot import commands, handoff, ledger, memory, proactive, runtime
+from bot.conversation import OUTGOING, Conversation, Turn
 from bot.delivery import Keepalive, deliver
 from bot.errors import BotError
 from bot.limits import Limits
@@ -42,11 +42,13 @@ def run(conversation: str) -> None:
 def _turns(rt: Runtime, convo: Conversation, keepalive: Keepalive) -> None:
     platform = convo.name.split(":", 1)[0]
     while True:
+        proactive.send_queued(rt, convo, keepalive)
         _settle(convo, rt.config.for_platform(platform, "burst_window"), rt.config.for_platform(platform, "burst_max_wait"))
         turn = convo.next_turn()
         if turn is None:
             return
-        answer(rt, convo, turn, keepalive)
+        if turn is not OUTGOING:
+            answer(rt, convo, turn, keepalive)
 
 
 def _settle(convo: Conversation, window: float, max_wait: float) -> None:
@@ -70,7 +72,7 @@ def answer(rt: Runtime, convo: Conversation, turn: Turn, keepalive: Keepalive) -
         with keepalive.typing(lambda: channel.typing(turn.last.conversation_id, turn.last.context), channel.typing_every):
             turn.reply, turn.kind = decide(rt, convo, turn)
         convo.save_reply(turn)
-    failure = deliver(rt.config, convo, channel, turn, keepalive) if turn.reply else None
+    failure = deliver(rt.config, channel, turn, keepalive, lambda parts: convo.mark_sent(turn, parts)) if turn.reply else None
     _finish(rt, convo, turn, failure)
 
 

@@ -56,6 +56,6 @@ def work(rt: Runtime, burst: bool = False) -> None:
     worker = HerokuWorker([queue], connection=rt.redis)
     worker.imminent_shutdown_delay = rt.config.shutdown_grace  # then the turn is handed back to another worker
     try:
-        worker.work(burst=burst, logging_level=rt.config.log_level)
+        worker.work(burst=burst, logging_level=rt.config.log_level, with_scheduler=True)  # runs scheduled messages
     finally:
         sweeper.stopped.set()

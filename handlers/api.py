@@ -1,15 +1,19 @@
-"""The operator API, behind a bearer token (API_TOKEN): human handoff, for a helpdesk or a person."""
+"""The operator API, behind a bearer token (API_TOKEN): proactive messages, and human handoff."""
 
 from __future__ import annotations
 
+import json
+import time
+from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate, validates_schema
 
-from bot import handoff
+from bot import handoff, proactive
 from bot.conversation import Conversation
 from bot.errors import Rejected
+from bot.prompts import PromptError, sample_variables
 from bot.runtime import Runtime
 from handlers import signatures
 from handlers.base import Payload, validate_payload
@@ -22,6 +26,23 @@ class Pause(Payload):
 
 
 PAUSE = Pause()
+WHATSAPP_WINDOW = 24 * 3600  # outside it Meta refuses free-form text (error 131047)
+
+
+class Outgoing(Payload):
+    conversation = fields.String(required=True)  # <platform>:<id>, as the logs and the outcome ledger show it
+    text = fields.String(validate=validate.Length(min=1, max=4000))
+    prompt = fields.String()  # a prompt file whose template writes the message, e.g. examples/order-status.md
+    variables = fields.Dict(keys=fields.String(), load_default=dict)
+    at = fields.AwareDateTime()  # ISO 8601 with a time zone; absent or past: now
+
+    @validates_schema
+    def _text_or_prompt(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if ("text" in data) == ("prompt" in data):
+            raise ValidationError("give either text or prompt")
+
+
+OUTGOING = Outgoing()
 
 
 def _runtime() -> Runtime:
@@ -36,6 +57,42 @@ def authenticate() -> None:
         raise Rejected("the API is off: set API_TOKEN", 404)
     given = request.headers.get("Authorization", "")
     signatures.require("Authorization bearer token", given.removeprefix("Bearer ") if given else None, token)
+
+
+@bp.post("/messages")
+def send() -> Any:
+    """Send a message to a known conversation now, or at a given time: literal text, or written from a prompt."""
+    rt = _runtime()
+    data = validate_payload(OUTGOING, request.get_json(silent=True) or {})
+    _check_reachable(data["conversation"])
+    if "prompt" in data:
+        _check_prompt(data["prompt"], data["variables"])
+    item = proactive.outgoing(data.get("text"), data.get("prompt"), data["variables"])
+    at = data.get("at")
+    if at and at > datetime.now(timezone.utc):
+        rt.turns.queue.enqueue_at(at, "bot.proactive.send_later", data["conversation"], json.dumps(item), result_ttl=0)
+    else:
+        rt.turns.send_out(data["conversation"], json.dumps(item))
+    return jsonify(id=item["id"], conversation=data["conversation"], at=(at.isoformat() if at else None)), 202
+
+
+def _check_reachable(conversation: str) -> None:
+    """Refuse a conversation nobody wrote in, and a WhatsApp user outside the 24-hour window."""
+    rt = _runtime()
+    contact = Conversation(rt.redis, conversation, rt.config.lease_seconds).contact()
+    if contact is None:
+        raise Rejected(f"unknown conversation {conversation}: its user must have written to the bot first", 404)
+    if contact.platform == "whatsapp" and time.time() - contact.received_at > WHATSAPP_WINDOW:
+        raise Rejected("outside WhatsApp's 24-hour customer-service window: the user last wrote more than 24 hours "
+                       "ago, and WhatsApp only delivers approved templates then", 409)
+
+
+def _check_prompt(name: str, values: dict[str, Any]) -> None:
+    """A prompt that exists and renders with these variables, or 400 saying why."""
+    try:
+        _runtime().prompts.named(name, {**sample_variables(), **values})
+    except (OSError, PromptError) as error:
+        raise Rejected(f"prompt {name} cannot be used: {error}") from None
 
 
 @bp.get("/conversations/<path:conversation>")

@@ -1,0 +1,86 @@
+"""Messages the bot sends on its own, such as a shop's "your order has shipped": now, or at a given time.
+
+The API queues them in the conversation's outbox; the conversation's own turn sends them, so they
+never interleave with a reply. Each is recorded in the outcome ledger under the platform "api".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from bot import deadletters, keys, runtime
+from bot.conversation import Conversation, Turn
+from bot.delivery import Keepalive, deliver
+from bot.errors import BotError, Permanent
+from bot.ledger import DEAD_LETTER, KEEP_SECONDS, REPLIED
+from bot.messages import IncomingMessage
+from bot.prompts import PromptError, variables
+from bot.retry import with_retries
+from bot.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+
+def outgoing(text: str | None = None, prompt: str | None = None, values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A message to send: literal `text`, or text the LLM writes from the named `prompt` and its `values`."""
+    return {"id": uuid.uuid4().hex[:16], "text": text, "prompt": prompt, "variables": values or {}}
+
+
+def send_later(conversation: str, item: str) -> None:
+    """RQ job, scheduled for the time the API was given: queue the message now."""
+    runtime.current().turns.send_out(conversation, item)
+
+
+def send_queued(rt: Runtime, convo: Conversation, keepalive: Keepalive) -> None:
+    """Send every queued outgoing message of the conversation, oldest first."""
+    while (item := convo.outgoing()) is not None:
+        _send(rt, convo, keepalive, item)
+        convo.sent_outgoing()
+
+
+def _send(rt: Runtime, convo: Conversation, keepalive: Keepalive, item: dict[str, Any]) -> None:
+    contact = convo.contact()
+    channel = rt.channels.get(contact.platform) if contact else None
+    try:
+        if contact is None or channel is None:
+            raise Permanent("the conversation has no known user, or its platform is not enabled")
+        turn = Turn(item["id"], [contact], reply=item["text"] or _write(rt, convo, contact, item))
+        failure = deliver(rt.config, channel, turn, keepalive, lambda parts: None)
+        if failure:
+            raise failure
+    except BotError as error:
+        return _record(rt, convo, item, DEAD_LETTER, deadletters.add(rt.redis, _letter(convo, item, error)))
+    convo.remember([json.dumps({"role": "assistant", "content": turn.reply})],
+                   (rt.config.history_max_messages, rt.config.history_ttl))
+    _record(rt, convo, item, REPLIED, "")
+
+
+def _write(rt: Runtime, convo: Conversation, contact: IncomingMessage, item: dict[str, Any]) -> str:
+    """The text the LLM writes from the item's prompt, in the conversation's context."""
+    values = variables(contact.platform, contact.user_name, str(contact.context.get("language") or ""),
+                       {"id": convo.name, "platform": contact.platform}, rt.config.timezone)
+    try:
+        prompt = rt.prompts.named(item["prompt"], {**values, **item["variables"]})
+    except (OSError, PromptError) as error:
+        raise Permanent(f"prompt {item['prompt']}: {error}") from None
+    messages = [{"role": "system", "content": prompt.text}, *convo.history(rt.config.history_max_messages)]
+    completion = with_retries(lambda: rt.llm.complete(messages), rt.config.openai_max_retries, "LLM call")
+    if not completion.text.strip():
+        raise Permanent("the LLM wrote nothing")
+    return completion.text
+
+
+def _letter(convo: Conversation, item: dict[str, Any], error: BotError) -> dict[str, Any]:
+    return {"conversation": convo.name, "turn": item["id"], "reason": f"proactive message: {error}", "messages": [],
+            "outgoing": item}
+
+
+def _record(rt: Runtime, convo: Conversation, item: dict[str, Any], outcome: str, detail: str) -> None:
+    record = {"outcome": outcome, "turn": item["id"], "detail": detail, "conversation": convo.name, "at": time.time()}
+    rt.redis.set(keys.outcome("api", item["id"]), json.dumps(record), ex=KEEP_SECONDS)
+    rt.redis.hincrby(keys.outcome_counts(), outcome, 1)
+    logger.info("proactive message %s", outcome, extra={"conversation": convo.name, "id": item["id"]})
