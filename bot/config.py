@@ -32,6 +32,7 @@ class Config:
     history_max_messages: int = 20  # user and assistant messages kept per conversation
     history_max_tokens: int = 3000  # of those, the newest that fit this many (estimated) tokens go to the LLM; 0 = all
     history_ttl: int = 7 * 86400  # seconds of inactivity after which a conversation is forgotten
+    history_summary: bool = True  # summarise messages as they leave the history, instead of forgetting them
     lease_seconds: int = 60  # a turn's hold on its conversation; another worker takes over this long after a crash
     shutdown_grace: int = 20  # seconds a turn may run on after SIGTERM before it is handed back (Heroku kills at 30)
     queue_name: str = "turns"

@@ -202,8 +202,17 @@ class Conversation:
         self.redis.set(keys.contact(c), turn.last.to_json(), ex=CONTACT_SECONDS)
 
     def forget(self) -> None:
-        """Drop the conversation's history: the user asked for a fresh start (/reset)."""
-        self.redis.delete(keys.history(self.name))
+        """Drop the conversation's history and summary: the user asked for a fresh start (/reset)."""
+        self.redis.delete(keys.history(self.name), keys.summary(self.name))
+
+    def summary(self) -> str:
+        """The summary of the conversation's older messages, or ""."""
+        return (self.redis.get(keys.summary(self.name)) or b"").decode()
+
+    def fold(self, count: int, summary: str, ttl: int) -> None:
+        """Replace the oldest `count` history messages by a summary of them (and of the previous summary)."""
+        pipe = self.redis.pipeline()
+        pipe.ltrim(keys.history(self.name), count, -1).set(keys.summary(self.name), summary, ex=ttl).execute()
 
     def history(self, max_messages: int) -> list[dict[str, str]]:
         """The last messages of the conversation, oldest first."""

@@ -89,6 +89,11 @@ def usage(user: str, what: str, window: str) -> str:
     return _key("usage", user, what, window)
 
 
+def summary(conversation: str) -> str:
+    """What the LLM wrote of the conversation's older messages, once they left the history."""
+    return _key("summary", conversation)
+
+
 def outbox(conversation: str) -> str:
     """Messages the bot sends on its own (the API's proactive messages), sent by the conversation's next turn."""
     return _key("outbox", conversation)

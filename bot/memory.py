@@ -22,3 +22,21 @@ def fit(history: list[dict[str, str]], max_tokens: int) -> list[dict[str, str]]:
             break
         kept.append(message)
     return kept[::-1]
+
+
+SUMMARY_INSTRUCTION = (
+    "Summarise this conversation between a user and an assistant in at most five sentences, keeping names, "
+    "numbers, decisions and open questions. Write only the summary."
+)
+
+
+def summary_request(previous: str, older: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The LLM messages that fold `older` history (and any previous summary) into one summary."""
+    lines = [f"Earlier summary: {previous}"] if previous else []
+    lines += [f"{message['role']}: {message['content']}" for message in older]
+    return [{"role": "system", "content": SUMMARY_INSTRUCTION}, {"role": "user", "content": "\n".join(lines)}]
+
+
+def summary_message(summary: str) -> list[dict[str, str]]:
+    """The summary as the LLM sees it before the history; nothing when there is none."""
+    return [{"role": "system", "content": f"Summary of the earlier conversation: {summary}"}] if summary else []

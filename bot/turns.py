@@ -139,7 +139,8 @@ def _messages(rt: Runtime, convo: Conversation, turn: Turn, prompt: Prompt) -> l
     history = convo.history(int(prompt.settings.get("history_max_messages", rt.config.history_max_messages)))
     budget = int(prompt.settings.get("history_max_tokens", rt.config.history_max_tokens))
     new = [{"role": "user", "content": message.text} for message in turn.messages if message.text.strip()]
-    return [{"role": "system", "content": prompt.text}, *memory.fit(history, budget), *new]
+    earlier = memory.summary_message(convo.summary())
+    return [{"role": "system", "content": prompt.text}, *earlier, *memory.fit(history, budget), *new]
 
 
 def _finish(rt: Runtime, convo: Conversation, turn: Turn, failure: BotError | None) -> None:
@@ -154,9 +155,27 @@ def _finish(rt: Runtime, convo: Conversation, turn: Turn, failure: BotError | No
     else:
         outcome, detail = (ledger.NOTICE, turn.reply) if turn.kind == "notice" else (ledger.REJECTED, "limit or config")
     history = _history(turn) if turn.kind in ("answer", "handoff") and failure is None else []
+    if history and rt.config.history_summary:
+        _summarise_overflow(rt, convo, len(history))
     convo.finish(turn, outcome, history, (rt.config.history_max_messages, rt.config.history_ttl), detail or "")
     logger.info("turn done", extra={"conversation": convo.name, "turn": turn.id, "messages": len(turn.messages), "prompt": turn.prompt,
                                     "outcome": outcome, "latency_ms": int((time.time() - turn.messages[0].received_at) * 1000)})
+
+
+def _summarise_overflow(rt: Runtime, convo: Conversation, adding: int) -> None:
+    """Before the history drops its oldest messages, fold the older half into the summary (one LLM call per half)."""
+    limit = rt.config.history_max_messages
+    history = convo.history(limit)
+    if len(history) + adding <= limit:
+        return
+    older = history[: max(limit // 2, adding)]
+    try:
+        completion = with_retries(lambda: rt.llm.complete(memory.summary_request(convo.summary(), older)),
+                                  rt.config.openai_max_retries, "summary")
+    except BotError as error:  # the turn is answered; only the memory of older messages is lost
+        logger.warning("summary failed, older messages are forgotten instead: %s", error, extra={"conversation": convo.name})
+        return
+    convo.fold(len(older), completion.text.strip(), rt.config.history_ttl)
 
 
 def _give_up(rt: Runtime, convo: Conversation, turn: Turn, reason: str) -> None:

@@ -80,3 +80,28 @@ def test_group_replies_all_answers_everything(settings, telegram):
     post_update(app.test_client(), update("chatting among ourselves", **GROUP))
     work(app.extensions["bot"], burst=True)
     assert texts(telegram) == ["LLM: chatting among ourselves"]
+
+
+def test_messages_leaving_the_history_are_summarised_not_forgotten(settings, llm):
+    from bot.memory import SUMMARY_INSTRUCTION
+
+    app = create_app({**settings, "HISTORY_MAX_MESSAGES": "6"})
+    for text in ("my name is Ada", "I live in Lyon", "I like tea", "and coffee", "where do I live?"):
+        post_update(app.test_client(), update(text))
+        work(app.extensions["bot"], burst=True)
+    requests = [call["messages"] for call in llm.completions]
+    summaries = [messages for messages in requests if messages[0]["content"] == SUMMARY_INSTRUCTION]
+    chats = [messages for messages in requests if messages[0]["content"] != SUMMARY_INSTRUCTION]
+    assert "user: my name is Ada" in summaries[0][1]["content"]
+    last = chats[-1]
+    assert last[1]["content"].startswith("Summary of the earlier conversation: ")
+    assert "my name is Ada" not in [message["content"] for message in last[2:]]  # folded into the summary
+    assert last[-1]["content"] == "where do I live?"
+
+
+def test_summaries_can_be_turned_off(settings, llm):
+    app = create_app({**settings, "HISTORY_MAX_MESSAGES": "2", "HISTORY_SUMMARY": "0"})
+    for text in ("one", "two", "three"):
+        post_update(app.test_client(), update(text))
+        work(app.extensions["bot"], burst=True)
+    assert len(llm.completions) == 3
