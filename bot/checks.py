@@ -14,6 +14,8 @@ def problems(rt: Runtime) -> list[str]:
         rt.redis.ping()
     except RedisError as error:
         found.append(f"Redis is unreachable ({type(error).__name__}): check REDIS_URL.")
+    if rt.config.events_urls and not rt.config.events_secret:
+        found.append("EVENTS_URLS is set but EVENTS_SECRET is not: set it to whsec_ and base64 of 32 random bytes.")
     if not rt.channels:
         found.append("No platform is enabled: set one platform's variables (README, Platform setup), or WEBCHAT_ENABLED=1.")
     return found

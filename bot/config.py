@@ -51,6 +51,8 @@ class Config:
     handoff_notice: str = "I've asked a colleague to take over. They'll answer you here soon."
     handoff_timeout: int = 24 * 3600  # seconds before a paused conversation goes back to the bot; 0 = until resumed
     api_token: str = ""  # bearer token of the /api endpoints; empty: the API is off
+    events_urls: str = ""  # comma-separated URLs that receive conversation events; empty: none sent
+    events_secret: str = ""  # whsec_... that signs the events (Standard Webhooks)
     log_level: str = "INFO"
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # platforms read their own settings here
 

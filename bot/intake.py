@@ -14,7 +14,7 @@ from redis import Redis
 from rq import Queue
 from rq.job import Job
 
-from bot import keys
+from bot import events, keys
 from bot.config import Config
 from bot.messages import IncomingMessage
 
@@ -98,6 +98,7 @@ class TurnQueue:
         self.redis = redis
         self.config = config
         self.queue = Queue(config.queue_name, connection=redis)
+        self.events = Queue(events.QUEUE, connection=redis)
         self.pending_ttl = config.lease_seconds * 2  # renewed by the running turn; lapses if its worker dies
         self._accept = redis.register_script(_ACCEPT)
         self._hand_back = redis.register_script(_HAND_BACK)

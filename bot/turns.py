@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import time
+from typing import Any
 
 from rq.exceptions import ShutDownImminentException
 
-from bot import commands, handoff, ledger, memory, proactive, runtime
+from bot import commands, events, handoff, ledger, memory, proactive, runtime
 from bot.conversation import OUTGOING, Conversation, Turn
 from bot.delivery import Keepalive, deliver
 from bot.errors import BotError
@@ -154,12 +155,31 @@ def _finish(rt: Runtime, convo: Conversation, turn: Turn, failure: BotError | No
         outcome, detail = ledger.HANDOFF, ""
     else:
         outcome, detail = (ledger.NOTICE, turn.reply) if turn.kind == "notice" else (ledger.REJECTED, "limit or config")
+    _announce(rt, convo, turn, outcome, failure)
     history = _history(turn) if turn.kind in ("answer", "handoff") and failure is None else []
     if history and rt.config.history_summary:
         _summarise_overflow(rt, convo, len(history))
     convo.finish(turn, outcome, history, (rt.config.history_max_messages, rt.config.history_ttl), detail or "")
     logger.info("turn done", extra={"conversation": convo.name, "turn": turn.id, "messages": len(turn.messages), "prompt": turn.prompt,
                                     "outcome": outcome, "latency_ms": int((time.time() - turn.messages[0].received_at) * 1000)})
+
+
+def _announce(rt: Runtime, convo: Conversation, turn: Turn, outcome: str, failure: BotError | None) -> None:
+    """The turn's outbound events: its messages, the reply, a handoff request, a dead letter."""
+    def emit(event_type: str, key: str = "", **data: Any) -> None:
+        data = {"conversation": convo.name, "turn": turn.id, **data}
+        events.emit(rt.config, rt.turns.events, event_type, data, event_id=f"{turn.id}_{event_type}{key}")
+
+    if not rt.config.events_urls:
+        return
+    for n, message in enumerate(turn.messages):
+        emit("message.received", f"_{n}", message_id=message.message_id, user_id=message.user_id, text=message.text)
+    if turn.reply and failure is None:
+        emit("reply.sent", text=turn.reply, kind=turn.kind)
+    if turn.kind == "handoff" and turn.reply:
+        emit("handoff.requested", by="user")
+    if outcome == ledger.DEAD_LETTER:
+        emit("dead_letter", reason=str(failure))
 
 
 def _summarise_overflow(rt: Runtime, convo: Conversation, adding: int) -> None:

@@ -52,8 +52,8 @@ def work(rt: Runtime, burst: bool = False) -> None:
     sweeper = Sweeper(rt.turns, max(1.0, rt.config.lease_seconds / 4))
     if not burst:
         sweeper.start()
-    queue = Queue(rt.config.queue_name, connection=rt.redis)
-    worker = HerokuWorker([queue], connection=rt.redis)
+    queues = [Queue(rt.config.queue_name, connection=rt.redis), rt.turns.events]  # turns first: events can wait
+    worker = HerokuWorker(queues, connection=rt.redis)
     worker.imminent_shutdown_delay = rt.config.shutdown_grace  # then the turn is handed back to another worker
     try:
         worker.work(burst=burst, logging_level=rt.config.log_level, with_scheduler=True)  # runs scheduled messages

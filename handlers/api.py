@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from bot import handoff, proactive
+from bot import events, handoff, proactive
 from bot.conversation import Conversation
 from bot.errors import Rejected
 from bot.prompts import PromptError, sample_variables
@@ -110,6 +110,7 @@ def pause(conversation: str) -> Any:
     data = validate_payload(PAUSE, request.get_json(silent=True) or {})
     seconds = data["minutes"] * 60 if "minutes" in data else rt.config.handoff_timeout
     handoff.pause(rt.redis, conversation, seconds, by="api")
+    events.emit(rt.config, rt.turns.events, "handoff.requested", {"conversation": conversation, "by": "api"})
     return jsonify(conversation=conversation, paused=handoff.status(rt.redis, conversation))
 
 

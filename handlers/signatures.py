@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import time
 
 from bot.errors import Rejected
+from bot.signing import digest, standard_key, standard_sign  # noqa: F401  (re-exported for the adapters)
 
 REPLAY_WINDOW = 300  # seconds: Slack's and Standard Webhooks' tolerance for a signed timestamp
-
-
-def digest(key: bytes, message: bytes, algorithm: str = "sha256") -> bytes:
-    """The raw HMAC of `message`."""
-    return hmac.new(key, message, getattr(hashlib, algorithm)).digest()
 
 
 def require(header: str, given: str | None, expected: str) -> None:
@@ -33,18 +27,6 @@ def require_fresh(header: str, timestamp: str | None, now: float | None = None) 
         raise Rejected(f"missing or malformed {header}", 401) from None
     if age > REPLAY_WINDOW:
         raise Rejected(f"stale {header}: more than {REPLAY_WINDOW} s from now", 403)
-
-
-def standard_key(secret: str) -> bytes:
-    """The HMAC key of a Standard Webhooks secret: the base64 after `whsec_`, padding optional."""
-    encoded = secret.removeprefix("whsec_")
-    return base64.b64decode(encoded + "=" * (-len(encoded) % 4))
-
-
-def standard_sign(key: bytes, webhook_id: str, timestamp: int, body: bytes) -> str:
-    """The `webhook-signature` value for a Standard Webhooks message."""
-    signed = f"{webhook_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(digest(key, signed)).decode()
 
 
 def standard_verify(key: bytes, headers: dict[str, str | None], body: bytes, now: float | None = None) -> None:

@@ -1,0 +1,62 @@
+"""Outbound events: signed webhooks (Standard Webhooks) to configured URLs, so CRMs, helpdesks and
+automation tools hear what happens in conversations: message.received, reply.sent, handoff.requested,
+dead_letter. Each delivery is an RQ job, retried with backoff by RQ's scheduler."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import requests
+from rq import Queue, Retry
+
+from bot import runtime
+from bot.config import Config
+from bot.signing import standard_key, standard_sign
+
+logger = logging.getLogger(__name__)
+
+QUEUE = "events"
+RETRY_INTERVALS = [5, 30, 120, 600, 1800, 3600]  # seconds between attempts: about 1.6 hours in all
+TIMEOUT = 15  # seconds the receiver has to answer
+
+
+class DeliveryFailed(Exception):
+    """The receiver did not answer 2xx: RQ tries again later."""
+
+
+def emit(config: Config, queue: Queue, kind: str, data: dict[str, Any], event_id: str = "") -> None:
+    """Queue the event for every configured URL; nothing when EVENTS_URLS is unset.
+
+    A stable `event_id` (the same when a crashed turn emits again) lets receivers dedupe on `webhook-id`.
+    """
+    if not config.events_secret:
+        logger.error("EVENTS_URLS is set but EVENTS_SECRET is not: set it (whsec_...) to send events")
+        return
+    event = json.dumps({"type": kind, "timestamp": _now(), "data": data})
+    event_id = f"evt_{event_id or uuid.uuid4().hex}"
+    for url in config.events_urls.split(","):
+        if url.strip():
+            queue.enqueue("bot.events.deliver", url.strip(), event_id, event, retry=Retry(len(RETRY_INTERVALS), RETRY_INTERVALS),
+                          result_ttl=0, failure_ttl=7 * 86400)
+
+
+def deliver(url: str, event_id: str, event: str) -> None:
+    """RQ job: POST one event, signed; raise to be retried, except on 410 Gone (the receiver asks us to stop)."""
+    config = runtime.current().config
+    body, now = event.encode(), int(time.time())
+    headers = {"content-type": "application/json", "webhook-id": event_id, "webhook-timestamp": str(now),
+               "webhook-signature": standard_sign(standard_key(config.events_secret), event_id, now, body)}
+    response = requests.post(url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)
+    if response.status_code == 410:
+        logger.warning("event receiver answered 410 Gone: remove it from EVENTS_URLS", extra={"event": event_id})
+    elif not 200 <= response.status_code < 300:
+        raise DeliveryFailed(f"event receiver answered {response.status_code}")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,87 @@
+"""Outbound events: signed webhooks that tell a CRM or a helpdesk what happens in conversations."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rq.registry import ScheduledJobRegistry
+
+from app import create_app
+from bot.signing import standard_key
+from bot.worker import work
+from handlers.signatures import standard_verify
+from tests.fakes import Canned, FakePlatform, openai_error
+from tests.helpers import post_update, update
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+@pytest.fixture
+def receiver():
+    server = FakePlatform().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app(settings, receiver):
+    return create_app({**settings, "EVENTS_URLS": f"{receiver.url}/events", "EVENTS_SECRET": SECRET, "API_TOKEN": "t"})
+
+
+def received(receiver) -> list[dict]:
+    """The events delivered, after checking each one's signature."""
+    for call in receiver.delivered:
+        standard_verify(standard_key(SECRET), {k.lower(): v for k, v in call.headers.items()}, call.raw)
+    return [call.body for call in receiver.delivered]
+
+
+def test_a_turn_announces_the_message_and_the_reply(client, run_worker, receiver):
+    post_update(client, update("hello"))
+    run_worker()
+    events = received(receiver)
+    assert [event["type"] for event in events] == ["message.received", "reply.sent"]
+    assert events[0]["data"]["text"] == "hello" and events[1]["data"]["text"] == "LLM: hello"
+    assert events[0]["data"]["conversation"] == "telegram:123456789"
+
+
+def test_handoff_requests_and_dead_letters_are_announced(app, client, run_worker, llm, receiver):
+    post_update(client, update("talk to a human"))
+    run_worker()
+    app.test_client().post("/api/conversations/telegram:555/pause", headers={"Authorization": "Bearer t"})
+    llm.then(*[openai_error(500, "boom")] * 3)
+    post_update(client, update("fails", chat_id=777))
+    run_worker()
+    kinds = [event["type"] for event in received(receiver)]
+    assert kinds.count("handoff.requested") == 2
+    assert "reply.sent" in kinds  # the failure notice reached the user
+    assert any(event["data"].get("by") == "api" for event in received(receiver) if event["type"] == "handoff.requested")
+
+
+def test_a_failed_delivery_is_retried_later(app, client, run_worker, redis, receiver):
+    receiver.then(Canned(status=503, body={}), Canned(status=503, body={}))
+    post_update(client, update("hello"))
+    run_worker()
+    retried = ScheduledJobRegistry("events", connection=redis)
+    assert retried.count == 2  # both events, each waiting for its next attempt
+    assert received(receiver) == []
+
+
+def test_no_events_without_urls(settings, receiver):
+    quiet = create_app(settings)
+    post_update(quiet.test_client(), update("hello"))
+    work(quiet.extensions["bot"], burst=True)
+    assert receiver.requests == []
+
+
+def test_events_without_a_secret_fail_the_release_check(settings):
+    result = create_app({**settings, "EVENTS_URLS": "https://crm.example.com/hook"}).test_cli_runner().invoke(args=["check"])
+    assert result.exit_code == 1 and "EVENTS_SECRET" in result.output
+
+
+def test_event_bodies_are_standard_webhooks(client, run_worker, receiver):
+    post_update(client, update("hello"))
+    run_worker()
+    body = json.loads(receiver.delivered[0].raw)
+    assert set(body) == {"type", "timestamp", "data"} and body["timestamp"].endswith("Z")
+    assert receiver.delivered[0].headers["webhook-id"].startswith("evt_")
