@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from bot import checks, deadletters, ledger, rejects
+from bot import checks, deadletters, ledger, rejects, triggers
 from bot.messages import IncomingMessage
 from bot.runtime import Runtime
 
@@ -73,12 +74,22 @@ prompts = AppGroup("prompts", help="The prompt files in prompts/.")
 def check_prompts() -> None:
     """Validate every prompt file (front matter, template, variables): the Procfile's release step."""
     rt = _runtime()
-    found = rt.prompts.problems(rt.config.timezone)
+    found = rt.prompts.problems(rt.config.timezone) + _trigger_problems(rt)
     for problem in found:
         click.echo(f"problem: {problem}", err=True)
     if found:
         raise SystemExit(1)
     click.echo(f"prompts ok: {rt.config.prompts_dir}/")
+
+
+def _trigger_problems(rt: Runtime) -> list[str]:
+    """What is wrong with the triggers file, and with the prompts its triggers name."""
+    try:
+        named = [trigger.prompt for trigger in triggers.load(Path(rt.config.triggers_file)) if trigger.prompt]
+    except ValueError as error:
+        return [str(error)]
+    return [f"{rt.config.triggers_file}: prompt {name} does not exist" for name in named
+            if not (Path(rt.config.prompts_dir) / name).is_file()]
 
 
 dead_letters = AppGroup("dead-letters", help="Turns that failed after every retry: list, show, replay, purge.")

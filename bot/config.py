@@ -28,7 +28,8 @@ class Config:
     platform_max_retries: int = 4  # retries of a transient delivery failure
     prompts_dir: str = "prompts"
     prompt: str = "system.md"  # the default prompt file in prompts_dir; prompts/<platform>.md overrides it
-    timezone: str = "UTC"  # for the date and time prompts see
+    timezone: str = "UTC"  # for the date and time prompts see, and for the triggers' cron expressions
+    triggers_file: str = "prompts/triggers.yaml"  # recurring messages: cron, prompt or text, audience
     history_max_messages: int = 20  # user and assistant messages kept per conversation
     history_max_tokens: int = 3000  # of those, the newest that fit this many (estimated) tokens go to the LLM; 0 = all
     history_ttl: int = 7 * 86400  # seconds of inactivity after which a conversation is forgotten

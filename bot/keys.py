@@ -109,6 +109,11 @@ def paused(conversation: str) -> str:
     return _key("paused", conversation)
 
 
+def trigger(name: str, tick: str) -> str:
+    """Set by the one worker that fired a trigger for this tick."""
+    return _key("trigger", name, tick)
+
+
 def prompt(name: str) -> str:
     """The last version of a prompt file that worked: served while the file is broken."""
     return _key("prompt", name)

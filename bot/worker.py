@@ -11,23 +11,24 @@ from rq import Queue
 from rq.worker import HerokuWorker
 
 import bot.turns  # noqa: F401  imported before RQ forks a work horse per job, so no job pays for the import
-from bot import runtime
-from bot.intake import TurnQueue
+from bot import runtime, triggers
 from bot.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
 
 class Sweeper(threading.Thread):
-    """Starts a new turn for every conversation whose worker died mid-turn or before starting it.
+    """Starts a new turn for every conversation whose worker died mid-turn or before starting it, and
+    fires the recurring triggers that are due.
 
     A dead worker's lease lapses, but nothing else would wake its conversation: the user may
     never write again. Every worker sweeps; the recovery script makes sure only one turn starts.
     """
 
-    def __init__(self, turns: TurnQueue, interval: float) -> None:
+    def __init__(self, rt: Runtime, interval: float) -> None:
         super().__init__(name="sweeper", daemon=True)
-        self.turns = turns
+        self.rt = rt
+        self.turns = rt.turns
         self.interval = interval
         self.stopped = threading.Event()
 
@@ -35,8 +36,11 @@ class Sweeper(threading.Thread):
         while not self.stopped.wait(self.interval * random.uniform(0.8, 1.2)):  # jitter: workers do not sweep in step
             try:
                 self.sweep()
+                triggers.run_due(self.rt)
             except RedisError as error:
                 logger.warning("sweep skipped, Redis unavailable: %s", type(error).__name__)
+            except ValueError as error:  # a broken triggers file: `flask prompts check` says the same
+                logger.error("triggers not run: %s", error)
 
     def sweep(self) -> int:
         """Recover every overdue conversation; returns how many got a new turn."""
@@ -49,7 +53,7 @@ class Sweeper(threading.Thread):
 def work(rt: Runtime, burst: bool = False) -> None:
     """Install the runtime and take turn jobs until stopped (or, with `burst`, until the queue is empty)."""
     runtime.install(rt)
-    sweeper = Sweeper(rt.turns, max(1.0, rt.config.lease_seconds / 4))
+    sweeper = Sweeper(rt, max(1.0, rt.config.lease_seconds / 4))
     if not burst:
         sweeper.start()
     queues = [Queue(rt.config.queue_name, connection=rt.redis), rt.turns.events]  # turns first: events can wait
