@@ -57,7 +57,8 @@ def _start_redis(processes: list[subprocess.Popen]) -> str:
     port = free_port()
     DATA.mkdir(exist_ok=True)
     command = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(DATA), "--appendonly", "yes"]
-    processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+    # Its own session: Ctrl-C reaches web and worker, which stop first; Redis is stopped last, by us.
+    processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True))
     _wait_for_port(port)
     print(f"Embedded Redis on port {port} (set REDIS_URL to use your own)", flush=True)
     return f"redis://127.0.0.1:{port}/0"
