@@ -8,12 +8,12 @@ from typing import Mapping
 
 from flask import Flask
 
-from bot import cli, llm, storage
+from bot import cli, llm, logs, storage
 from bot.config import OFFLINE_MODEL_HINT, Config
 from bot.intake import TurnQueue
 from bot.prompts import Prompts
 from bot.runtime import Runtime
-from handlers import api, registry, telegram, webchat, webhooks
+from handlers import api, health, registry, telegram, webchat, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -21,14 +21,14 @@ logger = logging.getLogger(__name__)
 def create_app(config: Mapping[str, str] | None = None) -> Flask:
     """Build the app from the environment, with `config` overriding it (tests pass their settings here)."""
     settings = Config.from_env({**os.environ, **(config or {})})
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format, logs.secrets_in(settings.env))
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     redis = storage.connect(settings.redis_url)
     channels = registry.enabled(settings, redis)
     prompts = Prompts(settings.prompts_dir, settings.prompt, redis)
     app.extensions["bot"] = Runtime(settings, redis, llm.build(settings), channels, TurnQueue(redis, settings), prompts)
-    for blueprint in (webhooks.bp, webchat.bp, api.bp):
+    for blueprint in (webhooks.bp, webchat.bp, api.bp, health.bp):
         app.register_blueprint(blueprint)
     for command in (*cli.COMMANDS, telegram.cli):
         app.cli.add_command(command)

@@ -55,6 +55,7 @@ class Config:
     events_urls: str = ""  # comma-separated URLs that receive conversation events; empty: none sent
     events_secret: str = ""  # whsec_... that signs the events (Standard Webhooks)
     log_level: str = "INFO"
+    log_format: str = "json"  # one JSON object per line; "text" for reading by eye (make run sets it)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # platforms read their own settings here
 
     @classmethod

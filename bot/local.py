@@ -42,6 +42,7 @@ def main() -> None:
 def _environment() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("WEBCHAT_ENABLED", "1")
+    env.setdefault("LOG_FORMAT", "text")  # for reading in a terminal; production logs JSON lines
     env.setdefault("PORT", "8000")
     env.setdefault("HOST", "127.0.0.1")  # the chat page has no login: keep it off the network
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"

@@ -1,0 +1,63 @@
+"""Logging: one JSON object per line (the default), with each event's fields; or plain text for reading locally."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from typing import Iterable, Mapping
+
+# What every LogRecord has: anything else was passed in `extra` and belongs in the line.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON line: time, level, logger, message, then the event's own fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+                "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        line.update({key: value for key, value in vars(record).items() if key not in _STANDARD})
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+SECRET_NAMES = re.compile(r"TOKEN|SECRET|KEY|PASSWORD", re.IGNORECASE)
+
+
+class _Handler(logging.StreamHandler):
+    """The bot's own handler on the root logger: it blanks out secrets, whichever library logs them.
+
+    (A library's debug line may hold a URL with a token in it, such as Telegram's /bot<token>/.)
+    """
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = sorted(set(secrets), key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        for secret in self.secrets:
+            line = line.replace(secret, "[secret]")
+        return line
+
+
+def secrets_in(environ: Mapping[str, str]) -> list[str]:
+    """The values of every setting whose name says it is secret, such as TELEGRAM_BOT_TOKEN."""
+    return [value for name, value in environ.items() if SECRET_NAMES.search(name) and len(value) >= 6]
+
+
+def configure(level: str, fmt: str, secrets: Iterable[str] = ()) -> None:
+    """Log to stderr from the root logger: LOG_FORMAT json (the default) or text, secrets blanked out."""
+    root = logging.getLogger()
+    root.setLevel(level)
+    ours = [handler for handler in root.handlers if isinstance(handler, _Handler)]
+    if ours:  # several apps in one process (tests): one handler, knowing every app's secrets
+        ours[0].secrets = sorted(set(ours[0].secrets) | set(secrets), key=len, reverse=True)
+        return
+    handler = _Handler(secrets)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s") if fmt == "text"
+                         else JsonFormatter())
+    root.addHandler(handler)

@@ -1,0 +1,62 @@
+"""Running it: health checks, and logs that are structured and never carry secrets or message text."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from app import create_app
+from bot.logs import JsonFormatter
+from tests.conftest import free_port
+from tests.fakes import telegram_error
+from tests.helpers import post_update, update
+
+
+def test_healthz_is_always_ok(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_readyz_wants_a_worker_and_says_what_to_do(client, start_workers, telegram):
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["problems"] == ["no worker is running: start one (Procfile `worker`)"]
+    start_workers()
+    telegram.wait_for(lambda: client.get("/readyz").status_code == 200)
+
+
+def test_readyz_reports_a_stuck_queue(client, redis):
+    post_update(client, update("waiting"))
+    [job] = redis.lrange("rq:queue:turns", 0, -1)
+    redis.hset(f"rq:job:{job.decode()}", "enqueued_at", "2026-01-01T00:00:00.000000Z")
+    problems = client.get("/readyz").get_json()["problems"]
+    assert any("the oldest queued turn has waited" in problem for problem in problems)
+
+
+def test_readyz_without_redis_is_503(settings):
+    down = create_app({**settings, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}).test_client()
+    response = down.get("/readyz")
+    assert response.status_code == 503 and "check REDIS_URL" in response.get_json()["problems"][0]
+
+
+def test_log_lines_are_json_with_the_events_fields():
+    record = logging.LogRecord("bot.turns", logging.INFO, "", 0, "turn done", (), None)
+    record.conversation, record.latency_ms = "telegram:1", 42
+    line = json.loads(JsonFormatter().format(record))
+    assert (line["message"], line["conversation"], line["latency_ms"], line["level"]) == ("turn done", "telegram:1", 42, "INFO")
+
+
+def test_no_log_line_carries_a_secret_or_the_messages_text(settings, llm, telegram, start_workers, tmp_path, capfd):
+    secrets = {"TELEGRAM_BOT_TOKEN": "999:SECRET-BOT-TOKEN", "TELEGRAM_WEBHOOK_SECRET": "SECRET-WEBHOOK",
+               "OPENAI_API_KEY": "sk-SECRET-OPENAI", "API_TOKEN": "SECRET-API", "LOG_LEVEL": "DEBUG"}
+    settings.update(secrets)
+    app = create_app(settings)
+    telegram.then(telegram_error(401, "Unauthorized"))  # failures are where secrets leak into logs
+    post_update(app.test_client(), update("my PRIVATE words"), secret="SECRET-WEBHOOK")
+    post_update(app.test_client(), update("wrong secret"), secret="SECRET-WRONG")
+    start_workers()
+    telegram.wait_for(lambda: len(telegram.sent) >= 1)
+    llm.wait_for(lambda: len(llm.completions) >= 1)
+    logs = capfd.readouterr().err + "".join(path.read_text() for path in tmp_path.glob("worker-*.log"))
+    assert "turn done" in logs or "dead-lettered" in logs
+    for secret in [*secrets.values()][:4] + ["PRIVATE words"]:
+        assert secret not in logs, secret
