@@ -30,7 +30,10 @@ def main() -> None:
             env["REDIS_URL"] = _start_redis(processes)
         commands = _procfile()
         subprocess.run(commands["release"], shell=True, env=env, check=True, cwd=ROOT)
-        processes += [subprocess.Popen(f"exec {commands[name]}", shell=True, env=env, cwd=ROOT) for name in ("web", "worker")]
+        if env.get("TELEGRAM_POLLING") == "1":  # a Telegram bot without a public URL
+            commands["poll"] = "flask --app app telegram poll"
+        names = [name for name in ("web", "worker", "poll") if name in commands]
+        processes += [subprocess.Popen(f"exec {commands[name]}", shell=True, env=env, cwd=ROOT) for name in names]
         print(f"\n  Chat with the bot: http://127.0.0.1:{env['PORT']}/chat   (Ctrl-C stops everything)\n", flush=True)
         _wait(processes)
     except (KeyboardInterrupt, subprocess.CalledProcessError):

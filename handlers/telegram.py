@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
-from flask import Request, current_app
-from flask.cli import AppGroup
+from flask import Request
 from marshmallow import fields
 
-from bot.errors import BotError, FormattingRejected, Permanent, Transient
+from bot.errors import FormattingRejected, Permanent, Transient
 from bot.messages import IncomingMessage, Reply
 from bot.render import TELEGRAM_HTML
 from handlers import signatures
@@ -85,7 +83,10 @@ class Telegram(Adapter):
 
     def parse(self, request: Request) -> list[IncomingMessage]:
         """Messages from people (text "" for stickers, images, voice); other updates and bots are ignored."""
-        update = load(UPDATE, request)
+        return self.messages(load(UPDATE, request))
+
+    def messages(self, update: dict[str, Any]) -> list[IncomingMessage]:
+        """The messages of one validated update, from the webhook or from getUpdates."""
         message = update.get("message")
         if not message or message.get("sender", {}).get("is_bot", True) or not _from_person(message):
             return []
@@ -158,47 +159,3 @@ def _error(method: str, body: dict[str, Any]) -> Exception:
     if "can't parse entities" in description:
         return FormattingRejected(message)
     return Permanent(message)
-
-
-cli = AppGroup("telegram", help="Manage the Telegram bot's webhook.")
-
-
-@cli.command("set-webhook")
-@click.argument("public_url", required=False)
-def set_webhook(public_url: str | None) -> None:
-    """Point the bot's webhook at PUBLIC_URL (default: PUBLIC_BASE_URL) + /webhooks/telegram."""
-    adapter = _adapter()
-    base = (public_url or adapter.config.setting("PUBLIC_BASE_URL")).rstrip("/")
-    if not base:
-        raise click.UsageError("give the public HTTPS URL of this app, or set PUBLIC_BASE_URL")
-    url = base if base.endswith("/webhooks/telegram") else f"{base}/webhooks/telegram"
-    _call("setWebhook", {"url": url, "secret_token": adapter.secret, "allowed_updates": ALLOWED_UPDATES})
-    click.echo(f"Webhook set: {url}")
-
-
-@cli.command("webhook-info")
-def webhook_info() -> None:
-    """Show what Telegram knows of the webhook: URL, pending updates, last error."""
-    for name, value in sorted(_call("getWebhookInfo", {}).items()):
-        click.echo(f"{name}: {value}")
-
-
-@cli.command("delete-webhook")
-def delete_webhook() -> None:
-    """Remove the webhook (updates then wait at Telegram for up to 24 h)."""
-    _call("deleteWebhook", {})
-    click.echo("Webhook deleted.")
-
-
-def _adapter() -> Telegram:
-    adapter = current_app.extensions["bot"].channels.get(Telegram.name)
-    if adapter is None:
-        raise click.ClickException(f"Telegram is not enabled: set {' and '.join(Telegram.required)}.")
-    return adapter
-
-
-def _call(method: str, payload: dict[str, Any]) -> Any:
-    try:
-        return _adapter().call(method, payload)
-    except BotError as error:
-        raise click.ClickException(str(error)) from None
