@@ -32,3 +32,16 @@ def test_rediss_urls_accept_heroku_self_signed_certificates():
 
     options = connect("rediss://:pw@example.com:6380").connection_pool.connection_kwargs
     assert options["ssl_cert_reqs"] is None
+
+
+def test_the_heroku_manifest_provisions_redis_web_and_worker():
+    import json
+
+    from tests.conftest import ROOT
+
+    manifest = json.loads((ROOT / "app.json").read_text())
+    assert manifest["addons"][0]["plan"].startswith("heroku-redis")
+    assert set(manifest["formation"]) == {"web", "worker"}
+    procfile = (ROOT / "Procfile").read_text()
+    assert all(f"{name}:" in procfile for name in ("web", "worker", "release"))
+    assert manifest["env"]["TELEGRAM_WEBHOOK_SECRET"]["generator"] == "secret"
