@@ -9,7 +9,7 @@ import logging
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from rq import Queue, Retry
@@ -17,6 +17,10 @@ from rq import Queue, Retry
 from bot import runtime
 from bot.config import Config
 from bot.signing import standard_key, standard_sign
+
+if TYPE_CHECKING:  # for annotations only: the runtime itself imports this module, through intake
+    from bot.conversation import Turn
+    from bot.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -60,3 +64,21 @@ def deliver(url: str, event_id: str, event: str) -> None:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def announce_turn(rt: Runtime, conversation: str, turn: Turn, outcome: str, failure: Exception | None) -> None:
+    """The turn's outbound events: its messages, the reply, a handoff request, a dead letter."""
+    def send(event_type: str, key: str = "", **data: Any) -> None:
+        data = {"conversation": conversation, "turn": turn.id, **data}
+        emit(rt.config, rt.turns.events, event_type, data, event_id=f"{turn.id}_{event_type}{key}")
+
+    if not rt.config.events_urls:
+        return
+    for n, message in enumerate(turn.messages):
+        send("message.received", f"_{n}", message_id=message.message_id, user_id=message.user_id, text=message.text)
+    if turn.reply and failure is None:
+        send("reply.sent", text=turn.reply, kind=turn.kind)
+    if turn.kind == "handoff" and turn.reply:
+        send("handoff.requested", by="user")
+    if outcome == "dead_letter":
+        send("dead_letter", reason=str(failure))

@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+from typing import TYPE_CHECKING
+
+from bot.errors import BotError
+from bot.retry import with_retries
+
+if TYPE_CHECKING:  # the worker's types, without importing the worker into the web process
+    from bot.conversation import Conversation
+    from bot.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
 CHARS_PER_TOKEN = 4  # OpenAI's rule of thumb for English; conservative for code, generous for CJK
 MESSAGE_OVERHEAD = 4  # tokens each chat message costs beyond its text (role, separators)
 
@@ -40,3 +52,19 @@ def summary_request(previous: str, older: list[dict[str, str]]) -> list[dict[str
 def summary_message(summary: str) -> list[dict[str, str]]:
     """The summary as the LLM sees it before the history; nothing when there is none."""
     return [{"role": "system", "content": f"Summary of the earlier conversation: {summary}"}] if summary else []
+
+
+def summarise_overflow(rt: Runtime, convo: Conversation, adding: int) -> None:
+    """Before the history drops its oldest messages, fold the older half into the summary (one LLM call per half)."""
+    limit = rt.config.history_max_messages
+    history = convo.history(limit)
+    if len(history) + adding <= limit:
+        return
+    older = history[: max(limit // 2, adding)]
+    try:
+        completion = with_retries(lambda: rt.llm.complete(summary_request(convo.summary(), older)),
+                                  rt.config.openai_max_retries, "summary")
+    except BotError as error:  # the turn is answered; only the memory of older messages is lost
+        logger.warning("summary failed, older messages are forgotten instead: %s", error, extra={"conversation": convo.name})
+        return
+    convo.fold(len(older), completion.text.strip(), rt.config.history_ttl)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
 
 from rq.exceptions import ShutDownImminentException
 
@@ -155,47 +154,13 @@ def _finish(rt: Runtime, convo: Conversation, turn: Turn, failure: BotError | No
         outcome, detail = ledger.HANDOFF, ""
     else:
         outcome, detail = (ledger.NOTICE, turn.reply) if turn.kind == "notice" else (ledger.REJECTED, "limit or config")
-    _announce(rt, convo, turn, outcome, failure)
+    events.announce_turn(rt, convo.name, turn, outcome, failure)
     history = _history(turn) if turn.kind in ("answer", "handoff") and failure is None else []
     if history and rt.config.history_summary:
-        _summarise_overflow(rt, convo, len(history))
+        memory.summarise_overflow(rt, convo, len(history))
     convo.finish(turn, outcome, history, (rt.config.history_max_messages, rt.config.history_ttl), detail or "")
     logger.info("turn done", extra={"conversation": convo.name, "turn": turn.id, "messages": len(turn.messages), "prompt": turn.prompt,
                                     "outcome": outcome, "latency_ms": int((time.time() - turn.messages[0].received_at) * 1000)})
-
-
-def _announce(rt: Runtime, convo: Conversation, turn: Turn, outcome: str, failure: BotError | None) -> None:
-    """The turn's outbound events: its messages, the reply, a handoff request, a dead letter."""
-    def emit(event_type: str, key: str = "", **data: Any) -> None:
-        data = {"conversation": convo.name, "turn": turn.id, **data}
-        events.emit(rt.config, rt.turns.events, event_type, data, event_id=f"{turn.id}_{event_type}{key}")
-
-    if not rt.config.events_urls:
-        return
-    for n, message in enumerate(turn.messages):
-        emit("message.received", f"_{n}", message_id=message.message_id, user_id=message.user_id, text=message.text)
-    if turn.reply and failure is None:
-        emit("reply.sent", text=turn.reply, kind=turn.kind)
-    if turn.kind == "handoff" and turn.reply:
-        emit("handoff.requested", by="user")
-    if outcome == ledger.DEAD_LETTER:
-        emit("dead_letter", reason=str(failure))
-
-
-def _summarise_overflow(rt: Runtime, convo: Conversation, adding: int) -> None:
-    """Before the history drops its oldest messages, fold the older half into the summary (one LLM call per half)."""
-    limit = rt.config.history_max_messages
-    history = convo.history(limit)
-    if len(history) + adding <= limit:
-        return
-    older = history[: max(limit // 2, adding)]
-    try:
-        completion = with_retries(lambda: rt.llm.complete(memory.summary_request(convo.summary(), older)),
-                                  rt.config.openai_max_retries, "summary")
-    except BotError as error:  # the turn is answered; only the memory of older messages is lost
-        logger.warning("summary failed, older messages are forgotten instead: %s", error, extra={"conversation": convo.name})
-        return
-    convo.fold(len(older), completion.text.strip(), rt.config.history_ttl)
 
 
 def _give_up(rt: Runtime, convo: Conversation, turn: Turn, reason: str) -> None:
