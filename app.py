@@ -30,7 +30,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     app.extensions["bot"] = Runtime(settings, redis, llm.build(settings), channels, TurnQueue(redis, settings), prompts)
     for blueprint in (webhooks.bp, webchat.bp, api.bp, health.bp):
         app.register_blueprint(blueprint)
-    for command in (*cli.COMMANDS, telegram_cli.cli, samples.send_sample):
+    for command in (*cli.COMMANDS, telegram_cli.cli, samples.send_sample, webchat.chat):
         app.cli.add_command(command)
     _announce(app.extensions["bot"])
     return app

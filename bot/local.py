@@ -34,7 +34,9 @@ def main() -> None:
             commands["poll"] = "flask --app app telegram poll"
         names = [name for name in ("web", "worker", "poll") if name in commands]
         processes += [subprocess.Popen(f"exec {commands[name]}", shell=True, env=env, cwd=ROOT) for name in names]
-        print(f"\n  Chat with the bot: http://127.0.0.1:{env['PORT']}/chat   (Ctrl-C stops everything)\n", flush=True)
+        terminal = f"REDIS_URL={env['REDIS_URL']} WEBCHAT_ENABLED=1 .venv/bin/flask --app app chat"
+        print(f"\n  Chat with the bot: http://127.0.0.1:{env['PORT']}/chat   (Ctrl-C stops everything)"
+              f"\n  Or in another terminal: {terminal}\n", flush=True)
         _wait(processes)
     except (KeyboardInterrupt, subprocess.CalledProcessError):
         pass

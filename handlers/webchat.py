@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import html
+import re
 import time
+import uuid
 from typing import Any
 
+import click
 from flask import Blueprint, Request, abort, current_app, jsonify, render_template, request
+from flask.cli import with_appcontext
 from marshmallow import fields, validate
 
 from bot import keys
@@ -105,3 +109,41 @@ def events() -> Any:
     if ID.regex.match(session) is None or not all(part.isdigit() for part in after.split("-", 1)):
         raise Rejected("session and after are required: an id from the page and the last event id seen")
     return jsonify(_webchat().events(session, after))
+
+
+WAIT_SECONDS = 120  # how long `flask chat` waits for a reply before saying the workers seem stuck
+
+
+@click.command("chat")
+@with_appcontext
+def chat() -> None:
+    """Chat with the bot in the terminal, through the real pipeline: intake, Redis, a worker, the LLM."""
+    adapter, turns = _webchat(), current_app.extensions["bot"].turns
+    session, after = f"terminal-{uuid.uuid4().hex[:12]}", "0"
+    click.echo("Type a message, Enter to send; Ctrl-D to quit. Replies need a running worker (make run).")
+    while line := _read():
+        turns.accept(IncomingMessage(adapter.name, uuid.uuid4().hex, session, session, line), adapter.dedupe_ttl)
+        after = _print_replies(adapter, session, after)
+
+
+def _read() -> str:
+    """The next line typed, or "" at the end of input (Ctrl-D)."""
+    try:
+        return click.prompt("you", default="", show_default=False, prompt_suffix="> ")
+    except click.Abort:
+        return ""
+
+
+def _print_replies(adapter: Webchat, session: str, after: str) -> str:
+    """Wait for the turn's replies and print them as plain text; returns the last reply's id."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        state = adapter.events(session, after)
+        for reply in state["replies"]:
+            click.echo("bot> " + html.unescape(re.sub(r"<[^>]+>", "", reply["html"])))
+            after = reply["id"]
+        if state["replies"] and not state["typing"]:
+            return after
+        time.sleep(0.2)
+    click.echo("(no reply yet: is a worker running? `flask --app app worker`, or `make run`)", err=True)
+    return after

@@ -75,3 +75,10 @@ def test_without_a_key_the_offline_model_answers(settings):
 
     work(offline.extensions["bot"], burst=True)
     assert events(client)["replies"][0]["html"] == "(offline model) you said: hello"
+
+
+def test_flask_chat_talks_through_the_real_pipeline(app, start_workers):
+    start_workers()
+    result = app.test_cli_runner().invoke(args=["chat"], input="hello **there**\n")
+    assert result.exit_code == 0, result.output
+    assert "bot> LLM: hello there" in result.output
