@@ -52,6 +52,9 @@ class Config:
     handoff_notice: str = "I've asked a colleague to take over. They'll answer you here soon."
     handoff_timeout: int = 24 * 3600  # seconds before a paused conversation goes back to the bot; 0 = until resumed
     api_token: str = ""  # bearer token of the /api endpoints; empty: the API is off
+    admin_username: str = ""  # with ADMIN_PASSWORD, turns on /admin and /admin/rq (HTTP basic auth)
+    admin_password: str = ""
+    cost_per_million_tokens: float = 0.6  # for the admin page's cost estimate: your model's price, in dollars
     events_urls: str = ""  # comma-separated URLs that receive conversation events; empty: none sent
     events_secret: str = ""  # whsec_... that signs the events (Standard Webhooks)
     log_level: str = "INFO"
