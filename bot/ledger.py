@@ -27,12 +27,22 @@ def entries(messages: list[IncomingMessage], outcome: str, turn: str, detail: st
 
     `prompt` is the prompt file and version that wrote the reply: "which prompt said that?"
     """
-    record = {"outcome": outcome, "turn": turn, "detail": detail, "prompt": prompt, "at": time.time()}
     flat: list[str] = []
     for message in messages:
-        flat += [keys.outcome(message.platform, message.message_id),
-                 json.dumps({**record, "conversation": message.conversation})]
+        flat += [keys.outcome(message.platform, message.message_id), _record(outcome, turn, detail, prompt, message.conversation)]
     return flat
+
+
+def record(redis: Redis, platform: str, message_id: str, conversation: str, outcome: str, detail: str = "") -> None:
+    """Record the outcome of one message outside a turn, such as a proactive message (platform "api")."""
+    pipe = redis.pipeline()
+    pipe.set(keys.outcome(platform, message_id), _record(outcome, message_id, detail, "", conversation), ex=KEEP_SECONDS)
+    pipe.hincrby(keys.outcome_counts(), outcome, 1).execute()
+
+
+def _record(outcome: str, turn: str, detail: str, prompt: str, conversation: str) -> str:
+    return json.dumps({"outcome": outcome, "turn": turn, "detail": detail, "prompt": prompt, "at": time.time(),
+                       "conversation": conversation})
 
 
 def lookup(redis: Redis, platform: str, message_id: str) -> dict[str, Any] | None:

@@ -12,17 +12,19 @@ import time
 import uuid
 from typing import Any
 
-from bot import deadletters, keys, runtime
+from bot import deadletters, ledger, runtime
 from bot.conversation import Conversation, Turn
 from bot.delivery import Keepalive, deliver
 from bot.errors import BotError, Permanent
-from bot.ledger import DEAD_LETTER, KEEP_SECONDS, REPLIED
+from bot.ledger import DEAD_LETTER, REPLIED
 from bot.messages import IncomingMessage
 from bot.prompts import PromptError, variables
 from bot.retry import with_retries
 from bot.runtime import Runtime
 
 logger = logging.getLogger(__name__)
+
+WHATSAPP_WINDOW = 24 * 3600  # seconds after the user's last message that WhatsApp takes free-form text
 
 
 def outgoing(text: str | None = None, prompt: str | None = None, values: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -79,8 +81,11 @@ def _letter(convo: Conversation, item: dict[str, Any], error: BotError) -> dict[
             "outgoing": item}
 
 
+def outside_whatsapp_window(contact: IncomingMessage) -> bool:
+    """WhatsApp delivers free-form text only within 24 hours of the user's last message (else error 131047)."""
+    return contact.platform == "whatsapp" and time.time() - contact.received_at > WHATSAPP_WINDOW
+
+
 def _record(rt: Runtime, convo: Conversation, item: dict[str, Any], outcome: str, detail: str) -> None:
-    record = {"outcome": outcome, "turn": item["id"], "detail": detail, "conversation": convo.name, "at": time.time()}
-    rt.redis.set(keys.outcome("api", item["id"]), json.dumps(record), ex=KEEP_SECONDS)
-    rt.redis.hincrby(keys.outcome_counts(), outcome, 1)
+    ledger.record(rt.redis, "api", item["id"], convo.name, outcome, detail)
     logger.info("proactive message %s", outcome, extra={"conversation": convo.name, "id": item["id"]})

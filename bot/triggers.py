@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +25,6 @@ from bot.runtime import Runtime
 logger = logging.getLogger(__name__)
 
 LATE = 3600  # seconds after its tick that a trigger still fires
-WHATSAPP_WINDOW = 24 * 3600  # WhatsApp refuses free-form text to users silent for longer
 
 
 @dataclass(frozen=True)
@@ -98,6 +96,6 @@ def _audience(rt: Runtime, audience: str):
         contact = IncomingMessage.from_json(raw) if raw else None
         if contact is None or (platform and contact.platform != platform):
             continue
-        if contact.platform == "whatsapp" and time.time() - contact.received_at > WHATSAPP_WINDOW:
+        if proactive.outside_whatsapp_window(contact):
             continue
         yield contact

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,7 +25,6 @@ class Pause(Payload):
 
 
 PAUSE = Pause()
-WHATSAPP_WINDOW = 24 * 3600  # outside it Meta refuses free-form text (error 131047)
 
 
 class Outgoing(Payload):
@@ -82,7 +80,7 @@ def _check_reachable(conversation: str) -> None:
     contact = Conversation(rt.redis, conversation, rt.config.lease_seconds).contact()
     if contact is None:
         raise Rejected(f"unknown conversation {conversation}: its user must have written to the bot first", 404)
-    if contact.platform == "whatsapp" and time.time() - contact.received_at > WHATSAPP_WINDOW:
+    if proactive.outside_whatsapp_window(contact):
         raise Rejected("outside WhatsApp's 24-hour customer-service window: the user last wrote more than 24 hours "
                        "ago, and WhatsApp only delivers approved templates then", 409)
 
