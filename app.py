@@ -11,9 +11,10 @@ from flask import Flask
 from bot import cli, llm, logs, storage
 from bot.config import OFFLINE_MODEL_HINT, Config
 from bot.intake import TurnQueue
+from bot.metrics import Metrics
 from bot.prompts import Prompts
 from bot.runtime import Runtime
-from handlers import admin, api, health, registry, samples, telegram_cli, webchat, webhooks
+from handlers import admin, api, health, metrics, registry, samples, telegram_cli, webchat, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +28,10 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     redis = storage.connect(settings.redis_url)
     channels = registry.enabled(settings, redis)
     prompts = Prompts(settings.prompts_dir, settings.prompt, redis)
-    app.extensions["bot"] = Runtime(settings, redis, llm.build(settings), channels, TurnQueue(redis, settings), prompts)
-    for blueprint in (webhooks.bp, webchat.bp, api.bp, health.bp):
+    measures = Metrics(redis)
+    app.extensions["bot"] = Runtime(settings, redis, llm.build(settings, measures), channels, TurnQueue(redis, settings),
+                                    prompts, measures)
+    for blueprint in (webhooks.bp, webchat.bp, api.bp, health.bp, metrics.bp):
         app.register_blueprint(blueprint)
     admin.install(app, app.extensions["bot"])
     for command in (*cli.COMMANDS, telegram_cli.cli, samples.send_sample, webchat.chat):

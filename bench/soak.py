@@ -1,6 +1,6 @@
 """Soak: thousands of messages over hundreds of conversations, under faults, then the promise checked.
 
-    .venv/bin/python -m bench.soak                  # 3000 messages, 4 workers, 6 kills, a Redis restart
+    .venv/bin/python -m bench.soak                  # 3000 messages, 4 workers x 4 turns, 6 kills, a Redis restart
     .venv/bin/python -m bench.soak --conversations 50 --messages 10
 
 Traffic goes only to 127.0.0.1: a real web server and real workers, with local fakes of the LLM
@@ -26,11 +26,13 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=200)
     parser.add_argument("--messages", type=int, default=15)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=4, help="turns per worker process")
     parser.add_argument("--kills", type=int, default=6)
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args()
     os.environ.setdefault("LOG_LEVEL", "WARNING")  # the report, not every request, is what to read
-    plan = Plan(conversations=args.conversations, messages=args.messages, workers=args.workers, kills=args.kills,
+    plan = Plan(conversations=args.conversations, messages=args.messages, workers=args.workers,
+                concurrency=args.concurrency, kills=args.kills,
                 safe_kills=False, redis_restart=True, timeout=args.timeout, duplicates=0.3)
     with tempfile.TemporaryDirectory() as workdir:
         report = Scenario(plan, Path(workdir)).run()

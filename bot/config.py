@@ -35,6 +35,7 @@ class Config:
     history_ttl: int = 7 * 86400  # seconds of inactivity after which a conversation is forgotten
     history_summary: bool = True  # summarise messages as they leave the history, instead of forgetting them
     lease_seconds: int = 60  # a turn's hold on its conversation; another worker takes over this long after a crash
+    worker_concurrency: int = 8  # turns one worker process runs at once, each on a thread (an RQ worker each)
     shutdown_grace: int = 20  # seconds a turn may run on after SIGTERM before it is handed back (Heroku kills at 30)
     queue_name: str = "turns"
     max_body_bytes: int = 1024 * 1024
@@ -51,6 +52,7 @@ class Config:
     non_text_notice: str = "Sorry, I can only read text messages."  # empty: ignore stickers, images, voice
     handoff_notice: str = "I've asked a colleague to take over. They'll answer you here soon."
     handoff_timeout: int = 24 * 3600  # seconds before a paused conversation goes back to the bot; 0 = until resumed
+    metrics_token: str = ""  # bearer token of /metrics; empty: /metrics is open (it shows counts, never messages)
     api_token: str = ""  # bearer token of the /api endpoints; empty: the API is off
     admin_username: str = ""  # with ADMIN_PASSWORD, turns on /admin and /admin/rq (HTTP basic auth)
     admin_password: str = ""

@@ -77,6 +77,7 @@ return new
 
 
 CONTACT_SECONDS = 90 * 86400  # how long a conversation stays reachable for proactive messages
+RECENT_KEPT = 10_000  # conversations the admin page can list, newest first
 OUTGOING = object()  # what next_turn returns while messages the bot sends on its own wait
 
 
@@ -199,7 +200,11 @@ class Conversation:
                             args=args)
         if not done:
             raise LeaseLost(c)
-        self.redis.set(keys.contact(c), turn.last.to_json(), ex=CONTACT_SECONDS)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(keys.contact(c), turn.last.to_json(), ex=CONTACT_SECONDS)
+        pipe.zadd(keys.recent(), {c: time.time()})
+        pipe.zremrangebyrank(keys.recent(), 0, -RECENT_KEPT - 1)
+        pipe.execute()
 
     def forget(self) -> None:
         """Drop the conversation's history and summary: the user asked for a fresh start (/reset)."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from redis import Redis
 
-from bot import keys
+from bot import keys, metrics
 
 CAPACITY = 10_000  # the oldest go first beyond this
 
@@ -20,6 +20,7 @@ def add(redis: Redis, record: dict[str, Any]) -> str:
     pipe = redis.pipeline()
     pipe.set(keys.dead_letter(letter_id), json.dumps({"id": letter_id, "at": time.time(), **record}))
     pipe.zadd(keys.dead_letters(), {letter_id: time.time()})
+    pipe.hincrbyfloat(keys.metrics(), metrics.field("dead_letters", platform=record["conversation"].split(":", 1)[0]), 1)
     pipe.execute()
     _trim(redis)
     return letter_id

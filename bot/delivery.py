@@ -9,18 +9,17 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Callable, Iterator
 
-from bot.config import Config
 from bot.conversation import Conversation, LeaseLost, Turn
 from bot.errors import BotError, FormattingRejected
 from bot.messages import Reply
 from bot.render import render
 from bot.retry import with_retries
-from bot.runtime import Channel
+from bot.runtime import Channel, Runtime
 
 logger = logging.getLogger(__name__)
 
 
-def deliver(config: Config, channel: Channel, turn: Turn, keepalive: Keepalive,
+def deliver(rt: Runtime, channel: Channel, turn: Turn, keepalive: Keepalive,
             on_sent: Callable[[int], None]) -> BotError | None:
     """Send each part not yet sent, calling `on_sent` with the count once each is delivered; the final refusal, if any."""
     parts = render(turn.reply or "", channel.format, channel.max_text)
@@ -31,20 +30,24 @@ def deliver(config: Config, channel: Channel, turn: Turn, keepalive: Keepalive,
         reply = Reply(channel.name, turn.last.conversation_id, part.text, part.plain, part=index,
                       key=f"{turn.id}-{index}", context=turn.last.context)
         try:
-            with_retries(lambda: _send(channel, reply), config.platform_max_retries, "delivery")
+            status = with_retries(lambda: _send(channel, reply), rt.config.platform_max_retries, "delivery")
         except BotError as error:
+            rt.metrics.count("deliveries", platform=channel.name, status="failed")
             return error
+        rt.metrics.count("deliveries", platform=channel.name, status=status)
         on_sent(index + 1)
     return None
 
 
-def _send(channel: Channel, reply: Reply) -> None:
-    """Send formatted; if the platform rejects the formatting, send the same part as plain text."""
+def _send(channel: Channel, reply: Reply) -> str:
+    """Send formatted; if the platform rejects the formatting, send the same part as plain text. Says which."""
     try:
         channel.send(reply)
+        return "sent"
     except FormattingRejected as error:
         logger.warning("formatting rejected, resending as plain text: %s", error, extra={"platform": channel.name})
         channel.send(replace(reply, text=reply.plain, formatted=False))
+        return "plain_fallback"
 
 
 class Keepalive:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 
 class BotError(Exception):
-    """Base of every error the bot raises on purpose."""
+    """Base of every error the bot raises on purpose; `kind` names the failure for metrics (e.g. rate_limited)."""
+
+    def __init__(self, message: str = "", kind: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class Transient(BotError):
     """A call that may succeed if retried: timeouts, connection errors, 429, 5xx."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, retry_after: float | None = None, kind: str = "") -> None:
+        super().__init__(message, kind)
         self.retry_after = retry_after
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 from enum import IntEnum
 
 from redis import Redis
@@ -40,11 +41,15 @@ local function start_turn(pending, active, j)
 end
 """
 
-# KEYS: seen, inbox, pending, active. ARGV: message, dedupe TTL (0: no dedupe), then the job.
+# KEYS: seen, inbox, pending, active. ARGV: message, dedupe TTL (0: no dedupe), then the job, if
+# the caller built one: without it, a message for a conversation with no turn pending is left
+# untouched (-1), for the caller to send again with a job. So a message joining a pending turn,
+# the usual case in a burst, costs no job building.
 _ACCEPT = _START_TURN + """
+if #ARGV == 2 and redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
 if ARGV[2] ~= '0' and redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[2]) == false then return 0 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
-if start_turn(KEYS[3], KEYS[4], 3) then return 2 end
+if #ARGV > 2 and start_turn(KEYS[3], KEYS[4], 3) then return 2 end
 return 1
 """
 
@@ -83,6 +88,9 @@ return 1
 """
 
 
+NO_TURN_PENDING = -1  # what _ACCEPT answers when the message needs a turn job and was given none
+
+
 class Accepted(IntEnum):
     """What intake did with a message."""
 
@@ -108,11 +116,12 @@ class TurnQueue:
     def accept(self, message: IncomingMessage, dedupe_ttl: int) -> Accepted:
         """Store the message once (remembering its id for `dedupe_ttl` s; 0: no dedupe); raises RedisError if down."""
         conversation = message.conversation
-        result = self._accept(
-            keys=[keys.seen(message.platform, message.message_id), keys.inbox(conversation), keys.pending(conversation),
-                  keys.active()],
-            args=[message.to_json(), dedupe_ttl, *self._turn_job(conversation)],
-        )
+        script_keys = [keys.seen(message.platform, message.message_id), keys.inbox(conversation), keys.pending(conversation),
+                       keys.active()]
+        args = [message.to_json(), dedupe_ttl]
+        result = self._accept(keys=script_keys, args=args)
+        if result == NO_TURN_PENDING:
+            result = self._accept(keys=script_keys, args=[*args, *self._turn_job(conversation)])
         outcome = Accepted(int(result))
         logger.info("message accepted", extra={"conversation": conversation, "outcome": outcome.name.lower()})
         return outcome
@@ -142,6 +151,14 @@ class TurnQueue:
     def overdue(self) -> list[str]:
         """Conversations past their deadline: their turn should have started or renewed its lease by now."""
         return [name.decode() for name in self.redis.zrangebyscore(keys.active(), 0, time.time())]
+
+    def oldest_age(self) -> float:
+        """Seconds the oldest queued turn has waited (0 with an empty queue)."""
+        oldest = self.redis.lindex(self.queue.key, 0)
+        enqueued = self.redis.hget(Job.key_for(oldest.decode()), "enqueued_at") if oldest else None
+        if not enqueued:
+            return 0.0
+        return time.time() - datetime.fromisoformat(enqueued.decode().replace("Z", "+00:00")).timestamp()
 
     def _turn_job(self, conversation: str) -> list:
         """The job section of a script's ARGV: id, pending TTL, conversation, deadline, RQ's commands.

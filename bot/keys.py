@@ -64,6 +64,11 @@ def outcome(platform: str, message_id: str) -> str:
     return _key("outcome", platform, message_id)
 
 
+def recent() -> str:
+    """Conversations scored by when their last turn finished, for the admin page."""
+    return _key("recent")
+
+
 def outcome_counts() -> str:
     """How many messages ended in each outcome."""
     return _key("outcomes")
@@ -117,3 +122,8 @@ def trigger(name: str, tick: str) -> str:
 def prompt(name: str) -> str:
     """The last version of a prompt file that worked: served while the file is broken."""
     return _key("prompt", name)
+
+
+def metrics() -> str:
+    """Every counter and histogram bucket of /metrics, one hash field each."""
+    return _key("metrics")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import openai
 
 from bot.config import Config
-from bot.errors import Permanent, Transient
+from bot.errors import BotError, Permanent, Transient
+from bot.metrics import Metrics
 from bot.retry import retry_after
 
 logger = logging.getLogger(__name__)
@@ -54,8 +56,10 @@ class OpenAIChat:
             response = self.client.chat.completions.create(messages=messages, **chosen)
         except openai.APIStatusError as error:
             raise _classify(error) from error
-        except (openai.APITimeoutError, openai.APIConnectionError) as error:
-            raise Transient(f"LLM unreachable: {error}") from error
+        except openai.APITimeoutError as error:
+            raise Transient(f"LLM timed out: {error}", kind="timeout") from error
+        except openai.APIConnectionError as error:
+            raise Transient(f"LLM unreachable: {error}", kind="connection") from error
         usage = response.usage
         return Completion(
             response.choices[0].message.content or "",
@@ -68,12 +72,14 @@ def _classify(error: openai.APIStatusError) -> Exception:
     status = error.status_code
     if getattr(error, "code", None) == "insufficient_quota":
         logger.error("LLM quota exhausted: add credit or raise the limit in the provider's billing settings")
-        return Permanent("LLM quota exhausted")
+        return Permanent("LLM quota exhausted", kind="quota")
     if status in (408, 409, 429) or status >= 500:
-        return Transient(f"LLM answered {status}", retry_after=retry_after(error.response.headers.get("retry-after")))
+        kind = "rate_limited" if status == 429 else "server" if status >= 500 else "timeout"
+        return Transient(f"LLM answered {status}", retry_after(error.response.headers.get("retry-after")), kind)
     if status in (401, 403):
         logger.error("LLM refused the credentials (%s): check OPENAI_API_KEY and OPENAI_BASE_URL", status)
-    return Permanent(f"LLM answered {status}: {error.message}")
+        return Permanent(f"LLM answered {status}: {error.message}", kind="refused")
+    return Permanent(f"LLM answered {status}: {error.message}", kind="invalid_request")
 
 
 class OfflineModel:
@@ -89,6 +95,28 @@ class OfflineModel:
         return Completion("(offline model) you said: " + " / ".join(latest))
 
 
-def build(config: Config) -> LLM:
-    """The configured LLM: OpenAI when a key is set, else the offline stand-in."""
-    return OfflineModel() if config.offline else OpenAIChat(config)
+class Measured:
+    """An LLM whose every call shows in the metrics: latency, tokens, and errors by kind."""
+
+    def __init__(self, llm: LLM, metrics: Metrics) -> None:
+        self.llm = llm
+        self.metrics = metrics
+
+    def complete(self, messages: Messages, options: dict[str, Any] | None = None) -> Completion:
+        """The wrapped LLM's answer, timed and counted."""
+        started = time.monotonic()
+        try:
+            completion = self.llm.complete(messages, options)
+        except BotError as error:
+            self.metrics.observe("llm_seconds", time.monotonic() - started, outcome="error")
+            self.metrics.count("llm_errors", kind=error.kind or "other")
+            raise
+        self.metrics.observe("llm_seconds", time.monotonic() - started, outcome="ok")
+        self.metrics.count("llm_tokens", completion.prompt_tokens, kind="prompt")
+        self.metrics.count("llm_tokens", completion.completion_tokens, kind="completion")
+        return completion
+
+
+def build(config: Config, metrics: Metrics) -> LLM:
+    """The configured LLM, measured: OpenAI when a key is set, else the offline stand-in."""
+    return Measured(OfflineModel() if config.offline else OpenAIChat(config), metrics)

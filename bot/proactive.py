@@ -51,7 +51,7 @@ def _send(rt: Runtime, convo: Conversation, keepalive: Keepalive, item: dict[str
         if contact is None or channel is None:
             raise Permanent("the conversation has no known user, or its platform is not enabled")
         turn = Turn(item["id"], [contact], reply=item["text"] or _write(rt, convo, contact, item))
-        failure = deliver(rt.config, channel, turn, keepalive, lambda parts: None)
+        failure = deliver(rt, channel, turn, keepalive, lambda parts: None)
         if failure:
             raise failure
     except BotError as error:

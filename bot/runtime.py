@@ -11,6 +11,7 @@ from bot.config import Config
 from bot.intake import TurnQueue
 from bot.llm import LLM
 from bot.messages import Reply
+from bot.metrics import Metrics
 from bot.prompts import Prompts
 from bot.render import Format
 
@@ -42,6 +43,7 @@ class Runtime:
     channels: Mapping[str, Channel]
     turns: TurnQueue
     prompts: Prompts
+    metrics: Metrics
 
 
 _current: Runtime | None = None  # RQ calls job functions by name, so they find their dependencies here

@@ -23,6 +23,8 @@ TICK = 4.0  # seconds between lease renewals and typing refreshes
 MAX_ATTEMPTS = 3  # a turn that crashed its worker this often is given up: it would crash the next one too
 MAX_RESTARTS = 3  # in "restart" burst mode, how often new messages may restart one turn's LLM call
 
+RUNNING: dict[str, Conversation] = {}  # this process's turns in progress, by conversation: what a shutdown hands back
+
 
 def run(conversation: str) -> None:
     """RQ job: answer everything waiting in the conversation, one turn at a time."""
@@ -31,12 +33,27 @@ def run(conversation: str) -> None:
     if not convo.acquire():
         logger.info("turn already running; it answers this inbox too", extra={"conversation": conversation})
         return
+    RUNNING[conversation] = convo
     try:
         with Keepalive(convo, min(TICK, rt.config.lease_seconds / 3)) as keepalive:
             _turns(rt, convo, keepalive)
     except ShutDownImminentException:
-        rt.turns.hand_back(conversation, convo.token)  # its state is kept: another worker resumes it at once
-        logger.warning("worker shutting down: turn handed back", extra={"conversation": conversation})
+        hand_back(rt, convo)
+    finally:
+        RUNNING.pop(conversation, None)
+
+
+def hand_back(rt: Runtime, convo: Conversation) -> bool:
+    """Release the turn's lease and queue it again, its state intact, for another worker to resume at once."""
+    handed = rt.turns.hand_back(convo.name, convo.token)
+    if handed:
+        logger.warning("worker shutting down: turn handed back", extra={"conversation": convo.name})
+    return handed
+
+
+def hand_back_running(rt: Runtime) -> int:
+    """Hand back every turn this process is running (a worker shutting down); returns how many."""
+    return sum(hand_back(rt, convo) for convo in list(RUNNING.values()))
 
 
 def _turns(rt: Runtime, convo: Conversation, keepalive: Keepalive) -> None:
@@ -72,7 +89,7 @@ def answer(rt: Runtime, convo: Conversation, turn: Turn, keepalive: Keepalive) -
         with keepalive.typing(lambda: channel.typing(turn.last.conversation_id, turn.last.context), channel.typing_every):
             turn.reply, turn.kind = decide(rt, convo, turn)
         convo.save_reply(turn)
-    failure = deliver(rt.config, channel, turn, keepalive, lambda parts: convo.mark_sent(turn, parts)) if turn.reply else None
+    failure = deliver(rt, channel, turn, keepalive, lambda parts: convo.mark_sent(turn, parts)) if turn.reply else None
     _finish(rt, convo, turn, failure)
 
 
@@ -84,7 +101,9 @@ def decide(rt: Runtime, convo: Conversation, turn: Turn) -> tuple[str, str]:
     over = limits.exceeded(turn.messages)
     if over:
         notice = rt.config.rate_limit_notice if over == "rate" else rt.config.budget_notice
-        return (notice, "notice") if limits.first_notice(turn.last, over) else ("", "silent")
+        first = limits.first_notice(turn.last, over)
+        rt.metrics.count("limit_notices", limit=over, notified="yes" if first else "no")
+        return (notice, "notice") if first else ("", "silent")
     if not any(message.text.strip() for message in turn.messages):  # stickers, images, voice only
         return (rt.config.non_text_notice, "notice") if rt.config.non_text_notice else ("", "silent")
     command = commands.name(turn.last.text)
@@ -159,13 +178,24 @@ def _finish(rt: Runtime, convo: Conversation, turn: Turn, failure: BotError | No
     if history and rt.config.history_summary:
         memory.summarise_overflow(rt, convo, len(history))
     convo.finish(turn, outcome, history, (rt.config.history_max_messages, rt.config.history_ttl), detail or "")
+    _measure(rt, turn, outcome, sent=failure is None and bool(turn.reply))
     logger.info("turn done", extra={"conversation": convo.name, "turn": turn.id, "messages": len(turn.messages), "prompt": turn.prompt,
                                     "outcome": outcome, "latency_ms": int((time.time() - turn.messages[0].received_at) * 1000)})
+
+
+def _measure(rt: Runtime, turn: Turn, outcome: str, sent: bool) -> None:
+    platform = turn.last.platform
+    rt.metrics.count("turns", platform=platform, outcome=outcome)
+    if outcome == ledger.MERGED:
+        rt.metrics.count("merged_messages", len(turn.messages), platform=platform)
+    if sent:
+        rt.metrics.observe("turn_seconds", time.time() - turn.messages[0].received_at, platform=platform)
 
 
 def _give_up(rt: Runtime, convo: Conversation, turn: Turn, reason: str) -> None:
     letter = convo.dead_letter(turn, reason)
     convo.finish(turn, ledger.DEAD_LETTER, [], (rt.config.history_max_messages, rt.config.history_ttl), letter)
+    _measure(rt, turn, ledger.DEAD_LETTER, sent=False)
 
 
 def _history(turn: Turn) -> list[str]:

@@ -1,4 +1,4 @@
-"""The RQ worker that runs turns, and the sweeper that restarts turns whose worker died."""
+"""The worker process that runs turns, and the sweeper that restarts turns whose worker died."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ import threading
 
 from redis.exceptions import RedisError
 from rq import Queue
-from rq.worker import HerokuWorker
 
-import bot.turns  # noqa: F401  imported before RQ forks a work horse per job, so no job pays for the import
-from bot import runtime, triggers
+from bot import runtime, triggers, turns
 from bot.runtime import Runtime
+from bot.slots import Pool
 
 logger = logging.getLogger(__name__)
 
@@ -51,15 +50,16 @@ class Sweeper(threading.Thread):
 
 
 def work(rt: Runtime, burst: bool = False) -> None:
-    """Install the runtime and take turn jobs until stopped (or, with `burst`, until the queue is empty)."""
+    """Install the runtime and run turn jobs, WORKER_CONCURRENCY at once, until stopped (or, with `burst`,
+    until the queues are empty)."""
     runtime.install(rt)
     sweeper = Sweeper(rt, max(1.0, rt.config.lease_seconds / 4))
     if not burst:
         sweeper.start()
     queues = [Queue(rt.config.queue_name, connection=rt.redis), rt.turns.events]  # turns first: events can wait
-    worker = HerokuWorker(queues, connection=rt.redis)
-    worker.imminent_shutdown_delay = rt.config.shutdown_grace  # then the turn is handed back to another worker
+    pool = Pool(queues, rt.config.worker_concurrency, rt.config.shutdown_grace, lambda: turns.hand_back_running(rt))
     try:
-        worker.work(burst=burst, logging_level=rt.config.log_level, with_scheduler=True)  # runs scheduled messages
+        pool.run(burst, rt.config.log_level)  # scheduled messages too: one slot runs RQ's scheduler
     finally:
         sweeper.stopped.set()
+        rt.metrics.flush()

@@ -4,6 +4,7 @@ ADMIN_USERNAME and ADMIN_PASSWORD are set)."""
 from __future__ import annotations
 
 import hmac
+import json
 import time
 from typing import Any
 
@@ -52,13 +53,28 @@ def _guard() -> Response | None:
 def overview() -> str:
     """Conversations, paused ones, dead letters, and each user's usage today with its estimated cost."""
     rt: Runtime = current_app.extensions["bot"]
-    return render_template("admin.html", active=rt.redis.zcard(keys.active()), known=_count(rt, keys.contact("*")),
-                           paused=_paused(rt), letters=deadletters.newest(rt.redis, 20), usage=_usage(rt),
-                           price=rt.config.cost_per_million_tokens)
+    paused = _paused(rt)
+    return render_template("admin.html", active=rt.redis.zcard(keys.active()), known=rt.redis.zcard(keys.recent()),
+                           recent=_recent(rt, {item["conversation"] for item in paused}), paused=paused,
+                           letters=deadletters.newest(rt.redis, 20), usage=_usage(rt), price=rt.config.cost_per_million_tokens)
 
 
-def _count(rt: Runtime, pattern: str) -> int:
-    return sum(1 for _ in rt.redis.scan_iter(match=pattern, count=1000))
+def _recent(rt: Runtime, paused: set[str], limit: int = 50) -> list[dict[str, Any]]:
+    """The conversations whose last turn finished most recently: who, when, and whether a turn or a person has them."""
+    newest = [(name.decode(), at) for name, at in rt.redis.zrevrange(keys.recent(), 0, limit - 1, withscores=True)]
+    if not newest:
+        return []
+    names = [name for name, _ in newest]
+    contacts = rt.redis.mget([keys.contact(name) for name in names])
+    busy = rt.redis.zmscore(keys.active(), names)
+    return [_row(name, at, contact, name in paused, score is not None)
+            for (name, at), contact, score in zip(newest, contacts, busy)]
+
+
+def _row(name: str, at: float, contact: bytes | None, paused: bool, busy: bool) -> dict[str, Any]:
+    state = "with a person" if paused else "turn queued or running" if busy else ""
+    user = json.loads(contact).get("user_name", "") if contact else ""
+    return {"conversation": name, "user": user, "at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)), "state": state}
 
 
 def _paused(rt: Runtime) -> list[dict[str, Any]]:

@@ -53,8 +53,7 @@ def authenticate() -> None:
     token = _runtime().config.api_token
     if not token:
         raise Rejected("the API is off: set API_TOKEN", 404)
-    given = request.headers.get("Authorization", "")
-    signatures.require("Authorization bearer token", given.removeprefix("Bearer ") if given else None, token)
+    signatures.require_bearer(request, token)
 
 
 @bp.post("/messages")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hmac
 import time
 
+from flask import Request
+
 from bot.errors import Rejected
 from bot.signing import digest, standard_key, standard_sign  # noqa: F401  (re-exported for the adapters)
 
@@ -17,6 +19,12 @@ def require(header: str, given: str | None, expected: str) -> None:
         raise Rejected(f"missing {header}", 401)
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise Rejected(f"wrong {header}", 403)
+
+
+def require_bearer(request: Request, token: str) -> None:
+    """Refuse a request whose `Authorization: Bearer <token>` is missing (401) or wrong (403)."""
+    given = request.headers.get("Authorization", "")
+    require("Authorization bearer token", given.removeprefix("Bearer ") or None, token)
 
 
 def require_fresh(header: str, timestamp: str | None, now: float | None = None) -> None:

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from bot import rejects
 from bot.errors import Rejected
+from bot.intake import Accepted
 from handlers.base import Adapter
 from handlers.registry import ADAPTERS
 
@@ -29,10 +30,21 @@ def receive(platform: str) -> Response:
     handshake = adapter.handshake(request)
     if handshake is not None:
         return handshake
-    turns = current_app.extensions["bot"].turns
+    rt = current_app.extensions["bot"]
     for message in adapter.parse(request):
-        turns.accept(message, adapter.dedupe_ttl)
+        if rt.turns.accept(message, adapter.dedupe_ttl) is Accepted.DUPLICATE:
+            rt.metrics.count("dedupe_hits", platform=adapter.name)
     return adapter.acknowledge()
+
+
+@bp.after_app_request
+def count(response: Response) -> Response:
+    """Every webhook answer, by platform and status, whether it was accepted or refused."""
+    if request.path.startswith("/webhooks/"):
+        platform = (request.view_args or {}).get("platform")
+        platform = platform if platform in ADAPTERS else "unknown"  # bounded: no label per made-up path
+        current_app.extensions["bot"].metrics.count("webhooks", platform=platform, status=str(response.status_code))
+    return response
 
 
 @bp.get("/webhooks/<platform>")

@@ -18,6 +18,7 @@ from typing import Iterator
 import pytest
 import redis as redis_lib
 
+from bot import metrics
 from bot.local import free_port, redis_server_binary
 from tests.fakes import FakeOpenAI, FakeTelegram
 
@@ -87,6 +88,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def redis(redis_url: str) -> redis_lib.Redis:
     client = redis_lib.Redis.from_url(redis_url)
+    metrics.flush_all()  # the previous test's counts, before they could land in this one's Redis
     client.flushall()
     return client
 
@@ -123,6 +125,7 @@ def settings(redis: redis_lib.Redis, redis_url: str, llm: FakeOpenAI, telegram: 
         "WEBCHAT_ENABLED": "1",
         "PROMPTS_DIR": str(ROOT / "prompts"),
         "BURST_WINDOW": "0",  # answer at once: the burst tests set their own window
+        "WORKER_CONCURRENCY": "1",  # turns in a predictable order, for canned answers; test_slots runs many at once
     }
 
 

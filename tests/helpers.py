@@ -42,9 +42,10 @@ def post_update(client, payload: Any, secret: str | None = TELEGRAM_SECRET, **kw
 def stored(redis) -> list[bytes]:
     """The bot's keys about messages and conversations: what a refused request must not leave behind.
 
-    Refused payloads of unexpected shape are kept on purpose (bot:rejects), for operators.
+    Refused payloads of unexpected shape are kept on purpose (bot:rejects), for operators, and refusals are counted
+    (bot:metrics).
     """
-    return [key for key in redis.keys("bot:*") if not key.startswith(b"bot:rejects")]
+    return [key for key in redis.keys("bot:*") if not key.startswith((b"bot:rejects", b"bot:metrics"))]
 
 
 def dead_letters(redis) -> list[dict[str, Any]]:

@@ -43,6 +43,7 @@ class Plan:
     messages: int = 4  # per conversation
     duplicates: float = 0.3  # share of deliveries sent twice, half of them concurrently
     workers: int = 2
+    concurrency: int = 1  # turns per worker process (WORKER_CONCURRENCY); safe kills need 1
     kills: int = 1  # workers SIGKILLed mid-turn (each replaced)
     safe_kills: bool = True  # kill only while every worker waits on the LLM: no part is ever half-delivered
     llm_faults: float = 0.15  # share of LLM calls answered 429, 500 or too late
@@ -100,7 +101,7 @@ class Scenario:
                 "OPENAI_TIMEOUT": "1", "OPENAI_MAX_RETRIES": "4", "PLATFORM_MAX_RETRIES": "4", "TELEGRAM_BOT_TOKEN": "1:T",
                 "TELEGRAM_WEBHOOK_SECRET": SECRET, "TELEGRAM_API_URL": self.telegram.url, "LEASE_SECONDS": "3",
                 "BURST_WINDOW": "0.2", "USER_RATE_LIMIT": "0", "USER_DAILY_TOKENS": "0", "LOG_LEVEL": "WARNING",
-                "PROMPTS_DIR": str(ROOT / "prompts")}
+                "PROMPTS_DIR": str(ROOT / "prompts"), "WORKER_CONCURRENCY": str(self.plan.concurrency)}
 
     def _llm_fault(self, call: Call) -> Canned | None:
         roll = self.random.random()

@@ -58,3 +58,19 @@ def test_the_dashboard_accepts_heroku_redis_certificates():
 
     assert _dashboard_url("rediss://:pw@host:6380") == "rediss://:pw@host:6380?ssl_cert_reqs=none"
     assert _dashboard_url("redis://localhost:6379/0") == "redis://localhost:6379/0"
+
+
+def test_the_overview_lists_conversations_newest_first_with_what_has_them(admin):
+    from bot.worker import work
+
+    client = admin.test_client()
+    for chat_id in (1, 2, 3):
+        post_update(client, update("hello", chat_id=chat_id))
+        work(admin.extensions["bot"], burst=True)
+    post_update(client, update("talk to a human", chat_id=2))
+    work(admin.extensions["bot"], burst=True)
+    post_update(client, update("still there?", chat_id=1))  # queued: no worker runs
+    page = client.get("/admin", headers=basic("ops", "s3cret-admin")).get_data(as_text=True)
+    rows = [row for row in page.split("<tr>") if "telegram:" in row and "UTC" not in row][:3]
+    assert ["telegram:2" in rows[0], "telegram:3" in rows[1], "telegram:1" in rows[2]] == [True, True, True]
+    assert "with a person" in rows[0] and "turn queued or running" in rows[2] and "Ada" in rows[1]
