@@ -13,10 +13,10 @@ from handlers.base import Adapter
 from handlers.registry import ADAPTERS
 
 cli = AppGroup("webhook", help="Set, show or delete a platform's webhook through the platform's API.")
-PLATFORM = click.argument("platform", type=click.Choice(list(ADAPTERS)))
+PLATFORM = click.argument("platform", type=click.Choice(list(ADAPTERS)), metavar="PLATFORM")
 
 
-@cli.command("set")
+@cli.command("set", short_help="Point PLATFORM's webhook at this app.")
 @PLATFORM
 @click.argument("public_url", required=False)
 def set_webhook(platform: str, public_url: str | None) -> None:

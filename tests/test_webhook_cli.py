@@ -2,17 +2,75 @@
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import pytest
 
+from app import create_app
 from tests.conftest import TELEGRAM_SECRET, TELEGRAM_TOKEN
-from tests.fakes import Canned, telegram_error
+from tests.fakes import Canned, FakePlatform, telegram_error
+from tests.helpers import APP_SECRET, VERIFY_TOKEN
 
 PUBLIC = "https://bot.example.com"
+LINE_TOKEN = "line-channel-access-token"
+TWILIO_SID, TWILIO_TOKEN = "AC0123456789abcdef0123456789abcdef", "twilio-auth-token"
+NUMBER, NUMBER_SID = "+15557654321", "PN0123456789abcdef0123456789abcdef"
+APP_ID, PAGE_TOKEN = "1234567890", "EAAJB-page-token"
+NUMBERS = f"/2010-04-01/Accounts/{TWILIO_SID}/IncomingPhoneNumbers"
+
+
+def subscription(kind: str, platform: str) -> dict:
+    """One entry of GET /{app-id}/subscriptions."""
+    return {"object": kind, "callback_url": f"{PUBLIC}/webhooks/{platform}", "active": True,
+            "fields": [{"name": "messages", "version": "v21.0"}]}
+
+
+DEFAULTS = {  # each API's answer, by the last segment of the path
+    "endpoint": Canned(body={"endpoint": f"{PUBLIC}/webhooks/line", "active": True}),
+    "test": Canned(body={"success": True, "timestamp": "2026-01-01T00:00:00.000Z", "statusCode": 200, "reason": "OK",
+                         "detail": "200"}),
+    "IncomingPhoneNumbers.json": Canned(body={"incoming_phone_numbers": [
+        {"sid": NUMBER_SID, "phone_number": NUMBER, "sms_url": f"{PUBLIC}/webhooks/twilio", "sms_method": "POST"}]}),
+    "subscriptions": Canned(body={"data": [subscription("page", "messenger")]}),
+    "subscribed_apps": Canned(body={"success": True}),
+}
+
+
+@pytest.fixture
+def api() -> Iterator[FakePlatform]:
+    """LINE's, Twilio's and the Graph API, on one local server: each test speaks to one of them."""
+    server = FakePlatform(DEFAULTS).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app(settings: dict[str, str], api: FakePlatform):
+    return create_app({**settings, "LINE_CHANNEL_SECRET": "line-secret", "LINE_CHANNEL_ACCESS_TOKEN": LINE_TOKEN,
+                       "LINE_API_URL": api.url, "TWILIO_ACCOUNT_SID": TWILIO_SID, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+                       "TWILIO_PHONE_NUMBER": NUMBER, "TWILIO_API_URL": api.url,
+                       **meta("WHATSAPP", "WHATSAPP_ACCESS_TOKEN", api), **meta("MESSENGER", "MESSENGER_PAGE_ACCESS_TOKEN", api)})
+
+
+def meta(prefix: str, token_setting: str, api: FakePlatform) -> dict[str, str]:
+    """The settings of a Meta platform whose Graph API is the fake, with the app id the webhook commands need."""
+    return {token_setting: PAGE_TOKEN, f"{prefix}_APP_SECRET": APP_SECRET, f"{prefix}_VERIFY_TOKEN": VERIFY_TOKEN,
+            f"{prefix}_APP_ID": APP_ID, f"{prefix}_API_URL": f"{api.url}/v21.0"}
 
 
 def run(app, *args: str):
     """Run `flask webhook ARGS` the way an operator would."""
     return app.test_cli_runner().invoke(args=["webhook", *args])
+
+
+def seen(fake: FakePlatform) -> list[tuple[str, str, object]]:
+    """What the platform received: verb, path with the query, parsed body."""
+    return [(call.verb, call.path, call.body) for call in fake.requests]
+
+
+def auth(fake: FakePlatform) -> set[str]:
+    """The Authorization headers the platform received."""
+    return {call.headers.get("Authorization", "") for call in fake.requests}
 
 
 # Telegram: the Bot API, the token in the path (platforms.md 1.1)
@@ -27,8 +85,6 @@ def test_telegram_set_registers_url_secret_and_updates(app, telegram):
 
 
 def test_set_defaults_to_public_base_url_and_keeps_a_full_webhook_url(settings, telegram):
-    from app import create_app
-
     app = create_app({**settings, "PUBLIC_BASE_URL": f"{PUBLIC}/webhooks/telegram/"})
     assert run(app, "set", "telegram").exit_code == 0
     assert telegram.calls("setWebhook")[0]["url"] == f"{PUBLIC}/webhooks/telegram"
@@ -76,8 +132,8 @@ def test_platforms_without_a_webhook_api_say_where_to_set_it(app, telegram, plat
     assert telegram.requests == []
 
 
-def test_a_platform_not_enabled_names_its_missing_variables(app):
-    result = run(app, "show", "line")
+def test_a_platform_not_enabled_names_its_missing_variables(settings):
+    result = run(create_app(settings), "show", "line")
     assert (result.exit_code, result.output) == (
         1, "Error: line is not enabled here: set LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN\n")
 
@@ -85,3 +141,43 @@ def test_a_platform_not_enabled_names_its_missing_variables(app):
 def test_an_unknown_platform_lists_the_known_ones(app):
     result = run(app, "show", "discord")
     assert result.exit_code == 2 and "'telegram', 'slack'" in result.output
+
+
+# LINE: the channel's webhook endpoint, with the channel access token (Messaging API reference)
+
+
+def test_line_set_saves_the_url_then_has_line_test_it(app, api):
+    result = run(app, "set", "line", PUBLIC)
+    assert (result.exit_code, result.output) == (0, f"Webhook set: {PUBLIC}/webhooks/line\n")
+    assert seen(api) == [("PUT", "/v2/bot/channel/webhook/endpoint", {"endpoint": f"{PUBLIC}/webhooks/line"}),
+                         ("POST", "/v2/bot/channel/webhook/test", {"endpoint": f"{PUBLIC}/webhooks/line"})]
+    assert auth(api) == {f"Bearer {LINE_TOKEN}"}
+
+
+def test_line_set_fails_when_the_test_delivery_fails(app, api):
+    api.then(Canned(body={}), Canned(body={"success": False, "timestamp": "2026-01-01T00:00:00.000Z", "statusCode": 404,
+                                           "reason": "Not Found", "detail": "404"}))
+    result = run(app, "set", "line", PUBLIC)
+    assert (result.exit_code, result.output) == (
+        1, "Error: LINE saved the webhook URL, but its test delivery failed (404 Not Found): 404\n")
+
+
+def test_line_show(app, api):
+    result = run(app, "show", "line")
+    assert (result.exit_code, result.output) == (0, f"active: True\nendpoint: {PUBLIC}/webhooks/line\n")
+    assert seen(api) == [("GET", "/v2/bot/channel/webhook/endpoint", {})]
+
+
+def test_line_delete_says_where_to_turn_the_webhook_off(app, api):
+    result = run(app, "delete", "line")
+    assert (result.exit_code, result.output) == (1, "Error: LINE has no API to remove the webhook: turn off Use webhook "
+                                                    "under Messaging API → Webhook settings in the LINE Developers Console\n")
+    assert api.requests == []
+
+
+def test_line_refusal_names_the_token_to_check(app, api):
+    api.then(Canned(401, {"message": "Authentication failed. Confirm that the access token in the authorization header is valid."}))
+    result = run(app, "set", "line", PUBLIC)
+    assert (result.exit_code, result.output) == (
+        1, "Error: LINE webhook endpoint failed (401): the channel access token was refused; check LINE_CHANNEL_ACCESS_TOKEN\n")
+    assert len(api.requests) == 1
