@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Iterator
 
 import pytest
@@ -180,4 +181,49 @@ def test_line_refusal_names_the_token_to_check(app, api):
     result = run(app, "set", "line", PUBLIC)
     assert (result.exit_code, result.output) == (
         1, "Error: LINE webhook endpoint failed (401): the channel access token was refused; check LINE_CHANNEL_ACCESS_TOKEN\n")
+    assert len(api.requests) == 1
+
+
+# Twilio: the webhook is a setting of the phone number, found by its E.164 form (IncomingPhoneNumber resource)
+
+
+def test_twilio_set_finds_the_number_and_sets_its_sms_url(app, api):
+    result = run(app, "set", "twilio", PUBLIC)
+    assert (result.exit_code, result.output) == (0, f"Webhook set: {PUBLIC}/webhooks/twilio\n")
+    assert seen(api) == [("GET", f"{NUMBERS}.json?PhoneNumber=%2B15557654321", {}),
+                         ("POST", f"{NUMBERS}/{NUMBER_SID}.json", {"SmsUrl": f"{PUBLIC}/webhooks/twilio", "SmsMethod": "POST"})]
+    assert auth(api) == {"Basic " + base64.b64encode(f"{TWILIO_SID}:{TWILIO_TOKEN}".encode()).decode()}
+
+
+def test_twilio_show(app, api):
+    result = run(app, "show", "twilio")
+    assert result.output == f"phone_number: {NUMBER}\nsms_method: POST\nsms_url: {PUBLIC}/webhooks/twilio\n"
+    assert [verb for verb, _, _ in seen(api)] == ["GET"]
+
+
+def test_twilio_delete_clears_the_sms_url(app, api):
+    result = run(app, "delete", "twilio")
+    assert (result.exit_code, result.output) == (0, "Webhook deleted.\n")
+    update = api.requests[1]
+    assert (update.verb, update.path, update.raw) == ("POST", f"{NUMBERS}/{NUMBER_SID}.json", b"SmsUrl=")
+
+
+def test_twilio_number_must_be_in_the_account(app, api):
+    api.then(Canned(body={"incoming_phone_numbers": []}))
+    assert run(app, "show", "twilio").output == f"Error: the Twilio account has no number {NUMBER}: check TWILIO_PHONE_NUMBER\n"
+
+
+def test_twilio_needs_the_number(settings, api):
+    app = create_app({**settings, "TWILIO_ACCOUNT_SID": TWILIO_SID, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_API_URL": api.url})
+    assert run(app, "show", "twilio").output == (
+        "Error: set TWILIO_PHONE_NUMBER to the number whose webhook to manage, in E.164 (+15551234567)\n")
+    assert api.requests == []
+
+
+def test_twilio_refusal_names_the_credentials(app, api):
+    api.then(Canned(401, {"code": 20003, "message": "Authenticate", "more_info": "https://www.twilio.com/docs/errors/20003",
+                          "status": 401}))
+    result = run(app, "set", "twilio", PUBLIC)
+    assert (result.exit_code, result.output) == (1, "Error: Twilio IncomingPhoneNumbers failed (HTTP 401, error 20003): "
+                                                    "Authenticate; check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN\n")
     assert len(api.requests) == 1
