@@ -10,7 +10,7 @@ import pytest
 from app import create_app
 from tests.conftest import TELEGRAM_SECRET, TELEGRAM_TOKEN
 from tests.fakes import Canned, FakePlatform, telegram_error
-from tests.helpers import APP_SECRET, VERIFY_TOKEN
+from tests.helpers import APP_SECRET, VERIFY_TOKEN, graph_error
 
 PUBLIC = "https://bot.example.com"
 LINE_TOKEN = "line-channel-access-token"
@@ -227,3 +227,60 @@ def test_twilio_refusal_names_the_credentials(app, api):
     assert (result.exit_code, result.output) == (1, "Error: Twilio IncomingPhoneNumbers failed (HTTP 401, error 20003): "
                                                     "Authenticate; check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN\n")
     assert len(api.requests) == 1
+
+
+# WhatsApp and Messenger: the app's webhook subscriptions, with the app access token (Graph API /{app-id}/subscriptions)
+
+
+def test_whatsapp_set_subscribes_the_app_with_its_own_token(app, api):
+    result = run(app, "set", "whatsapp", PUBLIC)
+    assert (result.exit_code, result.output) == (0, f"Webhook set: {PUBLIC}/webhooks/whatsapp\n")
+    assert seen(api) == [("POST", f"/v21.0/{APP_ID}/subscriptions", {
+        "object": "whatsapp_business_account", "callback_url": f"{PUBLIC}/webhooks/whatsapp", "verify_token": VERIFY_TOKEN,
+        "fields": "messages"})]
+    assert auth(api) == {f"Bearer {APP_ID}|{APP_SECRET}"}
+
+
+def test_messenger_set_subscribes_the_app_then_the_page(app, api):
+    assert run(app, "set", "messenger", PUBLIC).exit_code == 0
+    assert [(verb, path) for verb, path, _ in seen(api)] == [("POST", f"/v21.0/{APP_ID}/subscriptions"),
+                                                            ("POST", "/v21.0/me/subscribed_apps")]
+    assert seen(api)[1][2] == {"subscribed_fields": "messages"}
+    assert api.requests[1].headers["Authorization"] == f"Bearer {PAGE_TOKEN}"
+
+
+def test_meta_show_picks_the_platforms_subscription(app, api):
+    api.then(Canned(body={"data": [subscription("page", "messenger"), subscription("whatsapp_business_account", "whatsapp")]}))
+    result = run(app, "show", "whatsapp")
+    assert result.output == f"active: True\ncallback_url: {PUBLIC}/webhooks/whatsapp\nfields: messages\n"
+    assert seen(api) == [("GET", f"/v21.0/{APP_ID}/subscriptions", {})]
+    assert run(app, "show", "whatsapp").output == "No webhook set.\n"  # the default answer holds only the Page's
+
+
+def test_meta_delete_unsubscribes_the_platforms_object(app, api):
+    api.then(Canned(body={"success": True}))
+    assert run(app, "delete", "messenger").output == "Webhook deleted.\n"
+    assert seen(api) == [("DELETE", f"/v21.0/{APP_ID}/subscriptions?object=page", {})]
+
+
+def test_meta_set_explains_a_failed_callback_check(app, api):
+    api.then(graph_error(400, 2200, "(#2200) Callback verification failed with the following errors: HTTP Status Code = 403"))
+    result = run(app, "set", "whatsapp", PUBLIC)
+    assert (result.exit_code, result.output) == (1, (
+        "Error: Meta could not verify the callback URL ((#2200) Callback verification failed with the following errors: "
+        "HTTP Status Code = 403): this app must be running there, reachable over HTTPS, with the same WHATSAPP_VERIFY_TOKEN\n"))
+
+
+def test_meta_refusal_names_the_app_credentials(app, api):
+    api.then(graph_error(400, 190, "Invalid OAuth access token - Cannot parse access token"))
+    result = run(app, "show", "messenger")
+    assert (result.exit_code, result.output) == (1, (
+        "Error: Messenger API refused the call (HTTP 400, code 190): Invalid OAuth access token - Cannot parse access token; "
+        "check MESSENGER_APP_ID and MESSENGER_APP_SECRET\n"))
+
+
+def test_meta_needs_the_app_id(settings, api):
+    app = create_app({**settings, **meta("WHATSAPP", "WHATSAPP_ACCESS_TOKEN", api), "WHATSAPP_APP_ID": ""})
+    assert run(app, "show", "whatsapp").output == (
+        "Error: set WHATSAPP_APP_ID (App settings → Basic → App ID) to manage the webhook from here\n")
+    assert api.requests == []
