@@ -27,6 +27,8 @@ class Adapter:
     required: tuple[str, ...] = ()  # the environment variables that enable it
     dedupe_ttl: int = 3 * 86400  # seconds a message id is remembered: longer than the platform retries
     typing_every: float = 4.0  # seconds between typing indicators, where the platform has one
+    # Set where no API can register the webhook: one sentence saying where the operator sets it instead.
+    webhook_console: str = ""
 
     def __init__(self, config: Config, redis: Redis) -> None:
         self.config = config
@@ -65,6 +67,18 @@ class Adapter:
 
     def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
         """Show that the bot is writing, where the platform can."""
+
+    def set_webhook(self, url: str) -> None:
+        """Point the platform's webhook at `url` through its API; raise the bot's errors on refusal."""
+        raise NotImplementedError
+
+    def show_webhook(self) -> dict[str, Any]:
+        """What the platform reports of the webhook: its URL and state; {} when none is set."""
+        raise NotImplementedError
+
+    def delete_webhook(self) -> None:
+        """Remove the webhook through the platform's API, so it stops sending messages here."""
+        raise NotImplementedError
 
 
 class Payload(Schema):

@@ -54,6 +54,8 @@ class Generic(Adapter):
     format = MARKDOWN
     required = ("GENERIC_WEBHOOK_SECRET",)
     dedupe_ttl = 4 * 86400  # the spec's example retry schedule spans about 3 days
+    webhook_console = ("generic webhooks have nothing to register here: configure the sending system "
+                       "to POST to https://<your-app>/webhooks/webhook")
 
     def __init__(self, config: Config, redis: Redis) -> None:
         super().__init__(config, redis)

@@ -19,12 +19,16 @@ class PlatformAPI:
         self.session = requests.Session()
 
     def post(self, url: str, **kwargs: object) -> requests.Response:
-        """POST, raising Transient on timeouts and connection errors.
+        """POST, raising Transient on timeouts and connection errors."""
+        return self.request("POST", url, **kwargs)
+
+    def request(self, method: str, url: str, **kwargs: object) -> requests.Response:
+        """Any HTTP method, raising Transient on timeouts and connection errors.
 
         The message never includes the URL: some platforms put the bot's token in it.
         """
         try:
-            return self.session.post(url, timeout=self.timeout, **kwargs)
+            return self.session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.Timeout:
             raise Transient(f"{self.platform} API timed out") from None
         except requests.ConnectionError:

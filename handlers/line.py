@@ -149,6 +149,30 @@ class Line(Adapter):
             payload = {"chatId": context["to"], "loadingSeconds": LOADING_SECONDS}
             _check("loading indicator", self._call("chat/loading/start", payload))
 
+    def set_webhook(self, url: str) -> None:
+        """Save the channel's webhook URL, then have LINE deliver a test event to it, as the console's Verify does."""
+        self._webhook_api("PUT", "endpoint", {"endpoint": url})
+        test = self._webhook_api("POST", "test", {"endpoint": url})
+        if not test.get("success"):
+            raise Permanent(f"LINE saved the webhook URL, but its test delivery failed "
+                            f"({test.get('statusCode')} {test.get('reason')}): {test.get('detail')}")
+
+    def show_webhook(self) -> dict[str, Any]:
+        """The channel's webhook URL, and whether "Use webhook" is on (`active`)."""
+        return self._webhook_api("GET", "endpoint")
+
+    def delete_webhook(self) -> None:
+        """LINE's API can replace the webhook URL but not remove it."""
+        raise Permanent("LINE has no API to remove the webhook: turn off Use webhook under Messaging API → "
+                        "Webhook settings in the LINE Developers Console")
+
+    def _webhook_api(self, method: str, path: str, payload: dict[str, str] | None = None) -> dict[str, Any]:
+        """Call the channel's webhook settings with the channel access token; raise if LINE refuses."""
+        url = f"{self.api_url}/v2/bot/channel/webhook/{path}"
+        response = self.http.request(method, url, json=payload, headers=self.auth)
+        _check(f"webhook {path}", response)
+        return http.json_body(response)
+
     def _call(self, path: str, payload: dict[str, Any], headers: dict[str, str] | None = None) -> requests.Response:
         """POST to LINE's API with the channel access token."""
         return self.http.post(f"{self.api_url}/v2/bot/{path}", json=payload, headers={**self.auth, **(headers or {})})

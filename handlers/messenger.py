@@ -51,6 +51,7 @@ class Messenger(MetaAdapter):
     format = PLAIN  # Messenger has no markup
     required = ("MESSENGER_PAGE_ACCESS_TOKEN", "MESSENGER_APP_SECRET", "MESSENGER_VERIFY_TOKEN")
     token_setting = "MESSENGER_PAGE_ACCESS_TOKEN"
+    webhook_object = "page"
     typing_every = 15  # typing_on lapses after about 20 s
     rate_limits = frozenset({4, 32, 613, 80006})  # app, page, calls per time, Messenger business use case
     refusals = {(10, 2018278): "Messenger refused the message: the user's last message is more than 24 hours old "
@@ -83,6 +84,11 @@ class Messenger(MetaAdapter):
     def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
         """The typing_on sender action: "typing…" until the reply comes or about 20 s pass."""
         self.post("me/messages", {"recipient": {"id": context["psid"]}, "sender_action": "typing_on"})
+
+    def set_webhook(self, url: str) -> None:
+        """Subscribe the app, then the Page too: Meta sends only the fields both subscribe to."""
+        super().set_webhook(url)
+        self.post("me/subscribed_apps", {"subscribed_fields": "messages"})  # the Page token names the Page
 
 
 def _is_users_text(message: dict[str, Any] | None) -> bool:

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://graph.facebook.com/v21.0"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 GRAPH_TEMPORARY = frozenset({1, 2})  # Graph's "unknown error" and "service temporarily unavailable": retry
+CALLBACK_UNVERIFIED = 2200  # Meta's GET to the callback URL did not echo hub.challenge
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class MetaAdapter(Adapter):
     title: ClassVar[str]  # the platform's name in messages for operators
     prefix: ClassVar[str]  # settings are <prefix>_APP_SECRET, <prefix>_VERIFY_TOKEN, <prefix>_API_URL
     token_setting: ClassVar[str]  # the variable holding the access token
+    webhook_object: ClassVar[str]  # what the app subscribes to for this platform's webhooks
     rate_limits: ClassVar[frozenset[int]]  # Graph codes that mean "slow down"
     # Refusals that will never go through, by (code, subcode): what the operator should know.
     refusals: ClassVar[dict[tuple[int, int | None], str]] = {}
@@ -86,13 +88,49 @@ class MetaAdapter(Adapter):
         if not response.ok:
             raise self.error(GraphError.of(response))
 
-    def error(self, error: GraphError) -> BotError:
+    def error(self, error: GraphError, credentials: str = "") -> BotError:
         """The bot's error for a Graph refusal, with what the operator can do about it."""
         described = f"{self.title} API refused the call (HTTP {error.status}, code {error.code}): {error.message}"
         if (error.code, error.subcode) in self.refusals:
             return Permanent(self.refusals[error.code, error.subcode])
         if error.code == 190 or error.status == 401:
-            return Permanent(f"{described}; check {self.token_setting}")
+            return Permanent(f"{described}; check {credentials or self.token_setting}")
         if error.status == 429 or error.status >= 500 or error.code in self.rate_limits | GRAPH_TEMPORARY:
             return Transient(described)  # Graph sends no Retry-After: plain backoff
         return Permanent(described)
+
+    def set_webhook(self, url: str) -> None:
+        """Subscribe the app to the platform's messages at `url`; Meta first checks the URL with its hub.challenge GET."""
+        self._subscriptions("POST", json={"object": self.webhook_object, "callback_url": url,
+                                          "verify_token": self.verify_token, "fields": "messages"})
+
+    def show_webhook(self) -> dict[str, Any]:
+        """The app's subscription for this platform: callback URL, whether it is active, its fields."""
+        subscriptions = self._subscriptions("GET").get("data") or []
+        mine = next((sub for sub in subscriptions if sub.get("object") == self.webhook_object), None)
+        if mine is None:
+            return {}
+        fields = ", ".join(field.get("name", "") for field in mine.get("fields") or [])
+        return {"callback_url": mine.get("callback_url"), "active": mine.get("active"), "fields": fields}
+
+    def delete_webhook(self) -> None:
+        """Unsubscribe the app from this platform's object, which stops its webhooks."""
+        self._subscriptions("DELETE", params={"object": self.webhook_object})
+
+    def _subscriptions(self, method: str, **kwargs: Any) -> dict[str, Any]:
+        """Call the app's webhook subscriptions, which only the app's own token (id|secret) may manage."""
+        app_id = self.config.setting(f"{self.prefix}_APP_ID")
+        if not app_id:
+            raise Permanent(f"set {self.prefix}_APP_ID (App settings → Basic → App ID) to manage the webhook from here")
+        headers = {"Authorization": f"Bearer {app_id}|{self.app_secret.decode()}"}
+        response = self.http.request(method, f"{self.api_url}/{app_id}/subscriptions", headers=headers, **kwargs)
+        if not response.ok:
+            raise self._subscription_error(GraphError.of(response))
+        return http.json_body(response)
+
+    def _subscription_error(self, error: GraphError) -> BotError:
+        """A refusal of the app's subscriptions: the app credentials, or Meta's check of the callback URL."""
+        if error.code == CALLBACK_UNVERIFIED:
+            return Permanent(f"Meta could not verify the callback URL ({error.message}): this app must be running there, "
+                             f"reachable over HTTPS, with the same {self.prefix}_VERIFY_TOKEN")
+        return self.error(error, f"{self.prefix}_APP_ID and {self.prefix}_APP_SECRET")

@@ -58,6 +58,8 @@ class Slack(Adapter):
     format = SLACK_MRKDWN
     required = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
     dedupe_ttl = 26 * 3600  # three retries within 6 minutes, or 24 h with Delayed Events
+    webhook_console = ("Slack's bot token cannot set the webhook: paste https://<your-app>/webhooks/slack as the "
+                       "Request URL on your app's Event Subscriptions page at api.slack.com/apps")
 
     def __init__(self, config, redis) -> None:
         super().__init__(config, redis)

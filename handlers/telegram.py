@@ -125,6 +125,18 @@ class Telegram(Adapter):
         """sendChatAction: shows "typing…" for up to 5 seconds."""
         self.call("sendChatAction", self._target(context) | {"action": "typing"})
 
+    def set_webhook(self, url: str) -> None:
+        """setWebhook, with the secret Telegram sends back and the updates the bot reads."""
+        self.call("setWebhook", {"url": url, "secret_token": self.secret, "allowed_updates": ALLOWED_UPDATES})
+
+    def show_webhook(self) -> dict[str, Any]:
+        """getWebhookInfo: the URL, the pending updates and the last delivery error."""
+        return self.call("getWebhookInfo", {})
+
+    def delete_webhook(self) -> None:
+        """deleteWebhook: updates then wait at Telegram, for up to 24 h, for a webhook or getUpdates."""
+        self.call("deleteWebhook", {})
+
     @staticmethod
     def _target(context: dict[str, Any]) -> dict[str, Any]:
         target = {"chat_id": context["chat_id"]}

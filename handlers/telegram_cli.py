@@ -1,4 +1,4 @@
-"""Telegram from the command line: the webhook (set, show, delete), and long polling for development."""
+"""Telegram from the command line: long polling for development (`flask webhook` manages the webhook)."""
 
 from __future__ import annotations
 
@@ -14,34 +14,7 @@ from handlers.telegram import ALLOWED_UPDATES, UPDATE, Telegram
 
 POLL_SECONDS = 25  # how long one getUpdates call waits for updates
 
-cli = AppGroup("telegram", help="Manage the Telegram bot's webhook, or poll for updates without one.")
-
-
-@cli.command("set-webhook")
-@click.argument("public_url", required=False)
-def set_webhook(public_url: str | None) -> None:
-    """Point the bot's webhook at PUBLIC_URL (default: PUBLIC_BASE_URL) + /webhooks/telegram."""
-    adapter = _adapter()
-    base = (public_url or adapter.config.setting("PUBLIC_BASE_URL")).rstrip("/")
-    if not base:
-        raise click.UsageError("give the public HTTPS URL of this app, or set PUBLIC_BASE_URL")
-    url = base if base.endswith("/webhooks/telegram") else f"{base}/webhooks/telegram"
-    _call("setWebhook", {"url": url, "secret_token": adapter.secret, "allowed_updates": ALLOWED_UPDATES})
-    click.echo(f"Webhook set: {url}")
-
-
-@cli.command("webhook-info")
-def webhook_info() -> None:
-    """Show what Telegram knows of the webhook: URL, pending updates, last error."""
-    for name, value in sorted(_call("getWebhookInfo", {}).items()):
-        click.echo(f"{name}: {value}")
-
-
-@cli.command("delete-webhook")
-def delete_webhook() -> None:
-    """Remove the webhook (updates then wait at Telegram for up to 24 h)."""
-    _call("deleteWebhook", {})
-    click.echo("Webhook deleted.")
+cli = AppGroup("telegram", help="Poll Telegram for updates, for development without a webhook.")
 
 
 def _adapter() -> Telegram:
@@ -64,7 +37,7 @@ def poll(once: bool) -> None:
     """Fetch updates with getUpdates (no public URL needed) and feed them to the same intake as the webhook."""
     if _call("getWebhookInfo", {}).get("url"):
         raise click.ClickException("a webhook is set, and Telegram refuses getUpdates while it is: "
-                                   "run `flask --app app telegram delete-webhook` first")
+                                   "run `flask --app app webhook delete telegram` first")
     click.echo("Polling Telegram for updates (Ctrl-C stops).")
     offset = 0
     while True:

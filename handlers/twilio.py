@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hmac
 import logging
-from typing import Iterable
+from typing import Any, Iterable
 from urllib.parse import urlparse
 
 import requests
@@ -66,7 +66,8 @@ class Twilio(Adapter):
         self.auth = (account, self.token)
         self.public_base_url = config.setting("PUBLIC_BASE_URL")
         base = (config.setting("TWILIO_API_URL") or DEFAULT_API_URL).rstrip("/")
-        self.messages_url = f"{base}/2010-04-01/Accounts/{account}/Messages.json"
+        self.account_url = f"{base}/2010-04-01/Accounts/{account}"
+        self.phone_number = config.setting("TWILIO_PHONE_NUMBER")  # only the webhook commands need it
         self.http = PlatformAPI(self.name, config.platform_timeout)
 
     def verify(self, request: Request) -> None:
@@ -100,9 +101,42 @@ class Twilio(Adapter):
     def send(self, reply: Reply) -> None:
         """Messages.json from the number the user wrote to; `whatsapp:` addresses pass through unchanged."""
         message = {"To": reply.context["from"], "From": reply.context["to"], "Body": reply.text}
-        response = self.http.post(self.messages_url, data=message, auth=self.auth)
+        response = self.http.post(f"{self.account_url}/Messages.json", data=message, auth=self.auth)
         if not response.ok:
             raise _error(response)
+
+    def set_webhook(self, url: str) -> None:
+        """Point TWILIO_PHONE_NUMBER's "A message comes in" webhook at `url`, by HTTP POST."""
+        self._update_number({"SmsUrl": url, "SmsMethod": "POST"})
+
+    def show_webhook(self) -> dict[str, Any]:
+        """The number's SMS webhook as Twilio has it."""
+        number = self._number()
+        return {name: number.get(name) for name in ("phone_number", "sms_url", "sms_method")}
+
+    def delete_webhook(self) -> None:
+        """Clear the number's SMS webhook: messages to it then reach no webhook."""
+        self._update_number({"SmsUrl": ""})
+
+    def _number(self) -> dict[str, Any]:
+        """TWILIO_PHONE_NUMBER's IncomingPhoneNumber resource: the webhook is a setting of the number."""
+        if not self.phone_number:
+            raise Permanent("set TWILIO_PHONE_NUMBER to the number whose webhook to manage, in E.164 (+15551234567)")
+        response = self.http.request("GET", f"{self.account_url}/IncomingPhoneNumbers.json",
+                                     params={"PhoneNumber": self.phone_number}, auth=self.auth)
+        if not response.ok:
+            raise _error(response, "IncomingPhoneNumbers")
+        numbers = http.json_body(response).get("incoming_phone_numbers") or []
+        if not numbers:
+            raise Permanent(f"the Twilio account has no number {self.phone_number}: check TWILIO_PHONE_NUMBER")
+        return numbers[0]
+
+    def _update_number(self, changes: dict[str, str]) -> None:
+        """Change settings of TWILIO_PHONE_NUMBER."""
+        url = f"{self.account_url}/IncomingPhoneNumbers/{self._number()['sid']}.json"
+        response = self.http.post(url, data=changes, auth=self.auth)
+        if not response.ok:
+            raise _error(response, "IncomingPhoneNumbers")
 
 
 def sign(token: str, url: str, params: Iterable[tuple[str, str]]) -> str:
@@ -145,12 +179,12 @@ def _matching(given: str | None, expected: list[str]) -> str:
     return (matches or expected)[0]
 
 
-def _error(response: requests.Response) -> BotError:
-    """The bot's error for a refused send: 429 and 5xx are worth retrying, the rest are not."""
+def _error(response: requests.Response, resource: str = "Messages.json") -> BotError:
+    """The bot's error for a refused call: 429 and 5xx are worth retrying, the rest are not."""
     body = http.json_body(response)
     code = body.get("code")
     error = f", error {code}" if code else ""
-    detail = f"Twilio Messages.json failed (HTTP {response.status_code}{error}): {body.get('message') or response.reason}"
+    detail = f"Twilio {resource} failed (HTTP {response.status_code}{error}): {body.get('message') or response.reason}"
     if http.retryable(response):
         return http.transient(response, detail)
     hint = AUTH_HINT if response.status_code == 401 else HINTS.get(code)

@@ -81,6 +81,7 @@ class WhatsApp(MetaAdapter):
     format = WHATSAPP
     required = ("WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN")
     token_setting = "WHATSAPP_ACCESS_TOKEN"
+    webhook_object = "whatsapp_business_account"
     typing_every = 20  # WhatsApp shows the indicator for up to 25 s
     rate_limits = frozenset({4, 80007, 130429, 131056})  # app, business use case, throughput, pair rate
     refusals = {(131047, None): "WhatsApp refused free-form text: the user's last message is more than 24 hours old "

@@ -18,12 +18,13 @@ from urllib.parse import parse_qs
 
 @dataclass(frozen=True)
 class Call:
-    """One request the fake received: its path (with the query), parsed body and headers."""
+    """One request the fake received: its path (with the query), parsed body, headers and HTTP verb."""
 
     path: str
     body: Any
     headers: dict[str, str]
     raw: bytes = b""
+    verb: str = "POST"
 
     @property
     def method(self) -> str:
@@ -99,7 +100,7 @@ class FakeServer:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                call = Call(self.path, _parse(raw, self.headers.get("Content-Type", "")), dict(self.headers), raw)
+                call = Call(self.path, _parse(raw, self.headers.get("Content-Type", "")), dict(self.headers), raw, self.command)
                 with fake.lock:
                     fake.requests.append(call)
                 if fake.hold(call):
@@ -120,6 +121,8 @@ class FakeServer:
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up first, as a timed-out client does
+
+            do_GET = do_PUT = do_DELETE = do_POST  # platform APIs that read, replace and remove settings
 
             def log_message(self, *args: object) -> None:
                 pass
