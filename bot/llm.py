@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import openai
@@ -26,6 +26,7 @@ class Completion:
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    seconds: float = 0.0  # how long the call took, retries not included
 
 
 class LLM(Protocol):
@@ -111,10 +112,11 @@ class Measured:
             self.metrics.observe("llm_seconds", time.monotonic() - started, outcome="error")
             self.metrics.count("llm_errors", kind=error.kind or "other")
             raise
-        self.metrics.observe("llm_seconds", time.monotonic() - started, outcome="ok")
+        seconds = time.monotonic() - started
+        self.metrics.observe("llm_seconds", seconds, outcome="ok")
         self.metrics.count("llm_tokens", completion.prompt_tokens, kind="prompt")
         self.metrics.count("llm_tokens", completion.completion_tokens, kind="completion")
-        return completion
+        return replace(completion, seconds=seconds)
 
 
 def build(config: Config, metrics: Metrics) -> LLM:

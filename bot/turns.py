@@ -143,7 +143,8 @@ def ask(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits, prompt: Pr
         convo.dead_letter(turn, "LLM: an empty reply")
         return rt.config.failure_notice, "notice"
     logger.info("LLM answered", extra={"conversation": convo.name, "turn": turn.id, "prompt": turn.prompt,
-                                       "prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens})
+                                       "llm_ms": int(completion.seconds * 1000), "prompt_tokens": completion.prompt_tokens,
+                                       "completion_tokens": completion.completion_tokens})
     return completion.text, "answer"
 
 
@@ -179,7 +180,8 @@ def _finish(rt: Runtime, convo: Conversation, turn: Turn, failure: BotError | No
         memory.summarise_overflow(rt, convo, len(history))
     convo.finish(turn, outcome, history, (rt.config.history_max_messages, rt.config.history_ttl), detail or "")
     _measure(rt, turn, outcome, sent=failure is None and bool(turn.reply))
-    logger.info("turn done", extra={"conversation": convo.name, "turn": turn.id, "messages": len(turn.messages), "prompt": turn.prompt,
+    logger.info("turn done", extra={"conversation": convo.name, "platform": turn.last.platform, "turn": turn.id,
+                                    "messages": len(turn.messages), "prompt": turn.prompt,
                                     "outcome": outcome, "latency_ms": int((time.time() - turn.messages[0].received_at) * 1000)})
 
 

@@ -60,3 +60,14 @@ def test_no_log_line_carries_a_secret_or_the_messages_text(settings, llm, telegr
     assert "turn done" in logs or "dead-lettered" in logs
     for secret in [*secrets.values()][:4] + ["PRIVATE words"]:
         assert secret not in logs, secret
+
+
+def test_a_turns_log_lines_carry_ids_prompt_version_latencies_and_tokens(client, run_worker, caplog):
+    caplog.set_level(logging.INFO)
+    post_update(client, update("hello"))
+    run_worker()
+    answered = next(record for record in caplog.records if record.getMessage() == "LLM answered")
+    done = next(record for record in caplog.records if record.getMessage() == "turn done")
+    assert answered.prompt.startswith("system.md@") and (answered.prompt_tokens, answered.completion_tokens) == (10, 5)
+    assert answered.llm_ms >= 0 and done.latency_ms >= answered.llm_ms and done.turn == answered.turn
+    assert (done.conversation, done.platform, done.outcome, done.messages) == ("telegram:123456789", "telegram", "replied", 1)
