@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -29,7 +29,7 @@ class IncomingMessage:
 
     def to_json(self) -> str:
         """Serialise for the conversation's inbox."""
-        return json.dumps(asdict(self), separators=(",", ":"))
+        return json.dumps(vars(self), separators=(",", ":"))  # not asdict(): its deep copy is a tenth of a webhook's time
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> IncomingMessage:
