@@ -67,7 +67,7 @@ class Twilio(Adapter):
         self.public_base_url = config.setting("PUBLIC_BASE_URL")
         base = (config.setting("TWILIO_API_URL") or DEFAULT_API_URL).rstrip("/")
         self.messages_url = f"{base}/2010-04-01/Accounts/{account}/Messages.json"
-        self.http = PlatformAPI(self.name, config.platform_timeout)
+        self.http = PlatformAPI(self.name, config.platform_timeout, config.worker_concurrency)
 
     def verify(self, request: Request) -> None:
         """X-Twilio-Signature over the public URL and every form value, in constant time."""

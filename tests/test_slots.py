@@ -67,3 +67,9 @@ def test_a_worker_process_runs_more_slots_than_redis_pys_default_pool_of_100(set
         time.sleep(0.1)
     time.sleep(3)  # a few rounds of waiting on the queue, all slots at once
     assert Worker.count(connection=redis) == 120
+
+
+def test_platform_clients_keep_a_connection_for_each_slot(settings):
+    app = create_app({**settings, "WORKER_CONCURRENCY": "32"})
+    session = app.extensions["bot"].channels["telegram"].http.session
+    assert session.get_adapter("https://api.telegram.org/").poolmanager.connection_pool_kw["maxsize"] == 32
