@@ -44,7 +44,7 @@ import redis as redis_lib
 import requests
 from rq import Worker
 
-from bench.servers import ROOT, cpu_seconds, local_ports_to, machine_busy, memory, redis_server, spawn, stop, web_server
+from bench import servers
 from tests.conftest import TELEGRAM_SECRET, TELEGRAM_TOKEN  # also: sockets reach only loopback
 from tests.fakes import Call, Canned, FakeOpenAI, FakeTelegram, completion
 from tests.helpers import update
@@ -114,11 +114,12 @@ class CpuWindow:
 
     def __init__(self, roles: dict[int, str]) -> None:
         self.roles = roles  # pid -> role; this process's other descendants are the web server
-        self.start = (time.monotonic(), machine_busy(), cpu_seconds(os.getpid()))
+        self.start = (time.monotonic(), servers.machine_busy(), servers.cpu_seconds(os.getpid()))
 
     def cores(self) -> dict[str, float]:
         """Average cores each role used since the window opened."""
-        (t0, busy0, ours0), (t1, busy1, ours1) = self.start, (time.monotonic(), machine_busy(), cpu_seconds(os.getpid()))
+        now = (time.monotonic(), servers.machine_busy(), servers.cpu_seconds(os.getpid()))
+        (t0, busy0, ours0), (t1, busy1, ours1) = self.start, now
         cores = Counter[str]()
         for pid, seconds in ours1.items():
             role = "driver" if pid == os.getpid() else self.roles.get(pid, "web")
@@ -273,11 +274,13 @@ class Result:
     memory: dict[str, dict[str, int]]  # "cold" (just started), "idle" (after priming), "load" (peak): rss, pss, uss
     series: list[tuple[float, dict[str, int]]]  # the workers' memory under load: (seconds into the window, sample)
     connections: Counter  # the workers' Redis connections under load, by their last command
+    web_connections: int  # the web server's Redis connections, all its processes
     turns_per_job: float
     cpu: dict[str, float]  # cores used in the measured window, by role
 
     @property
     def throughput(self) -> float:
+        """Turns answered per second in the measured window."""
         return len(self.samples) / self.seconds
 
     def per_turn(self, kind: str) -> float:
@@ -293,8 +296,8 @@ class Result:
         """The figures, one per line, each against its baseline."""
         load, rss = self.load, self.memory["load"]["rss"] / MB
         return [
-            f"  throughput  {self.throughput:.1f} turns/s = {self.throughput / load.ideal:.2f}x ideal "
-            f"({load.in_flight:.0f} turns at once / {load.latency * 1000:.0f} ms = {load.ideal:.1f}/s); {len(self.samples)} turns",
+            f"  throughput  {self.throughput:.1f} turns/s = {self.throughput / load.ideal:.2f}x ideal ({load.in_flight:.0f} "
+            f"turns at once / {load.latency * 1000:.0f} ms = {load.ideal:.1f}/s); {len(self.samples)} turns",
             f"  overhead    p50 {self.ms('overhead', 50):.1f} ms, p99 {self.ms('overhead', 99):.1f} ms "
             f"(webhook POST to sendMessage, minus the fake LLM's own time)",
             *(f"    parts p{q} webhook answered {self.ms('webhook', q):.1f} ms, then typing {self.ms('to_typing', q):.1f} ms, "
@@ -305,12 +308,11 @@ class Result:
             f"{self.memory['idle']['rss'] / MB:.0f} MB idle, {self.memory['cold']['rss'] / MB:.0f} MB just started; "
             f"total RSS per running turn {rss / load.in_flight:.2f} MB",
             f"  redis       {sum(self.connections.values())} connections from the workers under load "
-            f"(by last command: {dict(self.connections.most_common())})",
+            f"(by last command: {dict(self.connections.most_common())}); {self.web_connections} from the web server",
             f"  cpu         {self._cpu()} of {os.cpu_count()} CPUs",
             f"  rq          {self.turns_per_job:.2f} turns per RQ job (a message arriving before its turn ended joins it)",
             f"  errors      {dict(self.errors) or 'none'}",
         ]
-
 
     def _cpu(self) -> str:
         """Cores by role, and CPU milliseconds per turn for ours."""
@@ -324,7 +326,7 @@ def bot_env(redis_url: str, llm_url: str, telegram_url: str) -> dict[str, str]:
     return {"REDIS_URL": redis_url, "OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": f"{llm_url}/v1",
             "OPENAI_MODEL": "bench-model", "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN, "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
             "TELEGRAM_API_URL": telegram_url, "BURST_WINDOW": "0", "USER_RATE_LIMIT": "0", "USER_DAILY_TOKENS": "0",
-            "HISTORY_SUMMARY": "0", "LOG_LEVEL": "WARNING", "PROMPTS_DIR": str(ROOT / "prompts")}
+            "HISTORY_SUMMARY": "0", "LOG_LEVEL": "WARNING", "PROMPTS_DIR": str(servers.ROOT / "prompts")}
 
 
 class Stack:
@@ -335,14 +337,14 @@ class Stack:
         self.exit = ExitStack()
 
     def __enter__(self) -> Stack:
-        redis_url = self.exit.enter_context(redis_server())
+        redis_url = self.exit.enter_context(servers.redis_server())
         self.redis = redis_lib.Redis.from_url(redis_url)
         self.redis_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
         self.llm, self.telegram = PacedLLM().start(), CountingTelegram().start()
         self.exit.callback(self.llm.stop)
         self.exit.callback(self.telegram.stop)
         self.env = bot_env(redis_url, self.llm.url, self.telegram.url)
-        self.url = f"http://127.0.0.1:{self.exit.enter_context(web_server('app:app', self.env))}/webhooks/telegram"
+        self.url = f"http://127.0.0.1:{self.exit.enter_context(servers.web_server('app:app', self.env))}/webhooks/telegram"
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -360,12 +362,12 @@ class Stack:
             return self._measure(load, workers, {"cold": cold, "idle": self.memory(workers)})
         finally:
             for worker in workers:
-                stop(worker)
+                servers.stop(worker)
 
     def start_workers(self, load: Load) -> list:
         """`flask --app app worker` processes, the Procfile's worker line, once every slot is registered."""
         env = {**self.env, "WORKER_CONCURRENCY": str(load.concurrency)}
-        workers = [spawn([sys.executable, "-m", "flask", "--app", "app", "worker"], env,
+        workers = [servers.spawn([sys.executable, "-m", "flask", "--app", "app", "worker"], env,
                          open(self.logs / f"worker-{index}.log", "ab")) for index in range(load.workers)]
         deadline = time.monotonic() + 60 + 5 * load.workers  # imports on a busy 2-core machine take a while
         while Worker.count(connection=self.redis) < load.workers * load.concurrency:
@@ -386,22 +388,24 @@ class Stack:
         traffic = Traffic(self.url, range(CHAT_BASE, CHAT_BASE + load.conversations), load.think)
         jobs = self.jobs_done()
         self.drive(traffic, load.warmup, stop=False)
-        cpu = CpuWindow({worker.pid: "workers" for worker in workers} | {self.redis.info("server")["process_id"]: "redis"})
+        roles = {worker.pid: "workers" for worker in workers} | {self.redis.info("server")["process_id"]: "redis"}
+        cpu = CpuWindow(roles)
         traffic.recording, started = True, time.monotonic()
         series = self.watch(workers, started + load.duration, load.sample_every)
         memory["load"] = {kind: max(sample[kind] for _, sample in series) for kind in series[0][1]}
-        connections = self.connections(workers)
+        connections = self.connections({worker.pid for worker in workers})
+        web = self.connections(servers.descendants(os.getpid()) - roles.keys() - {os.getpid()})
         traffic.recording, seconds, cores = False, time.monotonic() - started, cpu.cores()
         traffic.stop(timeout=30 + 2 * load.conversations / load.ideal)  # a long queue takes a while to drain
         turns = sum(traffic.next_message.values()) - traffic.errors["unanswered"]
-        return Result(load, seconds, traffic.samples, traffic.errors, memory, series, connections,
+        return Result(load, seconds, traffic.samples, traffic.errors, memory, series, connections, sum(web.values()),
                       turns / max(1, self.jobs_done() - jobs), cores)
 
     def memory(self, workers: list) -> dict[str, int]:
         """The workers' resident memory, added up: rss, pss, uss."""
         total = Counter[str]()
         for worker in workers:
-            total.update(memory(worker.pid))
+            total.update(servers.memory(worker.pid))
         return dict(total)
 
     def watch(self, workers: list, until: float, every: float) -> list[tuple[float, dict[str, int]]]:
@@ -412,9 +416,9 @@ class Stack:
             time.sleep(max(0.0, min(every, until - time.monotonic())))
         return series
 
-    def connections(self, workers: list) -> Counter:
-        """The workers' Redis connections as CLIENT LIST shows them, by their last command."""
-        ports = set().union(*(local_ports_to(worker.pid, self.redis_port) for worker in workers))
+    def connections(self, pids: set[int]) -> Counter:
+        """The processes' Redis connections as CLIENT LIST shows them, by their last command."""
+        ports = set().union(*(servers.local_ports_to(pid, self.redis_port) for pid in pids))
         clients = self.redis.client_list()
         return Counter(client["cmd"] for client in clients if int(client["addr"].rsplit(":", 1)[1]) in ports)
 
@@ -435,15 +439,26 @@ def report(title: str, result: Result) -> None:
     print("\n".join(result.lines()), flush=True)
 
 
+HEADER = ("workers x slots  conversations  turns/s  ideal  ratio  overhead p50/p99 ms  RSS MB  MB/turn  redis  turns/job"
+          "  worker cores (ms/turn)  other cores")
+
+
+def row(result: Result) -> str:
+    """One run's figures as a line under HEADER; errors, if any, at its end."""
+    load, cpu, errors = result.load, result.cpu, dict(result.errors)
+    workers_ms = cpu.get("workers", 0.0) / result.throughput * 1000
+    return (f"{load.workers:7d} x {load.concurrency:<5d}  {load.conversations:13d}  {result.throughput:7.1f}  {load.ideal:5.0f}"
+            f"  {result.throughput / load.ideal:4.2f}x  {result.ms('overhead', 50):8.1f} / {result.ms('overhead', 99):7.1f}"
+            f"  {result.memory['load']['rss'] / MB:5.0f}  {result.per_turn('rss'):7.2f}  {sum(result.connections.values()):5d}"
+            f"  {result.turns_per_job:9.1f}  {cpu.get('workers', 0.0):12.2f} ({workers_ms:4.1f})"
+            f"  {cpu.get('other processes', 0.0):11.2f}  {errors or ''}")
+
+
 def sweep(stack: Stack, latency: float, duration: float) -> None:
     """Slots in one process at 16, 32, 64 and 128 (as many conversations): where throughput bends."""
-    print("slots  turns/s  ideal  ratio  overhead p50/p99 ms  RSS MB  MB/turn (RSS, USS)  redis conns", flush=True)
+    print(f"slots in one worker process   [{machine()}]\n{HEADER}", flush=True)
     for slots in (16, 32, 64, 128):
-        result = stack.run(Load(slots, slots, 1, latency, duration, warmup=3))
-        print(f"{slots:5d}  {result.throughput:7.1f}  {result.load.ideal:5.0f}  {result.throughput / result.load.ideal:4.2f}x"
-              f"  {result.ms('overhead', 50):8.1f} / {result.ms('overhead', 99):6.1f}  {result.memory['load']['rss'] / MB:6.0f}"
-              f"  {result.per_turn('rss'):7.2f}, {result.per_turn('uss'):5.2f}  {sum(result.connections.values()):11d}"
-              f"  {dict(result.errors) or ''}", flush=True)
+        print(row(stack.run(Load(slots, slots, 1, latency, duration, warmup=3))), flush=True)
 
 
 def arguments() -> argparse.Namespace:

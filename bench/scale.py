@@ -18,19 +18,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from bench.e2e import MB, Load, Result, Stack, machine, report
-
-HEADER = "workers x slots  conversations  turns/s  ideal  ratio  overhead p50/p99 ms  RSS MB  worker cores (ms/turn)  other"
-
-
-def row(result: Result) -> str:
-    """One run's figures, as a line of the table."""
-    load, cpu = result.load, result.cpu
-    workers_ms = cpu.get("workers", 0.0) / result.throughput * 1000
-    return (f"{load.workers:7d} x {load.concurrency:<5d}  {load.conversations:13d}  {result.throughput:7.1f}  {load.ideal:5.0f}"
-            f"  {result.throughput / load.ideal:4.2f}x  {result.ms('overhead', 50):8.1f} / {result.ms('overhead', 99):6.1f}"
-            f"  {result.memory['load']['rss'] / MB:6.0f}  {cpu.get('workers', 0.0):5.2f} ({workers_ms:4.1f})"
-            f"         {cpu.get('other processes', 0.0):4.2f}  {dict(result.errors) if sum(result.errors.values()) else ''}")
+from bench.e2e import HEADER, MB, Load, Stack, machine, report, row
 
 
 def processes(stack: Stack, args: argparse.Namespace) -> None:

@@ -152,20 +152,30 @@ def _socket_inodes(pid: int) -> set[str]:
 
 def cpu_seconds(root: int) -> dict[int, float]:
     """CPU seconds (user + system) used so far by `root` and each of its descendants, by pid."""
-    stats, parents = {}, {}
+    table = _processes()
+    return {pid: table[pid][1] for pid in descendants(root, table)}
+
+
+def descendants(root: int, table: dict[int, tuple[int, float]] | None = None) -> set[int]:
+    """`root` and every process under it (children, theirs, ...)."""
+    parents = {pid: parent for pid, (parent, _) in (table or _processes()).items()}
+    family, frontier = {root}, {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier and pid not in family}
+        family |= frontier
+    return family & (parents.keys() | {root})
+
+
+def _processes() -> dict[int, tuple[int, float]]:
+    """Every process's parent pid and CPU seconds so far."""
+    table = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
         except OSError:  # exited meanwhile
             continue
-        pid = int(stat.parent.name)
-        parents[pid], stats[pid] = int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    family, frontier = {root}, [root]
-    while frontier:
-        children = [pid for pid, parent in parents.items() if parent in frontier and pid not in family]
-        family.update(children)
-        frontier = children
-    return {pid: stats[pid] for pid in family if pid in stats}
+        table[int(stat.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    return table
 
 
 def machine_busy() -> float:
