@@ -368,13 +368,21 @@ class Stack:
         """`flask --app app worker` processes, the Procfile's worker line, once every slot is registered."""
         env = {**self.env, "WORKER_CONCURRENCY": str(load.concurrency)}
         workers = [servers.spawn([sys.executable, "-m", "flask", "--app", "app", "worker"], env,
-                         open(self.logs / f"worker-{index}.log", "ab")) for index in range(load.workers)]
-        deadline = time.monotonic() + 60 + 5 * load.workers  # imports on a busy 2-core machine take a while
-        while Worker.count(connection=self.redis) < load.workers * load.concurrency:
+                                 open(self.logs / f"worker-{index}.log", "ab")) for index in range(load.workers)]
+        try:
+            self._wait_for_slots(load.workers * load.concurrency, workers)
+        except BaseException:
+            for worker in workers:
+                servers.stop(worker)
+            raise
+        return workers
+
+    def _wait_for_slots(self, slots: int, workers: list) -> None:
+        deadline = time.monotonic() + 60 + 5 * len(workers)  # imports on a busy 2-core machine take a while
+        while Worker.count(connection=self.redis) < slots:
             if time.monotonic() > deadline or any(worker.poll() is not None for worker in workers):
                 raise SystemExit(f"workers did not start: see {self.logs}")
             time.sleep(0.1)
-        return workers
 
     def drive(self, traffic: Traffic, seconds: float, stop: bool = True) -> None:
         """Run `traffic` against the stack for `seconds`, then (with `stop`) wait for the replies it is owed."""
