@@ -25,7 +25,8 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     logs.configure(settings.log_level, settings.log_format, logs.secrets_in(settings.env))
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    redis = storage.connect(settings.redis_url)
+    # A worker's slots each hold a connection while they wait for a job, and their turns' lease renewals another.
+    redis = storage.connect(settings.redis_url, max_connections=max(100, 2 * settings.worker_concurrency + 20))
     channels = registry.enabled(settings, redis)
     prompts = Prompts(settings.prompts_dir, settings.prompt, redis)
     measures = Metrics(redis)

@@ -1,7 +1,9 @@
-"""Servers the benches start on 127.0.0.1: a throwaway Redis and the Procfile's web command.
+"""Processes the benches start on 127.0.0.1: a throwaway Redis, the Procfile's web and worker commands.
 
     with redis_server() as url, web_server("app:app", {"REDIS_URL": url}) as port:
+        worker = spawn([sys.executable, "-m", "flask", "--app", "app", "worker"], env)
         ...  # POST to http://127.0.0.1:{port}/
+        stop(worker)
 
 Each runs in its own process group, so stopping it stops its children too (gunicorn's workers).
 """
@@ -14,11 +16,10 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import IO, Iterator, Mapping
 
 from bot.local import free_port, redis_server_binary
 
@@ -29,26 +30,33 @@ ROOT = Path(__file__).resolve().parent.parent
 def redis_server() -> Iterator[str]:
     """A redis-server without persistence on a free port; yields its URL."""
     port = free_port()
-    command = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    with _running(command, port):
+    command = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--maxclients", "10000"]
+    process = spawn(command)
+    try:
+        wait_for_port(port, process)
         yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        stop(process)
 
 
 @contextmanager
 def web_server(app: str, env: Mapping[str, str], access_log: bool = False) -> Iterator[int]:
     """The Procfile's `web` command serving `app` (such as "app:app") on a free port, once it answers HTTP."""
     port = free_port()
-    command = web_command(app, access_log)
-    environ = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(port),
-               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # our gunicorn
-    with _running(["sh", "-c", f"exec {command}"], port, environ, answers_http=True):
+    environ = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
+    process = spawn(["sh", "-c", f"exec {web_command(app, access_log)}"], environ)
+    try:
+        wait_for_port(port, process)
+        _wait_for_http(port, process)
         yield port
+    finally:
+        stop(process)
 
 
 def web_command(app: str = "app:app", access_log: bool = False) -> str:
-    """The Procfile's `web` line, serving `app`; without its access log unless asked (the benches compare apps, not logging)."""
-    lines = (ROOT / "Procfile").read_text().splitlines()
-    command = dict(line.split(": ", 1) for line in lines if ": " in line)["web"]
+    """The Procfile's `web` line serving `app`; without its access log unless asked (benches measure the app)."""
+    command = procfile()["web"]
     if not access_log:
         command = command.replace(" --access-logfile -", "")
     # gunicorn 27's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl): several
@@ -56,24 +64,21 @@ def web_command(app: str = "app:app", access_log: bool = False) -> str:
     return command.replace("app:app", app, 1) + " --no-control-socket"
 
 
-@contextmanager
-def _running(command: list[str], port: int, env: Mapping[str, str] | None = None,
-             answers_http: bool = False) -> Iterator[subprocess.Popen]:
-    """Run `command` in its own process group until the block ends; its stderr is shown if it fails to start."""
-    with tempfile.TemporaryFile() as stderr:
-        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr,
-                                   start_new_session=True)
-        try:
-            if not (_listens(port, process) and (not answers_http or _answers(port, process))):
-                stderr.seek(0)
-                tail = stderr.read().decode(errors="replace")[-2000:]
-                raise SystemExit(f"{' '.join(process.args)} did not start on port {port}:\n{tail}")
-            yield process
-        finally:
-            stop(process)
+def procfile() -> dict[str, str]:
+    """The Procfile's entries by name."""
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if ": " in line)
 
 
-def stop(process: subprocess.Popen, timeout: float = 15.0) -> None:
+def spawn(command: list[str], env: Mapping[str, str] | None = None, log: IO | None = None) -> subprocess.Popen:
+    """Start `command` from the project's root in a process group of its own, with this venv's scripts on PATH."""
+    environ = {**os.environ, **(env or {})}
+    environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environ.get('PATH', '')}"  # our gunicorn, our flask
+    output = log or subprocess.DEVNULL
+    return subprocess.Popen(command, env=environ, cwd=ROOT, stdout=output, stderr=output, start_new_session=True)
+
+
+def stop(process: subprocess.Popen, timeout: float = 30.0) -> None:
     """SIGTERM the process's group (a graceful stop), SIGKILL it if it lingers."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
@@ -86,28 +91,96 @@ def stop(process: subprocess.Popen, timeout: float = 15.0) -> None:
             continue
 
 
-def _listens(port: int, process: subprocess.Popen, timeout: float = 30.0) -> bool:
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    """Return once something listens on `port`; exit if `process` dies or the time runs out first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
+            return
         except OSError:
             time.sleep(0.05)
-    return False
+    raise SystemExit(f"{' '.join(map(str, process.args))} did not listen on port {port}")
 
 
-def _answers(port: int, process: subprocess.Popen, timeout: float = 30.0) -> bool:
+def _wait_for_http(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
     """gunicorn listens before its workers have imported the app: wait for a first answer, any status."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         try:
-            connection.request("GET", "/")
+            connection.request("GET", "/healthz")
             connection.getresponse().read()
-            return True
+            return
         except OSError:
             time.sleep(0.05)
         finally:
             connection.close()
-    return False
+    raise SystemExit(f"the web server on port {port} never answered")
+
+
+def memory(pid: int) -> dict[str, int]:
+    """A process's resident memory in bytes: rss, pss (shared pages split among their users) and uss (its own pages)."""
+    fields: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value = line.split(":", 1)
+        fields[name] = int(value.split()[0]) * 1024  # kB
+    return {"rss": fields["Rss"], "pss": fields["Pss"], "uss": fields["Private_Clean"] + fields["Private_Dirty"]}
+
+
+def local_ports_to(pid: int, port: int) -> set[int]:
+    """The local ports of the process's TCP connections to `port` on this machine (e.g. its Redis connections)."""
+    inodes = _socket_inodes(pid)
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            columns = row.split()  # sl, local address, remote address, ..., inode (10th)
+            if columns[9] in inodes and int(columns[2].rsplit(":", 1)[1], 16) == port:
+                ports.add(int(columns[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            link = os.readlink(fd)
+        except OSError:  # closed meanwhile
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    return inodes
+
+
+def cpu_seconds(root: int) -> dict[int, float]:
+    """CPU seconds (user + system) used so far by `root` and each of its descendants, by pid."""
+    table = _processes()
+    return {pid: table[pid][1] for pid in descendants(root, table)}
+
+
+def descendants(root: int, table: dict[int, tuple[int, float]] | None = None) -> set[int]:
+    """`root` and every process under it (children, theirs, ...)."""
+    parents = {pid: parent for pid, (parent, _) in (table or _processes()).items()}
+    family, frontier = {root}, {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier and pid not in family}
+        family |= frontier
+    return family & (parents.keys() | {root})
+
+
+def _processes() -> dict[int, tuple[int, float]]:
+    """Every process's parent pid and CPU seconds so far."""
+    table = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        except OSError:  # exited meanwhile
+            continue
+        table[int(stat.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    return table
+
+
+def machine_busy() -> float:
+    """CPU seconds every process on the machine has used since boot (all but idle and iowait)."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # guest time is within user time

@@ -64,7 +64,7 @@ class Generic(Adapter):
         self.allowlist = Allowlist(config.setting("GENERIC_CALLBACK_ALLOWLIST"), self.callback_url)
         if self.callback_url and (reason := self.allowlist.refusal(self.callback_url)):
             raise ConfigError(f"GENERIC_CALLBACK_URL: {reason}")
-        self.http = PlatformAPI("webhook callback", config.platform_timeout)
+        self.http = PlatformAPI("webhook callback", config.platform_timeout, config.worker_concurrency)
 
     def verify(self, request: Request) -> None:
         """Standard Webhooks: an HMAC of the id, the timestamp and the raw body, signed within 5 minutes."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from bot.errors import Transient
 from bot.retry import retry_after
@@ -13,10 +14,15 @@ from bot.retry import retry_after
 class PlatformAPI:
     """A small HTTP client for one platform's API."""
 
-    def __init__(self, platform: str, timeout: float) -> None:
+    def __init__(self, platform: str, timeout: float, connections: int = 10) -> None:
         self.platform = platform
         self.timeout = timeout
         self.session = requests.Session()
+        # Keep a connection for each turn that may call at once (a worker's slots): past requests' default of 10,
+        # every call opened a new connection (and TLS handshake) and logged "Connection pool is full".
+        adapter = HTTPAdapter(pool_maxsize=max(10, connections))
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
 
     def post(self, url: str, **kwargs: object) -> requests.Response:
         """POST, raising Transient on timeouts and connection errors."""

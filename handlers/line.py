@@ -95,7 +95,7 @@ class Line(Adapter):
         self.secret = config.setting("LINE_CHANNEL_SECRET")
         self.api_url = (config.setting("LINE_API_URL") or DEFAULT_API_URL).rstrip("/")
         self.auth = {"Authorization": f"Bearer {config.setting('LINE_CHANNEL_ACCESS_TOKEN')}"}
-        self.http = PlatformAPI(self.name, config.platform_timeout)
+        self.http = PlatformAPI(self.name, config.platform_timeout, config.worker_concurrency)
 
     def verify(self, request: Request) -> None:
         """x-line-signature: the channel secret's HMAC of the raw body, compared in constant time."""

@@ -65,7 +65,7 @@ class MetaAdapter(Adapter):
         self.api_url = (config.setting(f"{self.prefix}_API_URL") or DEFAULT_API_URL).rstrip("/")
         # A header, not ?access_token=: URLs end up in proxies' logs.
         self.auth = {"Authorization": f"Bearer {config.setting(self.token_setting)}"}
-        self.http = PlatformAPI(self.name, config.platform_timeout)
+        self.http = PlatformAPI(self.name, config.platform_timeout, config.worker_concurrency)
 
     def verify(self, request: Request) -> None:
         """HMAC-SHA256 of the raw body with the app secret, in lowercase hex after `sha256=`."""

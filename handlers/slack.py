@@ -66,7 +66,7 @@ class Slack(Adapter):
         self.secret = config.setting("SLACK_SIGNING_SECRET").encode()
         self.api_url = (config.setting("SLACK_API_URL") or DEFAULT_API_URL).rstrip("/")
         self.headers = {"Authorization": f"Bearer {config.setting('SLACK_BOT_TOKEN')}"}
-        self.http = PlatformAPI(self.name, config.platform_timeout)
+        self.http = PlatformAPI(self.name, config.platform_timeout, config.worker_concurrency)
 
     def verify(self, request: Request) -> None:
         """v0 HMAC-SHA256 over the timestamp and the raw body, within 5 minutes."""

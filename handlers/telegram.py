@@ -79,7 +79,7 @@ class Telegram(Adapter):
         self.secret = config.setting("TELEGRAM_WEBHOOK_SECRET")
         base = config.setting("TELEGRAM_API_URL") or DEFAULT_API_URL
         self.api_url = f"{base.rstrip('/')}/bot{config.setting('TELEGRAM_BOT_TOKEN')}/"
-        self.http = PlatformAPI(self.name, config.platform_timeout)
+        self.http = PlatformAPI(self.name, config.platform_timeout, config.worker_concurrency)
         self.bot_id = config.setting("TELEGRAM_BOT_TOKEN").split(":", 1)[0]  # a token starts with the bot's id
         self.username = config.setting("TELEGRAM_BOT_USERNAME").lstrip("@").lower()
         self.everything_in_groups = config.setting("GROUP_REPLIES", "mentions") == "all"

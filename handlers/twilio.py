@@ -68,7 +68,7 @@ class Twilio(Adapter):
         base = (config.setting("TWILIO_API_URL") or DEFAULT_API_URL).rstrip("/")
         self.account_url = f"{base}/2010-04-01/Accounts/{account}"
         self.phone_number = config.setting("TWILIO_PHONE_NUMBER")  # only the webhook commands need it
-        self.http = PlatformAPI(self.name, config.platform_timeout)
+        self.http = PlatformAPI(self.name, config.platform_timeout, config.worker_concurrency)
 
     def verify(self, request: Request) -> None:
         """X-Twilio-Signature over the public URL and every form value, in constant time."""

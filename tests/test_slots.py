@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
 from rq import Queue, Worker
@@ -56,3 +57,19 @@ def test_a_job_over_its_timeout_fails_in_rq_and_its_slot_goes_on(settings, redis
     [failed] = FailedJobRegistry("turns", connection=redis).get_job_ids()
     assert "JobTimeoutException" in Queue("turns", connection=redis).fetch_job(failed).latest_result().exc_string
     assert [call["text"] for call in telegram.sent] == ["LLM: still answered"]
+
+
+def test_a_worker_process_runs_more_slots_than_redis_pys_default_pool_of_100(settings, redis, start_workers):
+    settings["WORKER_CONCURRENCY"] = "120"  # each waits on the queue with a connection of its own
+    start_workers(1)
+    deadline = time.monotonic() + 60
+    while Worker.count(connection=redis) < 120 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(3)  # a few rounds of waiting on the queue, all slots at once
+    assert Worker.count(connection=redis) == 120
+
+
+def test_platform_clients_keep_a_connection_for_each_slot(settings):
+    app = create_app({**settings, "WORKER_CONCURRENCY": "32"})
+    session = app.extensions["bot"].channels["telegram"].http.session
+    assert session.get_adapter("https://api.telegram.org/").poolmanager.connection_pool_kw["maxsize"] == 32
