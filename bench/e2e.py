@@ -144,12 +144,17 @@ class Traffic:
         self.outbox: queue.Queue[tuple[float, int] | None] = queue.Queue()  # (when to send, chat), in that order
         self.senders = [threading.Thread(target=self._send_loop, daemon=True) for _ in range(min(senders, len(chats)))]
 
-    def start(self) -> None:
-        """Every conversation sends its first message."""
+    def start(self, spread: float) -> None:
+        """Every conversation sends its first message, their starts spread evenly over `spread` seconds.
+
+        Users don't all write at the same instant; started together, with an LLM that always takes the
+        same time, their turns would keep arriving in bursts.
+        """
         for thread in self.senders:
             thread.start()
-        for chat in self.chats:
-            self.outbox.put((0.0, chat))
+        now = time.monotonic()
+        for index, chat in enumerate(self.chats):
+            self.outbox.put((now + spread * index / len(self.chats), chat))
 
     def stop(self, timeout: float = 30.0) -> None:
         """Send no more; wait for the replies still owed."""
@@ -387,7 +392,7 @@ class Stack:
     def drive(self, traffic: Traffic, seconds: float, stop: bool = True) -> None:
         """Run `traffic` against the stack for `seconds`, then (with `stop`) wait for the replies it is owed."""
         self.llm.traffic = self.telegram.traffic = traffic
-        traffic.start()
+        traffic.start(spread=self.llm.latency)
         time.sleep(seconds)
         if stop:
             traffic.stop()
