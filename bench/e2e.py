@@ -11,8 +11,8 @@ log), real worker processes (`flask --app app worker`, WORKER_CONCURRENCY slots 
 answers after a fixed latency and a fake Telegram (tests/fakes.py, with keep-alive). Conversations are
 closed loops: each sends its next message once the fake Telegram has its reply to the last (and,
 with --think, that many seconds later). BURST_WINDOW=0, rate limits off, LOG_LEVEL=WARNING and
-HISTORY_SUMMARY=0 (one LLM call per turn, as the ideal assumes). The printed CPU use, by role and
-per turn, includes that of other processes on the machine: on a shared machine, read it first.
+HISTORY_SUMMARY=0 (one LLM call per turn, as the ideal assumes). The CPU use printed by role ends
+with what other processes on the machine took meanwhile: on a shared machine, read that first.
 
 Throughput is a ratio to the ideal, concurrent turns / LLM latency. A turn's overhead is the time from
 its webhook POST to the fake Telegram receiving sendMessage, minus the time the fake LLM spent on it
