@@ -11,13 +11,14 @@ log), real worker processes (`flask --app app worker`, WORKER_CONCURRENCY slots 
 answers after a fixed latency and a fake Telegram (tests/fakes.py, with keep-alive). Conversations are
 closed loops: each sends its next message once the fake Telegram has its reply to the last (and,
 with --think, that many seconds later). BURST_WINDOW=0, rate limits off, LOG_LEVEL=WARNING and
-HISTORY_SUMMARY=0 (one LLM call per turn, as the ideal assumes). The printed CPU use, by role and
-per turn, includes that of other processes on the machine: on a shared machine, read it first.
+HISTORY_SUMMARY=0 (one LLM call per turn, as the ideal assumes). The CPU use printed by role ends
+with what other processes on the machine took meanwhile: on a shared machine, read that first.
 
 Throughput is a ratio to the ideal, concurrent turns / LLM latency. A turn's overhead is the time from
 its webhook POST to the fake Telegram receiving sendMessage, minus the time the fake LLM spent on it
 (measured inside the fake). Memory per turn is the workers' resident memory under load minus the
-same processes idle (after a few priming turns), over the turns running at once.
+same processes idle (after a few priming turns), over the turns running at once; a worker's memory
+includes its RQ scheduler, a forked process (RSS counts the pages they share twice, PSS once).
 """
 
 from __future__ import annotations
@@ -144,12 +145,17 @@ class Traffic:
         self.outbox: queue.Queue[tuple[float, int] | None] = queue.Queue()  # (when to send, chat), in that order
         self.senders = [threading.Thread(target=self._send_loop, daemon=True) for _ in range(min(senders, len(chats)))]
 
-    def start(self) -> None:
-        """Every conversation sends its first message."""
+    def start(self, spread: float) -> None:
+        """Every conversation sends its first message, their starts spread evenly over `spread` seconds.
+
+        Users don't all write at the same instant; started together, with an LLM that always takes the
+        same time, their turns would keep arriving in bursts.
+        """
         for thread in self.senders:
             thread.start()
-        for chat in self.chats:
-            self.outbox.put((0.0, chat))
+        now = time.monotonic()
+        for index, chat in enumerate(self.chats):
+            self.outbox.put((now + spread * index / len(self.chats), chat))
 
     def stop(self, timeout: float = 30.0) -> None:
         """Send no more; wait for the replies still owed."""
@@ -171,7 +177,7 @@ class Traffic:
     def typing(self, chat: int, at: float) -> None:
         """The fake Telegram received the typing indicator for this conversation's message."""
         exchange = self.in_flight.get(chat)
-        if exchange is not None:
+        if exchange is not None and not exchange.typing:  # the first: a long LLM call gets another every few seconds
             exchange.typing = at
 
     def replied(self, chat: int, text: str, at: float) -> None:
@@ -304,13 +310,13 @@ class Result:
               f"LLM request {self.ms('to_llm', q):.1f} ms; LLM response to sendMessage {self.ms('after_llm', q):.1f} ms"
               for q in (50, 99)),
             f"  memory      {self.per_turn('rss'):.2f} MB RSS per running turn (PSS {self.per_turn('pss'):.2f}, "
-            f"USS {self.per_turn('uss'):.2f}); workers' RSS {rss:.0f} MB under load, "
+            f"USS {self.per_turn('uss'):.2f}); workers' RSS {rss:.0f} MB (PSS {self.memory['load']['pss'] / MB:.0f}) under load, "
             f"{self.memory['idle']['rss'] / MB:.0f} MB idle, {self.memory['cold']['rss'] / MB:.0f} MB just started; "
             f"total RSS per running turn {rss / load.in_flight:.2f} MB",
             f"  redis       {sum(self.connections.values())} connections from the workers under load "
             f"(by last command: {dict(self.connections.most_common())}); {self.web_connections} from the web server",
             f"  cpu         {self._cpu()} of {os.cpu_count()} CPUs",
-            f"  rq          {self.turns_per_job:.2f} turns per RQ job (a message arriving before its turn ended joins it)",
+            f"  rq          {self.turns_per_job:.2f} turns per RQ job finished (a message arriving before its turn ended joins it)",
             f"  errors      {dict(self.errors) or 'none'}",
         ]
 
@@ -387,33 +393,37 @@ class Stack:
     def drive(self, traffic: Traffic, seconds: float, stop: bool = True) -> None:
         """Run `traffic` against the stack for `seconds`, then (with `stop`) wait for the replies it is owed."""
         self.llm.traffic = self.telegram.traffic = traffic
-        traffic.start()
+        traffic.start(spread=self.llm.latency)
         time.sleep(seconds)
         if stop:
             traffic.stop()
 
     def _measure(self, load: Load, workers: list, memory: dict[str, dict[str, int]]) -> Result:
         traffic = Traffic(self.url, range(CHAT_BASE, CHAT_BASE + load.conversations), load.think)
-        jobs = self.jobs_done()
         self.drive(traffic, load.warmup, stop=False)
-        roles = {worker.pid: "workers" for worker in workers} | {self.redis.info("server")["process_id"]: "redis"}
-        cpu = CpuWindow(roles)
+        ours = self.processes(workers)
+        cpu, jobs = CpuWindow({pid: role for role, pids in ours.items() for pid in pids}), self.jobs_done()
         traffic.recording, started = True, time.monotonic()
         series = self.watch(workers, started + load.duration, load.sample_every)
+        traffic.recording, seconds, cores, jobs = False, time.monotonic() - started, cpu.cores(), self.jobs_done() - jobs
         memory["load"] = {kind: max(sample[kind] for _, sample in series) for kind in series[0][1]}
-        connections = self.connections({worker.pid for worker in workers})
-        web = self.connections(servers.descendants(os.getpid()) - roles.keys() - {os.getpid()})
-        traffic.recording, seconds, cores = False, time.monotonic() - started, cpu.cores()
+        connections, web = self.connections(ours["workers"]), self.connections(ours["web"])
         traffic.stop(timeout=30 + 2 * load.conversations / load.ideal)  # a long queue takes a while to drain
-        turns = sum(traffic.next_message.values()) - traffic.errors["unanswered"]
         return Result(load, seconds, traffic.samples, traffic.errors, memory, series, connections, sum(web.values()),
-                      turns / max(1, self.jobs_done() - jobs), cores)
+                      len(traffic.samples) / max(1, jobs), cores)
+
+    def processes(self, workers: list) -> dict[str, set[int]]:
+        """Our processes by role: workers (with their RQ scheduler), redis and web (this driver's other children)."""
+        ours = {"workers": set().union(*(servers.descendants(worker.pid) for worker in workers)),
+                "redis": {self.redis.info("server")["process_id"]}}
+        ours["web"] = servers.descendants(os.getpid()) - ours["workers"] - ours["redis"] - {os.getpid()}
+        return ours
 
     def memory(self, workers: list) -> dict[str, int]:
-        """The workers' resident memory, added up: rss, pss, uss."""
+        """The workers' resident memory (with their RQ scheduler processes), added up: rss, pss, uss."""
         total = Counter[str]()
-        for worker in workers:
-            total.update(servers.memory(worker.pid))
+        for pid in self.processes(workers)["workers"]:
+            total.update(servers.memory(pid))
         return dict(total)
 
     def watch(self, workers: list, until: float, every: float) -> list[tuple[float, dict[str, int]]]:
