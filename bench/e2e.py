@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import platform
 import queue
 import re
 import socket
@@ -45,7 +44,7 @@ import redis as redis_lib
 import requests
 from rq import Worker
 
-from bench import servers
+from bench import machine, servers
 from tests.conftest import TELEGRAM_SECRET, TELEGRAM_TOKEN  # also: sockets reach only loopback
 from tests.fakes import Call, Canned, FakeOpenAI, FakeTelegram, completion
 from tests.helpers import update
@@ -115,11 +114,11 @@ class CpuWindow:
 
     def __init__(self, roles: dict[int, str]) -> None:
         self.roles = roles  # pid -> role; this process's other descendants are the web server
-        self.start = (time.monotonic(), servers.machine_busy(), servers.cpu_seconds(os.getpid()))
+        self.start = (time.monotonic(), machine.machine_busy(), servers.cpu_seconds(os.getpid()))
 
     def cores(self) -> dict[str, float]:
         """Average cores each role used since the window opened."""
-        now = (time.monotonic(), servers.machine_busy(), servers.cpu_seconds(os.getpid()))
+        now = (time.monotonic(), machine.machine_busy(), servers.cpu_seconds(os.getpid()))
         (t0, busy0, ours0), (t1, busy1, ours1) = self.start, now
         cores = Counter[str]()
         for pid, seconds in ours1.items():
@@ -445,15 +444,9 @@ class Stack:
         return sum(worker.successful_job_count + worker.failed_job_count for worker in Worker.all(connection=self.redis))
 
 
-def machine() -> str:
-    """CPUs, Python and how busy the machine is: the figures mean little without them."""
-    return (f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()} {platform.release()}, "
-            f"load average {' '.join(f'{value:.1f}' for value in os.getloadavg())}")
-
-
 def report(title: str, result: Result) -> None:
     """Print one run's figures under its title."""
-    print(f"{title}: {result.load.label()}   [{machine()}]", flush=True)
+    print(f"{title}: {result.load.label()}   [{machine.describe(load=True)}]", flush=True)
     print("\n".join(result.lines()), flush=True)
 
 
@@ -474,7 +467,7 @@ def row(result: Result) -> str:
 
 def sweep(stack: Stack, latency: float, duration: float) -> None:
     """Slots in one process at 16, 32, 64 and 128 (as many conversations): where throughput bends."""
-    print(f"slots in one worker process   [{machine()}]\n{HEADER}", flush=True)
+    print(f"slots in one worker process   [{machine.describe(load=True)}]\n{HEADER}", flush=True)
     for slots in (16, 32, 64, 128):
         print(row(stack.run(Load(slots, slots, 1, latency, duration, warmup=3))), flush=True)
 

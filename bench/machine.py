@@ -15,12 +15,13 @@ from pathlib import Path
 STAT = Path("/proc/stat")
 
 
-def describe() -> str:
-    """CPUs, their model, Python and the OS: the figures mean little without them."""
+def describe(load: bool = False) -> str:
+    """CPUs, their model, Python and the OS (and with `load`, the load average): the figures mean little without them."""
     cpuinfo = Path("/proc/cpuinfo")
     lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
     model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.machine())
-    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    text = f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    return text + (f", load average {' '.join(f'{value:.1f}' for value in os.getloadavg())}" if load else "")
 
 
 class OtherLoad:
@@ -30,11 +31,11 @@ class OtherLoad:
     """
 
     def __enter__(self) -> OtherLoad:
-        self.start = (time.monotonic(), _machine_busy(), _ours())
+        self.start = (time.monotonic(), machine_busy(), _ours())
         return self
 
     def __exit__(self, *_) -> None:
-        self.end = (time.monotonic(), _machine_busy(), _ours())
+        self.end = (time.monotonic(), machine_busy(), _ours())
 
     def share(self) -> float | None:
         """Other processes' CPU time over the machine's (elapsed x CPUs); None where /proc/stat is missing."""
@@ -44,8 +45,8 @@ class OtherLoad:
         return max(0.0, (busy1 - busy0) - (ours1 - ours0)) / ((t1 - t0) * (os.cpu_count() or 1))
 
 
-def _machine_busy() -> float | None:
-    """Seconds of CPU every process has used since boot (user, nice, system, irq, softirq, steal)."""
+def machine_busy() -> float | None:
+    """Seconds of CPU every process has used since boot (user, nice, system, irq, softirq, steal); None without /proc."""
     if not STAT.exists():
         return None
     ticks = [int(value) for value in STAT.read_text().split("\n", 1)[0].split()[1:]]

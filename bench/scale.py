@@ -18,12 +18,13 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from bench.e2e import HEADER, MB, Load, Stack, machine, report, row
+from bench import machine
+from bench.e2e import HEADER, MB, Load, Stack, report, row
 
 
 def processes(stack: Stack, args: argparse.Namespace) -> None:
     """1, 2 and 4 worker processes of the same slots, with a conversation for every slot."""
-    print(f"worker processes grow   [{machine()}]\n{HEADER}", flush=True)
+    print(f"worker processes grow   [{machine.describe(load=True)}]\n{HEADER}", flush=True)
     for workers in (1, 2, 4):
         load = Load(workers * args.concurrency, args.concurrency, workers, args.llm_latency, args.duration, args.warmup)
         print(row(stack.run(load)), flush=True)
@@ -31,7 +32,7 @@ def processes(stack: Stack, args: argparse.Namespace) -> None:
 
 def conversations(stack: Stack, args: argparse.Namespace) -> None:
     """10, 100 and 1000 conversations against the same workers."""
-    print(f"conversations grow   [{machine()}]\n{HEADER}", flush=True)
+    print(f"conversations grow   [{machine.describe(load=True)}]\n{HEADER}", flush=True)
     for count in (10, 100, 1000):
         load = Load(count, args.concurrency, args.workers, args.llm_latency, args.duration, args.warmup)
         print(row(stack.run(load)), flush=True)

@@ -178,9 +178,3 @@ def _processes() -> dict[int, tuple[int, float]]:
             continue
         table[int(stat.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
     return table
-
-
-def machine_busy() -> float:
-    """CPU seconds every process on the machine has used since boot (all but idle and iowait)."""
-    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # guest time is within user time
