@@ -57,6 +57,7 @@ class Slot(SimpleWorker):
 
     @property
     def busy(self) -> bool:
+        """Running a job right now."""
         return self.get_state() == WorkerStatus.BUSY
 
 
@@ -95,8 +96,7 @@ class Pool:
     def _supervise(self) -> None:
         """Wait for the slots (the main thread stays free for signals); cut running turns short after the grace."""
         while any(thread.is_alive() for thread in self.threads):
-            for thread in self.threads:
-                thread.join(0.2)
+            time.sleep(0.2)
             if self.stop_at is not None and time.monotonic() > self.stop_at:
                 return self._cut_short()
 
@@ -105,20 +105,23 @@ class Pool:
 
         Idle slots go first: one still waiting on the queue would take the handed-back turn straight back.
         """
-        busy = [(slot, thread) for slot, thread in zip(self.slots, self.threads) if slot.busy]
-        for slot, thread in zip(self.slots, self.threads):
-            if (slot, thread) not in busy:
-                thread.join(IDLE_POLL_SECONDS + 1)
-        for _, thread in busy:
+        busy = [thread for slot, thread in zip(self.slots, self.threads) if slot.busy]
+        self._join([thread for thread in self.threads if thread not in busy], IDLE_POLL_SECONDS + 1)
+        for thread in busy:
             _raise_in(thread, ShuttingDown)
-        deadline = time.monotonic() + STRAGGLER_SECONDS
-        for thread in self.threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        self._join(self.threads, STRAGGLER_SECONDS)
         stuck = [slot for slot, thread in zip(self.slots, self.threads) if thread.is_alive()]
         if stuck:
             logger.warning("handed back %d turns still waiting on the network", self.hand_back())
             for slot in stuck:
                 slot.teardown()  # its registration and scheduler; the thread dies with the process
+
+    @staticmethod
+    def _join(threads: list[threading.Thread], seconds: float) -> None:
+        """Wait up to `seconds` in all for the threads to end."""
+        deadline = time.monotonic() + seconds
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _raise_in(thread: threading.Thread, exception: type[BaseException]) -> None:
