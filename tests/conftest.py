@@ -152,7 +152,7 @@ def run_worker(app):
 @pytest.fixture
 def start_workers(settings: dict[str, str], tmp_path: Path) -> Iterator:
     """Start worker processes exactly as the Procfile does, each in its own process group (so a test can
-    kill one with its work horse); their logs are in the test's tmp_path; all are stopped after the test."""
+    kill one with its RQ scheduler); their logs are in the test's tmp_path; all are stopped after the test."""
     processes: list[subprocess.Popen] = []
 
     def start(count: int = 1) -> list[subprocess.Popen]:
@@ -176,7 +176,7 @@ def start_workers(settings: dict[str, str], tmp_path: Path) -> Iterator:
 
 
 def stop_group(process: subprocess.Popen, sig: int) -> None:
-    """Signal a worker and its work horse."""
+    """Signal a worker and its children (the RQ scheduler it forks)."""
     try:
         os.killpg(process.pid, sig)
     except ProcessLookupError:
