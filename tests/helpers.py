@@ -1,4 +1,4 @@
-"""Builders for the platforms' webhook payloads."""
+"""Builders for the platforms' webhook payloads, and a bot built from the tests' settings."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import itertools
 import json
 from typing import Any
 
+from app import create_app
+from bot.worker import work
 from tests.conftest import TELEGRAM_SECRET
 from tests.fakes import Canned
 
@@ -31,6 +33,28 @@ def update(text: str, chat_id: int = 123456789, *, update_id: int | None = None,
         message["message_thread_id"] = thread
         message["is_topic_message"] = True
     return {"update_id": update_id if update_id is not None else next(_update_ids), "message": message}
+
+
+class Bot:
+    """An app built from the tests' settings with some changed, its test client, and a burst worker for it."""
+
+    def __init__(self, settings: dict[str, str], **overrides: str) -> None:
+        self.app = create_app({**settings, **overrides})
+        self.client = self.app.test_client()
+
+    def run(self) -> None:
+        """A real RQ worker in burst mode: it answers everything queued, then returns."""
+        work(self.app.extensions["bot"], burst=True)
+
+    def say(self, text: str, update_id: int | None = None) -> None:
+        """The user writes `text` on Telegram, and the worker answers."""
+        post_update(self.client, update(text, update_id=update_id))
+        self.run()
+
+
+def texts(telegram) -> list[str]:
+    """The texts Telegram was asked to send, in order."""
+    return [message["text"] for message in telegram.sent]
 
 
 def post_update(client, payload: Any, secret: str | None = TELEGRAM_SECRET, **kwargs: Any):

@@ -6,9 +6,8 @@ import base64
 
 import pytest
 
-from app import create_app
 from tests.fakes import openai_error
-from tests.helpers import post_update, update
+from tests.helpers import Bot, post_update, update
 
 
 def basic(user: str, password: str) -> dict[str, str]:
@@ -16,12 +15,12 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def admin(settings):
-    return create_app({**settings, "ADMIN_USERNAME": "ops", "ADMIN_PASSWORD": "s3cret-admin"})
+def admin(settings) -> Bot:
+    return Bot(settings, ADMIN_USERNAME="ops", ADMIN_PASSWORD="s3cret-admin")
 
 
 def test_admin_needs_its_credentials(admin):
-    client = admin.test_client()
+    client = admin.client
     assert client.get("/admin").status_code == 401
     assert client.get("/admin/rq/").status_code == 401
     assert client.get("/admin", headers=basic("ops", "wrong")).status_code == 401
@@ -29,20 +28,18 @@ def test_admin_needs_its_credentials(admin):
 
 
 def test_rq_dashboard_is_mounted(admin):
-    response = admin.test_client().get("/admin/rq/", headers=basic("ops", "s3cret-admin"), follow_redirects=True)
+    response = admin.client.get("/admin/rq/", headers=basic("ops", "s3cret-admin"), follow_redirects=True)
     assert response.status_code == 200 and b"RQ" in response.data
 
 
 def test_the_overview_lists_usage_handoffs_and_dead_letters(admin, llm):
-    from bot.worker import work
-
-    client = admin.test_client()
+    client = admin.client
     post_update(client, update("hello"))
     post_update(client, update("talk to a human", chat_id=5))
     llm.then(openai_error(401, "bad key"))  # the first turn fails for good: a dead letter
-    work(admin.extensions["bot"], burst=True)
+    admin.run()
     post_update(client, update("again"))
-    work(admin.extensions["bot"], burst=True)
+    admin.run()
     page = client.get("/admin", headers=basic("ops", "s3cret-admin")).get_data(as_text=True)
     assert "telegram:5" in page  # handed to a person
     assert "LLM: LLM answered 401" in page  # a dead letter
@@ -61,14 +58,12 @@ def test_the_dashboard_accepts_heroku_redis_certificates():
 
 
 def test_the_overview_lists_conversations_newest_first_with_what_has_them(admin):
-    from bot.worker import work
-
-    client = admin.test_client()
+    client = admin.client
     for chat_id in (1, 2, 3):
         post_update(client, update("hello", chat_id=chat_id))
-        work(admin.extensions["bot"], burst=True)
+        admin.run()
     post_update(client, update("talk to a human", chat_id=2))
-    work(admin.extensions["bot"], burst=True)
+    admin.run()
     post_update(client, update("still there?", chat_id=1))  # queued: no worker runs
     page = client.get("/admin", headers=basic("ops", "s3cret-admin")).get_data(as_text=True)
     rows = [row for row in page.split("<tr>") if "telegram:" in row and "UTC" not in row][:3]

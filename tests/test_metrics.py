@@ -7,10 +7,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
 from bot.metrics import Metrics
-from bot.worker import work
 from tests.conftest import TELEGRAM_SECRET, free_port
 from tests.fakes import Canned, completion, openai_error, telegram_error
-from tests.helpers import post_update, update
+from tests.helpers import Bot, post_update, update
 
 
 def scrape(client, **headers: str) -> dict[tuple[str, tuple], float]:
@@ -80,16 +79,14 @@ def test_formatting_fallback_and_failed_deliveries(client, run_worker, llm, tele
 
 
 def test_merged_bursts_and_limit_notices(settings):
-    settings.update(BURST_WINDOW="0.3", USER_RATE_LIMIT="3")
-    app = create_app(settings)
-    client = app.test_client()
+    b = Bot(settings, BURST_WINDOW="0.3", USER_RATE_LIMIT="3")
     for text in ("one", "two", "three"):
-        post_update(client, update(text))
-    work(app.extensions["bot"], burst=True)
+        post_update(b.client, update(text))
+    b.run()
     for text in ("four", "five"):  # over USER_RATE_LIMIT
-        post_update(client, update(text))
-    work(app.extensions["bot"], burst=True)
-    samples = scrape(client)
+        post_update(b.client, update(text))
+    b.run()
+    samples = scrape(b.client)
     assert value(samples, "chatbot_turns_total", platform="telegram", outcome="merged") == 1
     assert value(samples, "chatbot_merged_messages_total", platform="telegram") == 3
     assert value(samples, "chatbot_limit_notices_total", limit="rate", notified="yes") == 1

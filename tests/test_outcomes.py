@@ -8,23 +8,12 @@ import pytest
 
 from app import create_app
 from bot import ledger
-from bot.worker import work
 from tests.fakes import openai_error, telegram_error
-from tests.helpers import dead_letters, post_update, update
+from tests.helpers import Bot, dead_letters, post_update, texts, update
 
 
 def outcome(redis, update_id: int) -> str:
     return ledger.lookup(redis, "telegram", str(update_id))["outcome"]
-
-
-def texts(telegram) -> list[str]:
-    return [message["text"] for message in telegram.sent]
-
-
-def bot(settings, **overrides: str):
-    """An app with changed settings, and a function that runs a burst worker for it."""
-    app = create_app({**settings, **overrides})
-    return app.test_client(), lambda: work(app.extensions["bot"], burst=True)
 
 
 def test_a_message_alone_is_replied_and_a_burst_is_merged(client, run_worker, redis, telegram):
@@ -40,10 +29,10 @@ def test_a_message_alone_is_replied_and_a_burst_is_merged(client, run_worker, re
 
 
 def test_the_burst_window_waits_for_the_user_to_finish(settings, telegram):
-    client, run = bot(settings, BURST_WINDOW="0.5", BURST_MAX_WAIT="3")
-    post_update(client, update("part one", update_id=11))
-    post_update(client, update("part two", update_id=12))
-    run()
+    b = Bot(settings, BURST_WINDOW="0.5", BURST_MAX_WAIT="3")
+    post_update(b.client, update("part one", update_id=11))
+    post_update(b.client, update("part two", update_id=12))
+    b.run()
     assert texts(telegram) == ["LLM: part one + part two"]
 
 
@@ -89,19 +78,19 @@ def test_a_refused_delivery_is_a_dead_letter(client, run_worker, redis, telegram
 
 
 def test_over_the_rate_limit_the_user_gets_one_notice_per_window(settings, redis, telegram):
-    client, run = bot(settings, USER_RATE_LIMIT="2")
+    b = Bot(settings, USER_RATE_LIMIT="2")
     for n in (51, 52, 53, 54):
-        post_update(client, update(f"msg {n}", update_id=n))
-        run()
+        post_update(b.client, update(f"msg {n}", update_id=n))
+        b.run()
     assert texts(telegram) == ["LLM: msg 51", "LLM: msg 52", "You're sending messages faster than I can answer. Please wait a minute."]
     assert [outcome(redis, n) for n in (51, 52, 53, 54)] == ["replied", "replied", "notice", "rejected"]
 
 
 def test_over_the_daily_token_budget_the_llm_is_not_called(settings, redis, llm, telegram):
-    client, run = bot(settings, USER_DAILY_TOKENS="20")  # the fake LLM reports 15 tokens a call
+    b = Bot(settings, USER_DAILY_TOKENS="20")  # the fake LLM reports 15 tokens a call
     for n in (61, 62, 63, 64):
-        post_update(client, update(f"msg {n}", update_id=n))
-        run()
+        post_update(b.client, update(f"msg {n}", update_id=n))
+        b.run()
     assert len(llm.completions) == 2
     assert texts(telegram)[2] == "You've reached today's limit for this assistant. Please come back tomorrow."
     assert [outcome(redis, n) for n in (61, 62, 63, 64)] == ["replied", "replied", "notice", "rejected"]
@@ -109,12 +98,12 @@ def test_over_the_daily_token_budget_the_llm_is_not_called(settings, redis, llm,
 
 @pytest.mark.parametrize("notice", ["Sorry, I can only read text messages.", ""])
 def test_non_text_messages_get_a_polite_notice_or_are_ignored(settings, redis, llm, telegram, notice):
-    client, run = bot(settings, NON_TEXT_NOTICE=notice)
+    b = Bot(settings, NON_TEXT_NOTICE=notice)
     sticker = update("", update_id=71)
     del sticker["message"]["text"]
     sticker["message"]["sticker"] = {"file_id": "CAACAgIAAxkBAAE", "emoji": "👍"}
-    post_update(client, sticker)
-    run()
+    post_update(b.client, sticker)
+    b.run()
     assert llm.completions == []
     assert texts(telegram) == ([notice] if notice else [])
     assert outcome(redis, 71) == ("notice" if notice else "rejected")

@@ -6,54 +6,42 @@ import json
 import time
 from datetime import datetime, timedelta, timezone
 
-from app import create_app
 from bot import ledger
-from bot.worker import work
 from tests.fakes import telegram_error
-from tests.helpers import dead_letters, post_update, update
+from tests.helpers import Bot, dead_letters, post_update, texts, update
 
 TOKEN = "api-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 CONVERSATION = "telegram:123456789"
 
 
-def bot(settings, **overrides: str):
-    app = create_app({**settings, "API_TOKEN": TOKEN, **overrides})
-    return app, app.test_client(), lambda: work(app.extensions["bot"], burst=True)
-
-
-def texts(telegram) -> list[str]:
-    return [message["text"] for message in telegram.sent]
-
-
-def known(client, run) -> None:
+def known(b: Bot) -> None:
     """The user writes first: only known conversations can be messaged."""
-    post_update(client, update("hi"))
-    run()
+    b.say("hi")
 
 
 def test_literal_text_is_sent_to_a_known_conversation_and_remembered(settings, redis, llm, telegram):
-    _, client, run = bot(settings)
-    known(client, run)
-    response = client.post("/api/messages", json={"conversation": CONVERSATION, "text": "Your order has **shipped**."},
+    b = Bot(settings, API_TOKEN=TOKEN)
+    known(b)
+    response = b.client.post("/api/messages", json={"conversation": CONVERSATION, "text": "Your order has **shipped**."},
                            headers=AUTH)
     assert response.status_code == 202
-    run()
+    b.run()
     assert texts(telegram)[-1] == "Your order has <b>shipped</b>."
     assert ledger.lookup(redis, "api", response.get_json()["id"])["outcome"] == "replied"
-    post_update(client, update("when will it arrive?"))
-    run()
+    post_update(b.client, update("when will it arrive?"))
+    b.run()
     assert llm.completions[-1]["messages"][-2] == {"role": "assistant", "content": "Your order has **shipped**."}
 
 
 def test_a_prompt_writes_the_message_with_its_variables(settings, tmp_path, llm, telegram):
     (tmp_path / "system.md").write_text("You help.")
     (tmp_path / "shipped.md").write_text("Tell {{ user_name }} that order {{ order }} has shipped with {{ carrier }}.")
-    _, client, run = bot(settings, PROMPTS_DIR=str(tmp_path))
-    known(client, run)
+    b = Bot(settings, API_TOKEN=TOKEN, PROMPTS_DIR=str(tmp_path))
+    known(b)
     body = {"conversation": CONVERSATION, "prompt": "shipped.md", "variables": {"order": "#1042", "carrier": "DHL"}}
-    assert client.post("/api/messages", json=body, headers=AUTH).status_code == 202
-    run()
+    assert b.client.post("/api/messages", json=body, headers=AUTH).status_code == 202
+    b.run()
     assert llm.completions[-1]["messages"][0]["content"] == "Tell Ada that order #1042 has shipped with DHL."
     assert len(telegram.sent) == 2
 
@@ -61,12 +49,12 @@ def test_a_prompt_writes_the_message_with_its_variables(settings, tmp_path, llm,
 def test_a_scheduled_message_waits_for_its_time(settings, redis, telegram, start_workers):
     from rq.registry import ScheduledJobRegistry
 
-    app, client, run = bot(settings)
-    known(client, run)
+    b = Bot(settings, API_TOKEN=TOKEN)
+    known(b)
     at = datetime.now(timezone.utc) + timedelta(seconds=2)
     body = {"conversation": CONVERSATION, "text": "Reminder: your appointment is tomorrow.", "at": at.isoformat()}
-    assert client.post("/api/messages", json=body, headers=AUTH).get_json()["at"] == at.isoformat()
-    assert ScheduledJobRegistry(queue=app.extensions["bot"].turns.queue).count == 1  # waiting for its time,
+    assert b.client.post("/api/messages", json=body, headers=AUTH).get_json()["at"] == at.isoformat()
+    assert ScheduledJobRegistry(queue=b.app.extensions["bot"].turns.queue).count == 1  # waiting for its time,
     assert redis.llen("rq:queue:turns") == 0  # not queued now
     start_workers()  # RQ's scheduler runs in the worker
     telegram.wait_for(lambda: len(telegram.sent) == 2, timeout=30)
@@ -74,41 +62,41 @@ def test_a_scheduled_message_waits_for_its_time(settings, redis, telegram, start
 
 
 def test_unknown_conversations_and_bad_requests_are_refused(settings):
-    _, client, _ = bot(settings)
-    unknown = client.post("/api/messages", json={"conversation": "telegram:999", "text": "hi"}, headers=AUTH)
+    b = Bot(settings, API_TOKEN=TOKEN)
+    unknown = b.client.post("/api/messages", json={"conversation": "telegram:999", "text": "hi"}, headers=AUTH)
     assert unknown.status_code == 404 and "must have written to the bot first" in unknown.get_json()["error"]
-    both = client.post("/api/messages", json={"conversation": CONVERSATION, "text": "a", "prompt": "b.md"}, headers=AUTH)
+    both = b.client.post("/api/messages", json={"conversation": CONVERSATION, "text": "a", "prompt": "b.md"}, headers=AUTH)
     assert both.status_code == 400 and "either text or prompt" in both.get_json()["error"]
-    assert client.post("/api/messages", json={"conversation": CONVERSATION, "text": "hi"}).status_code == 401
+    assert b.client.post("/api/messages", json={"conversation": CONVERSATION, "text": "hi"}).status_code == 401
 
 
 def test_a_prompt_that_cannot_render_is_400(settings, tmp_path):
     (tmp_path / "system.md").write_text("You help.")
     (tmp_path / "shipped.md").write_text("Order {{ order }} shipped.")
-    _, client, run = bot(settings, PROMPTS_DIR=str(tmp_path))
-    known(client, run)
+    b = Bot(settings, API_TOKEN=TOKEN, PROMPTS_DIR=str(tmp_path))
+    known(b)
     for name in ("shipped.md", "missing.md", "../../etc/passwd"):
-        response = client.post("/api/messages", json={"conversation": CONVERSATION, "prompt": name}, headers=AUTH)
+        response = b.client.post("/api/messages", json={"conversation": CONVERSATION, "prompt": name}, headers=AUTH)
         assert response.status_code == 400, name
 
 
 def test_whatsapps_24_hour_window_is_enforced_with_a_clear_error(settings, redis):
-    _, client, _ = bot(settings)
+    b = Bot(settings, API_TOKEN=TOKEN)
     stale = {"platform": "whatsapp", "message_id": "wamid.1", "conversation_id": "1065:US.1", "user_id": "US.1",
              "text": "hi", "received_at": time.time() - 25 * 3600, "context": {}}
     redis.set("bot:contact:whatsapp:1065:US.1", json.dumps(stale))
-    response = client.post("/api/messages", json={"conversation": "whatsapp:1065:US.1", "text": "hello"}, headers=AUTH)
+    response = b.client.post("/api/messages", json={"conversation": "whatsapp:1065:US.1", "text": "hello"}, headers=AUTH)
     assert response.status_code == 409 and "24-hour" in response.get_json()["error"]
 
 
 def test_a_message_the_platform_refuses_is_a_dead_letter_that_can_be_replayed(settings, redis, telegram):
-    app, client, run = bot(settings)
-    known(client, run)
+    b = Bot(settings, API_TOKEN=TOKEN)
+    known(b)
     telegram.then(telegram_error(403, "Forbidden: bot was blocked by the user"))
-    sent = client.post("/api/messages", json={"conversation": CONVERSATION, "text": "news"}, headers=AUTH).get_json()
-    run()
+    sent = b.client.post("/api/messages", json={"conversation": CONVERSATION, "text": "news"}, headers=AUTH).get_json()
+    b.run()
     assert ledger.lookup(redis, "api", sent["id"])["outcome"] == "dead_letter"
     [letter] = dead_letters(redis)
-    assert app.test_cli_runner().invoke(args=["dead-letters", "replay", letter["id"]]).exit_code == 0
-    run()
+    assert b.app.test_cli_runner().invoke(args=["dead-letters", "replay", letter["id"]]).exit_code == 0
+    b.run()
     assert texts(telegram)[-1] == "news"

@@ -7,8 +7,7 @@ import pytest
 from app import create_app
 from bot import ledger
 from bot.prompts import PromptError, render, sample_variables
-from bot.worker import work
-from tests.helpers import post_update, update
+from tests.helpers import Bot
 
 
 @pytest.fixture
@@ -18,15 +17,8 @@ def prompts(tmp_path):
 
 
 @pytest.fixture
-def bot(settings, prompts):
-    app = create_app({**settings, "PROMPTS_DIR": str(prompts)})
-    client = app.test_client()
-
-    def say(text: str, update_id: int | None = None) -> None:
-        post_update(client, update(text, update_id=update_id))
-        work(app.extensions["bot"], burst=True)
-
-    return app, say
+def bot(settings, prompts) -> Bot:
+    return Bot(settings, PROMPTS_DIR=str(prompts))
 
 
 def system_prompts(llm) -> list[str]:
@@ -34,54 +26,52 @@ def system_prompts(llm) -> list[str]:
 
 
 def test_an_edited_prompt_applies_to_the_next_message(bot, prompts, llm):
-    _, say = bot
-    say("first")
+    bot.say("first")
     (prompts / "system.md").write_text("You are Version Two.")
-    say("second")
+    bot.say("second")
     assert system_prompts(llm) == ["You are Version One.", "You are Version Two."]
 
 
 def test_a_platform_prompt_overrides_the_default(bot, prompts, llm):
     (prompts / "telegram.md").write_text("You are on Telegram.")
-    bot[1]("hi")
+    bot.say("hi")
     assert system_prompts(llm) == ["You are on Telegram."]
 
 
 def test_the_template_sees_the_platform_the_user_and_the_date(bot, prompts, llm):
     (prompts / "system.md").write_text("On {{ platform }} with {{ user_name }} ({{ language }}) on {{ date }}.")
-    bot[1]("hi")
+    bot.say("hi")
     date = sample_variables()["date"]
     assert system_prompts(llm) == [f"On telegram with Ada (en) on {date}."]
 
 
 def test_front_matter_sets_the_model_and_its_options(bot, prompts, llm):
     (prompts / "system.md").write_text("---\nmodel: gpt-4.1\ntemperature: 0.2\nmax_tokens: 300\n---\nBe brief.")
-    bot[1]("hi")
+    bot.say("hi")
     call = llm.completions[0]
     assert (call["model"], call["temperature"], call["max_tokens"]) == ("gpt-4.1", 0.2, 300)
     assert call["messages"][0]["content"] == "Be brief."
 
 
 def test_the_outcome_says_which_prompt_wrote_the_reply(bot, prompts, redis):
-    bot[1]("hi", update_id=501)
+    bot.say("hi", update_id=501)
     record = ledger.lookup(redis, "telegram", "501")
     expected = render("system.md", "You are Version One.", {}).version
     assert record["prompt"] == f"system.md@{expected}"
 
 
 def test_a_broken_edit_keeps_the_last_good_version_serving(bot, prompts, llm):
-    _, say = bot
-    say("first")
+    bot.say("first")
     (prompts / "system.md").write_text("---\nmodle: typo\n---\nYou are Version Two.")
-    say("second")
+    bot.say("second")
     (prompts / "system.md").write_text("You are {{ unclosed")
-    say("third")
+    bot.say("third")
     assert system_prompts(llm) == ["You are Version One."] * 3
 
 
 def test_with_no_good_version_yet_a_generic_prompt_serves(bot, prompts, llm):
     (prompts / "system.md").write_text("{{ no_such_variable }}")
-    bot[1]("hi")
+    bot.say("hi")
     assert system_prompts(llm) == ["You are a helpful assistant. Answer briefly and clearly."]
 
 
@@ -114,9 +104,7 @@ def test_the_shipped_prompts_are_valid(app):
 def test_prompt_selects_the_default_file(settings, llm):
     from tests.conftest import ROOT
 
-    app = create_app({**settings, "PROMPTS_DIR": str(ROOT / "prompts"), "PROMPT": "examples/faq.md"})
-    post_update(app.test_client(), update("opening hours?"))
-    work(app.extensions["bot"], burst=True)
+    Bot(settings, PROMPTS_DIR=str(ROOT / "prompts"), PROMPT="examples/faq.md").say("opening hours?")
     assert "frequently asked questions" in system_prompts(llm)[0]
     assert llm.completions[0]["temperature"] == 0
 
