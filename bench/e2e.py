@@ -93,7 +93,6 @@ class Exchange:
     tag: str
     posted: float
     accepted: float = 0.0
-    typing: float = 0.0
     llm_in: float = 0.0
     llm_out: float = 0.0
 
@@ -104,8 +103,7 @@ class Sample:
 
     overhead: float
     webhook: float  # POST until its 200
-    to_typing: float  # 200 until the typing indicator arrives
-    to_llm: float  # typing indicator until the LLM request arrives
+    to_llm: float  # 200 until the LLM request arrives (the typing indicator goes alongside, on another thread)
     after_llm: float  # LLM response until sendMessage arrives
 
 
@@ -173,12 +171,6 @@ class Traffic:
         if exchange is not None:
             exchange.llm_in, exchange.llm_out = started, ended
 
-    def typing(self, chat: int, at: float) -> None:
-        """The fake Telegram received the typing indicator for this conversation's message."""
-        exchange = self.in_flight.get(chat)
-        if exchange is not None and not exchange.typing:  # the first: a long LLM call gets another every few seconds
-            exchange.typing = at
-
     def replied(self, chat: int, text: str, at: float) -> None:
         """The fake Telegram received the reply: record the turn, send the conversation's next message."""
         exchange = self.in_flight.pop(chat, None)
@@ -189,8 +181,7 @@ class Traffic:
         if self.recording:
             llm = exchange.llm_out - exchange.llm_in
             self.samples.append(Sample(at - exchange.posted - llm, exchange.accepted - exchange.posted,
-                                       exchange.typing - exchange.accepted, exchange.llm_in - exchange.typing,
-                                       at - exchange.llm_out))
+                                       exchange.llm_in - exchange.accepted, at - exchange.llm_out))
         if self.running:
             self.outbox.put((at + self.think, chat))
 
@@ -259,8 +250,6 @@ class CountingTelegram(_KeepAlive, FakeTelegram):
 
     def respond(self, call: Call) -> Canned:
         if call.method != "sendMessage":
-            if call.method == "sendChatAction" and self.traffic is not None:
-                self.traffic.typing(int(call.body["chat_id"]), time.monotonic())
             return Canned(body={"ok": True, "result": True})
         if self.traffic is not None:
             self.traffic.replied(int(call.body["chat_id"]), call.body["text"], time.monotonic())
@@ -305,7 +294,7 @@ class Result:
             f"turns at once / {load.latency * 1000:.0f} ms = {load.ideal:.1f}/s); {len(self.samples)} turns",
             f"  overhead    p50 {self.ms('overhead', 50):.1f} ms, p99 {self.ms('overhead', 99):.1f} ms "
             f"(webhook POST to sendMessage, minus the fake LLM's own time)",
-            *(f"    parts p{q} webhook answered {self.ms('webhook', q):.1f} ms, then typing {self.ms('to_typing', q):.1f} ms, "
+            *(f"    parts p{q} webhook answered {self.ms('webhook', q):.1f} ms, then "
               f"LLM request {self.ms('to_llm', q):.1f} ms; LLM response to sendMessage {self.ms('after_llm', q):.1f} ms"
               for q in (50, 99)),
             f"  memory      {self.per_turn('rss'):.2f} MB RSS per running turn (PSS {self.per_turn('pss'):.2f}, "

@@ -60,6 +60,8 @@ class Keepalive:
         self._typing: Callable[[], None] | None = None
         self._typing_every = 0.0
         self._typing_shown = 0.0
+        self._showing = threading.Lock()  # held while an indicator is sent, so that no reply overtakes it
+        self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"keepalive {convo.name}", daemon=True)
 
@@ -69,32 +71,51 @@ class Keepalive:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join()
 
     @contextmanager
     def typing(self, show: Callable[[], None], every: float) -> Iterator[None]:
-        """Show the indicator now, and again every `every` seconds until the block ends."""
+        """Show the indicator now, and again every `every` seconds until the block ends.
+
+        This thread sends it, not the turn's: the LLM call starts without waiting for the platform. A block
+        that ends before it was sent (an instant answer) shows none; one sent is finished before the block ends.
+        """
         self._typing, self._typing_every, self._typing_shown = show, every, 0.0
-        self._show()
+        self._wake.set()
         try:
             yield
         finally:
-            self._typing = None
+            with self._showing:
+                self._typing = None
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            if not self.convo.renew():
-                logger.error("lease lost: another worker took this conversation over", extra={"conversation": self.convo.name})
-                self.lost = True
+        renew_at = time.monotonic() + self.interval
+        while True:
+            self._wake.wait(max(0.0, renew_at - time.monotonic()))
+            self._wake.clear()
+            if self._stop.is_set():
                 return
+            if time.monotonic() >= renew_at:
+                renew_at = time.monotonic() + self.interval
+                if not self._renew():
+                    return
             self._show()
 
+    def _renew(self) -> bool:
+        if self.convo.renew():
+            return True
+        logger.error("lease lost: another worker took this conversation over", extra={"conversation": self.convo.name})
+        self.lost = True
+        return False
+
     def _show(self) -> None:
-        show = self._typing
-        if show is None or time.monotonic() - self._typing_shown < self._typing_every - 0.5:
-            return
-        self._typing_shown = time.monotonic()
-        try:
-            show()
-        except BotError as error:  # a missing indicator must never fail the turn
-            logger.debug("typing indicator failed: %s", error)
+        with self._showing:
+            show = self._typing
+            if show is None or time.monotonic() - self._typing_shown < self._typing_every - 0.5:
+                return
+            self._typing_shown = time.monotonic()
+            try:
+                show()
+            except BotError as error:  # a missing indicator must never fail the turn
+                logger.debug("typing indicator failed: %s", error)

@@ -145,6 +145,7 @@ class FakeOpenAI(FakeServer):
         super().__init__()
         self.in_flight: dict[str, int] = {}
         self.max_in_flight: dict[str, int] = {}
+        self.answer_after: Callable[[], Any] = lambda: True  # each answer waits until this holds, as a real LLM takes seconds
 
     @property
     def completions(self) -> list[dict]:
@@ -156,6 +157,7 @@ class FakeOpenAI(FakeServer):
         self._track(key, +1)
         try:
             self.gate.wait(30)  # every completion waits while a test holds the gate
+            self.wait_for(self.answer_after)
             canned = self.next_canned()
             if canned is not None:
                 return canned

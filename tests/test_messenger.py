@@ -97,7 +97,8 @@ def test_a_text_message_gets_exactly_one_reply_through_the_send_api(client, run_
     assert llm.completions[0]["messages"][-1] == {"role": "user", "content": "hello, world!"}
 
 
-def test_typing_is_shown_before_the_reply(client, run_worker, messenger):
+def test_typing_is_shown_before_the_reply(client, run_worker, messenger, llm):
+    llm.answer_after = lambda: messenger.requests
     post_signed(client, "messenger", notification(event("hi")))
     run_worker()
     first = messenger.requests[0]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 from bot.render import utf16_len
 from tests.fakes import Canned, completion, openai_error, telegram_error
 from tests.helpers import dead_letters, post_update, stored, update
@@ -20,12 +23,28 @@ def test_a_text_message_gets_exactly_one_reply_with_the_llm_text(client, run_wor
     assert prompt[-1] == {"role": "user", "content": "hello bot"}
 
 
-def test_typing_is_shown_while_the_llm_works(client, run_worker, telegram):
+def test_typing_is_shown_while_the_llm_works(client, run_worker, telegram, llm):
+    llm.answer_after = lambda: telegram.calls("sendChatAction")
     post_update(client, update("hi"))
     run_worker()
     methods = [call.method for call in telegram.requests]
     assert methods.index("sendChatAction") < methods.index("sendMessage")
     assert telegram.calls("sendChatAction")[0] == {"chat_id": 123456789, "action": "typing"}
+
+
+def test_a_reply_waits_for_a_typing_indicator_still_on_its_way(client, run_worker, telegram, llm):
+    telegram.hold = lambda call: call.method == "sendChatAction"
+    telegram.gate.clear()
+    llm.answer_after = lambda: telegram.calls("sendChatAction")
+    post_update(client, update("hi"))
+    worker = threading.Thread(target=run_worker)
+    worker.start()
+    llm.wait_for(lambda: llm.delivered)
+    time.sleep(0.3)  # the reply is ready: it must not go while the indicator is held
+    assert telegram.sent == []
+    telegram.gate.set()
+    worker.join(30)
+    assert [call.method for call in telegram.requests] == ["sendChatAction", "sendMessage"]
 
 
 def test_missing_secret_is_401_and_wrong_secret_403_and_nothing_is_stored(client, redis, telegram):
@@ -53,7 +72,8 @@ def test_history_carries_earlier_turns(client, run_worker, llm, telegram):
     assert roles == [("user", "my name is Ada"), ("assistant", "LLM: my name is Ada"), ("user", "what is my name?")]
 
 
-def test_group_messages_reply_to_the_user_and_keep_the_topic(client, run_worker, telegram):
+def test_group_messages_reply_to_the_user_and_keep_the_topic(client, run_worker, telegram, llm):
+    llm.answer_after = lambda: telegram.calls("sendChatAction")
     post_update(client, update("@Ada_Test_Bot hi all", chat_id=-100123, chat_type="supergroup", thread=7, message_id=99))
     run_worker()
     sent = telegram.sent[0]

@@ -123,7 +123,8 @@ def test_a_text_message_gets_exactly_one_reply_from_the_number_it_was_sent_to(cl
     assert llm.completions[0]["messages"][-1] == {"role": "user", "content": question}
 
 
-def test_the_message_is_marked_read_with_a_typing_indicator_before_the_reply(client, run_worker, whatsapp):
+def test_the_message_is_marked_read_with_a_typing_indicator_before_the_reply(client, run_worker, whatsapp, llm):
+    llm.answer_after = lambda: whatsapp.requests
     message = text_message("hi")
     post_signed(client, "whatsapp", notification(change(message)))
     run_worker()
