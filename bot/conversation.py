@@ -25,42 +25,49 @@ redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
 return 1
 """
 
-# The next turn: an unfinished one left by a crashed worker (counting the attempt), else the
-# whole inbox. With nothing left (outgoing messages included: -2 says some wait), release the
-# lease and the pending marker in the same atomic step, so a message that lands a moment later
-# enqueues a new turn instead of being stranded.
+# The next turn, as its messages and its state: an unfinished one left by a crashed worker
+# (counting the attempt), else the whole inbox. With nothing left (outgoing messages included: -2
+# says some wait), release the lease and the pending marker in the same atomic step, so a message
+# that lands a moment later enqueues a new turn instead of being stranded.
 _NEXT = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 if redis.call('EXISTS', KEYS[7]) == 1 then return -2 end
-if redis.call('EXISTS', KEYS[4]) == 1 then return redis.call('HINCRBY', KEYS[5], 'attempts', 1) end
-if redis.call('EXISTS', KEYS[3]) == 1 then
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  redis.call('HINCRBY', KEYS[5], 'attempts', 1)
+elseif redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('RENAME', KEYS[3], KEYS[4])
   redis.call('HSET', KEYS[5], 'id', ARGV[2], 'attempts', 1)
-  return 1
+else
+  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('ZREM', KEYS[6], ARGV[3])
+  return 0
 end
-redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('ZREM', KEYS[6], ARGV[3])
-return 0
+return {redis.call('LRANGE', KEYS[4], 0, -1), redis.call('HGETALL', KEYS[5])}
 """
 
 # Close a turn, if its lease is still ours: messages and reply join the history, each message's
-# outcome goes into the ledger, the turn's state goes. ARGV: token, history size, history TTL,
-# ledger TTL, outcome, n, n history entries, then ledger keys and records alternating.
+# outcome goes into the ledger, the turn's state goes; the newest message becomes the contact and
+# the conversation the most recent. ARGV: token, history size, history TTL, ledger TTL, outcome,
+# contact, contact TTL, now, conversation, conversations listed, n, n history entries, then ledger
+# keys and records alternating.
 _FINISH = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-local n = tonumber(ARGV[6])
+local n = tonumber(ARGV[11])
 if n > 0 then
-  redis.call('RPUSH', KEYS[4], unpack(ARGV, 7, 6 + n))
+  redis.call('RPUSH', KEYS[4], unpack(ARGV, 12, 11 + n))
   redis.call('LTRIM', KEYS[4], -tonumber(ARGV[2]), -1)
   redis.call('EXPIRE', KEYS[4], ARGV[3])
 end
-local i = 7 + n
+local i = 12 + n
 while i < #ARGV do
   redis.call('SET', ARGV[i], ARGV[i + 1], 'EX', ARGV[4])
   redis.call('HINCRBY', KEYS[5], ARGV[5], 1)
   i = i + 2
 end
 redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('SET', KEYS[6], ARGV[6], 'EX', ARGV[7])
+redis.call('ZADD', KEYS[7], ARGV[8], ARGV[9])
+redis.call('ZREMRANGEBYRANK', KEYS[7], 0, -tonumber(ARGV[10]) - 1)
 return 1
 """
 
@@ -103,6 +110,14 @@ class Turn:
         return self.messages[-1]
 
 
+def _turn(raw: list[bytes], flat_state: list[bytes]) -> Turn:
+    """A turn from its messages and its state hash, as _NEXT returns them."""
+    state = {key.decode(): value.decode() for key, value in zip(flat_state[::2], flat_state[1::2])}
+    return Turn(state.get("id", "?"), [IncomingMessage.from_json(item) for item in raw], state.get("reply"),
+                state.get("kind", "answer"), int(state.get("sent", 0)), int(state.get("attempts", 1)),
+                state.get("prompt", ""))
+
+
 class Conversation:
     """The worker's handle on one conversation while it holds the lease."""
 
@@ -126,17 +141,18 @@ class Conversation:
         return bool(self._renew(keys=[keys.lease(self.name), keys.pending(self.name), keys.active()],
                                 args=[self.token, self.lease_ms, deadline, self.name]))
 
-    def next_turn(self) -> Turn | None:
-        """The next turn to answer, or None once the inbox is empty and the lease released."""
+    def next_turn(self) -> Turn | object | None:
+        """The next turn to answer; OUTGOING while messages the bot sends on its own wait; None once the inbox
+        is empty and the lease released."""
         c = self.name
-        state = self._next(keys=[keys.lease(c), keys.pending(c), keys.inbox(c), keys.batch(c), keys.turn(c), keys.active(),
+        found = self._next(keys=[keys.lease(c), keys.pending(c), keys.inbox(c), keys.batch(c), keys.turn(c), keys.active(),
                                  keys.outbox(c)],
                            args=[self.token, uuid.uuid4().hex[:12], c])
-        if state == -1:
+        if found == -1:
             raise LeaseLost(c)
-        if state == -2:
+        if found == -2:
             return OUTGOING
-        return self._load() if state else None
+        return _turn(*found) if found else None
 
     def outgoing(self) -> dict[str, Any] | None:
         """The oldest message the bot is to send on its own, left queued until `sent_outgoing`."""
@@ -157,13 +173,6 @@ class Conversation:
         max_messages, ttl = limits
         key = keys.history(self.name)
         self.redis.pipeline().rpush(key, *entries).ltrim(key, -max_messages, -1).expire(key, ttl).execute()
-
-    def _load(self) -> Turn:
-        raw, state = self.redis.pipeline().lrange(keys.batch(self.name), 0, -1).hgetall(keys.turn(self.name)).execute()
-        state = {k.decode(): v.decode() for k, v in state.items()}
-        return Turn(state.get("id", "?"), [IncomingMessage.from_json(item) for item in raw], state.get("reply"),
-                    state.get("kind", "answer"), int(state.get("sent", 0)), int(state.get("attempts", 1)),
-                    state.get("prompt", ""))
 
     def waiting_since(self) -> tuple[float, float] | None:
         """When the oldest and the newest waiting messages arrived, or None if the inbox is empty."""
@@ -194,25 +203,22 @@ class Conversation:
         `limits` is (messages kept, seconds of inactivity before the history is forgotten).
         """
         c = self.name
-        args = [self.token, *limits, ledger.KEEP_SECONDS, outcome, len(history), *history,
-                *ledger.entries(turn.messages, outcome, turn.id, detail, turn.prompt)]
-        done = self._finish(keys=[keys.lease(c), keys.batch(c), keys.turn(c), keys.history(c), keys.outcome_counts()],
-                            args=args)
+        args = [self.token, *limits, ledger.KEEP_SECONDS, outcome, turn.last.to_json(), CONTACT_SECONDS, time.time(), c,
+                RECENT_KEPT, len(history), *history, *ledger.entries(turn.messages, outcome, turn.id, detail, turn.prompt)]
+        done = self._finish(keys=[keys.lease(c), keys.batch(c), keys.turn(c), keys.history(c), keys.outcome_counts(),
+                                  keys.contact(c), keys.recent()], args=args)
         if not done:
             raise LeaseLost(c)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.set(keys.contact(c), turn.last.to_json(), ex=CONTACT_SECONDS)
-        pipe.zadd(keys.recent(), {c: time.time()})
-        pipe.zremrangebyrank(keys.recent(), 0, -RECENT_KEPT - 1)
-        pipe.execute()
 
     def forget(self) -> None:
         """Drop the conversation's history and summary: the user asked for a fresh start (/reset)."""
         self.redis.delete(keys.history(self.name), keys.summary(self.name))
 
-    def summary(self) -> str:
-        """The summary of the conversation's older messages, or ""."""
-        return (self.redis.get(keys.summary(self.name)) or b"").decode()
+    def recall(self, max_messages: int) -> tuple[list[dict[str, str]], str]:
+        """The last messages of the conversation, oldest first, and the summary of those before them (or "")."""
+        raw, summary = self.redis.pipeline(transaction=False).lrange(keys.history(self.name), -max_messages, -1) \
+            .get(keys.summary(self.name)).execute()
+        return [json.loads(item) for item in raw], (summary or b"").decode()
 
     def fold(self, count: int, summary: str, ttl: int) -> None:
         """Replace the oldest `count` history messages by a summary of them (and of the previous summary)."""

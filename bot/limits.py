@@ -23,13 +23,17 @@ class Limits:
 
     def exceeded(self, messages: list[IncomingMessage]) -> str | None:
         """The limit this turn's user is over ("rate" or "budget"), counting these messages; None if within."""
-        user = _user(messages[-1])
-        if self.config.user_rate_limit:
-            window = keys.usage(user, "messages", str(int(time.time() // RATE_WINDOW)))
-            count, _ = self.redis.pipeline().incrby(window, len(messages)).expire(window, RATE_WINDOW * 2).execute()
-            if count > self.config.user_rate_limit:
-                return "rate"
-        if self.config.user_daily_tokens and int(self.redis.get(self._tokens(user)) or 0) >= self.config.user_daily_tokens:
+        user, rate, budget = _user(messages[-1]), self.config.user_rate_limit, self.config.user_daily_tokens
+        window = keys.usage(user, "messages", str(int(time.time() // RATE_WINDOW)))
+        pipe = self.redis.pipeline()
+        if rate:
+            pipe.incrby(window, len(messages)).expire(window, RATE_WINDOW * 2)
+        if budget:
+            pipe.get(self._tokens(user))
+        counts = pipe.execute() if rate or budget else []
+        if rate and counts[0] > rate:
+            return "rate"
+        if budget and int(counts[-1] or 0) >= budget:
             return "budget"
         return None
 
@@ -40,7 +44,9 @@ class Limits:
         return bool(self.redis.set(keys.usage(_user(message), f"noticed-{limit}", slot), 1, nx=True, ex=window * 2))
 
     def spend(self, message: IncomingMessage, tokens: int) -> None:
-        """Count the tokens a turn used against its user's daily budget."""
+        """Count the tokens a turn used against its user's daily budget (if there is one)."""
+        if not self.config.user_daily_tokens:
+            return
         key = self._tokens(_user(message))
         self.redis.pipeline().incrby(key, tokens).expire(key, DAY * 2).execute()
 

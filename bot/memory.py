@@ -57,12 +57,12 @@ def summary_message(summary: str) -> list[dict[str, str]]:
 def summarise_overflow(rt: Runtime, convo: Conversation, adding: int) -> None:
     """Before the history drops its oldest messages, fold the older half into the summary (one LLM call per half)."""
     limit = rt.config.history_max_messages
-    history = convo.history(limit)
+    history, summary = convo.recall(limit)
     if len(history) + adding <= limit:
         return
     older = history[: max(limit // 2, adding)]
     try:
-        completion = with_retries(lambda: rt.llm.complete(summary_request(convo.summary(), older)),
+        completion = with_retries(lambda: rt.llm.complete(summary_request(summary, older)),
                                   rt.config.openai_max_retries, "summary")
     except BotError as error:  # the turn is answered; only the memory of older messages is lost
         logger.warning("summary failed, older messages are forgotten instead: %s", error, extra={"conversation": convo.name})

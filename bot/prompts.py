@@ -111,6 +111,7 @@ class Prompts:
         self.directory = Path(directory)
         self.default = default
         self.redis = redis
+        self._stored: dict[str, str] = {}  # the source this process last stored as each file's last good version
 
     def pick(self, platform: str) -> str:
         """prompts/<platform>.md if there is one, else PROMPT (default system.md)."""
@@ -136,8 +137,11 @@ class Prompts:
         return render(name, path.read_text(encoding="utf-8"), values)
 
     def _remember(self, name: str, source: str) -> None:
+        if self._stored.get(name) == source:
+            return  # stored already: a round trip a turn saved
         try:
             self.redis.set(keys.prompt(name), source)
+            self._stored[name] = source
         except RedisError:
             pass  # only the fallback is lost; the turn goes on
 

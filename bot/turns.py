@@ -59,12 +59,13 @@ def hand_back_running(rt: Runtime) -> int:
 def _turns(rt: Runtime, convo: Conversation, keepalive: Keepalive) -> None:
     platform = convo.name.split(":", 1)[0]
     while True:
-        proactive.send_queued(rt, convo, keepalive)
         _settle(convo, rt.config.for_platform(platform, "burst_window"), rt.config.for_platform(platform, "burst_max_wait"))
         turn = convo.next_turn()
         if turn is None:
             return
-        if turn is not OUTGOING:
+        if turn is OUTGOING:
+            proactive.send_queued(rt, convo, keepalive)
+        else:
             answer(rt, convo, turn, keepalive)
 
 
@@ -156,10 +157,10 @@ def _prompt_for(rt: Runtime, turn: Turn) -> Prompt:
 
 
 def _messages(rt: Runtime, convo: Conversation, turn: Turn, prompt: Prompt) -> list[dict[str, str]]:
-    history = convo.history(int(prompt.settings.get("history_max_messages", rt.config.history_max_messages)))
+    history, summary = convo.recall(int(prompt.settings.get("history_max_messages", rt.config.history_max_messages)))
     budget = int(prompt.settings.get("history_max_tokens", rt.config.history_max_tokens))
     new = [{"role": "user", "content": message.text} for message in turn.messages if message.text.strip()]
-    earlier = memory.summary_message(convo.summary())
+    earlier = memory.summary_message(summary)
     return [{"role": "system", "content": prompt.text}, *earlier, *memory.fit(history, budget), *new]
 
 
