@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 QUEUE = "events"
 RETRY_INTERVALS = [5, 30, 120, 600, 1800, 3600]  # seconds between attempts: about 1.6 hours in all
 TIMEOUT = 15  # seconds the receiver has to answer
+# How long RQ keeps the bot's jobs: a finished one a minute (deleting it at once costs the worker nine more
+# Redis round trips a job), a failed one a week, for an operator to see and requeue.
+JOB_KEEP = {"result_ttl": 60, "failure_ttl": 7 * 86400}
 
 
 class DeliveryFailed(Exception):
@@ -46,7 +49,7 @@ def emit(config: Config, queue: Queue, kind: str, data: dict[str, Any], event_id
     for url in config.events_urls.split(","):
         if url.strip():
             queue.enqueue("bot.events.deliver", url.strip(), event_id, event, retry=Retry(len(RETRY_INTERVALS), RETRY_INTERVALS),
-                          result_ttl=0, failure_ttl=7 * 86400)
+                          **JOB_KEEP)
 
 
 def deliver(url: str, event_id: str, event: str) -> None:

@@ -167,7 +167,7 @@ class TurnQueue:
         """
         pipe = self.redis.pipeline(transaction=False)
         job = self.queue.enqueue(
-            TURN_JOB, conversation, pipeline=pipe, job_timeout=self.config.turn_timeout, result_ttl=0, failure_ttl=7 * 86400
+            TURN_JOB, conversation, pipeline=pipe, job_timeout=self.config.turn_timeout, **events.JOB_KEEP
         )
         section: list = [job.id, self.pending_ttl, conversation, time.time() + self.pending_ttl]
         for args, _options in pipe.command_stack:

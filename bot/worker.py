@@ -59,7 +59,8 @@ def work(rt: Runtime, burst: bool = False) -> None:
     queues = [Queue(rt.config.queue_name, connection=rt.redis), rt.turns.events]  # turns first: events can wait
     pool = Pool(queues, rt.config.worker_concurrency, rt.config.shutdown_grace, lambda: turns.hand_back_running(rt))
     try:
-        pool.run(burst, rt.config.log_level)  # scheduled messages too: one slot runs RQ's scheduler
+        # RQ's own lines for each job (started, OK, result kept) repeat the "turn done" line: its warnings only
+        pool.run(burst, "DEBUG" if rt.config.log_level == "DEBUG" else "WARNING")
     finally:
         sweeper.stopped.set()
         rt.metrics.flush()
