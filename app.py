@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from typing import Mapping
@@ -48,3 +49,6 @@ def _announce(rt: Runtime) -> None:
 
 
 app = create_app()
+# What the imports and the app built lives as long as the process: the collector need not walk it again. A full
+# collection over it (the openai SDK's many types among it) stopped every request and turn in flight for 80 ms.
+gc.freeze()
