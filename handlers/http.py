@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import urllib.request
 from typing import Any
 
 import requests
@@ -18,6 +20,10 @@ class PlatformAPI:
         self.platform = platform
         self.timeout = timeout
         self.session = requests.Session()
+        # Trusting the environment, requests reads it again on every call (the proxy variables, then ~/.netrc on
+        # disk): about 0.35 ms of CPU a call. Read once here; only a proxy needs it per call, for NO_PROXY.
+        self.session.trust_env = bool(urllib.request.getproxies())
+        self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         # Keep a connection for each turn that may call at once (a worker's slots): past requests' default of 10,
         # every call opened a new connection (and TLS handshake) and logged "Connection pool is full".
         adapter = HTTPAdapter(pool_maxsize=max(10, connections))
