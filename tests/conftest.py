@@ -152,11 +152,12 @@ def run_worker(app):
 @pytest.fixture
 def start_workers(settings: dict[str, str], tmp_path: Path) -> Iterator:
     """Start worker processes exactly as the Procfile does, each in its own process group (so a test can
-    kill one with its RQ scheduler); their logs are in the test's tmp_path; all are stopped after the test."""
+    kill one with its RQ scheduler); their logs are in the test's tmp_path; all are stopped after the test,
+    and a failed test shows their logs, with the stack of every thread still running."""
     processes: list[subprocess.Popen] = []
 
     def start(count: int = 1) -> list[subprocess.Popen]:
-        env = {**os.environ, **settings}
+        env = {**os.environ, **settings, "PYTHONFAULTHANDLER": "1"}
         new = []
         for _ in range(count):
             log = open(tmp_path / f"worker-{len(processes)}.log", "wb")
@@ -167,12 +168,14 @@ def start_workers(settings: dict[str, str], tmp_path: Path) -> Iterator:
 
     yield start
     for process in processes:
-        stop_group(process, signal.SIGTERM)
+        stop_group(process, signal.SIGABRT)  # faulthandler writes every thread's stack to the log first
     for process in processes:
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             stop_group(process, signal.SIGKILL)
+    for log in sorted(tmp_path.glob("worker-*.log")):  # printed: pytest shows it for a failed test only
+        print(f"--- {log.name}\n{log.read_text(errors='replace')[-20_000:]}")
 
 
 def stop_group(process: subprocess.Popen, sig: int) -> None:
