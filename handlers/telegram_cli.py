@@ -8,34 +8,25 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from bot.errors import BotError, Rejected
+from bot.errors import Rejected
 from handlers.base import validate_payload
 from handlers.telegram import ALLOWED_UPDATES, UPDATE, Telegram
+from handlers.webhook_cli import call_platform, enabled_adapter
 
 POLL_SECONDS = 25  # how long one getUpdates call waits for updates
 
 cli = AppGroup("telegram", help="Poll Telegram for updates, for development without a webhook.")
 
 
-def _adapter() -> Telegram:
-    adapter = current_app.extensions["bot"].channels.get(Telegram.name)
-    if adapter is None:
-        raise click.ClickException(f"Telegram is not enabled: set {' and '.join(Telegram.required)}.")
-    return adapter
-
-
 def _call(method: str, payload: dict[str, Any]) -> Any:
-    try:
-        return _adapter().call(method, payload)
-    except BotError as error:
-        raise click.ClickException(str(error)) from None
+    return call_platform(enabled_adapter(Telegram.name).call, method, payload)
 
 
 @cli.command("poll")
 @click.option("--once", is_flag=True, help="One getUpdates call, then exit.")
 def poll(once: bool) -> None:
     """Fetch updates with getUpdates (no public URL needed) and feed them to the same intake as the webhook."""
-    if _call("getWebhookInfo", {}).get("url"):
+    if call_platform(enabled_adapter(Telegram.name).show_webhook).get("url"):
         raise click.ClickException("a webhook is set, and Telegram refuses getUpdates while it is: "
                                    "run `flask --app app webhook delete telegram` first")
     click.echo("Polling Telegram for updates (Ctrl-C stops).")
@@ -52,7 +43,7 @@ def poll(once: bool) -> None:
 
 def _accept(update: dict[str, Any]) -> None:
     """The webhook's own path for one update: validate, parse, dedupe, store, enqueue."""
-    adapter, rt = _adapter(), current_app.extensions["bot"]
+    adapter, rt = enabled_adapter(Telegram.name), current_app.extensions["bot"]
     try:
         messages = adapter.messages(validate_payload(UPDATE, update))
     except Rejected as error:  # a bad update is skipped, not retried forever

@@ -23,7 +23,7 @@ def set_webhook(platform: str, public_url: str | None) -> None:
     """Point PLATFORM's webhook at PUBLIC_URL (default: PUBLIC_BASE_URL) + /webhooks/PLATFORM."""
     adapter = _adapter(platform)
     url = _webhook_url(platform, public_url or adapter.config.setting("PUBLIC_BASE_URL"))
-    _run(adapter.set_webhook, url)
+    call_platform(adapter.set_webhook, url)
     click.echo(f"Webhook set: {url}")
 
 
@@ -31,7 +31,7 @@ def set_webhook(platform: str, public_url: str | None) -> None:
 @PLATFORM
 def show_webhook(platform: str) -> None:
     """What PLATFORM reports of its webhook: the URL and its state."""
-    info = _run(_adapter(platform).show_webhook)
+    info = call_platform(_adapter(platform).show_webhook)
     for name, value in sorted(info.items()):
         click.echo(f"{name}: {value}")
     if not info:
@@ -42,17 +42,22 @@ def show_webhook(platform: str) -> None:
 @PLATFORM
 def delete_webhook(platform: str) -> None:
     """Remove PLATFORM's webhook, so it stops sending messages here."""
-    _run(_adapter(platform).delete_webhook)
+    call_platform(_adapter(platform).delete_webhook)
     click.echo("Webhook deleted.")
 
 
 def _adapter(platform: str) -> Adapter:
     """The platform's enabled adapter, or one sentence on why these commands cannot serve it."""
-    cls, rt = ADAPTERS[platform], current_app.extensions["bot"]
-    if cls.webhook_console:
-        raise click.ClickException(cls.webhook_console)
+    if ADAPTERS[platform].webhook_console:
+        raise click.ClickException(ADAPTERS[platform].webhook_console)
+    return enabled_adapter(platform)
+
+
+def enabled_adapter(platform: str) -> Adapter:
+    """The platform's adapter, or one sentence on the settings that would enable it (exit status 1)."""
+    rt = current_app.extensions["bot"]
     if platform not in rt.channels:
-        raise click.ClickException(f"{platform} is not enabled here: set {' and '.join(cls.missing(rt.config))}")
+        raise click.ClickException(f"{platform} is not enabled here: set {' and '.join(ADAPTERS[platform].missing(rt.config))}")
     return rt.channels[platform]
 
 
@@ -64,7 +69,7 @@ def _webhook_url(platform: str, base: str) -> str:
     return base if base.endswith(path) else base + path
 
 
-def _run(action: Callable[..., Any], *args: Any) -> Any:
+def call_platform(action: Callable[..., Any], *args: Any) -> Any:
     """Call the platform; its refusal becomes one line on stderr and exit status 1."""
     try:
         return action(*args)
