@@ -34,7 +34,8 @@ class Config:
     history_max_tokens: int = 3000  # of those, the newest that fit this many (estimated) tokens go to the LLM; 0 = all
     history_ttl: int = 7 * 86400  # seconds of inactivity after which a conversation is forgotten
     history_summary: bool = True  # summarise messages as they leave the history, instead of forgetting them
-    lease_seconds: int = 60  # a turn's hold on its conversation; another worker takes over this long after a crash
+    lease_seconds: int = 10  # a turn's hold on its conversation, renewed every third of it; lapses this long after a crash
+    turn_deadline: int = 300  # seconds one turn may take, retries included: no retry waits past it
     worker_concurrency: int = 8  # turns one worker process runs at once, each on a thread (an RQ worker each)
     shutdown_grace: int = 20  # seconds a turn may run on after SIGTERM before it is handed back (Heroku kills at 30)
     queue_name: str = "turns"
@@ -81,10 +82,8 @@ class Config:
 
     @property
     def turn_timeout(self) -> int:
-        """The RQ job timeout: above the worst case of every LLM retry plus delivery."""
-        llm = (self.openai_max_retries + 1) * (self.openai_timeout + 60)
-        delivery = (self.platform_max_retries + 1) * (self.platform_timeout + 60)
-        return int(llm + delivery + 60)
+        """The RQ job timeout: a job starts no turn past one deadline, and its last turn ends within another."""
+        return int(2 * self.turn_deadline + self.burst_max_wait + max(self.openai_timeout, self.platform_timeout) + 60)
 
     @property
     def offline(self) -> bool:

@@ -12,16 +12,25 @@ from typing import Any
 from redis import Redis
 
 from bot import deadletters, keys, ledger
+from bot.config import Config
 from bot.messages import IncomingMessage
 
 logger = logging.getLogger(__name__)
 
-# Renew only a lease we still hold, with the pending marker and the sweeper's deadline.
-_RENEW = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[2] * 2)
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+# Take the lease (ARGV[1] a new token; KEYS: lease, pending, active), or renew it (ARGV[1] the token we
+# hold); either way the pending marker lives on, and the sweeper's deadline follows the lease from the
+# moment it is taken: a worker that dies at once is noticed when its lease lapses, not later.
+# ARGV: token, lease ms, pending ms, deadline, conversation, 1 to take (SET NX) or 0 to renew.
+_HOLD = """
+if ARGV[6] == '1' then
+  if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+elseif redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+else
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
 return 1
 """
 
@@ -121,25 +130,29 @@ def _turn(raw: list[bytes], flat_state: list[bytes]) -> Turn:
 class Conversation:
     """The worker's handle on one conversation while it holds the lease."""
 
-    def __init__(self, redis: Redis, conversation: str, lease_seconds: int) -> None:
+    def __init__(self, redis: Redis, conversation: str, config: Config) -> None:
         self.redis = redis
         self.name = conversation
         self.token = uuid.uuid4().hex
-        self.lease_ms = lease_seconds * 1000
-        self._renew = redis.register_script(_RENEW)
+        self.lease_ms = config.lease_seconds * 1000
+        self.pending_ms = config.turn_timeout * 1000  # the marker outlives any job: a dead worker's is cleared by recovery
+        self._hold = redis.register_script(_HOLD)
         self._next = redis.register_script(_NEXT)
         self._finish = redis.register_script(_FINISH)
         self._absorb = redis.register_script(_ABSORB)
 
     def acquire(self) -> bool:
         """Take the lease; False when another turn of this conversation is running."""
-        return bool(self.redis.set(keys.lease(self.name), self.token, nx=True, px=self.lease_ms))
+        return self._held(take=True)
 
     def renew(self) -> bool:
         """Extend the lease; False if it was lost (this worker stalled past it)."""
+        return self._held(take=False)
+
+    def _held(self, take: bool) -> bool:
         deadline = time.time() + self.lease_ms / 1000
-        return bool(self._renew(keys=[keys.lease(self.name), keys.pending(self.name), keys.active()],
-                                args=[self.token, self.lease_ms, deadline, self.name]))
+        return bool(self._hold(keys=[keys.lease(self.name), keys.pending(self.name), keys.active()],
+                               args=[self.token, self.lease_ms, self.pending_ms, deadline, self.name, int(take)]))
 
     def next_turn(self) -> Turn | object | None:
         """The next turn to answer; OUTGOING while messages the bot sends on its own wait; None once the inbox

@@ -72,7 +72,8 @@ return 1
 
 # KEYS: lease, pending, inbox, batch, active, the pending job's RQ key, outbox. ARGV: the job.
 # A conversation past its deadline: alive (leased, or its job still queued) gets a new deadline;
-# with nothing left to answer it leaves the active set; otherwise its worker died: start a turn.
+# with nothing left to answer it leaves the active set; otherwise start a turn: 1 resumes one whose
+# worker stopped renewing its lease (died or stalled), 2 starts one for messages whose job was lost.
 _RECOVER = _START_TURN + """
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('HGET', KEYS[6], 'status') == 'queued' then
   redis.call('ZADD', KEYS[5], ARGV[4], ARGV[3])
@@ -84,7 +85,8 @@ if redis.call('EXISTS', KEYS[3]) == 0 and redis.call('EXISTS', KEYS[4]) == 0 and
 end
 redis.call('DEL', KEYS[2])
 start_turn(KEYS[2], KEYS[5], 1)
-return 1
+if redis.call('EXISTS', KEYS[4]) == 1 then return 1 end
+return 2
 """
 
 
@@ -99,6 +101,14 @@ class Accepted(IntEnum):
     STARTED = 2  # added, and a turn job enqueued for it
 
 
+class Recovered(IntEnum):
+    """What recovery did with an overdue conversation."""
+
+    ALIVE = 0  # nothing: its turn is running or queued, or nothing waits
+    RESUMED = 1  # a turn in progress whose worker stopped renewing the lease (died, or stalled past it)
+    STARTED = 2  # messages waiting with no job for them (it was lost)
+
+
 class TurnQueue:
     """Puts messages into conversations and conversations onto the RQ queue of turns."""
 
@@ -107,7 +117,8 @@ class TurnQueue:
         self.config = config
         self.queue = Queue(config.queue_name, connection=redis)
         self.events = Queue(events.QUEUE, connection=redis)
-        self.pending_ttl = config.lease_seconds * 2  # renewed by the running turn; lapses if its worker dies
+        self.pending_ttl = config.turn_timeout  # outlives any job; a dead worker's marker is cleared by recovery
+        self.start_within = config.lease_seconds * 2  # a queued turn is checked on this long after it was queued
         self._accept = redis.register_script(_ACCEPT)
         self._hand_back = redis.register_script(_HAND_BACK)
         self._send_out = redis.register_script(_SEND_OUT)
@@ -137,8 +148,8 @@ class TurnQueue:
         return bool(self._hand_back(keys=[keys.lease(conversation), keys.pending(conversation), keys.active()],
                                     args=[token, *job]))
 
-    def recover(self, conversation: str) -> bool:
-        """Start a turn for a conversation whose worker died; True if one was started."""
+    def recover(self, conversation: str) -> Recovered:
+        """Start a turn for an overdue conversation whose worker died or whose job was lost; says which, if any."""
         pending_job = (self.redis.get(keys.pending(conversation)) or b"").decode()
         c = conversation
         result = self._recover(
@@ -146,7 +157,7 @@ class TurnQueue:
                   keys.outbox(c)],
             args=self._turn_job(conversation),
         )
-        return bool(result)
+        return Recovered(int(result))
 
     def overdue(self) -> list[str]:
         """Conversations past their deadline: their turn should have started or renewed its lease by now."""
@@ -169,7 +180,7 @@ class TurnQueue:
         job = self.queue.enqueue(
             TURN_JOB, conversation, pipeline=pipe, job_timeout=self.config.turn_timeout, **events.JOB_KEEP
         )
-        section: list = [job.id, self.pending_ttl, conversation, time.time() + self.pending_ttl]
+        section: list = [job.id, self.pending_ttl, conversation, time.time() + self.start_within]
         for args, _options in pipe.command_stack:
             section += [len(args), *args]
         return section

@@ -6,10 +6,11 @@ import json
 import logging
 import time
 
+from redis.exceptions import RedisError
 from rq.exceptions import ShutDownImminentException
 
 from bot import commands, events, handoff, ledger, memory, proactive, runtime
-from bot.conversation import OUTGOING, Conversation, Turn
+from bot.conversation import OUTGOING, Conversation, LeaseLost, Turn
 from bot.delivery import Keepalive, deliver
 from bot.errors import BotError
 from bot.limits import Limits
@@ -29,16 +30,23 @@ RUNNING: dict[str, Conversation] = {}  # this process's turns in progress, by co
 def run(conversation: str) -> None:
     """RQ job: answer everything waiting in the conversation, one turn at a time."""
     rt = runtime.current()
-    convo = Conversation(rt.redis, conversation, rt.config.lease_seconds)
+    convo = Conversation(rt.redis, conversation, rt.config)
     if not convo.acquire():
         logger.info("turn already running; it answers this inbox too", extra={"conversation": conversation})
         return
     RUNNING[conversation] = convo
     try:
         with Keepalive(convo, min(TICK, rt.config.lease_seconds / 3)) as keepalive:
-            _turns(rt, convo, keepalive)
+            more = _turns(rt, convo, keepalive)
+        if more:  # this job has answered turns for a whole deadline: the next go to a new job, within its RQ timeout
+            rt.turns.hand_back(convo.name, convo.token)
     except ShutDownImminentException:
         hand_back(rt, convo)
+    except LeaseLost:
+        raise  # another worker holds the turn now: nothing to hand back
+    except Exception as error:  # a bug or an outage, not a dead worker: try again now rather than when the lease lapses
+        _retry_now(rt, convo, error)
+        raise  # RQ keeps the failed job, traceback included, for the operator
     finally:
         RUNNING.pop(conversation, None)
 
@@ -51,22 +59,35 @@ def hand_back(rt: Runtime, convo: Conversation) -> bool:
     return handed
 
 
+def _retry_now(rt: Runtime, convo: Conversation, error: Exception) -> None:
+    """Hand the failed turn back at once; its attempts are counted, so one that always fails ends as a dead letter."""
+    try:
+        handed = rt.turns.hand_back(convo.name, convo.token)
+    except RedisError:
+        handed = False  # Redis is down: the lease lapses, and the sweeper resumes the turn then
+    logger.error("turn failed (%s): %s", type(error).__name__, "retrying it at once" if handed else "retried once the lease lapses",
+                 extra={"conversation": convo.name})
+
+
 def hand_back_running(rt: Runtime) -> int:
     """Hand back every turn this process is running (a worker shutting down); returns how many."""
     return sum(hand_back(rt, convo) for convo in list(RUNNING.values()))
 
 
-def _turns(rt: Runtime, convo: Conversation, keepalive: Keepalive) -> None:
+def _turns(rt: Runtime, convo: Conversation, keepalive: Keepalive) -> bool:
+    """Answer turns until the inbox is empty (False, the lease released) or for a whole deadline (True, still held)."""
     platform = convo.name.split(":", 1)[0]
-    while True:
+    stop_after = time.monotonic() + rt.config.turn_deadline
+    while time.monotonic() < stop_after:
         _settle(convo, rt.config.for_platform(platform, "burst_window"), rt.config.for_platform(platform, "burst_max_wait"))
         turn = convo.next_turn()
         if turn is None:
-            return
+            return False
         if turn is OUTGOING:
             proactive.send_queued(rt, convo, keepalive)
         else:
             answer(rt, convo, turn, keepalive)
+    return True
 
 
 def _settle(convo: Conversation, window: float, max_wait: float) -> None:
@@ -84,7 +105,7 @@ def answer(rt: Runtime, convo: Conversation, turn: Turn, keepalive: Keepalive) -
     channel = rt.channels.get(turn.last.platform)
     if channel is None or turn.attempts > MAX_ATTEMPTS:
         reason = f"platform {turn.last.platform} is not enabled: set its credentials" if channel is None else \
-            f"the turn crashed its worker {MAX_ATTEMPTS} times"
+            f"the turn failed {MAX_ATTEMPTS} times (its worker died, or it raised)"
         return _give_up(rt, convo, turn, reason)
     if turn.reply is None:
         with keepalive.typing(lambda: channel.typing(turn.last.conversation_id, turn.last.context), channel.typing_every):

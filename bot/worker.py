@@ -10,10 +10,16 @@ from redis.exceptions import RedisError
 from rq import Queue
 
 from bot import runtime, triggers, turns
+from bot.intake import Recovered
 from bot.runtime import Runtime
 from bot.slots import Pool
 
 logger = logging.getLogger(__name__)
+
+RECOVERED = {
+    Recovered.RESUMED: "turn resumed: its worker stopped renewing the lease (it died, or stalled past LEASE_SECONDS)",
+    Recovered.STARTED: "turn started for waiting messages whose job was lost (a queue emptied by hand, say)",
+}
 
 
 class Sweeper(threading.Thread):
@@ -43,10 +49,11 @@ class Sweeper(threading.Thread):
 
     def sweep(self) -> int:
         """Recover every overdue conversation; returns how many got a new turn."""
-        recovered = [conversation for conversation in self.turns.overdue() if self.turns.recover(conversation)]
-        for conversation in recovered:
-            logger.warning("turn recovered after its worker died", extra={"conversation": conversation})
-        return len(recovered)
+        recovered = [(conversation, self.turns.recover(conversation)) for conversation in self.turns.overdue()]
+        for conversation, what in recovered:
+            if what:
+                logger.warning(RECOVERED[what], extra={"conversation": conversation})
+        return sum(1 for _, what in recovered if what)
 
 
 def work(rt: Runtime, burst: bool = False) -> None:

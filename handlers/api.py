@@ -76,7 +76,7 @@ def send() -> Any:
 def _check_reachable(conversation: str) -> None:
     """Refuse a conversation nobody wrote in, and a WhatsApp user outside the 24-hour window."""
     rt = _runtime()
-    contact = Conversation(rt.redis, conversation, rt.config.lease_seconds).contact()
+    contact = Conversation(rt.redis, conversation, rt.config).contact()
     if contact is None:
         raise Rejected(f"unknown conversation {conversation}: its user must have written to the bot first", 404)
     if proactive.outside_whatsapp_window(contact):
@@ -96,7 +96,7 @@ def _check_prompt(name: str, values: dict[str, Any]) -> None:
 def show(conversation: str) -> Any:
     """Whether a person or the bot answers the conversation, and its recent history."""
     rt = _runtime()
-    history = Conversation(rt.redis, conversation, rt.config.lease_seconds).history(rt.config.history_max_messages)
+    history = Conversation(rt.redis, conversation, rt.config).history(rt.config.history_max_messages)
     return jsonify(conversation=conversation, paused=handoff.status(rt.redis, conversation), history=history)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
+from rq.registry import FailedJobRegistry
 
 from app import create_app
 from bot import ledger
@@ -84,3 +86,41 @@ def test_a_redis_restart_with_persistence_loses_no_queued_message(settings, tele
         assert sent_texts(telegram) == ["LLM: survive"]
     finally:
         server.stop()
+
+
+def test_the_sweepers_deadline_follows_the_lease_from_the_moment_it_is_taken(settings, redis, llm, telegram, start_workers):
+    bot = create_app({**settings, "LEASE_SECONDS": "30"})
+    llm.gate.clear()
+    post_update(bot.test_client(), update("D one", update_id=7005))
+    start_workers()
+    llm.wait_for(lambda: len(llm.completions) == 1)  # the turn holds its lease, and has not renewed it yet
+    assert redis.zscore("bot:active", "telegram:123456789") <= time.time() + 30  # a crash now is noticed in one lease
+
+
+def test_by_default_a_dead_workers_turn_is_due_for_recovery_within_one_lease(settings, redis, llm, telegram, start_workers):
+    defaults = {name: value for name, value in settings.items() if name not in ("LEASE_SECONDS", "SHUTDOWN_GRACE")}
+    bot = create_app(defaults)
+    assert bot.extensions["bot"].config.lease_seconds + bot.extensions["bot"].config.lease_seconds / 4 * 1.2 < 20
+    llm.gate.clear()
+    post_update(bot.test_client(), update("D two", update_id=7006))
+    [first] = start_workers()
+    llm.wait_for(lambda: len(llm.completions) == 1)
+    stop_group(first, signal.SIGKILL)
+    killed_at = time.time()
+    first.wait()
+    assert redis.zscore("bot:active", "telegram:123456789") <= killed_at + bot.extensions["bot"].config.lease_seconds
+    llm.gate.set()
+    start_workers()
+    telegram.wait_for(lambda: ledger.lookup(redis, "telegram", "7006") is not None, timeout=60)
+    assert sent_texts(telegram) == ["LLM: D two"]
+
+
+def test_a_turn_whose_job_raised_is_retried_at_once_until_it_is_dead_lettered(settings, redis, llm, telegram, caplog):
+    bot = create_app({**settings, "LEASE_SECONDS": "300"})  # a lapse would take minutes: only an immediate retry ends this
+    redis.set("bot:history:telegram:123456789", "not a list")  # every attempt fails reading the history
+    post_update(bot.test_client(), update("R one", update_id=7007))
+    work(bot.extensions["bot"], burst=True)
+    assert ledger.lookup(redis, "telegram", "7007")["outcome"] == "dead_letter"
+    assert len(FailedJobRegistry("turns", connection=redis)) == 3  # three attempts, each kept for the operator
+    assert "turn failed (ResponseError): retrying it at once" in caplog.text
+    assert "worker died" not in caplog.text.replace("its worker died, or it raised", "")
