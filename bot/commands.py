@@ -17,6 +17,11 @@ def name(text: str) -> str | None:
     return command if command in KNOWN else None
 
 
+def first(texts: list[str]) -> int:
+    """Where the first command is among a turn's messages (len(texts) if none): each is answered in a turn of its own."""
+    return next((index for index, text in enumerate(texts) if name(text)), len(texts))
+
+
 def reply(command: str, prompt: Prompt) -> str:
     """What the bot answers to a command; the prompt's front matter may word the greeting and the help."""
     if command == "/start":

@@ -91,6 +91,16 @@ end
 return new
 """
 
+# Give back to the front of the inbox, in order, the batch's messages from index ARGV[2] on: they are
+# the next turns' (a command is answered in a turn of its own). KEYS: lease, batch, inbox.
+_DEFER = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local rest = redis.call('LRANGE', KEYS[2], ARGV[2], -1)
+for i = #rest, 1, -1 do redis.call('LPUSH', KEYS[3], rest[i]) end
+redis.call('LTRIM', KEYS[2], 0, ARGV[2] - 1)
+return #rest
+"""
+
 
 CONTACT_SECONDS = 90 * 86400  # how long a conversation stays reachable for proactive messages
 RECENT_KEPT = 10_000  # conversations the admin page can list, newest first
@@ -140,6 +150,7 @@ class Conversation:
         self._next = redis.register_script(_NEXT)
         self._finish = redis.register_script(_FINISH)
         self._absorb = redis.register_script(_ABSORB)
+        self._defer = redis.register_script(_DEFER)
 
     def acquire(self) -> bool:
         """Take the lease; False when another turn of this conversation is running."""
@@ -200,6 +211,13 @@ class Conversation:
         messages = [IncomingMessage.from_json(item) for item in new]
         turn.messages += messages
         return messages
+
+    def defer(self, turn: Turn, keep: int) -> None:
+        """Keep the turn's first `keep` messages; the rest go back to the front of the inbox, for the next turns."""
+        if keep < len(turn.messages):
+            if self._defer(keys=[keys.lease(self.name), keys.batch(self.name), keys.inbox(self.name)], args=[self.token, keep]) < 0:
+                raise LeaseLost(self.name)
+            del turn.messages[keep:]
 
     def save_reply(self, turn: Turn) -> None:
         """Keep the reply, so a turn retried after a crash never asks the LLM for it again."""

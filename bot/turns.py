@@ -86,6 +86,7 @@ def _turns(rt: Runtime, convo: Conversation, keepalive: Keepalive) -> bool:
         if turn is OUTGOING:
             proactive.send_queued(rt, convo, keepalive)
         else:
+            _cut(convo, turn)
             answer(rt, convo, turn, keepalive)
     return True
 
@@ -98,6 +99,11 @@ def _settle(convo: Conversation, window: float, max_wait: float) -> None:
         if wait <= 0:
             return
         time.sleep(min(wait, window))
+
+
+def _cut(convo: Conversation, turn: Turn) -> None:
+    """Answer a command in a turn of its own, and the messages before and after it in theirs, in order."""
+    convo.defer(turn, commands.first([message.text for message in turn.messages]) or 1)
 
 
 def answer(rt: Runtime, convo: Conversation, turn: Turn, keepalive: Keepalive) -> None:
@@ -132,7 +138,8 @@ def decide(rt: Runtime, convo: Conversation, turn: Turn) -> tuple[str, str]:
     if command:
         return _command(rt, convo, turn, command)
     prompt = _prompt_for(rt, turn)
-    if handoff.requested(turn.last.text, prompt.settings.get("handoff_phrases", handoff.PHRASES)):
+    phrases = prompt.settings.get("handoff_phrases", handoff.PHRASES)
+    if any(handoff.requested(message.text, phrases) for message in turn.messages):
         handoff.pause(rt.redis, convo.name, rt.config.handoff_timeout, by="user")
         return rt.config.handoff_notice, "handoff"
     return ask(rt, convo, turn, limits, prompt)
@@ -159,7 +166,7 @@ def ask(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits, prompt: Pr
             convo.dead_letter(turn, f"LLM: {error}")
             return rt.config.failure_notice, "notice"
         limits.spend(turn.last, completion.prompt_tokens + completion.completion_tokens)
-        if rt.config.burst_mode != "restart" or not convo.absorb(turn):
+        if rt.config.burst_mode != "restart" or not _absorbed(convo, turn):
             break
     if not completion.text.strip():
         convo.dead_letter(turn, "LLM: an empty reply")
@@ -168,6 +175,15 @@ def ask(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits, prompt: Pr
                                        "llm_ms": int(completion.seconds * 1000), "prompt_tokens": completion.prompt_tokens,
                                        "completion_tokens": completion.completion_tokens})
     return completion.text, "answer"
+
+
+def _absorbed(convo: Conversation, turn: Turn) -> bool:
+    """Fold in the messages that arrived during the LLM call, up to a command (answered next, on its own)."""
+    before = len(turn.messages)
+    if not convo.absorb(turn):
+        return False
+    convo.defer(turn, before + commands.first([message.text for message in turn.messages[before:]]))
+    return len(turn.messages) > before
 
 
 def _prompt_for(rt: Runtime, turn: Turn) -> Prompt:

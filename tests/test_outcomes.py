@@ -7,7 +7,7 @@ import json
 import pytest
 
 from app import create_app
-from bot import ledger
+from bot import commands, ledger
 from tests.fakes import openai_error, telegram_error
 from tests.helpers import Bot, dead_letters, post_update, texts, update
 
@@ -136,3 +136,44 @@ def test_dead_letters_can_be_listed_shown_replayed_and_purged(app, client, run_w
     run_worker()
     assert "Purged 1" in cli.invoke(args=["dead-letters", "purge", "--all"]).output
     assert dead_letters(redis) == []
+
+
+def test_a_command_in_a_burst_is_answered_and_so_are_the_messages_around_it_in_order(client, run_worker, redis, llm, telegram):
+    for n, text in ((41, "What are your opening hours?"), (42, "and on Sundays?"), (43, "/start"), (44, "thanks")):
+        post_update(client, update(text, update_id=n))
+    run_worker()
+    assert texts(telegram) == ["LLM: What are your opening hours? + and on Sundays?", commands.GREETING, "LLM: thanks"]
+    assert [outcome(redis, n) for n in (41, 42, 43, 44)] == ["merged", "merged", "replied", "replied"]
+    last_call = [m["content"] for m in llm.completions[-1]["messages"][1:]]
+    assert last_call[:2] == ["What are your opening hours?", "and on Sundays?"]  # the history kept the question
+
+
+def test_reset_in_a_burst_forgets_what_came_before_it_and_the_messages_after_it_start_the_new_history(client, run_worker, llm,
+                                                                                                     telegram):
+    for n, text in ((51, "my name is Ada"), (52, "/reset"), (53, "what is my name?")):
+        post_update(client, update(text, update_id=n))
+    run_worker()
+    assert texts(telegram) == ["LLM: my name is Ada", commands.FORGOTTEN, "LLM: what is my name?"]
+    assert [m["content"] for m in llm.completions[-1]["messages"][1:]] == ["what is my name?"]
+
+
+def test_a_handoff_phrase_anywhere_in_a_burst_hands_the_whole_turn_off(client, run_worker, redis, llm, telegram):
+    post_update(client, update("I want to talk to a human", update_id=61))
+    post_update(client, update("please, it's urgent", update_id=62))
+    run_worker()
+    assert texts(telegram) == ["I've asked a colleague to take over. They'll answer you here soon."]
+    assert [outcome(redis, n) for n in (61, 62)] == ["handoff", "handoff"]
+    assert llm.completions == [] and redis.exists("bot:paused:telegram:123456789")
+
+
+def test_restart_mode_leaves_a_command_sent_during_the_llm_call_for_a_turn_of_its_own(settings, llm, telegram, start_workers):
+    settings.update(BURST_MODE="restart")  # the workers' environment too
+    client = create_app(settings).test_client()
+    llm.gate.clear()
+    post_update(client, update("R question", update_id=71))
+    start_workers()
+    llm.wait_for(lambda: len(llm.completions) == 1)
+    post_update(client, update("/help", update_id=72))
+    llm.gate.set()
+    telegram.wait_for(lambda: len(telegram.sent) == 2)
+    assert texts(telegram) == ["LLM: R question", commands.HELP]
