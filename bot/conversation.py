@@ -183,6 +183,10 @@ class Conversation:
         raw = self.redis.lindex(keys.outbox(self.name), 0)
         return json.loads(raw) if raw else None
 
+    def update_outgoing(self, item: dict[str, Any]) -> None:
+        """Keep how far sending the oldest outgoing message got (its text, parts sent), in its place in the outbox."""
+        self.redis.lset(keys.outbox(self.name), 0, json.dumps(item))
+
     def sent_outgoing(self) -> None:
         """Drop the oldest outgoing message: it was sent (or given up on)."""
         self.redis.lpop(keys.outbox(self.name))

@@ -50,8 +50,8 @@ def _send(rt: Runtime, convo: Conversation, keepalive: Keepalive, item: dict[str
     try:
         if contact is None or channel is None:
             raise Permanent("the conversation has no known user, or its platform is not enabled")
-        turn = Turn(item["id"], [contact], reply=item["text"] or _write(rt, convo, contact, item))
-        failure = deliver(rt, channel, turn, keepalive, lambda parts: None)
+        turn = _turn(rt, convo, contact, item)
+        failure = deliver(rt, channel, turn, keepalive, lambda parts: convo.update_outgoing({**item, "sent": parts}))
         if failure:
             raise failure
     except BotError as error:
@@ -59,6 +59,14 @@ def _send(rt: Runtime, convo: Conversation, keepalive: Keepalive, item: dict[str
     convo.remember([json.dumps({"role": "assistant", "content": turn.reply})],
                    (rt.config.history_max_messages, rt.config.history_ttl))
     _record(rt, convo, item, REPLIED, "")
+
+
+def _turn(rt: Runtime, convo: Conversation, contact: IncomingMessage, item: dict[str, Any]) -> Turn:
+    """The message as a turn, its text saved first: a send resumed after a crash never rewrites it nor repeats a part."""
+    if item.get("reply") is None:
+        item["reply"] = item["text"] or _write(rt, convo, contact, item)
+        convo.update_outgoing(item)
+    return Turn(item["id"], [contact], reply=item["reply"], sent=int(item.get("sent", 0)))
 
 
 def _write(rt: Runtime, convo: Conversation, contact: IncomingMessage, item: dict[str, Any]) -> str:

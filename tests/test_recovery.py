@@ -13,7 +13,7 @@ from bot import ledger
 from bot.worker import work
 from tests.conftest import RedisServer, stop_group
 from tests.fakes import Canned, completion, telegram_error
-from tests.helpers import post_update, update
+from tests.helpers import Bot, post_update, update
 
 LEASE = "bot:lease:telegram:123456789"
 
@@ -124,3 +124,29 @@ def test_a_turn_whose_job_raised_is_retried_at_once_until_it_is_dead_lettered(se
     assert len(FailedJobRegistry("turns", connection=redis)) == 3  # three attempts, each kept for the operator
     assert "turn failed (ResponseError): retrying it at once" in caplog.text
     assert "worker died" not in caplog.text.replace("its worker died, or it raised", "")
+
+
+def test_a_worker_killed_mid_send_of_a_proactive_message_neither_rewrites_it_nor_resends_a_part(
+        settings, redis, llm, telegram, start_workers, tmp_path):
+    (tmp_path / "system.md").write_text("You help.")
+    (tmp_path / "news.md").write_text("Write the customer a long update.")
+    settings.update(API_TOKEN="api-token", PROMPTS_DIR=str(tmp_path))
+    bot = Bot(settings)
+    bot.say("hi")  # the conversation is known
+    paragraphs = [f"P{n} " + " ".join(["word"] * 700) for n in range(3)]
+    llm.then(Canned(body=completion("\n\n".join(paragraphs))))
+    telegram.gate.clear()
+    telegram.hold = lambda call: call.method == "sendMessage" and call.body["text"].startswith("P1")
+    response = bot.client.post("/api/messages", json={"conversation": "telegram:123456789", "prompt": "news.md"},
+                               headers={"Authorization": "Bearer api-token"})
+    [first] = start_workers()
+    telegram.wait_for(lambda: any(call.body.get("text", "").startswith("P1") for call in telegram.requests))
+    stop_group(first, signal.SIGKILL)
+    first.wait()
+    telegram.then(telegram_error(502, "Bad Gateway"))  # the held part never reached the user
+    telegram.hold = lambda call: False
+    telegram.gate.set()
+    start_workers()
+    telegram.wait_for(lambda: ledger.lookup(redis, "api", response.get_json()["id"]) is not None, timeout=60)
+    assert [text[:2] for text in sent_texts(telegram)[1:]] == ["P0", "P1", "P2"]
+    assert len(llm.completions) == 2  # "hi", and the message: written once
