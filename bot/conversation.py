@@ -120,6 +120,7 @@ class Turn:
     reply: str | None = None
     kind: str = "answer"  # "notice" (a failure or limit notice, kept out of the history) or "silent"
     sent: int = 0  # reply parts already delivered
+    unconfirmed: int = 0  # of those, parts the platform took but never confirmed: the user may have missed them
     attempts: int = 1  # how many workers have started this turn
     prompt: str = ""  # the prompt file and version that wrote the reply: name@hash
 
@@ -133,8 +134,8 @@ def _turn(raw: list[bytes], flat_state: list[bytes]) -> Turn:
     """A turn from its messages and its state hash, as _NEXT returns them."""
     state = {key.decode(): value.decode() for key, value in zip(flat_state[::2], flat_state[1::2])}
     return Turn(state.get("id", "?"), [IncomingMessage.from_json(item) for item in raw], state.get("reply"),
-                state.get("kind", "answer"), int(state.get("sent", 0)), int(state.get("attempts", 1)),
-                state.get("prompt", ""))
+                state.get("kind", "answer"), int(state.get("sent", 0)), int(state.get("unconfirmed", 0)),
+                int(state.get("attempts", 1)), state.get("prompt", ""))
 
 
 class Conversation:
@@ -227,10 +228,9 @@ class Conversation:
         """Keep the reply, so a turn retried after a crash never asks the LLM for it again."""
         self.redis.hset(keys.turn(self.name), mapping={"reply": turn.reply or "", "kind": turn.kind, "prompt": turn.prompt})
 
-    def mark_sent(self, turn: Turn, parts: int) -> None:
-        """Record delivered parts, so a retried turn never sends one twice."""
-        turn.sent = parts
-        self.redis.hset(keys.turn(self.name), "sent", parts)
+    def mark_sent(self, turn: Turn) -> None:
+        """Record delivered parts (and those sent unconfirmed), so a retried turn never sends one twice."""
+        self.redis.hset(keys.turn(self.name), mapping={"sent": turn.sent, "unconfirmed": turn.unconfirmed})
 
     def finish(self, turn: Turn, outcome: str, history: list[str], limits: tuple[int, int], detail: str = "") -> None:
         """Record each message's outcome, append the turn to the history, drop its state; all if the lease is ours.

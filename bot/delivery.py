@@ -10,8 +10,8 @@ from dataclasses import replace
 from typing import Callable, Iterator
 
 from bot.conversation import Conversation, LeaseLost, Turn
-from bot.errors import BotError, FormattingRejected
-from bot.messages import Reply
+from bot.errors import BotError, FormattingRejected, Unconfirmed
+from bot.messages import AfterTimeout, Reply
 from bot.render import render
 from bot.retry import with_retries
 from bot.runtime import Channel, Runtime
@@ -19,24 +19,65 @@ from bot.runtime import Channel, Runtime
 logger = logging.getLogger(__name__)
 
 
-def deliver(rt: Runtime, channel: Channel, turn: Turn, keepalive: Keepalive,
-            on_sent: Callable[[int], None]) -> BotError | None:
-    """Send each part not yet sent, calling `on_sent` with the count once each is delivered; the final refusal, if any."""
+def deliver(rt: Runtime, channel: Channel, turn: Turn, keepalive: Keepalive, on_sent: Callable[[], None]) -> BotError | None:
+    """Send each part not yet sent, calling `on_sent` once each is (turn.sent counts it); the final refusal, if any."""
     parts = render(turn.reply or "", channel.format, channel.max_text)
     for index in range(turn.sent, len(parts)):
         if keepalive.lost:
             raise LeaseLost(keepalive.convo.name)
-        part = parts[index]
-        reply = Reply(channel.name, turn.last.conversation_id, part.text, part.plain, part=index,
+        reply = Reply(channel.name, turn.last.conversation_id, parts[index].text, parts[index].plain, part=index,
                       key=f"{turn.id}-{index}", context=turn.last.context)
         try:
-            status = with_retries(lambda: _send(channel, reply), rt.config.platform_max_retries, "delivery")
+            status = _deliver_part(rt, channel, reply)
         except BotError as error:
-            rt.metrics.count("deliveries", platform=channel.name, status="failed")
             return error
-        rt.metrics.count("deliveries", platform=channel.name, status=status)
-        on_sent(index + 1)
+        if status == "unconfirmed":
+            _unconfirmed(rt, channel, turn, index, len(parts))
+        turn.sent = index + 1
+        on_sent()
     return None
+
+
+def _deliver_part(rt: Runtime, channel: Channel, reply: Reply) -> str:
+    """Send one part, retrying; how it went (sent, plain_fallback, sent_late, unconfirmed) is counted, and returned."""
+    try:
+        status = with_retries(_Part(channel, reply), rt.config.platform_max_retries, "delivery")
+    except Unconfirmed:  # the last try's answer never came either
+        status = "unconfirmed"
+    except BotError:
+        rt.metrics.count("deliveries", platform=channel.name, status="failed")
+        raise
+    rt.metrics.count("deliveries", platform=channel.name, status=status)
+    return status
+
+
+def _unconfirmed(rt: Runtime, channel: Channel, turn: Turn, index: int, count: int) -> None:
+    """Not resent, since a duplicate is worse, but never silent: the outcome, a metric and a line say so."""
+    turn.unconfirmed += 1
+    logger.warning("reply part %d of %d unconfirmed: %s took it but answered after PLATFORM_TIMEOUT (%g s), and it was not "
+                   "resent to avoid a duplicate; the user has probably seen it. Raise PLATFORM_TIMEOUT if this repeats",
+                   index + 1, count, channel.name, rt.config.platform_timeout,
+                   extra={"conversation": turn.last.conversation, "turn": turn.id, "platform": channel.name})
+
+
+class _Part:
+    """One part's tries: after one the platform took without answering in time, the next asks it what to do first."""
+
+    def __init__(self, channel: Channel, reply: Reply) -> None:
+        self.channel = channel
+        self.reply = reply
+        self.unsure = False
+
+    def __call__(self) -> str:
+        if self.unsure:
+            verdict = self.channel.after_timeout(self.reply)
+            if verdict is not AfterTimeout.RESEND:
+                return "sent_late" if verdict is AfterTimeout.DELIVERED else "unconfirmed"
+        try:
+            return _send(self.channel, self.reply)
+        except Unconfirmed:
+            self.unsure = True
+            raise
 
 
 def _send(channel: Channel, reply: Reply) -> str:

@@ -19,6 +19,13 @@ class Transient(BotError):
         self.retry_after = retry_after
 
 
+class Unconfirmed(Transient):
+    """A request that was sent but whose answer never came in time: it may have been carried out."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, kind="unconfirmed")
+
+
 class Permanent(BotError):
     """A call that will fail the same way again: bad credentials, invalid request, blocked by the user."""
 

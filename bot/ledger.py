@@ -20,6 +20,12 @@ NOTICE = "notice"  # the user got a notice instead: failure, rate limit, budget,
 DEAD_LETTER = "dead_letter"  # nothing reached the user: an operator must look
 REJECTED = "rejected"  # deliberately not answered: over a limit already noticed, or ignored by config
 HANDOFF = "handoff"  # left for a person: the conversation is paused, or the user asked for one
+UNCONFIRMED = "unconfirmed"  # answered, but the platform never confirmed a part: the user may have missed it
+
+
+def unconfirmed_detail(unconfirmed: int, parts: int, platform: str) -> str:
+    """The ledger's word on a reply the platform took but never confirmed."""
+    return f"{unconfirmed} of {parts} reply parts taken by {platform} but never confirmed: not resent, to avoid a duplicate"
 
 
 def entries(messages: list[IncomingMessage], outcome: str, turn: str, detail: str = "", prompt: str = "") -> list[str]:

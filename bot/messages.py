@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 
@@ -49,3 +50,11 @@ class Reply:
     formatted: bool = True  # False once the platform has rejected the formatting: send `text` as is
     key: str = ""  # unique per turn and part, the same when a crashed turn sends it again: an idempotency key
     context: dict[str, Any] = field(default_factory=dict)  # from the turn's last incoming message
+
+
+class AfterTimeout(StrEnum):
+    """What a platform can say of a part it took but answered too late for: was it delivered?"""
+
+    RESEND = "resend"  # safe to send again: it did not land, or the platform drops a repeat of the same key
+    DELIVERED = "delivered"  # the platform shows it landed
+    UNKNOWN = "unknown"  # no way to tell: it is not resent (a duplicate is worse) but recorded as unconfirmed

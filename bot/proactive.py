@@ -16,7 +16,7 @@ from bot import deadletters, ledger, runtime
 from bot.conversation import Conversation, Turn
 from bot.delivery import Keepalive, deliver
 from bot.errors import BotError, Permanent
-from bot.ledger import DEAD_LETTER, REPLIED
+from bot.ledger import DEAD_LETTER, REPLIED, UNCONFIRMED, unconfirmed_detail
 from bot.messages import IncomingMessage
 from bot.prompts import PromptError, variables
 from bot.retry import with_retries
@@ -51,13 +51,16 @@ def _send(rt: Runtime, convo: Conversation, keepalive: Keepalive, item: dict[str
         if contact is None or channel is None:
             raise Permanent("the conversation has no known user, or its platform is not enabled")
         turn = _turn(rt, convo, contact, item)
-        failure = deliver(rt, channel, turn, keepalive, lambda parts: convo.update_outgoing({**item, "sent": parts}))
+        failure = deliver(rt, channel, turn, keepalive, lambda: convo.update_outgoing(
+            {**item, "sent": turn.sent, "unconfirmed": turn.unconfirmed}))
         if failure:
             raise failure
     except BotError as error:
         return _record(rt, convo, item, DEAD_LETTER, deadletters.add(rt.redis, _letter(convo, item, error)))
     convo.remember([json.dumps({"role": "assistant", "content": turn.reply})],
                    (rt.config.history_max_messages, rt.config.history_ttl))
+    if turn.unconfirmed:
+        return _record(rt, convo, item, UNCONFIRMED, unconfirmed_detail(turn.unconfirmed, turn.sent, contact.platform))
     _record(rt, convo, item, REPLIED, "")
 
 
@@ -66,7 +69,8 @@ def _turn(rt: Runtime, convo: Conversation, contact: IncomingMessage, item: dict
     if item.get("reply") is None:
         item["reply"] = item["text"] or _write(rt, convo, contact, item)
         convo.update_outgoing(item)
-    return Turn(item["id"], [contact], reply=item["reply"], sent=int(item.get("sent", 0)))
+    return Turn(item["id"], [contact], reply=item["reply"], sent=int(item.get("sent", 0)),
+                unconfirmed=int(item.get("unconfirmed", 0)))
 
 
 def _write(rt: Runtime, convo: Conversation, contact: IncomingMessage, item: dict[str, Any]) -> str:

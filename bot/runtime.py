@@ -10,7 +10,7 @@ from redis import Redis
 from bot.config import Config
 from bot.intake import TurnQueue
 from bot.llm import LLM
-from bot.messages import Reply
+from bot.messages import AfterTimeout, Reply
 from bot.metrics import Metrics
 from bot.prompts import Prompts
 from bot.render import Format
@@ -30,6 +30,10 @@ class Channel(Protocol):
 
     def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
         """Show the user that the bot is writing."""
+        ...
+
+    def after_timeout(self, reply: Reply) -> AfterTimeout:
+        """Whether a part sent without an answer in time may be sent again, landed, or cannot be known."""
         ...
 
 

@@ -117,7 +117,7 @@ def answer(rt: Runtime, convo: Conversation, turn: Turn, keepalive: Keepalive) -
         with keepalive.typing(lambda: channel.typing(turn.last.conversation_id, turn.last.context), channel.typing_every):
             turn.reply, turn.kind = decide(rt, convo, turn)
         convo.save_reply(turn)
-    failure = deliver(rt, channel, turn, keepalive, lambda parts: convo.mark_sent(turn, parts)) if turn.reply else None
+    failure = deliver(rt, channel, turn, keepalive, lambda: convo.mark_sent(turn)) if turn.reply else None
     _finish(rt, convo, turn, failure)
 
 
@@ -203,24 +203,29 @@ def _messages(rt: Runtime, convo: Conversation, turn: Turn, prompt: Prompt) -> l
 
 def _finish(rt: Runtime, convo: Conversation, turn: Turn, failure: BotError | None) -> None:
     """Record the turn: every message gets exactly one outcome."""
-    if failure is not None:
-        letter = convo.dead_letter(turn, f"delivery: {failure}")
-        outcome, detail = ledger.DEAD_LETTER, letter
-    elif turn.kind in ("answer", "command"):
-        outcome, detail = (ledger.REPLIED if len(turn.messages) == 1 else ledger.MERGED), ""
-    elif turn.kind == "handoff":
-        outcome, detail = ledger.HANDOFF, ""
-    else:
-        outcome, detail = (ledger.NOTICE, turn.reply) if turn.kind == "notice" else (ledger.REJECTED, "limit or config")
+    outcome, detail = _outcome(convo, turn, failure)
     events.announce_turn(rt, convo.name, turn, outcome, failure)
     history = _history(turn) if turn.kind in ("answer", "handoff") and failure is None else []
     if history and rt.config.history_summary:
         memory.summarise_overflow(rt, convo, len(history))
-    convo.finish(turn, outcome, history, (rt.config.history_max_messages, rt.config.history_ttl), detail or "")
+    convo.finish(turn, outcome, history, (rt.config.history_max_messages, rt.config.history_ttl), detail)
     _measure(rt, turn, outcome, sent=failure is None and bool(turn.reply))
     logger.info("turn done", extra={"conversation": convo.name, "platform": turn.last.platform, "turn": turn.id,
                                     "messages": len(turn.messages), "prompt": turn.prompt,
                                     "outcome": outcome, "latency_ms": int((time.time() - turn.messages[0].received_at) * 1000)})
+
+
+def _outcome(convo: Conversation, turn: Turn, failure: BotError | None) -> tuple[str, str]:
+    """The outcome of every message of the turn, and its detail for the ledger."""
+    if failure is not None:
+        return ledger.DEAD_LETTER, convo.dead_letter(turn, f"delivery: {failure}")
+    if turn.unconfirmed:
+        return ledger.UNCONFIRMED, ledger.unconfirmed_detail(turn.unconfirmed, turn.sent, turn.last.platform)
+    if turn.kind in ("answer", "command"):
+        return (ledger.REPLIED if len(turn.messages) == 1 else ledger.MERGED), ""
+    if turn.kind == "handoff":
+        return ledger.HANDOFF, ""
+    return (ledger.NOTICE, turn.reply or "") if turn.kind == "notice" else (ledger.REJECTED, "limit or config")
 
 
 def _measure(rt: Runtime, turn: Turn, outcome: str, sent: bool) -> None:

@@ -10,7 +10,7 @@ from redis import Redis
 
 from bot.config import Config
 from bot.errors import Rejected
-from bot.messages import IncomingMessage, Reply
+from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render import PLAIN, Format
 
 
@@ -67,6 +67,10 @@ class Adapter:
 
     def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
         """Show that the bot is writing, where the platform can."""
+
+    def after_timeout(self, reply: Reply) -> AfterTimeout:
+        """A part the platform took but answered too late for: most platforms can neither dedupe it nor tell."""
+        return AfterTimeout.UNKNOWN
 
     def set_webhook(self, url: str) -> None:
         """Point the platform's webhook at `url` through its API; raise the bot's errors on refusal."""

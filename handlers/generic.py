@@ -17,7 +17,7 @@ from urllib3.util import Url, parse_url
 
 from bot.config import Config, ConfigError
 from bot.errors import BotError, Permanent, Rejected
-from bot.messages import IncomingMessage, Reply
+from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render import MARKDOWN
 from handlers import http, signatures
 from handlers.base import Adapter, Payload, load
@@ -89,6 +89,10 @@ class Generic(Adapter):
         response = self.http.post(url, data=body, headers=headers, allow_redirects=False)
         if not 200 <= response.status_code < 300:
             raise _failure(response)
+
+    def after_timeout(self, reply: Reply) -> AfterTimeout:
+        """Resent with the same webhook-id, which receivers dedupe on (the Standard Webhooks idempotency key)."""
+        return AfterTimeout.RESEND
 
     def _callback(self, given: str | None, refuse: type[BotError]) -> str:
         """The message's callback URL, else GENERIC_CALLBACK_URL; raises `refuse` when there is none or it is not allowed."""

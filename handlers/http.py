@@ -9,7 +9,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from bot.errors import Transient
+from bot.errors import Transient, Unconfirmed
 from bot.retry import retry_after
 
 
@@ -41,8 +41,10 @@ class PlatformAPI:
         """
         try:
             return self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.ReadTimeout:  # sent, and perhaps carried out: only the answer is missing
+            raise Unconfirmed(f"{self.platform} API answered later than PLATFORM_TIMEOUT ({self.timeout:g} s)") from None
         except requests.Timeout:
-            raise Transient(f"{self.platform} API timed out") from None
+            raise Transient(f"{self.platform} API timed out connecting") from None
         except requests.ConnectionError:
             raise Transient(f"{self.platform} API unreachable") from None
 

@@ -13,9 +13,10 @@ from flask import Request
 from marshmallow import ValidationError, fields, validate, validates_schema
 from redis import Redis
 
+from bot import retry
 from bot.config import Config
 from bot.errors import BotError, Permanent
-from bot.messages import IncomingMessage, Reply
+from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render import PLAIN
 from handlers import http, signatures
 from handlers.base import Adapter, Payload, load
@@ -127,6 +128,14 @@ class Line(Adapter):
         if not (token and self._reply(token, messages)):
             self._push(reply, messages)
 
+    def after_timeout(self, reply: Reply) -> AfterTimeout:
+        """A push is resent with its retry key, which LINE dedupes; a reply token may be spent, and no key guards it."""
+        # Asked at the try after the one that timed out: if the token was fresh then, this is at most the timeout and
+        # one backoff later.
+        doubt = REPLY_TOKEN_SECONDS + self.config.platform_timeout + retry.MAX_DELAY
+        token_used = reply.part == 0 and reply.context.get("reply_token") and _age(reply) < doubt
+        return AfterTimeout.UNKNOWN if token_used else AfterTimeout.RESEND
+
     def _reply(self, token: str, messages: list[dict[str, str]]) -> bool:
         """Answer with the reply token; False when LINE refuses the token (expired, or already used)."""
         response = self._call("message/reply", {"replyToken": token, "messages": messages})
@@ -192,8 +201,12 @@ def _answerable(event: dict[str, Any]) -> bool:
 
 def _fresh_reply_token(reply: Reply) -> str | None:
     """The event's reply token, for a turn's first part while it is fresh: a token works once, for about a minute."""
-    age = time.time() - reply.context["timestamp"] / 1000
-    return reply.context.get("reply_token") if reply.part == 0 and age < REPLY_TOKEN_SECONDS else None
+    return reply.context.get("reply_token") if reply.part == 0 and _age(reply) < REPLY_TOKEN_SECONDS else None
+
+
+def _age(reply: Reply) -> float:
+    """Seconds since the event the reply answers."""
+    return time.time() - reply.context["timestamp"] / 1000
 
 
 def _check(what: str, response: requests.Response) -> None:

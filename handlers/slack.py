@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import logging
 import re
 from typing import Any
 
@@ -10,7 +11,7 @@ from flask import Request, Response
 from marshmallow import fields
 
 from bot.errors import Permanent, Transient
-from bot.messages import IncomingMessage, Reply
+from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render import SLACK_MRKDWN
 from handlers import http, signatures
 from handlers.base import Adapter, Payload, load
@@ -21,6 +22,9 @@ SIGNATURE = "X-Slack-Signature"
 TIMESTAMP = "X-Slack-Request-Timestamp"
 AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "missing_scope"}
 MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
+REPLY_EVENT = "bot_reply_part"  # the metadata event type of every part the bot posts
+
+logger = logging.getLogger(__name__)
 
 
 class Event(Payload):
@@ -110,8 +114,26 @@ class Slack(Adapter):
             payload["thread_ts"] = reply.context["thread_ts"]
         if not reply.formatted:
             payload["mrkdwn"] = False
+        if reply.key:  # so that a part whose answer came too late can be found again (after_timeout)
+            payload["metadata"] = {"event_type": REPLY_EVENT, "event_payload": {"key": reply.key}}
         response = self.http.post(f"{self.api_url}/chat.postMessage", json=payload, headers=self.headers)
         _check(response)
+
+    def after_timeout(self, reply: Reply) -> AfterTimeout:
+        """Look for the part in the channel (or the thread) by the key in its metadata: resend only if it is not there."""
+        thread = reply.context.get("thread_ts")
+        method, params = ("conversations.replies", {"ts": thread}) if thread else ("conversations.history", {})
+        params |= {"channel": reply.context["channel"], "limit": 50, "include_all_metadata": "true"}
+        try:
+            body = http.json_body(self.http.request("GET", f"{self.api_url}/{method}", params=params, headers=self.headers))
+        except Transient:
+            return AfterTimeout.UNKNOWN
+        if not body.get("ok"):
+            logger.warning("Slack %s failed (%s): a late reply part cannot be checked, so it is not resent; give the app "
+                           "the channels:history, groups:history, im:history and mpim:history scopes", method, body.get("error"))
+            return AfterTimeout.UNKNOWN
+        keys = {(message.get("metadata") or {}).get("event_payload", {}).get("key") for message in body.get("messages") or []}
+        return AfterTimeout.DELIVERED if reply.key in keys else AfterTimeout.RESEND
 
 
 def _addressed_to_bot(event: dict[str, Any], bot_user: str | None) -> bool:

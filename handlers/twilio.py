@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import hmac
 import logging
+import time
+from email.utils import parsedate_to_datetime
 from typing import Any, Iterable
 from urllib.parse import urlparse
 
@@ -14,8 +16,8 @@ from marshmallow import fields, validate
 from redis import Redis
 
 from bot.config import Config
-from bot.errors import BotError, Permanent
-from bot.messages import IncomingMessage, Reply
+from bot.errors import BotError, Permanent, Transient
+from bot.messages import AfterTimeout, IncomingMessage, Reply
 from handlers import http, signatures
 from handlers.base import Adapter, Payload, validate_payload
 from handlers.http import PlatformAPI
@@ -25,6 +27,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://api.twilio.com"
 SIGNATURE_HEADER = "X-Twilio-Signature"
 # Replies go through the REST API, so the webhook's TwiML answer asks Twilio to send nothing itself.
+LATE_SEND_SECONDS = 600  # how far back a part answered too late is looked for
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 AUTH_HINT = "check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
 HINTS = {  # Twilio error codes whose message alone does not tell the operator what happened
@@ -105,6 +108,18 @@ class Twilio(Adapter):
         if not response.ok:
             raise _error(response)
 
+    def after_timeout(self, reply: Reply) -> AfterTimeout:
+        """Look for the part among the newest messages to the user: resend only if Twilio has no such message."""
+        params = {"To": reply.context["from"], "From": reply.context["to"], "PageSize": 20}
+        try:
+            response = self.http.request("GET", f"{self.account_url}/Messages.json", params=params, auth=self.auth)
+        except Transient:
+            return AfterTimeout.UNKNOWN
+        if not response.ok:
+            return AfterTimeout.UNKNOWN
+        recent = [message for message in http.json_body(response).get("messages") or [] if _recent(message)]
+        return AfterTimeout.DELIVERED if any(message.get("body") == reply.text for message in recent) else AfterTimeout.RESEND
+
     def set_webhook(self, url: str) -> None:
         """Point TWILIO_PHONE_NUMBER's "A message comes in" webhook at `url`, by HTTP POST."""
         self._update_number({"SmsUrl": url, "SmsMethod": "POST"})
@@ -137,6 +152,15 @@ class Twilio(Adapter):
         response = self.http.post(url, data=changes, auth=self.auth)
         if not response.ok:
             raise _error(response, "IncomingPhoneNumbers")
+
+
+def _recent(message: dict[str, Any]) -> bool:
+    """Created in the last few minutes: an older message with the same text is another reply."""
+    try:
+        created = parsedate_to_datetime(message.get("date_created") or "").timestamp()
+    except (TypeError, ValueError):
+        return False
+    return time.time() - created < LATE_SEND_SECONDS
 
 
 def sign(token: str, url: str, params: Iterable[tuple[str, str]]) -> str:

@@ -25,6 +25,7 @@ class Call:
     headers: dict[str, str]
     raw: bytes = b""
     verb: str = "POST"
+    peer: int = 0  # the client's port: which process sent it
 
     @property
     def method(self) -> str:
@@ -100,7 +101,8 @@ class FakeServer:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                call = Call(self.path, _parse(raw, self.headers.get("Content-Type", "")), dict(self.headers), raw, self.command)
+                call = Call(self.path, _parse(raw, self.headers.get("Content-Type", "")), dict(self.headers), raw, self.command,
+                            self.client_address[1])
                 with fake.lock:
                     fake.requests.append(call)
                 if fake.hold(call):
@@ -231,11 +233,12 @@ class FakePlatform(FakeServer):
     which come at any time.
     """
 
-    def __init__(self, defaults: dict[str, Canned] | None = None, scripted: Callable[[Call], bool] = lambda call: True) -> None:
+    def __init__(self, defaults: dict[str, Canned | Callable[[Call], Canned]] | None = None, scripted: Callable[[Call], bool] = lambda call: True) -> None:
         super().__init__()
         self.defaults = defaults or {}
         self.scripted = scripted
 
     def respond(self, call: Call) -> Canned:
         canned = self.next_canned() if self.scripted(call) else None
-        return canned or self.defaults.get(call.method, Canned(body={}))
+        answer = canned or self.defaults.get(call.method, Canned(body={}))
+        return answer(call) if callable(answer) else answer  # a default may answer from what the fake was sent

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from app import create_app
+from bot import ledger
 from bot.config import ConfigError
 from bot.errors import Rejected, Transient
 from bot.messages import Reply
@@ -376,3 +377,13 @@ def test_a_secret_without_the_prefix_or_padding_works(env):
 def test_a_malformed_generic_callback_url_names_it(env):
     with pytest.raises(ConfigError, match="GENERIC_CALLBACK_URL: the callback URL must be an absolute http"):
         create_app(env | {"GENERIC_CALLBACK_URL": "hooks.example.com/reply"})
+
+
+def test_a_reply_the_receiver_answers_late_is_resent_with_the_same_webhook_id(env, redis, receiver):
+    app = create_app({**env, "PLATFORM_TIMEOUT": "0.5"})
+    receiver.then(Canned(status=204, delay=1.5))
+    send(app.test_client(), message("late", receiver), webhook_id="msg_late")
+    work(app.extensions["bot"], burst=True)
+    first, second = receiver.requests
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]  # the receiver drops the repeat
+    assert ledger.lookup(redis, "webhook", "msg_late")["outcome"] == "replied"

@@ -11,8 +11,9 @@ from typing import Any, Iterator
 import pytest
 
 from app import create_app
-from bot import keys
+from bot import keys, ledger
 from bot.render import utf16_len
+from bot.worker import work
 from handlers.line import signature
 from tests.fakes import Call, Canned, FakePlatform, completion
 from tests.helpers import dead_letters, stored
@@ -276,3 +277,27 @@ def test_line_needs_both_its_secret_and_its_token(settings):
     response = post(only_secret, webhook(event("hi")))
     assert response.status_code == 404
     assert "LINE_CHANNEL_ACCESS_TOKEN" in response.get_json()["error"]
+
+
+def test_a_push_answered_late_is_resent_with_its_retry_key_which_line_dedupes(settings, redis, line):
+    app = create_app({**settings, "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN, "LINE_API_URL": line.url,
+                      "PLATFORM_TIMEOUT": "0.5"})
+    line.then(Canned(body={"sentMessages": [{"id": "1", "quoteToken": "q"}]}, delay=1.5),
+              line_error(409, "The retry key is already accepted", {"X-Line-Accepted-Request-Id": "abc-123"}))
+    payload = event("late push", age=STALE)
+    post(app.test_client(), webhook(payload))
+    work(app.extensions["bot"], burst=True)
+    first, second = sent(line, "push")
+    assert first.headers["X-Line-Retry-Key"] == second.headers["X-Line-Retry-Key"]
+    assert ledger.lookup(redis, "line", payload["webhookEventId"])["outcome"] == "replied"
+
+
+def test_a_reply_token_answered_late_is_not_resent_nor_pushed(settings, redis, line):
+    app = create_app({**settings, "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN, "LINE_API_URL": line.url,
+                      "PLATFORM_TIMEOUT": "0.5"})
+    line.then(Canned(body={"sentMessages": [{"id": "1", "quoteToken": "q"}]}, delay=1.5))
+    payload = event("late reply")
+    post(app.test_client(), webhook(payload))
+    work(app.extensions["bot"], burst=True)
+    assert len(sent(line, "reply")) == 1 and sent(line, "push") == []  # a spent token has no retry key to dedupe a push
+    assert ledger.lookup(redis, "line", payload["webhookEventId"])["outcome"] == "unconfirmed"

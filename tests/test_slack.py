@@ -6,10 +6,14 @@ import hashlib
 import hmac
 import json
 import time
+from unittest.mock import ANY
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from app import create_app
+from bot import ledger
+from bot.worker import work
 from handlers import signatures
 from tests.fakes import Canned, FakePlatform
 from tests.helpers import dead_letters, stored
@@ -73,7 +77,8 @@ def test_a_direct_message_gets_one_reply_in_mrkdwn(client, run_worker, slack, ll
     assert post(client, event("hello &amp; welcome")).status_code == 200
     run_worker()
     (sent,) = slack.calls("chat.postMessage")
-    assert sent == {"channel": "D123ABC456", "text": "Use *bold* &amp; &lt;tags&gt;"}
+    assert sent == {"channel": "D123ABC456", "text": "Use *bold* &amp; &lt;tags&gt;",
+                    "metadata": {"event_type": "bot_reply_part", "event_payload": {"key": ANY}}}  # found again after a timeout
     assert slack.requests[0].headers["Authorization"] == "Bearer xoxb-test"
     assert llm.completions[0]["messages"][-1]["content"] == "hello & welcome"  # Slack's escapes undone for the LLM
 
@@ -152,3 +157,28 @@ def test_a_revoked_token_is_a_dead_letter_that_says_what_to_check(client, run_wo
     run_worker()
     assert len(slack.calls("chat.postMessage")) == 1
     assert "check SLACK_BOT_TOKEN" in dead_letters(redis)[0]["reason"]
+
+
+def history(slack, landed: bool):
+    """conversations.history as Slack answers it: the channel's posts, with their metadata, or none of ours."""
+    def answer(call) -> Canned:
+        posts = [call.body for call in slack.delivered if call.method == "chat.postMessage"] if landed else []
+        return Canned(body={"ok": True, "messages": [{"type": "message", "text": p["text"], "metadata": p.get("metadata")}
+                                                     for p in posts]})
+    return answer
+
+
+@pytest.mark.parametrize("landed, posts", [(True, 1), (False, 2)])
+def test_a_part_slack_answers_late_for_is_looked_for_in_the_channel_and_resent_only_if_missing(settings, slack, redis, landed,
+                                                                                                posts):
+    app = create_app({**settings, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.url,
+                      "PLATFORM_TIMEOUT": "0.5"})
+    slack.defaults["conversations.history"] = history(slack, landed)
+    slack.then(Canned(body=OK.body, delay=1.5))
+    post(app.test_client(), event("late", event_id="Ev9"))
+    work(app.extensions["bot"], burst=True)
+    sent = slack.calls("chat.postMessage")
+    assert len(sent) == posts and len({json.dumps(body["metadata"]) for body in sent}) == 1  # a resend carries the same key
+    [lookup] = [parse_qs(urlsplit(call.path).query) for call in slack.requests if call.method == "conversations.history"]
+    assert lookup["include_all_metadata"] == ["true"] and lookup["channel"] == ["D123ABC456"]
+    assert ledger.lookup(redis, "slack", "T123ABC456:D123ABC456:1767225600.000200")["outcome"] == "replied"

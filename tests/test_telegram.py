@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 import time
 
+from bot import ledger, metrics
 from bot.render import utf16_len
 from tests.fakes import Canned, completion, openai_error, telegram_error
-from tests.helpers import dead_letters, post_update, stored, update
+from tests.helpers import Bot, dead_letters, post_update, stored, texts, update
 
 
 def test_a_text_message_gets_exactly_one_reply_with_the_llm_text(client, run_worker, llm, telegram):
@@ -168,3 +169,18 @@ def test_telegram_rate_limit_is_waited_out(client, run_worker, telegram):
     post_update(client, update("hi"))
     run_worker()
     assert [m["text"] for m in telegram.sent] == ["LLM: hi", "LLM: hi"]  # the refused try, then the one that went through
+
+
+def test_a_part_telegram_takes_but_answers_late_for_is_not_resent_and_its_outcome_says_so(settings, redis, llm, telegram, caplog):
+    b = Bot(settings, PLATFORM_TIMEOUT="0.5")
+    llm.then(Canned(body=completion("\n\n".join(f"P{n} " + " ".join(["word"] * 700) for n in range(3)))))
+    accepted = {"ok": True, "result": {"message_id": 1, "chat": {"id": 123456789}, "text": "P0"}}
+    telegram.then(Canned(body=accepted, delay=1.5))  # the first part is taken, but its answer comes after the timeout
+    b.say("long answer please", update_id=9101)
+    assert [text[:2] for text in texts(telegram)] == ["P0", "P1", "P2"]  # asked once each: none resent
+    record = ledger.lookup(redis, "telegram", "9101")
+    assert record["outcome"] == "unconfirmed" and record["detail"].startswith("1 of 3 reply parts taken by telegram")
+    assert "reply part 1 of 3 unconfirmed" in caplog.text and "Raise PLATFORM_TIMEOUT" in caplog.text
+    metrics.flush_all()
+    assert b.client.get("/metrics").text.count('status="unconfirmed"') == 1
+

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import base64
 import itertools
+from email.utils import formatdate
 from typing import Any, Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import Flask, request
 from werkzeug.datastructures import MultiDict
 
 from app import create_app
+from bot import ledger
 from bot.config import Config
 from bot.errors import Rejected, Transient
 from bot.messages import Reply
+from bot.worker import work
 from handlers.twilio import Twilio, sign
 from tests.conftest import free_port
 from tests.fakes import Canned, FakePlatform, completion
@@ -291,3 +295,27 @@ def test_retry_after_is_honoured_when_present(app, twilio):
     with pytest.raises(Transient) as raised:
         app.extensions["bot"].channels["twilio"].send(reply)
     assert raised.value.retry_after == 7.0
+
+
+def messages_list(twilio: FakePlatform, landed: bool):
+    """Messages.json: a POST creates a message; a GET lists the newest, as Twilio's Messages list does."""
+    def answer(call) -> Canned:
+        if call.verb == "POST":
+            return Canned(status=201, body={"sid": "SM" + "e" * 32, "status": "queued"})
+        sent = [c.body for c in twilio.delivered if c.verb == "POST" and c.method == "Messages.json"] if landed else []
+        return Canned(body={"messages": [{"to": m["To"], "from": m["From"], "body": m["Body"], "status": "sent",
+                                          "date_created": formatdate(usegmt=True)} for m in reversed(sent)]})
+    return answer
+
+
+@pytest.mark.parametrize("landed, posts", [(True, 1), (False, 2)])
+def test_a_part_twilio_answers_late_for_is_looked_for_and_resent_only_if_missing(twilio_settings, twilio, redis, landed, posts):
+    app = create_app({**twilio_settings, "PLATFORM_TIMEOUT": "0.5"})
+    twilio.defaults["Messages.json"] = messages_list(twilio, landed)
+    twilio.then(Canned(status=201, body={"sid": "SM" + "d" * 32, "status": "queued"}, delay=1.5))
+    post(app.test_client(), inbound("late", sid="SM" + "1" * 32))
+    work(app.extensions["bot"], burst=True)
+    assert len([c for c in twilio.requests if c.verb == "POST"]) == posts
+    [lookup] = [parse_qs(urlsplit(c.path).query) for c in twilio.requests if c.verb == "GET"]
+    assert (lookup["To"], lookup["From"]) == ([USER], [NUMBER])
+    assert ledger.lookup(redis, "twilio", "SM" + "1" * 32)["outcome"] == "replied"
