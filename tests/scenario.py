@@ -27,6 +27,7 @@ import redis as redis_lib
 import requests
 from werkzeug.serving import make_server
 
+from bench.servers import local_ports_to
 from tests.conftest import RedisServer
 from tests.fakes import Call, Canned, FakeOpenAI, FakeTelegram, openai_error, telegram_error
 
@@ -45,9 +46,11 @@ class Plan:
     workers: int = 2
     concurrency: int = 1  # turns per worker process (WORKER_CONCURRENCY); safe kills need 1
     kills: int = 1  # workers SIGKILLed mid-turn (each replaced)
+    young_kills: int = 0  # workers SIGKILLed the moment a turn of theirs asks the LLM: before its lease's first renewal
     safe_kills: bool = True  # kill only while every worker waits on the LLM: no part is ever half-delivered
     llm_faults: float = 0.15  # share of LLM calls answered 429, 500 or too late
     platform_faults: float = 0.1  # share of sends answered 502
+    late_sends: float = 0.0  # share of sends Telegram takes but answers after PLATFORM_TIMEOUT
     redis_restart: bool = False
     timeout: float = 180.0
     seed: int = 7
@@ -101,7 +104,7 @@ class Scenario:
                 "OPENAI_TIMEOUT": "1", "OPENAI_MAX_RETRIES": "4", "PLATFORM_MAX_RETRIES": "4", "TELEGRAM_BOT_TOKEN": "1:T",
                 "TELEGRAM_WEBHOOK_SECRET": SECRET, "TELEGRAM_API_URL": self.telegram.url, "LEASE_SECONDS": "3",
                 "BURST_WINDOW": "0.2", "USER_RATE_LIMIT": "0", "USER_DAILY_TOKENS": "0", "LOG_LEVEL": "WARNING",
-                "PROMPTS_DIR": str(ROOT / "prompts"), "WORKER_CONCURRENCY": str(self.plan.concurrency)}
+                "PROMPTS_DIR": str(ROOT / "prompts"), "WORKER_CONCURRENCY": str(self.plan.concurrency), "PLATFORM_TIMEOUT": "1"}
 
     def _llm_fault(self, call: Call) -> Canned | None:
         roll = self.random.random()
@@ -112,9 +115,13 @@ class Scenario:
                 Canned(status=200, body={}, delay=1.5)][kind]  # the last one arrives after OPENAI_TIMEOUT
 
     def _platform_fault(self, call: Call) -> Canned | None:
-        if call.method == "sendMessage" and self.random.random() < self.plan.platform_faults:
+        roll = self.random.random()
+        if call.method != "sendMessage" or roll >= self.plan.platform_faults + self.plan.late_sends:
+            return None
+        if roll < self.plan.platform_faults:
             return telegram_error(502, "Bad Gateway")
-        return None
+        taken = {"ok": True, "result": {"message_id": 1, "chat": {"id": call.body.get("chat_id")}, "text": call.body.get("text")}}
+        return Canned(body=taken, delay=1.5)  # delivered, but answered after PLATFORM_TIMEOUT
 
     def run(self) -> Report:
         """Send the traffic, inflict the faults, wait for every message to end, check the promise."""
@@ -165,6 +172,8 @@ class Scenario:
     def _chaos(self) -> None:
         try:
             self._kill_workers()
+            for _ in range(self.plan.young_kills):
+                self._kill_young()
         finally:
             self.llm.gate.set()
         if self.plan.redis_restart:
@@ -181,6 +190,21 @@ class Scenario:
             self.report.kills += 1
             self.llm.gate.set()
             self._start_workers(1)
+
+    def _kill_young(self) -> None:
+        """SIGKILL the worker whose turn has just asked the LLM: the turn is younger than its lease's first renewal."""
+        time.sleep(self.random.uniform(0.5, 2.0))
+        seen = len(self.llm.requests)
+        self.llm.wait_for(lambda: len(self.llm.requests) > seen, timeout=30)
+        port, llm_port = self.llm.requests[-1].peer, self.llm.server.server_port
+        victim = next((w for w in self.workers if port in local_ports_to(w.pid, llm_port)), None)
+        if victim is None:
+            return  # that worker is gone already
+        self.workers.remove(victim)
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait()
+        self.report.kills += 1
+        self._start_workers(1)
 
     def _all_workers_on_the_llm(self, patience: float = 10.0) -> bool:
         """Hold the LLM until each worker waits on it, so the one we kill is mid-turn but never mid-send."""
@@ -218,7 +242,7 @@ class Scenario:
         tagged = [(chat, text) for chat, text in replies if TAG.search(text)]
         self.report.duplicate_parts = len(tagged) - len(set(tagged))
         self.report.out_of_order = _out_of_order(tagged)
-        answered = {name.rsplit(":", 1)[1] for name, outcome in outcomes.items() if outcome in ("replied", "merged")}
+        answered = {name.rsplit(":", 1)[1] for name, outcome in outcomes.items() if outcome in ("replied", "merged", "unconfirmed")}
         delivered = {str(_update_id(int(c), int(m), self.plan.messages)) for _, text in tagged for c, m in TAG.findall(text)}
         self.report.answered_but_not_delivered = len(answered - delivered)
 

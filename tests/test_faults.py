@@ -1,4 +1,5 @@
-"""The promise under faults: duplicates, concurrent deliveries, a flaky LLM and platform, a worker killed mid-turn."""
+"""The promise under faults: duplicates, concurrent deliveries, a flaky LLM and platform, late-answered sends, workers
+killed mid-turn and right as a turn starts."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from tests.scenario import Plan, Scenario
 
 
 def test_every_message_ends_in_exactly_one_outcome_under_faults(tmp_path):
-    report = Scenario(Plan(), tmp_path).run()
+    report = Scenario(Plan(young_kills=1, late_sends=0.05), tmp_path).run()
     print("\n".join(report.lines()))
     assert report.without_outcome == 0
     assert report.extra_outcomes == 0
