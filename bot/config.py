@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Mapping
 
-OFFLINE_MODEL_HINT = "No OPENAI_API_KEY set: replies come from the offline stand-in model. Set OPENAI_API_KEY (and OPENAI_MODEL, OPENAI_BASE_URL for other servers) to use a real one."
+OFFLINE_MODEL_HINT = ("Neither OPENAI_API_KEY nor OPENAI_BASE_URL is set: replies come from the offline stand-in model. Set OPENAI_API_KEY "
+                      "(and OPENAI_MODEL), or OPENAI_BASE_URL for another server, keyless or not, to use a real one.")
 
 
 class ConfigError(ValueError):
@@ -18,8 +19,8 @@ class Config:
     """Every core setting; each field is read from the upper-cased variable of the same name."""
 
     redis_url: str = "redis://localhost:6379/0"
-    openai_api_key: str = ""  # empty: the offline stand-in model answers
-    openai_base_url: str = ""  # empty: OpenAI itself; or any OpenAI-compatible server
+    openai_api_key: str = ""  # empty, with no OPENAI_BASE_URL either: the offline stand-in model answers
+    openai_base_url: str = ""  # empty: OpenAI itself; or any OpenAI-compatible server, which may need no key
     openai_model: str = "gpt-4o-mini"
     openai_timeout: float = 30.0  # seconds for one LLM call
     openai_max_retries: int = 3  # retries of a transient LLM failure, after the first try
@@ -88,8 +89,8 @@ class Config:
 
     @property
     def offline(self) -> bool:
-        """True when no LLM key is set and the offline stand-in answers."""
-        return not self.openai_api_key
+        """True when no LLM is configured (no key, no server) and the offline stand-in answers."""
+        return not (self.openai_api_key or self.openai_base_url)
 
 
 def _parse(name: str, raw: str, kind: str) -> object:

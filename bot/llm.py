@@ -18,6 +18,7 @@ from bot.retry import retry_after
 logger = logging.getLogger(__name__)
 
 Messages = list[dict[str, str]]
+KEYLESS = "none"  # the key sent to a server at OPENAI_BASE_URL when OPENAI_API_KEY is empty
 
 
 @dataclass(frozen=True)
@@ -39,17 +40,12 @@ class LLM(Protocol):
 
 
 class OpenAIChat:
-    """Chat completions through the openai SDK; its own retries are off, bot.retry does them."""
+    """Chat completions through the openai SDK."""
 
     def __init__(self, config: Config) -> None:
         self.model = config.openai_model
         self.max_tokens = config.openai_max_tokens
-        self.client = openai.OpenAI(
-            api_key=config.openai_api_key,
-            base_url=config.openai_base_url or None,
-            timeout=config.openai_timeout,
-            max_retries=0,
-        )
+        self.client = client(config)
 
     def complete(self, messages: Messages, options: dict[str, Any] | None = None) -> Completion:
         """One chat completion, with the SDK's errors mapped onto Transient and Permanent."""
@@ -72,6 +68,13 @@ class OpenAIChat:
         )
 
 
+def client(config: Config) -> openai.OpenAI:
+    """The SDK's client for the configured server; its own retries are off, bot.retry does them."""
+    # Keyless servers (Ollama, llama.cpp, vLLM) ignore the key, but the SDK will not start without one.
+    return openai.OpenAI(api_key=config.openai_api_key or KEYLESS, base_url=config.openai_base_url or None,
+                         timeout=config.openai_timeout, max_retries=0)
+
+
 def _classify(error: openai.APIStatusError) -> Exception:
     status = error.status_code
     if getattr(error, "code", None) == "insufficient_quota":
@@ -87,7 +90,7 @@ def _classify(error: openai.APIStatusError) -> Exception:
 
 
 class OfflineModel:
-    """A development stand-in used when no OPENAI_API_KEY is set: it says what it is and echoes."""
+    """A development stand-in used when neither OPENAI_API_KEY nor OPENAI_BASE_URL is set: it says what it is and echoes."""
 
     def complete(self, messages: Messages, options: dict[str, Any] | None = None) -> Completion:
         """Echo the user's latest messages."""
@@ -123,5 +126,5 @@ class Measured:
 
 
 def build(config: Config, metrics: Metrics) -> LLM:
-    """The configured LLM, measured: OpenAI when a key is set, else the offline stand-in."""
+    """The configured LLM, measured: OpenAI or the server at OPENAI_BASE_URL, else the offline stand-in."""
     return Measured(OfflineModel() if config.offline else OpenAIChat(config), metrics)
