@@ -24,7 +24,9 @@ class Config:
     openai_model: str = "gpt-4o-mini"
     openai_timeout: float = 30.0  # seconds for one LLM call
     openai_max_retries: int = 3  # retries of a transient LLM failure, after the first try
-    openai_max_tokens: int = 1024  # the longest reply the LLM may write
+    openai_max_tokens: int = 1024  # the longest visible reply; sent with a reasoning allowance when reasoning_effort is
+    openai_max_tokens_parameter: str = ""  # max_completion_tokens or max_tokens; empty: chosen by OPENAI_BASE_URL
+    openai_reasoning_effort: str = "low"  # sent unless empty, or refused by the model (then left out)
     platform_timeout: float = 15.0  # seconds for one call to a chat platform's API
     platform_max_retries: int = 4  # retries of a transient delivery failure
     prompts_dir: str = "prompts"
