@@ -21,7 +21,7 @@ class Config:
     redis_url: str = "redis://localhost:6379/0"
     openai_api_key: str = ""  # empty, with no OPENAI_BASE_URL either: the offline stand-in model answers
     openai_base_url: str = ""  # empty: OpenAI itself; or any OpenAI-compatible server, which may need no key
-    openai_model: str = "gpt-4o-mini"
+    openai_model: str = "gpt-5.4-mini"  # OpenAI's small tier; `flask check` says when the server does not offer it
     openai_timeout: float = 30.0  # seconds for one LLM call
     openai_max_retries: int = 3  # retries of a transient LLM failure, after the first try
     openai_max_tokens: int = 1024  # the longest visible reply; sent with a reasoning allowance when reasoning_effort is
@@ -59,7 +59,8 @@ class Config:
     api_token: str = ""  # bearer token of the /api endpoints; empty: the API is off
     admin_username: str = ""  # with ADMIN_PASSWORD, turns on /admin and /admin/rq (HTTP basic auth)
     admin_password: str = ""
-    cost_per_million_tokens: float = 0.6  # for the admin page's cost estimate: your model's price, in dollars
+    cost_per_million_tokens: float = 1.7  # for the admin page's cost estimate: your model's price, in dollars (gpt-5.4-mini's
+    # $0.75 in and $4.50 out, blended at three prompt tokens to one written, as a chat's history makes them)
     events_urls: str = ""  # comma-separated URLs that receive conversation events; empty: none sent
     events_secret: str = ""  # whsec_... that signs the events (Standard Webhooks)
     log_level: str = "INFO"

@@ -50,3 +50,13 @@ def test_the_heroku_manifest_provisions_redis_web_and_worker():
     procfile = (ROOT / "Procfile").read_text()
     assert all(f"{name}:" in procfile for name in ("web", "worker", "release"))
     assert manifest["env"]["TELEGRAM_WEBHOOK_SECRET"]["generator"] == "secret"
+
+
+def test_the_default_model_is_a_current_small_one_everywhere():
+    import json
+
+    from tests.conftest import ROOT
+
+    manifest = json.loads((ROOT / "app.json").read_text())
+    assert Config().openai_model == manifest["env"]["OPENAI_MODEL"]["value"] == "gpt-5.4-mini"
+    assert "| `OPENAI_MODEL` | `gpt-5.4-mini` |" in (ROOT / "README.md").read_text()

@@ -142,3 +142,29 @@ def test_the_cap_goes_first_under_the_name_the_server_surely_takes(base_url, fir
 def test_a_mistyped_cap_parameter_stops_start_up():
     with pytest.raises(ConfigError, match="OPENAI_MAX_TOKENS_PARAMETER must be one of"):
         first_cap("", "max_token")
+
+
+def check(settings: dict[str, str], **overrides: str):
+    """`flask --app app check`, the release step, for a bot with these settings."""
+    return Bot(settings, **overrides).app.test_cli_runner().invoke(args=["check"])
+
+
+def test_the_release_check_says_when_the_server_does_not_offer_the_model(settings, llm):
+    result = check(settings, OPENAI_MODEL="gpt-5.4-mnii")
+    assert result.exit_code == 1
+    assert ("problem: OPENAI_MODEL gpt-5.4-mnii is not offered by the LLM server (it lists gpt-5.4-mini, test-model): set "
+            "OPENAI_MODEL to one it offers, or check OPENAI_BASE_URL.") in result.output
+    assert [call.path for call in llm.requests] == ["/v1/models"]
+
+
+def test_the_release_check_warns_when_it_cannot_list_the_models(settings):
+    from bot.local import free_port
+
+    result = check(settings, OPENAI_BASE_URL=f"http://127.0.0.1:{free_port()}/v1")  # nothing listens there
+    assert result.exit_code == 0, result.output
+    assert "warning: OPENAI_MODEL not checked: listing the LLM server's models failed (LLM unreachable" in result.output
+
+
+def test_the_release_check_asks_no_server_offline(settings, llm):
+    offline = {name: value for name, value in settings.items() if name not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    assert check(offline).exit_code == 0 and llm.requests == []
