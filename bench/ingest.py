@@ -195,7 +195,8 @@ def main() -> None:
     args = parser.parse_args()
     wrk.binary()  # before starting anything: no wrk, one sentence on how to install it
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the servers on `kill` too, not only Ctrl-C
-    os.environ.pop("OPENAI_API_KEY", None)  # the offline model: nothing leaves the machine
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):  # the offline model: nothing leaves the machine
+        os.environ.pop(name, None)
     with machine.OtherLoad() as others, redis_server() as url:
         bench = Ingest(args, url)
         bench.run()

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Callable
+
 from redis.exceptions import RedisError
 
+from bot import llm
+from bot.config import Config
+from bot.errors import BotError
 from bot.runtime import Runtime
 
+logger = logging.getLogger(__name__)
 
-def problems(rt: Runtime) -> list[str]:
-    """Everything wrong with this deployment, one actionable sentence each."""
+
+def problems(rt: Runtime, warn: Callable[[str], None] = logger.warning) -> list[str]:
+    """Everything wrong with this deployment, one actionable sentence each; what could not be checked goes to `warn`."""
     found = [f"Prompt: {problem}" for problem in rt.prompts.problems(rt.config.timezone)]
+    found += _model_problems(rt.config, warn)
     try:
         rt.redis.ping()
     except RedisError as error:
@@ -19,6 +28,25 @@ def problems(rt: Runtime) -> list[str]:
     if not rt.channels:
         found.append("No platform is enabled: set one platform's variables (README, Platform setup), or WEBCHAT_ENABLED=1.")
     return found
+
+
+def _model_problems(config: Config, warn: Callable[[str], None]) -> list[str]:
+    """OPENAI_MODEL against the models the server offers; offline, there is no server to ask."""
+    if config.offline:
+        return []
+    try:
+        offered = llm.model_ids(config)
+    except BotError as error:
+        warn(f"OPENAI_MODEL not checked: listing the LLM server's models failed ({error}); check OPENAI_BASE_URL and OPENAI_API_KEY.")
+        return []
+    if not offered:
+        warn("OPENAI_MODEL not checked: the LLM server lists no models.")
+        return []
+    if config.openai_model in offered:
+        return []
+    listed = ", ".join(sorted(offered)) if len(offered) <= 10 else f"{len(offered)} others"
+    return [f"OPENAI_MODEL {config.openai_model} is not offered by the LLM server (it lists {listed}): set OPENAI_MODEL "
+            "to one it offers, or check OPENAI_BASE_URL."]
 
 
 def summary(rt: Runtime) -> str:

@@ -35,7 +35,7 @@ def check() -> None:
     """Check configuration, prompts and Redis: the Procfile's release step."""
     rt = _runtime()
     click.echo(checks.summary(rt))
-    found = checks.problems(rt)
+    found = checks.problems(rt, warn=lambda line: click.echo(f"warning: {line}", err=True))
     for problem in found:
         click.echo(f"problem: {problem}", err=True)
     if found:

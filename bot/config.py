@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Mapping
 
-OFFLINE_MODEL_HINT = "No OPENAI_API_KEY set: replies come from the offline stand-in model. Set OPENAI_API_KEY (and OPENAI_MODEL, OPENAI_BASE_URL for other servers) to use a real one."
+OFFLINE_MODEL_HINT = ("Neither OPENAI_API_KEY nor OPENAI_BASE_URL is set: replies come from the offline stand-in model. Set OPENAI_API_KEY "
+                      "(and OPENAI_MODEL), or OPENAI_BASE_URL for another server, keyless or not, to use a real one.")
 
 
 class ConfigError(ValueError):
@@ -18,12 +19,14 @@ class Config:
     """Every core setting; each field is read from the upper-cased variable of the same name."""
 
     redis_url: str = "redis://localhost:6379/0"
-    openai_api_key: str = ""  # empty: the offline stand-in model answers
-    openai_base_url: str = ""  # empty: OpenAI itself; or any OpenAI-compatible server
-    openai_model: str = "gpt-4o-mini"
+    openai_api_key: str = ""  # empty, with no OPENAI_BASE_URL either: the offline stand-in model answers
+    openai_base_url: str = ""  # empty: OpenAI itself; or any OpenAI-compatible server, which may need no key
+    openai_model: str = "gpt-5.4-mini"  # OpenAI's small tier; `flask check` says when the server does not offer it
     openai_timeout: float = 30.0  # seconds for one LLM call
     openai_max_retries: int = 3  # retries of a transient LLM failure, after the first try
-    openai_max_tokens: int = 1024  # the longest reply the LLM may write
+    openai_max_tokens: int = 1024  # the longest visible reply; sent with a reasoning allowance when reasoning_effort is
+    openai_max_tokens_parameter: str = ""  # max_completion_tokens or max_tokens; empty: chosen by OPENAI_BASE_URL
+    openai_reasoning_effort: str = "low"  # sent unless empty, or refused by the model (then left out)
     platform_timeout: float = 15.0  # seconds for one call to a chat platform's API
     platform_max_retries: int = 4  # retries of a transient delivery failure
     prompts_dir: str = "prompts"
@@ -57,7 +60,8 @@ class Config:
     api_token: str = ""  # bearer token of the /api endpoints; empty: the API is off
     admin_username: str = ""  # with ADMIN_PASSWORD, turns on /admin and /admin/rq (HTTP basic auth)
     admin_password: str = ""
-    cost_per_million_tokens: float = 0.6  # for the admin page's cost estimate: your model's price, in dollars
+    cost_per_million_tokens: float = 1.7  # for the admin page's cost estimate: your model's price, in dollars (gpt-5.4-mini's
+    # $0.75 in and $4.50 out, blended at three prompt tokens to one written, as a chat's history makes them)
     events_urls: str = ""  # comma-separated URLs that receive conversation events; empty: none sent
     events_secret: str = ""  # whsec_... that signs the events (Standard Webhooks)
     log_level: str = "INFO"
@@ -87,8 +91,8 @@ class Config:
 
     @property
     def offline(self) -> bool:
-        """True when no LLM key is set and the offline stand-in answers."""
-        return not self.openai_api_key
+        """True when no LLM is configured (no key, no server) and the offline stand-in answers."""
+        return not (self.openai_api_key or self.openai_base_url)
 
 
 def _parse(name: str, raw: str, kind: str) -> object:

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Iterator, Protocol
 
 import openai
+from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletion
 
 from bot.config import Config
 from bot.errors import BotError, Permanent, Transient
 from bot.metrics import Metrics
+from bot.parameters import CAPS, Parameters, first_cap
 from bot.retry import retry_after
 
 logger = logging.getLogger(__name__)
 
 Messages = list[dict[str, str]]
+KEYLESS = "none"  # the key sent to a server at OPENAI_BASE_URL when OPENAI_API_KEY is empty
 
 
 @dataclass(frozen=True)
@@ -34,42 +38,87 @@ class LLM(Protocol):
     """Anything that turns a chat history into the assistant's next message."""
 
     def complete(self, messages: Messages, options: dict[str, Any] | None = None) -> Completion:
-        """Answer, or raise Transient / Permanent; `options` are a prompt's model, temperature and max_tokens."""
+        """Answer, or raise Transient / Permanent; `options` are a prompt's model, max_tokens and sampling settings."""
         ...
 
 
 class OpenAIChat:
-    """Chat completions through the openai SDK; its own retries are off, bot.retry does them."""
+    """Chat completions through the openai SDK, in the form each model takes (bot.parameters)."""
 
     def __init__(self, config: Config) -> None:
         self.model = config.openai_model
         self.max_tokens = config.openai_max_tokens
-        self.client = openai.OpenAI(
-            api_key=config.openai_api_key,
-            base_url=config.openai_base_url or None,
-            timeout=config.openai_timeout,
-            max_retries=0,
-        )
+        self.defaults = {"reasoning_effort": config.openai_reasoning_effort}
+        self.parameters = Parameters(first_cap(config.openai_base_url, config.openai_max_tokens_parameter))
+        self.client = client(config)
 
     def complete(self, messages: Messages, options: dict[str, Any] | None = None) -> Completion:
         """One chat completion, with the SDK's errors mapped onto Transient and Permanent."""
-        body = {"model": self.model, "max_tokens": self.max_tokens, **(options or {}), "messages": messages}
-        try:
-            # client.post, not chat.completions.create: the body is plain JSON already, and create's walk over
-            # every message checking it against the SDK's types cost a third of a turn's CPU (bench/e2e.py)
-            response = self.client.post("/chat/completions", body=body, cast_to=ChatCompletion)
-        except openai.APIStatusError as error:
-            raise _classify(error) from error
-        except openai.APITimeoutError as error:
-            raise Transient(f"LLM timed out: {error}", kind="timeout") from error
-        except openai.APIConnectionError as error:
-            raise Transient(f"LLM unreachable: {error}", kind="connection") from error
-        usage = response.usage
-        return Completion(
-            response.choices[0].message.content or "",
-            usage.prompt_tokens if usage else 0,
-            usage.completion_tokens if usage else 0,
-        )
+        settings = {**self.defaults, **(options or {})}
+        model, cap = settings.pop("model", self.model), int(settings.pop("max_tokens", self.max_tokens))
+        while True:  # each refusal learned renames or leaves out one of a handful of parameters, so this ends
+            body = self.parameters.body(model, settings, cap)
+            response = self._post(model, body, messages)
+            if response is not None:
+                return _completion(body, response)
+
+    def _post(self, model: str, body: dict[str, Any], messages: Messages) -> ChatCompletion | None:
+        """The server's answer; None when it refused a parameter that may be renamed or left out (learned for next time)."""
+        with _mapped():
+            try:
+                # client.post, not chat.completions.create: the body is plain JSON already, and create's walk over
+                # every message checking it against the SDK's types cost a third of a turn's CPU (bench/e2e.py)
+                return self.client.post("/chat/completions", body={**body, "messages": messages}, cast_to=ChatCompletion)
+            except openai.BadRequestError as error:
+                if not self.parameters.learn(model, body, error):
+                    raise
+        return None  # made again at once: a refused parameter is not a failure
+
+
+def _completion(body: dict[str, Any], response: ChatCompletion) -> Completion:
+    choice, usage = response.choices[0], response.usage
+    text = choice.message.content or ""
+    if not text.strip() and choice.finish_reason == "length":
+        raise _cut_off(body, usage)
+    return Completion(text, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
+
+
+def _cut_off(body: dict[str, Any], usage: CompletionUsage | None) -> Permanent:
+    """An empty reply that stopped at the cap: a reasoning model spent it all on reasoning."""
+    cap = next(body[name] for name in CAPS if name in body)
+    details = usage.completion_tokens_details if usage else None
+    reasoning = details.reasoning_tokens if details and details.reasoning_tokens is not None else "unknown"
+    effort = body.get("reasoning_effort", "the model's default")
+    logger.error("LLM %s wrote no reply: it reached its cap of %s tokens (%s of them reasoning, at reasoning_effort %s). "
+                 "Raise OPENAI_MAX_TOKENS or the prompt's max_tokens, or lower its reasoning_effort.",
+                 body["model"], cap, reasoning, effort)
+    return Permanent(f"LLM reached its cap of {cap} tokens before writing ({reasoning} reasoning)", kind="cut_off")
+
+
+@contextmanager
+def _mapped() -> Iterator[None]:
+    """The SDK's errors, raised as Transient or Permanent."""
+    try:
+        yield
+    except openai.APIStatusError as error:
+        raise _classify(error) from error
+    except openai.APITimeoutError as error:
+        raise Transient(f"LLM timed out: {error}", kind="timeout") from error
+    except openai.APIConnectionError as error:
+        raise Transient(f"LLM unreachable: {error}", kind="connection") from error
+
+
+def model_ids(config: Config) -> list[str]:
+    """The models the configured server offers (GET /models); raises Transient or Permanent."""
+    with _mapped():
+        return [model.id for model in client(config).models.list()]
+
+
+def client(config: Config) -> openai.OpenAI:
+    """The SDK's client for the configured server; its own retries are off, bot.retry does them."""
+    # Keyless servers (Ollama, llama.cpp, vLLM) ignore the key, but the SDK will not start without one.
+    return openai.OpenAI(api_key=config.openai_api_key or KEYLESS, base_url=config.openai_base_url or None,
+                         timeout=config.openai_timeout, max_retries=0)
 
 
 def _classify(error: openai.APIStatusError) -> Exception:
@@ -87,7 +136,7 @@ def _classify(error: openai.APIStatusError) -> Exception:
 
 
 class OfflineModel:
-    """A development stand-in used when no OPENAI_API_KEY is set: it says what it is and echoes."""
+    """A development stand-in used when neither OPENAI_API_KEY nor OPENAI_BASE_URL is set: it says what it is and echoes."""
 
     def complete(self, messages: Messages, options: dict[str, Any] | None = None) -> Completion:
         """Echo the user's latest messages."""
@@ -123,5 +172,5 @@ class Measured:
 
 
 def build(config: Config, metrics: Metrics) -> LLM:
-    """The configured LLM, measured: OpenAI when a key is set, else the offline stand-in."""
+    """The configured LLM, measured: OpenAI or the server at OPENAI_BASE_URL, else the offline stand-in."""
     return Measured(OfflineModel() if config.offline else OpenAIChat(config), metrics)

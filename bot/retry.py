@@ -1,4 +1,4 @@
-"""Retry transient failures with exponential backoff and full jitter, honouring Retry-After."""
+"""Retry transient failures with exponential backoff and jitter, honouring Retry-After."""
 
 from __future__ import annotations
 
@@ -16,17 +16,21 @@ T = TypeVar("T")
 
 BASE_DELAY = 1.0  # seconds before the first retry, at most
 MAX_DELAY = 60.0  # no single wait is longer, whatever Retry-After says
+RATE_LIMIT_PATIENCE = 64.0  # a 429 without Retry-After: the waits add up to a little over a minute, past a per-minute limit
+RATE_LIMIT_JITTER = 0.25  # those waits are stretched by up to this share, so turns limited together do not retry together
 
 
-def with_retries(call: Callable[[], T], retries: int, what: str, sleep: Callable[[float], None] = time.sleep) -> T:
-    """Call, retrying up to `retries` times on Transient; anything else, or the last failure, propagates."""
+def with_retries(call: Callable[[], T], retries: int, what: str, sleep: Callable[[float], None] = time.sleep,
+                 deadline: float | None = None) -> T:
+    """Call, retrying up to `retries` times on Transient; anything else, the last failure, or a failure whose wait would
+    end past `deadline` (a time.monotonic() value) propagates."""
     for attempt in range(retries + 1):
         try:
             return call()
         except Transient as error:
-            if attempt == retries:
+            delay = backoff(attempt, error, retries)
+            if attempt == retries or (deadline is not None and time.monotonic() + delay > deadline):
                 raise
-            delay = backoff(attempt, error.retry_after)
             logger.warning("%s failed, retrying in %.1fs: %s", what, delay, error, extra={"attempt": attempt + 1})
             sleep(delay)
     raise AssertionError("unreachable")
@@ -46,8 +50,17 @@ def retry_after(value: str | None) -> float | None:
         return None
 
 
-def backoff(attempt: int, retry_after: float | None) -> float:
-    """The wait before retry number `attempt + 1`: the server's word if it gave one, else jittered doubling."""
-    if retry_after is not None:
-        return min(max(retry_after, 0.0), MAX_DELAY)
+def backoff(attempt: int, error: Transient, retries: int) -> float:
+    """The wait before retry number `attempt + 1` of `retries`: the server's word if it gave one, a minute spread over the
+    retries for a rate limit that gave none, else jittered doubling."""
+    if error.retry_after is not None:
+        return min(max(error.retry_after, 0.0), MAX_DELAY)
+    if error.kind == "rate_limited":
+        return rate_limit_wait(attempt, retries) * random.uniform(1, 1 + RATE_LIMIT_JITTER)
     return random.uniform(0, min(MAX_DELAY, BASE_DELAY * 2**attempt))
+
+
+def rate_limit_wait(attempt: int, retries: int) -> float:
+    """Before jitter, the wait before retry number `attempt + 1` after a 429 without Retry-After: doubling waits that
+    add up to RATE_LIMIT_PATIENCE over all `retries`, so a per-minute limit has passed by the last one."""
+    return RATE_LIMIT_PATIENCE * 2**attempt / (2**retries - 1)

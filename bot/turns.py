@@ -157,7 +157,8 @@ def _command(rt: Runtime, convo: Conversation, turn: Turn, command: str) -> tupl
 def ask(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits, prompt: Prompt) -> tuple[str, str]:
     """The LLM's reply; in "restart" mode, asked again while new messages keep arriving during the call."""
     turn.prompt = prompt.label  # read once: an edit made during the turn applies to the next one
-    options = {key: prompt.settings[key] for key in ("model", "temperature", "max_tokens") if key in prompt.settings}
+    options = {key: prompt.settings[key] for key in ("model", "temperature", "max_tokens", "reasoning_effort", "verbosity")
+               if key in prompt.settings}
     for _ in range(MAX_RESTARTS + 1):
         try:
             completion = with_retries(lambda: rt.llm.complete(_messages(rt, convo, turn, prompt), options),

@@ -140,11 +140,27 @@ def _parse(raw: bytes, content_type: str) -> Any:
     return json.loads(raw)
 
 
-class FakeOpenAI(FakeServer):
-    """POST /v1/chat/completions. By default it answers "LLM: " plus the user's latest messages."""
+# The request fields of an older OpenAI-compatible server: vLLM answered 400 `extra_forbidden` to any other field
+LEGACY_FIELDS = {"model", "messages", "max_tokens", "temperature", "top_p", "n", "stop", "stream", "stream_options", "seed",
+                 "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "user", "tools",
+                 "tool_choice", "response_format"}
 
-    def __init__(self) -> None:
+
+class FakeOpenAI(FakeServer):
+    """POST /v1/chat/completions and GET /v1/models. By default it answers "LLM: " plus the user's latest messages, and
+    takes any field (as llama.cpp does, ignoring those it does not know).
+
+    `style` "current" answers as OpenAI's gpt-5 family: 400 to `max_tokens` and to a temperature other than 1, and
+    `reasoning_cost` tokens of reasoning before any reply, so a smaller `max_completion_tokens` gets an empty reply
+    cut at the cap. `style` "legacy" answers as an older OpenAI-compatible server (vLLM before it allowed extra fields):
+    400 to any field it does not know, `max_completion_tokens`, `reasoning_effort` and `verbosity` among them.
+    """
+
+    def __init__(self, style: str = "") -> None:
         super().__init__()
+        self.style = style
+        self.reasoning_cost = 1500  # in the "current" style: the tokens every answer spends reasoning first
+        self.models = ["test-model", "gpt-5.4-mini"]  # what GET /models lists
         self.in_flight: dict[str, int] = {}
         self.max_in_flight: dict[str, int] = {}
         self.answer_after: Callable[[], Any] = lambda: True  # each answer waits until this holds, as a real LLM takes seconds
@@ -154,18 +170,37 @@ class FakeOpenAI(FakeServer):
         return self.calls("completions")
 
     def respond(self, call: Call) -> Canned:
+        if call.method == "models":
+            return Canned(body={"object": "list", "data": [{"id": name, "object": "model", "created": 1767225600,
+                                                            "owned_by": "system"} for name in self.models]})
         payload = call.body
         key = payload["messages"][-1]["content"]
         self._track(key, +1)
         try:
             self.gate.wait(30)  # every completion waits while a test holds the gate
             self.wait_for(self.answer_after)
-            canned = self.next_canned()
-            if canned is not None:
-                return canned
-            return Canned(body=completion(self.default_text(payload["messages"])))
+            return self.next_canned() or self._refusal(payload) or self._answer(payload)
         finally:
             self._track(key, -1)
+
+    def _refusal(self, payload: dict) -> Canned | None:
+        if self.style == "current" and "max_tokens" in payload:
+            return openai_refusal("max_tokens", "unsupported_parameter", "Unsupported parameter: 'max_tokens' is not "
+                                  "supported with this model. Use 'max_completion_tokens' instead.")
+        if self.style == "current" and payload.get("temperature", 1) != 1:
+            return openai_refusal("temperature", "unsupported_value", f"Unsupported value: 'temperature' does not support "
+                                  f"{payload['temperature']} with this model. Only the default (1) value is supported.")
+        unknown = [name for name in payload if name not in LEGACY_FIELDS] if self.style == "legacy" else []
+        return vllm_extra_forbidden(unknown, payload) if unknown else None
+
+    def _answer(self, payload: dict) -> Canned:
+        text = self.default_text(payload["messages"])
+        if self.style != "current":
+            return Canned(body=completion(text))
+        cap = payload.get("max_completion_tokens", 128_000)
+        if cap <= self.reasoning_cost:
+            return Canned(body=completion("", finish_reason="length", completion_tokens=cap, reasoning_tokens=cap))
+        return Canned(body=completion(text, completion_tokens=self.reasoning_cost + 5, reasoning_tokens=self.reasoning_cost))
 
     def _track(self, key: str, step: int) -> None:
         conversation = key.split(" ", 1)[0]  # tests start each message with its conversation's tag
@@ -183,12 +218,13 @@ class FakeOpenAI(FakeServer):
         return "LLM: " + " + ".join(latest)
 
 
-def completion(text: str) -> dict:
+def completion(text: str, finish_reason: str = "stop", completion_tokens: int = 5, reasoning_tokens: int = 0) -> dict:
     """An OpenAI chat completion response body."""
     return {
         "id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()), "model": "test-model",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_reason}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": completion_tokens, "total_tokens": 10 + completion_tokens,
+                  "completion_tokens_details": {"reasoning_tokens": reasoning_tokens}},
     }
 
 
@@ -197,6 +233,18 @@ def openai_error(status: int, message: str, code: str | None = None, retry_after
     headers = {"Retry-After": retry_after} if retry_after is not None else {}
     body = {"error": {"message": message, "type": code or "api_error", "param": None, "code": code}}
     return Canned(status=status, body=body, headers=headers)
+
+
+def openai_refusal(param: str, code: str, message: str) -> Canned:
+    """OpenAI's 400 to a parameter the model does not take."""
+    return Canned(status=400, body={"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}})
+
+
+def vllm_extra_forbidden(names: list[str], payload: dict) -> Canned:
+    """vLLM's 400 to fields it does not know: pydantic's errors, as text, in vLLM's own envelope."""
+    errors = [{"type": "extra_forbidden", "loc": ("body", name), "msg": "Extra inputs are not permitted", "input": payload[name]}
+              for name in names]
+    return Canned(status=400, body={"object": "error", "message": str(errors), "type": "BadRequestError", "param": None, "code": 400})
 
 
 class FakeTelegram(FakeServer):

@@ -13,6 +13,11 @@ def test_defaults_and_types():
     assert config.offline and config.redis_url == "redis://localhost:6379/0"
 
 
+def test_a_server_without_a_key_is_a_real_llm_not_the_offline_stand_in():
+    assert not Config.from_env({"OPENAI_BASE_URL": "http://localhost:11434/v1"}).offline  # Ollama, llama.cpp, vLLM
+    assert not Config.from_env({"OPENAI_API_KEY": "sk-x"}).offline and Config.from_env({}).offline
+
+
 def test_a_malformed_number_names_the_variable():
     with pytest.raises(ConfigError, match="OPENAI_MAX_RETRIES must be a non-negative int, got 'many'"):
         Config.from_env({"OPENAI_MAX_RETRIES": "many"})
@@ -45,3 +50,13 @@ def test_the_heroku_manifest_provisions_redis_web_and_worker():
     procfile = (ROOT / "Procfile").read_text()
     assert all(f"{name}:" in procfile for name in ("web", "worker", "release"))
     assert manifest["env"]["TELEGRAM_WEBHOOK_SECRET"]["generator"] == "secret"
+
+
+def test_the_default_model_is_a_current_small_one_everywhere():
+    import json
+
+    from tests.conftest import ROOT
+
+    manifest = json.loads((ROOT / "app.json").read_text())
+    assert Config().openai_model == manifest["env"]["OPENAI_MODEL"]["value"] == "gpt-5.4-mini"
+    assert "| `OPENAI_MODEL` | `gpt-5.4-mini` |" in (ROOT / "README.md").read_text()

@@ -49,7 +49,7 @@ def test_front_matter_sets_the_model_and_its_options(bot, prompts, llm):
     (prompts / "system.md").write_text("---\nmodel: gpt-4.1\ntemperature: 0.2\nmax_tokens: 300\n---\nBe brief.")
     bot.say("hi")
     call = llm.completions[0]
-    assert (call["model"], call["temperature"], call["max_tokens"]) == ("gpt-4.1", 0.2, 300)
+    assert (call["model"], call["temperature"], call["max_tokens"]) == ("gpt-4.1", 0.2, 300 + 4096)  # + reasoning at low
     assert call["messages"][0]["content"] == "Be brief."
 
 
