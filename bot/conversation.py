@@ -123,6 +123,7 @@ class Turn:
     unconfirmed: int = 0  # of those, parts the platform took but never confirmed: the user may have missed them
     attempts: int = 1  # how many workers have started this turn
     prompt: str = ""  # the prompt file and version that wrote the reply: name@hash
+    deadline: float = 0.0  # time.monotonic() by which this attempt of the turn must end: no retry waits past it
 
     @property
     def last(self) -> IncomingMessage:

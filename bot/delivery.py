@@ -28,7 +28,7 @@ def deliver(rt: Runtime, channel: Channel, turn: Turn, keepalive: Keepalive, on_
         reply = Reply(channel.name, turn.last.conversation_id, parts[index].text, parts[index].plain, part=index,
                       key=f"{turn.id}-{index}", context=turn.last.context)
         try:
-            status = _deliver_part(rt, channel, reply)
+            status = _deliver_part(rt, channel, reply, turn.deadline)
         except BotError as error:
             return error
         if status == "unconfirmed":
@@ -38,10 +38,10 @@ def deliver(rt: Runtime, channel: Channel, turn: Turn, keepalive: Keepalive, on_
     return None
 
 
-def _deliver_part(rt: Runtime, channel: Channel, reply: Reply) -> str:
+def _deliver_part(rt: Runtime, channel: Channel, reply: Reply, deadline: float) -> str:
     """Send one part, retrying; how it went (sent, plain_fallback, sent_late, unconfirmed) is counted, and returned."""
     try:
-        status = with_retries(_Part(channel, reply), rt.config.platform_max_retries, "delivery")
+        status = with_retries(_Part(channel, reply), rt.config.platform_max_retries, "delivery", deadline=deadline)
     except Unconfirmed:  # the last try's answer never came either
         status = "unconfirmed"
     except BotError:

@@ -54,7 +54,7 @@ def summary_message(summary: str) -> list[dict[str, str]]:
     return [{"role": "system", "content": f"Summary of the earlier conversation: {summary}"}] if summary else []
 
 
-def summarise_overflow(rt: Runtime, convo: Conversation, adding: int) -> None:
+def summarise_overflow(rt: Runtime, convo: Conversation, adding: int, deadline: float) -> None:
     """Before the history drops its oldest messages, fold the older half into the summary (one LLM call per half)."""
     limit = rt.config.history_max_messages
     history, summary = convo.recall(limit)
@@ -63,7 +63,7 @@ def summarise_overflow(rt: Runtime, convo: Conversation, adding: int) -> None:
     older = history[: max(limit // 2, adding)]
     try:
         completion = with_retries(lambda: rt.llm.complete(summary_request(summary, older)),
-                                  rt.config.openai_max_retries, "summary")
+                                  rt.config.openai_max_retries, "summary", deadline=deadline)
     except BotError as error:  # the turn is answered; only the memory of older messages is lost
         logger.warning("summary failed, older messages are forgotten instead: %s", error, extra={"conversation": convo.name})
         return

@@ -66,14 +66,15 @@ def _send(rt: Runtime, convo: Conversation, keepalive: Keepalive, item: dict[str
 
 def _turn(rt: Runtime, convo: Conversation, contact: IncomingMessage, item: dict[str, Any]) -> Turn:
     """The message as a turn, its text saved first: a send resumed after a crash never rewrites it nor repeats a part."""
+    deadline = time.monotonic() + rt.config.turn_deadline
     if item.get("reply") is None:
-        item["reply"] = item["text"] or _write(rt, convo, contact, item)
+        item["reply"] = item["text"] or _write(rt, convo, contact, item, deadline)
         convo.update_outgoing(item)
     return Turn(item["id"], [contact], reply=item["reply"], sent=int(item.get("sent", 0)),
-                unconfirmed=int(item.get("unconfirmed", 0)))
+                unconfirmed=int(item.get("unconfirmed", 0)), deadline=deadline)
 
 
-def _write(rt: Runtime, convo: Conversation, contact: IncomingMessage, item: dict[str, Any]) -> str:
+def _write(rt: Runtime, convo: Conversation, contact: IncomingMessage, item: dict[str, Any], deadline: float) -> str:
     """The text the LLM writes from the item's prompt, in the conversation's context."""
     values = variables(contact.platform, contact.user_name, str(contact.context.get("language") or ""),
                        {"id": convo.name, "platform": contact.platform}, rt.config.timezone)
@@ -82,7 +83,7 @@ def _write(rt: Runtime, convo: Conversation, contact: IncomingMessage, item: dic
     except (OSError, PromptError) as error:
         raise Permanent(f"prompt {item['prompt']}: {error}") from None
     messages = [{"role": "system", "content": prompt.text}, *convo.history(rt.config.history_max_messages)]
-    completion = with_retries(lambda: rt.llm.complete(messages), rt.config.openai_max_retries, "LLM call")
+    completion = with_retries(lambda: rt.llm.complete(messages), rt.config.openai_max_retries, "LLM call", deadline=deadline)
     if not completion.text.strip():
         raise Permanent("the LLM wrote nothing")
     return completion.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from email.utils import parsedate_to_datetime
@@ -23,12 +24,12 @@ RATE_LIMIT_JITTER = 0.25  # those waits are stretched by up to this share, so tu
 def with_retries(call: Callable[[], T], retries: int, what: str, sleep: Callable[[float], None] = time.sleep,
                  deadline: float | None = None) -> T:
     """Call, retrying up to `retries` times on Transient; anything else, the last failure, or a failure whose wait would
-    end past `deadline` (a time.monotonic() value) propagates."""
+    end past `deadline` (a time.monotonic() value) propagates. With a deadline, a long Retry-After is waited out."""
     for attempt in range(retries + 1):
         try:
             return call()
         except Transient as error:
-            delay = backoff(attempt, error, retries)
+            delay = backoff(attempt, error, retries, MAX_DELAY if deadline is None else math.inf)
             if attempt == retries or (deadline is not None and time.monotonic() + delay > deadline):
                 raise
             logger.warning("%s failed, retrying in %.1fs: %s", what, delay, error, extra={"attempt": attempt + 1})
@@ -50,11 +51,11 @@ def retry_after(value: str | None) -> float | None:
         return None
 
 
-def backoff(attempt: int, error: Transient, retries: int) -> float:
-    """The wait before retry number `attempt + 1` of `retries`: the server's word if it gave one, a minute spread over the
-    retries for a rate limit that gave none, else jittered doubling."""
+def backoff(attempt: int, error: Transient, retries: int, longest: float = MAX_DELAY) -> float:
+    """The wait before retry number `attempt + 1` of `retries`: the server's word if it gave one (up to `longest`), a
+    minute spread over the retries for a rate limit that gave none, else jittered doubling."""
     if error.retry_after is not None:
-        return min(max(error.retry_after, 0.0), MAX_DELAY)
+        return min(max(error.retry_after, 0.0), longest)
     if error.kind == "rate_limited":
         return rate_limit_wait(attempt, retries) * random.uniform(1, 1 + RATE_LIMIT_JITTER)
     return random.uniform(0, min(MAX_DELAY, BASE_DELAY * 2**attempt))

@@ -113,6 +113,7 @@ def answer(rt: Runtime, convo: Conversation, turn: Turn, keepalive: Keepalive) -
         reason = f"platform {turn.last.platform} is not enabled: set its credentials" if channel is None else \
             f"the turn failed {MAX_ATTEMPTS} times (its worker died, or it raised)"
         return _give_up(rt, convo, turn, reason)
+    turn.deadline = time.monotonic() + rt.config.turn_deadline
     if turn.reply is None:
         with keepalive.typing(lambda: channel.typing(turn.last.conversation_id, turn.last.context), channel.typing_every):
             turn.reply, turn.kind = decide(rt, convo, turn)
@@ -162,7 +163,7 @@ def ask(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits, prompt: Pr
     for _ in range(MAX_RESTARTS + 1):
         try:
             completion = with_retries(lambda: rt.llm.complete(_messages(rt, convo, turn, prompt), options),
-                                      rt.config.openai_max_retries, "LLM call")
+                                      rt.config.openai_max_retries, "LLM call", deadline=turn.deadline)
         except BotError as error:
             convo.dead_letter(turn, f"LLM: {error}")
             return rt.config.failure_notice, "notice"
@@ -208,7 +209,7 @@ def _finish(rt: Runtime, convo: Conversation, turn: Turn, failure: BotError | No
     events.announce_turn(rt, convo.name, turn, outcome, failure)
     history = _history(turn) if turn.kind in ("answer", "handoff") and failure is None else []
     if history and rt.config.history_summary:
-        memory.summarise_overflow(rt, convo, len(history))
+        memory.summarise_overflow(rt, convo, len(history), turn.deadline)
     convo.finish(turn, outcome, history, (rt.config.history_max_messages, rt.config.history_ttl), detail)
     _measure(rt, turn, outcome, sent=failure is None and bool(turn.reply))
     logger.info("turn done", extra={"conversation": convo.name, "platform": turn.last.platform, "turn": turn.id,

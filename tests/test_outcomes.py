@@ -177,3 +177,12 @@ def test_restart_mode_leaves_a_command_sent_during_the_llm_call_for_a_turn_of_it
     llm.gate.set()
     telegram.wait_for(lambda: len(telegram.sent) == 2)
     assert texts(telegram) == ["LLM: R question", commands.HELP]
+
+
+def test_a_retry_after_past_the_turns_deadline_is_not_waited_for(settings, redis, llm, telegram):
+    b = Bot(settings, TURN_DEADLINE="5")
+    llm.then(openai_error(429, "Rate limit reached", retry_after="30"))
+    post_update(b.client, update("limited", update_id=81))
+    b.run()
+    assert texts(telegram) == ["Sorry, I can't answer right now. Please try again in a few minutes."]
+    assert outcome(redis, 81) == "notice" and len(llm.completions) == 1

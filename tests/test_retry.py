@@ -51,3 +51,19 @@ def test_no_wait_ends_past_the_deadline_the_last_failure_propagates():
 
 def test_a_deadline_bounds_only_the_waits():
     assert with_retries(lambda: "ok", 3, "LLM call", sleep=lambda seconds: None, deadline=time.monotonic() - 1) == "ok"
+
+
+def test_with_a_deadline_a_retry_after_longer_than_a_minute_is_waited_out():
+    calls, waits = [], []
+
+    def flood_control() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise Transient("Telegram sendMessage failed (429)", retry_after=300.0)
+        return "sent"
+
+    assert with_retries(flood_control, 3, "delivery", sleep=waits.append, deadline=time.monotonic() + 600) == "sent"
+    assert waits == [300.0]
+    calls.clear()
+    with_retries(flood_control, 3, "delivery", sleep=waits.append)  # no deadline: capped, as before
+    assert waits[-1] == 60.0
