@@ -271,6 +271,7 @@ class Result:
     web_connections: int  # the web server's Redis connections, all its processes
     turns_per_job: float
     cpu: dict[str, float]  # cores used in the measured window, by role
+    commands: int  # Redis commands processed in the measured window (web, workers and sweepers)
 
     @property
     def throughput(self) -> float:
@@ -302,7 +303,8 @@ class Result:
             f"{self.memory['idle']['rss'] / MB:.0f} MB idle, {self.memory['cold']['rss'] / MB:.0f} MB just started; "
             f"total RSS per running turn {rss / load.in_flight:.2f} MB",
             f"  redis       {sum(self.connections.values())} connections from the workers under load "
-            f"(by last command: {dict(self.connections.most_common())}); {self.web_connections} from the web server",
+            f"(by last command: {dict(self.connections.most_common())}); {self.web_connections} from the web server; "
+            f"{self.commands / max(1, len(self.samples)):.1f} commands per turn (web, workers, leases and sweeps)",
             f"  cpu         {self._cpu()} of {os.cpu_count()} CPUs",
             f"  rq          {self.turns_per_job:.2f} turns per RQ job finished (a message arriving before its turn ended joins it)",
             f"  errors      {dict(self.errors) or 'none'}",
@@ -390,15 +392,17 @@ class Stack:
         traffic = Traffic(self.url, range(CHAT_BASE, CHAT_BASE + load.conversations), load.think)
         self.drive(traffic, load.warmup, stop=False)
         ours = self.processes(workers)
-        cpu, jobs = CpuWindow({pid: role for role, pids in ours.items() for pid in pids}), self.jobs_done()
+        cpu = CpuWindow({pid: role for role, pids in ours.items() for pid in pids})
+        jobs, commands = self.jobs_done(), self.commands()
         traffic.recording, started = True, time.monotonic()
         series = self.watch(workers, started + load.duration, load.sample_every)
         traffic.recording, seconds, cores, jobs = False, time.monotonic() - started, cpu.cores(), self.jobs_done() - jobs
+        commands = self.commands() - commands
         memory["load"] = {kind: max(sample[kind] for _, sample in series) for kind in series[0][1]}
         connections, web = self.connections(ours["workers"]), self.connections(ours["web"])
         traffic.stop(timeout=30 + 2 * load.conversations / load.ideal)  # a long queue takes a while to drain
         return Result(load, seconds, traffic.samples, traffic.errors, memory, series, connections, sum(web.values()),
-                      len(traffic.samples) / max(1, jobs), cores)
+                      len(traffic.samples) / max(1, jobs), cores, commands)
 
     def processes(self, workers: list) -> dict[str, set[int]]:
         """Our processes by role: workers (with their RQ scheduler), redis and web (this driver's other children)."""
@@ -427,6 +431,10 @@ class Stack:
         ports = set().union(*(servers.local_ports_to(pid, self.redis_port) for pid in pids))
         clients = self.redis.client_list()
         return Counter(client["cmd"] for client in clients if int(client["addr"].rsplit(":", 1)[1]) in ports)
+
+    def commands(self) -> int:
+        """Redis commands processed so far."""
+        return int(self.redis.info("stats")["total_commands_processed"])
 
     def jobs_done(self) -> int:
         """RQ jobs the registered slots have finished, added up."""
