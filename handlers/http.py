@@ -34,13 +34,13 @@ class PlatformAPI:
         """POST, raising Transient on timeouts and connection errors."""
         return self.request("POST", url, **kwargs)
 
-    def request(self, method: str, url: str, **kwargs: object) -> requests.Response:
-        """Any HTTP method, raising Transient on timeouts and connection errors.
+    def request(self, method: str, url: str, timeout: float | None = None, **kwargs: object) -> requests.Response:
+        """Any HTTP method, raising Transient on timeouts and connection errors; `timeout` overrides the platform's.
 
         The message never includes the URL: some platforms put the bot's token in it.
         """
         try:
-            return self.session.request(method, url, timeout=self.timeout, **kwargs)
+            return self.session.request(method, url, timeout=timeout or self.timeout, **kwargs)
         except requests.Timeout:
             raise Transient(f"{self.platform} API timed out") from None
         except requests.ConnectionError:
