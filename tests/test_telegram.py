@@ -168,3 +168,19 @@ def test_telegram_rate_limit_is_waited_out(client, run_worker, telegram):
     post_update(client, update("hi"))
     run_worker()
     assert [m["text"] for m in telegram.sent] == ["LLM: hi", "LLM: hi"]  # the refused try, then the one that went through
+
+
+def test_a_proxy_s_error_page_is_retried_and_the_reply_delivered_once(client, run_worker, telegram):
+    telegram.then(Canned(502, raw=b"<html><body><h1>502 Bad Gateway</h1></body></html>"), Canned(502, body="Bad Gateway"))
+    post_update(client, update("hi"))
+    run_worker()
+    assert [call.body["text"] for call in telegram.delivered if call.method == "sendMessage"] == ["LLM: hi"]
+    assert len(telegram.sent) == 3  # two refused tries, then the one that went through
+
+
+def test_a_success_that_is_not_the_bot_api_s_is_a_dead_letter_naming_the_setting(client, run_worker, telegram, redis):
+    telegram.then(Canned(200, body=None))
+    post_update(client, update("hi"))
+    run_worker()
+    [letter] = dead_letters(redis)
+    assert "check TELEGRAM_API_URL" in letter["reason"]
