@@ -48,7 +48,8 @@ class Message(Payload):
     text = fields.String()
     caption = fields.String()  # the text under a photo or a document
     reply_to_message = fields.Nested(Replied)
-    message_thread_id = fields.Integer()
+    message_thread_id = fields.Integer()  # a forum topic, or in a group without topics the reply chain's first message
+    is_topic_message = fields.Boolean(load_default=False)  # only then is message_thread_id a topic to answer in
     non_text = fields.List(fields.String())  # which of NON_TEXT it carries: one field, not thirteen to deserialise
 
     @pre_load
@@ -101,7 +102,7 @@ class Telegram(Adapter):
         if message["chat"]["type"] != "private" and not (self.everything_in_groups or self._addressed(message)):
             return []  # group chatter not meant for the bot
         chat, sender = message["chat"], message["sender"]
-        thread = message.get("message_thread_id")
+        thread = message.get("message_thread_id") if message["is_topic_message"] else None
         return [IncomingMessage(
             platform=self.name,
             message_id=str(update["update_id"]),
