@@ -92,3 +92,15 @@ def test_make_run_exits_non_zero_when_the_release_check_fails(settings, tmp_path
     finally:
         stop_group(run, signal.SIGKILL)
     assert run.returncode == 1 and "make run: release (flask --app app prompts check" in log.read_text(), log.read_text()
+
+
+def test_dead_letters_list_prints_one_line_per_letter(app, redis):
+    from bot import deadletters
+
+    traceback = "Traceback (most recent call last):\n  File \"bot/turns.py\", line 39, in run\n" + "    frame\n" * 40
+    deadletters.add(redis, {"conversation": "telegram:1", "reason": "Telegram sendMessage failed (400):\n\tBad Request", "messages": []})
+    deadletters.add(redis, {"conversation": "telegram:2", "reason": traceback + "ValueError: boom", "messages": []})
+    lines = app.test_cli_runner().invoke(args=["dead-letters", "list"]).output.splitlines()
+    assert [line.split("  ", 3)[2:] for line in lines] == [
+        ["telegram:2", 'Traceback (most recent call last): File "bot/turns.py", line 39, in run frame frame frame frame fra…'],
+        ["telegram:1", "Telegram sendMessage failed (400): Bad Request"]]
