@@ -92,6 +92,8 @@ def _trigger_problems(rt: Runtime) -> list[str]:
             if not (Path(rt.config.prompts_dir) / name).is_file()]
 
 
+REASON_WIDTH = 100  # characters of a dead letter's reason in `list`: one line per letter
+
 dead_letters = AppGroup("dead-letters", help="Turns that failed after every retry: list, show, replay, purge.")
 
 
@@ -101,7 +103,13 @@ def list_letters(limit: int) -> None:
     """The newest dead letters: id, when, conversation, why."""
     for letter in deadletters.newest(_runtime().redis, limit):
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(letter["at"]))
-        click.echo(f"{letter['id']}  {when}  {letter['conversation']}  {letter['reason']}")
+        click.echo(f"{letter['id']}  {when}  {letter['conversation']}  {_one_line(letter['reason'], REASON_WIDTH)}")
+
+
+def _one_line(text: str, width: int) -> str:
+    """The text on one line, whitespace collapsed, cut to `width` characters with an ellipsis: `show` has it all."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 1].rstrip() + "…"
 
 
 @dead_letters.command("show")

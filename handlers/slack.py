@@ -150,6 +150,8 @@ def _check(response: Any) -> None:
     body = http.json_body(response)
     if response.status_code == 200 and body.get("ok"):
         return
+    if "ok" not in body:  # a proxy's error page, or a SLACK_API_URL that is not Slack's
+        raise Permanent(f"Slack chat.postMessage got no Slack API answer (HTTP {response.status_code}): check SLACK_API_URL")
     error = body.get("error") or f"HTTP {response.status_code}"
     if error == "ratelimited":
         raise Transient("Slack rate limit")

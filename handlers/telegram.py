@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import requests
 from flask import Request
 from marshmallow import fields, pre_load
 
 from bot.errors import FormattingRejected, Permanent, Transient
 from bot.messages import IncomingMessage, Reply
 from bot.render import TELEGRAM_HTML
-from handlers import signatures
+from handlers import http, signatures
 from handlers.base import Adapter, Payload, load
 from handlers.http import PlatformAPI
 
@@ -47,7 +48,8 @@ class Message(Payload):
     text = fields.String()
     caption = fields.String()  # the text under a photo or a document
     reply_to_message = fields.Nested(Replied)
-    message_thread_id = fields.Integer()
+    message_thread_id = fields.Integer()  # a forum topic, or in a group without topics the reply chain's first message
+    is_topic_message = fields.Boolean(load_default=False)  # only then is message_thread_id a topic to answer in
     non_text = fields.List(fields.String())  # which of NON_TEXT it carries: one field, not thirteen to deserialise
 
     @pre_load
@@ -100,7 +102,7 @@ class Telegram(Adapter):
         if message["chat"]["type"] != "private" and not (self.everything_in_groups or self._addressed(message)):
             return []  # group chatter not meant for the bot
         chat, sender = message["chat"], message["sender"]
-        thread = message.get("message_thread_id")
+        thread = message.get("message_thread_id") if message["is_topic_message"] else None
         return [IncomingMessage(
             platform=self.name,
             message_id=str(update["update_id"]),
@@ -151,16 +153,18 @@ class Telegram(Adapter):
             target["message_thread_id"] = context["thread_id"]
         return target
 
-    def call(self, method: str, payload: dict[str, Any]) -> Any:
+    def updates(self, offset: int, hold: int) -> list[dict[str, Any]]:
+        """getUpdates, which Telegram holds open for up to `hold` seconds: the HTTP timeout must outlast the hold."""
+        payload = {"offset": offset, "timeout": hold, "allowed_updates": ALLOWED_UPDATES}
+        return self.call("getUpdates", payload, timeout=hold + self.http.timeout)
+
+    def call(self, method: str, payload: dict[str, Any], timeout: float | None = None) -> Any:
         """Call a Bot API method and return its result, raising the bot's errors on failure."""
-        response = self.http.post(self.api_url + method, json=payload)
-        try:
-            body = response.json()
-        except ValueError:
-            body = {"ok": False, "error_code": response.status_code, "description": response.reason}
+        response = self.http.post(self.api_url + method, json=payload, timeout=timeout)
+        body = http.json_body(response)
         if body.get("ok"):
             return body.get("result")
-        raise _error(method, body)
+        raise _error(method, response, body)
 
 
 def _from_person(message: dict[str, Any]) -> bool:
@@ -168,13 +172,36 @@ def _from_person(message: dict[str, Any]) -> bool:
     return "text" in message or bool(message["non_text"])
 
 
-def _error(method: str, body: dict[str, Any]) -> Exception:
-    code, description = int(body.get("error_code", 0)), str(body.get("description", ""))
+def _error(method: str, response: requests.Response, body: dict[str, Any]) -> Exception:
+    """Transient for what may pass on a retry (429, 5xx), else Permanent, saying what the operator can do."""
+    code, description = body.get("error_code"), str(body.get("description", ""))
+    if not isinstance(code, int):
+        return _not_the_bot_api(method, response)
     message = f"Telegram {method} failed ({code}): {description}"
     if code == 429:
         return Transient(message, retry_after=(body.get("parameters") or {}).get("retry_after"))
-    if code >= 500 or code == 0:
+    if code >= 500:
         return Transient(message)
     if "can't parse entities" in description:
         return FormattingRejected(message)
-    return Permanent(message)
+    hint = _hint(code, description)
+    return Permanent(f"{message}; {hint}" if hint else message)
+
+
+def _not_the_bot_api(method: str, response: requests.Response) -> Exception:
+    """An answer that is not the Bot API's: a proxy's error page, or a TELEGRAM_API_URL that is no Bot API server."""
+    message = f"Telegram {method} got no Bot API answer (HTTP {response.status_code} {response.reason})"
+    if http.retryable(response):
+        return http.transient(response, message)
+    return Permanent(f"{message}; check TELEGRAM_API_URL: it must point at a Bot API server")
+
+
+def _hint(code: int, description: str) -> str:
+    """What the operator can do about a refusal that will not pass on a retry."""
+    if code in (401, 404):  # 404: a token of the wrong shape
+        return "check TELEGRAM_BOT_TOKEN (the token @BotFather gave the bot)"
+    if code == 409 and "webhook" in description:
+        return "run `flask --app app webhook delete telegram` to poll instead (Telegram allows one or the other)"
+    if code == 409:
+        return "another process is polling with this bot token: stop it (only one may poll)"
+    return ""

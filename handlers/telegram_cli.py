@@ -2,43 +2,54 @@
 
 from __future__ import annotations
 
+import itertools
+import time
 from typing import Any
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from bot.errors import Rejected
+from bot.errors import Rejected, Transient
+from bot.retry import backoff
 from handlers.base import validate_payload
-from handlers.telegram import ALLOWED_UPDATES, UPDATE, Telegram
+from handlers.telegram import UPDATE, Telegram
 from handlers.webhook_cli import call_platform, enabled_adapter
 
 POLL_SECONDS = 25  # how long one getUpdates call waits for updates
+MAX_DOUBLINGS = 10  # the backoff is at its longest long before; more would overflow its float
 
 cli = AppGroup("telegram", help="Poll Telegram for updates, for development without a webhook.")
-
-
-def _call(method: str, payload: dict[str, Any]) -> Any:
-    return call_platform(enabled_adapter(Telegram.name).call, method, payload)
 
 
 @cli.command("poll")
 @click.option("--once", is_flag=True, help="One getUpdates call, then exit.")
 def poll(once: bool) -> None:
-    """Fetch updates with getUpdates (no public URL needed) and feed them to the same intake as the webhook."""
-    if call_platform(enabled_adapter(Telegram.name).show_webhook).get("url"):
-        raise click.ClickException("a webhook is set, and Telegram refuses getUpdates while it is: "
-                                   "run `flask --app app webhook delete telegram` first")
+    """Fetch updates with getUpdates (no public URL needed) and feed them to the same intake as the webhook.
+
+    Transient failures are waited out; a refusal (a bad token, a webhook or another poller in the way) stops it.
+    """
+    adapter = enabled_adapter(Telegram.name)
     click.echo("Polling Telegram for updates (Ctrl-C stops).")
     offset = 0
     while True:
-        updates = _call("getUpdates", {"offset": offset, "timeout": 0 if once else POLL_SECONDS,
-                                       "allowed_updates": ALLOWED_UPDATES})
-        for update in updates:
+        for update in call_platform(_updates, adapter, offset, 0 if once else POLL_SECONDS):
             _accept(update)
             offset = max(offset, update["update_id"] + 1)  # confirms it at the next call
         if once:
             return
+
+
+def _updates(adapter: Telegram, offset: int, hold: int) -> list[dict[str, Any]]:
+    """getUpdates until Telegram answers: timeouts, connection errors, 5xx and 429 are retried with backoff."""
+    for attempt in itertools.count():
+        try:
+            return adapter.updates(offset, hold)
+        except Transient as error:
+            delay = backoff(min(attempt, MAX_DOUBLINGS), error, MAX_DOUBLINGS)
+            click.echo(f"getUpdates failed, retrying in {delay:.1f}s: {error}", err=True)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
 
 
 def _accept(update: dict[str, Any]) -> None:

@@ -35,12 +35,13 @@ class Call:
 
 @dataclass
 class Canned:
-    """One scripted answer: status, JSON body, headers, and an optional delay before answering."""
+    """One scripted answer: status, JSON body (or `raw` bytes, as a proxy's error page), headers, and a delay before answering."""
 
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    raw: bytes | None = None  # sent instead of the JSON body, as text/html
 
 
 class FakeServer:
@@ -112,9 +113,9 @@ class FakeServer:
                     with fake.lock:
                         fake.delivered.append(call)
                 time.sleep(answer.delay)
-                data = json.dumps(answer.body).encode()
+                data = json.dumps(answer.body).encode() if answer.raw is None else answer.raw
                 self.send_response(answer.status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "application/json" if answer.raw is None else "text/html")
                 self.send_header("Content-Length", str(len(data)))
                 for name, value in answer.headers.items():
                     self.send_header(name, value)

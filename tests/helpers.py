@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import itertools
 import json
 from typing import Any
+
+import telegram
 
 from app import create_app
 from bot.worker import work
@@ -14,25 +17,22 @@ from tests.conftest import TELEGRAM_SECRET
 from tests.fakes import Canned
 
 _update_ids = itertools.count(872349101)
+SENT_AT = dt.datetime.fromtimestamp(1767225600, dt.timezone.utc)
 
 
 def update(text: str, chat_id: int = 123456789, *, update_id: int | None = None, chat_type: str = "private",
            thread: int | None = None, is_bot: bool = False, message_id: int = 57, reply_to: int | None = None) -> dict[str, Any]:
-    """A Telegram update carrying one text message, as in platforms.md 1.3."""
-    message: dict[str, Any] = {
-        "message_id": message_id,
-        "from": {"id": 42, "is_bot": is_bot, "first_name": "Ada", "username": "ada", "language_code": "en"},
-        "chat": {"id": chat_id, "type": chat_type, "first_name": "Ada"},
-        "date": 1767225600,
-        "text": text,
-    }
-    if reply_to is not None:  # a reply to a message of the user `reply_to`
-        message["reply_to_message"] = {"message_id": 1, "from": {"id": reply_to, "is_bot": True, "first_name": "Bot"},
-                                        "chat": message["chat"], "date": 1767225500, "text": "earlier"}
-    if thread is not None:
-        message["message_thread_id"] = thread
-        message["is_topic_message"] = True
-    return {"update_id": update_id if update_id is not None else next(_update_ids), "message": message}
+    """A Telegram update carrying one text message (platforms.md 1.3), built and serialised by python-telegram-bot.
+
+    `thread` makes it a forum topic's message; `reply_to` a reply to a message of the bot whose id it is.
+    """
+    chat = telegram.Chat(id=chat_id, type=chat_type, first_name="Ada")
+    sender = telegram.User(id=42, is_bot=is_bot, first_name="Ada", username="ada", language_code="en")
+    replied = None if reply_to is None else telegram.Message(
+        1, SENT_AT - dt.timedelta(minutes=1), chat, from_user=telegram.User(id=reply_to, is_bot=True, first_name="Bot"), text="earlier")
+    message = telegram.Message(message_id, SENT_AT, chat, from_user=sender, text=text, reply_to_message=replied,
+                               message_thread_id=thread, is_topic_message=thread is not None or None)
+    return telegram.Update(update_id if update_id is not None else next(_update_ids), message=message).to_dict()
 
 
 class Bot:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
+import pytest
+import telegram as ptb  # python-telegram-bot: `telegram` is the fake's fixture here
+
 from bot import ledger, metrics
+from bot.config import Config
 from bot.render import utf16_len
 from tests.fakes import Canned, completion, openai_error, telegram_error
-from tests.helpers import Bot, dead_letters, post_update, stored, texts, update
+from tests.helpers import SENT_AT, Bot, dead_letters, post_update, stored, texts, update
+
+_ids = itertools.count(5_000_000)
 
 
 def test_a_text_message_gets_exactly_one_reply_with_the_llm_text(client, run_worker, llm, telegram):
@@ -171,6 +178,94 @@ def test_telegram_rate_limit_is_waited_out(client, run_worker, telegram):
     assert [m["text"] for m in telegram.sent] == ["LLM: hi", "LLM: hi"]  # the refused try, then the one that went through
 
 
+def test_a_proxy_s_error_page_is_retried_and_the_reply_delivered_once(client, run_worker, telegram):
+    telegram.then(Canned(502, raw=b"<html><body><h1>502 Bad Gateway</h1></body></html>"), Canned(502, body="Bad Gateway"))
+    post_update(client, update("hi"))
+    run_worker()
+    assert [call.body["text"] for call in telegram.delivered if call.method == "sendMessage"] == ["LLM: hi"]
+    assert len(telegram.sent) == 3  # two refused tries, then the one that went through
+
+
+def test_a_success_that_is_not_the_bot_api_s_is_a_dead_letter_naming_the_setting(client, run_worker, telegram, redis):
+    telegram.then(Canned(200, body=None))
+    post_update(client, update("hi"))
+    run_worker()
+    [letter] = dead_letters(redis)
+    assert "check TELEGRAM_API_URL" in letter["reason"]
+
+
+# Real update kinds, built and serialised by python-telegram-bot, each with its outcome (platforms.md 1.3)
+
+ADA = ptb.User(42, "Ada", False, username="ada", language_code="en")
+BOT = ptb.User(123456, "Ada Test Bot", True, username="ada_test_bot")  # the bot of the tests' token, 123456:…
+OTHER_BOT = ptb.User(777, "Weather", True, username="weather_bot")
+PRIVATE = ptb.Chat(42, "private", first_name="Ada")
+GROUP = ptb.Chat(-100200, "supergroup", title="Friends")  # no topics
+FORUM = ptb.Chat(-100300, "supergroup", title="Projects", is_forum=True)
+CHANNEL = ptb.Chat(-100400, "channel", title="News")
+NOTICE = Config.non_text_notice
+
+
+def _message(chat: ptb.Chat = PRIVATE, sender: ptb.User = ADA, message_id: int = 57, **fields) -> ptb.Message:
+    return ptb.Message(message_id, SENT_AT, chat, from_user=sender, **fields)
+
+
+def _file(kind: type, **fields):
+    return kind(file_id=f"{kind.__name__}-id", file_unique_id=f"{kind.__name__}-unique", **fields)
+
+
+REACTION = ptb.MessageReactionUpdated(PRIVATE, 57, SENT_AT, (), (ptb.ReactionTypeEmoji("👍"),), user=ADA)
+JOINED = ptb.ChatMemberUpdated(GROUP, ADA, SENT_AT, ptb.ChatMemberLeft(BOT), ptb.ChatMemberMember(BOT))
+REPLIED = _message(GROUP, BOT, message_id=50, text="An earlier answer.")
+UPDATES = {  # kind: (the update's content, its outcome: the reply's text, the notice or None, and the reply's thread)
+    "text": ({"message": _message(text="hello")}, "LLM: hello", None),
+    "edited_message": ({"edited_message": _message(text="hello again", edit_date=SENT_AT)}, None, None),
+    "message_reaction": ({"message_reaction": REACTION}, None, None),
+    "channel_post": ({"channel_post": _message(CHANNEL, None, sender_chat=CHANNEL, text="news")}, None, None),
+    "my_chat_member": ({"my_chat_member": JOINED}, None, None),
+    "new_chat_members": ({"message": _message(GROUP, new_chat_members=(BOT,))}, None, None),
+    "sticker": ({"message": _message(sticker=_file(ptb.Sticker, width=512, height=512, is_animated=False, is_video=False,
+                                                   type="regular", emoji="👍"))}, NOTICE, None),
+    "photo with caption": ({"message": _message(photo=(_file(ptb.PhotoSize, width=90, height=60),),
+                                                caption="what is this?")}, "LLM: what is this?", None),
+    "document": ({"message": _message(document=_file(ptb.Document, file_name="report.pdf"))}, NOTICE, None),
+    "voice": ({"message": _message(voice=_file(ptb.Voice, duration=3))}, NOTICE, None),
+    "location": ({"message": _message(location=ptb.Location(13.4, 52.5))}, NOTICE, None),
+    "topic message": ({"message": _message(FORUM, text="@ada_test_bot status?", message_thread_id=7, is_topic_message=True)},
+                      "LLM: @ada_test_bot status?", 7),
+    "reply in a group without topics": ({"message": _message(GROUP, text="and then?", reply_to_message=REPLIED,
+                                                             message_thread_id=50)}, "LLM: and then?", None),
+    "from a bot": ({"message": _message(sender=OTHER_BOT, text="beep")}, None, None),
+    "callback_query": ({"callback_query": ptb.CallbackQuery("4382bfdwdsb323b2d9", ADA, "8428209101", data="yes",
+                                                                 message=_message(sender=BOT, text="Pick one"))}, None, None),
+}
+
+
+@pytest.mark.parametrize("group_replies", ["mentions", "all"])  # "all": group chatter is answered, service messages still not
+@pytest.mark.parametrize("kind", UPDATES)
+def test_every_kind_of_update_is_200_and_ends_as_it_should(settings, telegram, redis, kind, group_replies):
+    content, outcome, thread = UPDATES[kind]
+    bot = Bot(settings, GROUP_REPLIES=group_replies)
+    assert post_update(bot.client, ptb.Update(next(_ids), **content).to_dict()).status_code == 200
+    bot.run()
+    if outcome is None:
+        assert telegram.sent == [] and stored(redis) == []
+    else:
+        assert texts(telegram) == [outcome]
+        assert telegram.sent[0].get("message_thread_id") == thread
+
+
+def test_replies_in_a_group_without_topics_share_the_chat_s_history_and_name_no_thread(client, run_worker, llm, telegram):
+    for text, answered in (("first question", 50), ("second question", 60)):  # each replies to another answer of the bot
+        replied = _message(GROUP, BOT, message_id=answered, text="An answer.")
+        message = _message(GROUP, text=text, reply_to_message=replied, message_thread_id=answered)  # a reply thread, not a topic
+        post_update(client, ptb.Update(next(_ids), message=message).to_dict())
+        run_worker()
+    assert [m["content"] for m in llm.completions[1]["messages"][1:]] == ["first question", "LLM: first question", "second question"]
+    assert [sent.get("message_thread_id") for sent in telegram.sent] == [None, None]
+    assert [call.get("message_thread_id") for call in telegram.calls("sendChatAction")] == [None] * len(telegram.calls("sendChatAction"))
+
+
 def test_a_part_telegram_takes_but_answers_late_for_is_not_resent_and_its_outcome_says_so(settings, redis, llm, telegram, caplog):
     b = Bot(settings, PLATFORM_TIMEOUT="0.5")
     llm.then(Canned(body=completion("\n\n".join(f"P{n} " + " ".join(["word"] * 700) for n in range(3)))))
@@ -183,4 +278,3 @@ def test_a_part_telegram_takes_but_answers_late_for_is_not_resent_and_its_outcom
     assert "reply part 1 of 3 unconfirmed" in caplog.text and "Raise PLATFORM_TIMEOUT" in caplog.text
     metrics.flush_all()
     assert b.client.get("/metrics").text.count('status="unconfirmed"') == 1
-

@@ -115,7 +115,8 @@ def test_telegram_delete(app, telegram):
 def test_telegram_refusal_is_one_line_without_the_token(app, telegram):
     telegram.then(telegram_error(401, "Unauthorized"))
     result = run(app, "set", "telegram", PUBLIC)
-    assert (result.exit_code, result.output) == (1, "Error: Telegram setWebhook failed (401): Unauthorized\n")
+    assert (result.exit_code, result.output) == (1, "Error: Telegram setWebhook failed (401): Unauthorized; "
+                                                 "check TELEGRAM_BOT_TOKEN (the token @BotFather gave the bot)\n")
 
 
 # Platforms whose API cannot set the webhook, and platforms not enabled
