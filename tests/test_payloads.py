@@ -171,6 +171,14 @@ WHATSAPP = [
     Case("whatsapp", "text from an ad", wa("text", text={"body": "is it in stock?"}, referral={
         "source_url": "https://fb.me/2ZulEu42P", "source_type": "ad", "source_id": "120226305854810726", "headline": "Sale"}),
          "reply", "is it in stock?"),
+    Case("whatsapp", "reply button", wa("interactive", context={"from": "15550783881", "id": WAMID}, interactive={
+        "type": "button_reply", "button_reply": {"id": "book-yes", "title": "Yes, book it"}}), "reply", "Yes, book it"),
+    Case("whatsapp", "list row", wa("interactive", interactive={"type": "list_reply", "list_reply": {
+        "id": "slot-2", "title": "Tomorrow 10:00", "description": "With Dr. Ada"}}), "reply", "Tomorrow 10:00"),
+    Case("whatsapp", "template quick reply", wa("button", button={"text": "Talk to sales", "payload": "SALES"}), "reply",
+         "Talk to sales"),
+    Case("whatsapp", "flow response", wa("interactive", interactive={"type": "nfm_reply", "nfm_reply": {
+        "name": "flow", "body": "Sent", "response_json": "{\"flow_token\": \"t\"}"}}), "notice"),
     Case("whatsapp", "image", wa("image", image=MEDIA), "notice"),
     Case("whatsapp", "image with a caption", wa("image", image={**MEDIA, "caption": "what is this?"}), "notice"),
     Case("whatsapp", "sticker", wa("sticker", sticker={**MEDIA, "mime_type": "image/webp", "animated": False}), "notice"),
