@@ -207,6 +207,7 @@ WHATSAPP = [
 
 PAGE, PSID = "104512345678901", "6789012345678901"
 PICTURE = {"url": "https://scontent.xx.fbcdn.net/v/t1.15752-9/cat.jpg"}
+REFERRAL = {"ref": "summer", "source": "SHORTLINK", "type": "OPEN_THREAD"}  # an m.me link opened
 
 
 def messenger(key: str = "messaging", **event: Any) -> dict[str, Any]:
@@ -224,6 +225,11 @@ MESSENGER = [
          "reply", "Red"),
     Case("messenger", "reply to a message", messenger(message={"mid": "m_AbC2", "text": "that one",
                                                                "reply_to": {"mid": "m_AbC1"}}), "reply", "that one"),
+    Case("messenger", "postback button", messenger(postback={"mid": "m_PbK1", "title": "Track my order", "payload": "TRACK"}),
+         "reply", "Track my order"),
+    Case("messenger", "Get Started", messenger(postback={"mid": "m_PbK2", "title": "Get Started", "payload": "GET_STARTED",
+                                                         "referral": REFERRAL}), "reply", "Get Started"),
+    Case("messenger", "postback without a mid", messenger(postback={"title": "Menu", "payload": "MENU"}), "reply", "Menu"),
     Case("messenger", "image", attachment("image"), "notice"),
     Case("messenger", "sticker", messenger(message={"mid": "m_AbC1", "sticker_id": 369239263222822, "attachments": [
         {"type": "image", "payload": {**PICTURE, "sticker_id": 369239263222822}}]}), "notice"),
@@ -237,7 +243,7 @@ MESSENGER = [
     Case("messenger", "reaction", messenger(reaction={"mid": "m_AbC9", "action": "react", "reaction": "love", "emoji": "❤"}),
          "nothing"),
     Case("messenger", "edit", messenger(message_edit={"mid": "m_AbC1", "text": "hello, world!!", "num_edit": 1}), "nothing"),
-    Case("messenger", "referral", messenger(referral={"ref": "summer", "source": "SHORTLINK", "type": "OPEN_THREAD"}), "nothing"),
+    Case("messenger", "referral", messenger(referral=REFERRAL), "nothing"),
     Case("messenger", "opt-in", messenger(optin={"ref": "newsletter", "user_ref": "UREF1"}), "nothing"),
     Case("messenger", "message on standby", messenger("standby", message={"mid": "m_AbC1", "text": "for the inbox"}), "nothing"),
 ]
