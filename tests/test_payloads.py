@@ -283,6 +283,8 @@ TWILIO = [
                                                   "ButtonPayload": "SALES"}, "reply", "Sales"),
     Case("twilio", "WhatsApp sticker", media(WA, "image/webp"), "notice"),
     Case("twilio", "WhatsApp voice note", media(WA, "audio/ogg"), "notice"),
+    Case("twilio", "WhatsApp location", {**WA, "Body": "", "MessageType": "location", "Latitude": "37.7749",
+                                         "Longitude": "-122.4194", "Address": "Market St", "Label": "Office"}, "notice"),
     *[Case("twilio", f"status {state}", status(SMS, state), "nothing") for state in ("sent", "delivered", "undelivered")],
     Case("twilio", "WhatsApp read status", status(WA, "read"), "nothing"),
 ]
