@@ -61,6 +61,7 @@ class Messenger(MetaAdapter):
     required = ("MESSENGER_PAGE_ACCESS_TOKEN", "MESSENGER_APP_SECRET", "MESSENGER_VERIFY_TOKEN")
     token_setting = "MESSENGER_PAGE_ACCESS_TOKEN"
     webhook_object = "page"
+    webhook_fields = "messages,messaging_postbacks"  # postbacks come only to those who subscribe to them
     typing_every = 15  # typing_on lapses after about 20 s
     rate_limits = frozenset({4, 32, 613, 80006})  # app, page, calls per time, Messenger business use case
     refusals = {(10, 2018278): "Messenger refused the message: the user's last message is more than 24 hours old "
@@ -98,7 +99,7 @@ class Messenger(MetaAdapter):
     def set_webhook(self, url: str) -> None:
         """Subscribe the app, then the Page too: Meta sends only the fields both subscribe to."""
         super().set_webhook(url)
-        self.post("me/subscribed_apps", {"subscribed_fields": "messages"})  # the Page token names the Page
+        self.post("me/subscribed_apps", {"subscribed_fields": self.webhook_fields})  # the Page token names the Page
 
 
 def _from_user(event: dict[str, Any]) -> bool:
