@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import pytest
+from linebot.v3 import WebhookParser
 from linebot.v3 import webhooks as line_sdk
 
 from app import create_app
@@ -24,6 +25,7 @@ from tests.vendors import (
     SLACK_SECRET,
     STANDARD_SECRET,
     TWILIO_TOKEN,
+    line_signature,
     post_line,
     post_slack,
     post_twilio,
@@ -369,3 +371,10 @@ def test_every_payload_kind_ends_in_its_one_outcome(client, run_worker, redis, a
     assert ledger.counts(redis) == ({OUTCOMES[case.outcome]: 1} if expected else {})
     if not expected:
         assert stored(redis) == []
+
+
+@pytest.mark.parametrize("case", LINE, ids=[case.kind for case in LINE])
+def test_line_answers_exactly_what_line_bot_sdk_reads_as_a_message_in_a_chat_of_ours(case: Case):
+    [event] = WebhookParser(LINE_SECRET).parse(case.payload.decode(), line_signature(case.payload))
+    message_of_ours = isinstance(event, line_sdk.MessageEvent) and event.mode == line_sdk.EventMode.ACTIVE
+    assert message_of_ours == (case.outcome != "nothing")
