@@ -58,9 +58,9 @@ def api():
 def app(settings: dict[str, str], api: FakePlatform):
     return create_app({
         **settings, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_URL": f"{api.url}/slack",
-        **{f"{name}_{key}": value for name in ("WHATSAPP", "MESSENGER") for key, value in (
-            ("APP_SECRET", APP_SECRET), ("VERIFY_TOKEN", VERIFY_TOKEN), ("API_URL", f"{api.url}/{name.lower()}"))},
-        "WHATSAPP_ACCESS_TOKEN": "EAAJB-wa", "MESSENGER_PAGE_ACCESS_TOKEN": "EAAJB-page",
+        "WHATSAPP_ACCESS_TOKEN": "EAAJB-wa", "WHATSAPP_APP_SECRET": APP_SECRET, "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
+        "WHATSAPP_API_URL": f"{api.url}/whatsapp", "MESSENGER_PAGE_ACCESS_TOKEN": "EAAJB-page",
+        "MESSENGER_APP_SECRET": APP_SECRET, "MESSENGER_VERIFY_TOKEN": VERIFY_TOKEN, "MESSENGER_API_URL": f"{api.url}/messenger",
         "TWILIO_ACCOUNT_SID": "AC0123", "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_API_URL": f"{api.url}/twilio",
         "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": "line-token", "LINE_API_URL": f"{api.url}/line",
         "GENERIC_WEBHOOK_SECRET": STANDARD_SECRET, "GENERIC_CALLBACK_URL": f"{api.url}/webhook/reply",
