@@ -24,10 +24,19 @@ class Message(Payload):
     is_echo = fields.Boolean(load_default=False)  # the Page's own sends, sender and recipient swapped
 
 
+class Postback(Payload):
+    """A button, menu item or Get Started the user tapped: the chat shows its title as what they sent."""
+
+    text = fields.String(data_key="title", load_default="")
+    mid = fields.String()  # absent on older postbacks
+
+
 class Event(Payload):
     sender = fields.Nested(Party, required=True)  # the user's page-scoped id (PSID)
     recipient = fields.Nested(Party, required=True)  # the Page
+    timestamp = fields.Integer(load_default=0)
     message = fields.Nested(Message)  # absent on postbacks, reads and deliveries
+    postback = fields.Nested(Postback)
 
 
 class Entry(Payload):
@@ -52,26 +61,28 @@ class Messenger(MetaAdapter):
     required = ("MESSENGER_PAGE_ACCESS_TOKEN", "MESSENGER_APP_SECRET", "MESSENGER_VERIFY_TOKEN")
     token_setting = "MESSENGER_PAGE_ACCESS_TOKEN"
     webhook_object = "page"
+    webhook_fields = "messages,messaging_postbacks"  # postbacks come only to those who subscribe to them
     typing_every = 15  # typing_on lapses after about 20 s
     rate_limits = frozenset({4, 32, 613, 80006})  # app, page, calls per time, Messenger business use case
     refusals = {(10, 2018278): "Messenger refused the message: the user's last message is more than 24 hours old "
                                "(10/2018278); outside that window only tagged messages (MESSAGE_TAG) may be sent"}
 
     def parse(self, request: Request) -> list[IncomingMessage]:
-        """Every user's message in the notification (text "" for attachments); echoes, postbacks and reads are ignored."""
+        """Every user's message and postback in the notification (text "" for attachments); echoes and reads are ignored."""
         notification = load(NOTIFICATION, request)
         events = [event for entry in notification["entry"] for event in entry["messaging"]]
-        return [self._incoming(event) for event in events if _is_users_text(event.get("message"))]
+        return [self._incoming(event) for event in events if _from_user(event)]
 
     def _incoming(self, event: dict[str, Any]) -> IncomingMessage:
         """One message; the conversation is the pair (Page, PSID)."""
         page, psid = event["recipient"]["id"], event["sender"]["id"]
+        said = event.get("message") or event["postback"]
         return IncomingMessage(
             platform=self.name,
-            message_id=event["message"]["mid"],
+            message_id=said.get("mid") or f"{psid}:{event['timestamp']}",  # Meta's retries repeat both
             conversation_id=f"{page}:{psid}",
             user_id=psid,
-            text=event["message"].get("text", ""),
+            text=said.get("text", ""),
             context={"psid": psid},
         )
 
@@ -88,9 +99,12 @@ class Messenger(MetaAdapter):
     def set_webhook(self, url: str) -> None:
         """Subscribe the app, then the Page too: Meta sends only the fields both subscribe to."""
         super().set_webhook(url)
-        self.post("me/subscribed_apps", {"subscribed_fields": "messages"})  # the Page token names the Page
+        self.post("me/subscribed_apps", {"subscribed_fields": self.webhook_fields})  # the Page token names the Page
 
 
-def _is_users_text(message: dict[str, Any] | None) -> bool:
-    """A message the user sent, text or attachments, not the Page's own echo."""
-    return bool(message) and ("text" in message or bool(message["attachments"])) and not message["is_echo"]
+def _from_user(event: dict[str, Any]) -> bool:
+    """A message the user sent, text or attachments, not the Page's own echo; or a button they tapped."""
+    message = event.get("message")
+    if message is None:
+        return "postback" in event
+    return ("text" in message or bool(message["attachments"])) and not message["is_echo"]

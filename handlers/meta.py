@@ -53,6 +53,7 @@ class MetaAdapter(Adapter):
     prefix: ClassVar[str]  # settings are <prefix>_APP_SECRET, <prefix>_VERIFY_TOKEN, <prefix>_API_URL
     token_setting: ClassVar[str]  # the variable holding the access token
     webhook_object: ClassVar[str]  # what the app subscribes to for this platform's webhooks
+    webhook_fields: ClassVar[str] = "messages"  # the webhook fields it subscribes to, comma-separated
     rate_limits: ClassVar[frozenset[int]]  # Graph codes that mean "slow down"
     # Refusals that will never go through, by (code, subcode): what the operator should know.
     refusals: ClassVar[dict[tuple[int, int | None], str]] = {}
@@ -100,9 +101,9 @@ class MetaAdapter(Adapter):
         return Permanent(described)
 
     def set_webhook(self, url: str) -> None:
-        """Subscribe the app to the platform's messages at `url`; Meta first checks the URL with its hub.challenge GET."""
+        """Subscribe the app to the platform's message fields at `url`; Meta first checks the URL with its hub.challenge GET."""
         self._subscriptions("POST", json={"object": self.webhook_object, "callback_url": url,
-                                          "verify_token": self.verify_token, "fields": "messages"})
+                                          "verify_token": self.verify_token, "fields": self.webhook_fields})
 
     def show_webhook(self) -> dict[str, Any]:
         """The app's subscription for this platform: callback URL, whether it is active, its fields."""

@@ -22,6 +22,7 @@ SIGNATURE = "X-Slack-Signature"
 TIMESTAMP = "X-Slack-Request-Timestamp"
 AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "missing_scope"}
 MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
+PERSON_SUBTYPES = {None, "file_share"}  # a person's new message: plain, or sharing files (with words or not)
 REPLY_EVENT = "bot_reply_part"  # the metadata event type of every part the bot posts
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class Event(Payload):
     thread_ts = fields.String()
     subtype = fields.String()
     bot_id = fields.String()
+    files = fields.List(fields.Raw(), load_default=list)  # the bot cannot read them yet: their words are answered
 
 
 class Authorization(Payload):
@@ -103,7 +105,7 @@ class Slack(Adapter):
             message_id=f"{team}:{channel}:{event['ts']}",
             conversation_id=f"{team}:{channel}:{thread}" if thread else f"{team}:{channel}",
             user_id=event["user"],
-            text=html.unescape(MENTION.sub("", event["text"])).strip(),
+            text=html.unescape(MENTION.sub("", event.get("text", ""))).strip(),  # "" for files alone: a notice
             context={"channel": channel, "thread_ts": thread},
         )
 
@@ -137,10 +139,12 @@ class Slack(Adapter):
 
 
 def _addressed_to_bot(event: dict[str, Any], bot_user: str | None) -> bool:
-    """A person's new text in a DM with the bot, or a mention of it; never the bot's own posts or edits."""
+    """A person's new words or files in a DM with the bot, or a mention of it; never the bot's own posts or edits."""
     wanted = event["type"] == "app_mention" or (event["type"] == "message" and event.get("channel_type") == "im")
-    from_person = not event.get("bot_id") and not event.get("subtype") and event.get("user") not in (None, bot_user)
-    return wanted and from_person and bool(event.get("text", "").strip()) and "ts" in event and "channel" in event
+    from_person = event.get("user") not in (None, bot_user) and not event.get("bot_id")
+    new = event.get("subtype") in PERSON_SUBTYPES  # not an edit, a deletion, a join
+    said = bool(event.get("text", "").strip() or event["files"])
+    return wanted and from_person and new and said and "ts" in event and "channel" in event
 
 
 def _check(response: Any) -> None:

@@ -49,6 +49,7 @@ class Inbound(Payload):
     To = _required()
     Body = fields.String(load_default="")
     NumMedia = fields.Integer(load_default=0)
+    Latitude = fields.String()  # a location shared on WhatsApp, which comes with an empty Body
     ProfileName = fields.String(load_default="")  # WhatsApp only
 
 
@@ -83,10 +84,10 @@ class Twilio(Adapter):
         signatures.require(SIGNATURE_HEADER, given, _matching(given, expected))
 
     def parse(self, request: Request) -> list[IncomingMessage]:
-        """The message's text; "" for media without text (the turn answers those with a notice)."""
+        """The message's text; "" for media or a location without text (the turn answers those with a notice)."""
         form = validate_payload(INBOUND, request.form.to_dict())
-        if not form["Body"].strip() and not form["NumMedia"]:
-            return []  # nothing at all to answer
+        if not (form["Body"].strip() or form["NumMedia"] or "Latitude" in form):
+            return []  # nothing at all to answer: an empty SMS, or a status callback
         return [IncomingMessage(
             platform=self.name,
             message_id=form["MessageSid"],

@@ -14,12 +14,26 @@ from bot.render import WHATSAPP
 from handlers.base import Payload, load
 from handlers.meta import MetaAdapter
 
-# What a person sends: text, or media the bot cannot read. Reactions, system and unsupported messages are not answered.
-CONTENT = {"text", "image", "audio", "video", "document", "sticker", "location", "contacts"}
+# What a person sends: text, a choice from the bot's buttons or lists, or media the bot cannot read.
+# Reactions, system and unsupported messages are not answered.
+CONTENT = {"text", "interactive", "button", "image", "audio", "video", "document", "sticker", "location", "contacts"}
 
 
 class Text(Payload):
     body = fields.String(required=True)
+
+
+class Choice(Payload):
+    title = fields.String(load_default="")  # what the chat shows the user sent
+
+
+class Interactive(Payload):
+    button_reply = fields.Nested(Choice)  # a reply button tapped
+    list_reply = fields.Nested(Choice)  # a list row picked; other kinds (Flows) carry no title
+
+
+class Button(Payload):
+    title = fields.String(data_key="text", load_default="")  # a template's quick-reply button: its label
 
 
 class Message(Payload):
@@ -28,6 +42,8 @@ class Message(Payload):
     sender = fields.String(data_key="from")  # the phone number, which users with a username may hide
     from_user_id = fields.String()  # the business-scoped user id (BSUID)
     text = fields.Nested(Text)
+    interactive = fields.Nested(Interactive)
+    button = fields.Nested(Button)
 
     @validates_schema
     def _has_a_sender(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -92,9 +108,10 @@ class WhatsApp(MetaAdapter):
         self.phone_number_id = config.setting("WHATSAPP_PHONE_NUMBER_ID")
 
     def parse(self, request: Request) -> list[IncomingMessage]:
-        """Every text message in the notification, which may batch entries, changes and messages.
+        """Every message a person sent in the notification, which may batch entries, changes and messages.
 
-        Status callbacks and errors carry no messages; media comes with text "" (the turn answers it with a notice).
+        A tapped button or list row reads as its title. Status callbacks and errors carry no messages; media comes
+        with text "" (the turn answers it with a notice).
         """
         notification = load(NOTIFICATION, request)
         return [self._incoming(change["value"], message)
@@ -114,7 +131,7 @@ class WhatsApp(MetaAdapter):
             conversation_id=f"{number}:{user}",
             user_id=user,
             user_name=contact.get("profile", {}).get("name", ""),
-            text=message.get("text", {}).get("body", ""),
+            text=_said(message),
             context={"phone_number_id": number, "target": target, "message_id": message["id"]},
         )
 
@@ -131,6 +148,13 @@ class WhatsApp(MetaAdapter):
             "messaging_product": "whatsapp", "status": "read", "message_id": context["message_id"],
             "typing_indicator": {"type": "text"},
         })
+
+
+def _said(message: dict[str, Any]) -> str:
+    """The user's words: their text, or the title of the button or list row they chose; "" for media."""
+    interactive = message.get("interactive", {})
+    choice = interactive.get("button_reply") or interactive.get("list_reply") or message.get("button") or {}
+    return message.get("text", {}).get("body") or choice.get("title", "")
 
 
 def _contact(contacts: list[dict[str, Any]], message: dict[str, Any]) -> dict[str, Any]:

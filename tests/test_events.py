@@ -8,32 +8,29 @@ import pytest
 from rq.registry import ScheduledJobRegistry
 
 from app import create_app
-from bot.signing import standard_key
 from bot.worker import work
-from handlers.signatures import standard_verify
 from tests.fakes import Canned, FakePlatform, openai_error
 from tests.helpers import post_update, update
-
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+from tests.vendors import STANDARD_SECRET, standard_verified
 
 
 @pytest.fixture
 def receiver():
+    """The events' receiver: every event it got must pass the Standard Webhooks reference library's check."""
     server = FakePlatform().start()
     yield server
     server.stop()
+    standard_verified(server.requests)
 
 
 @pytest.fixture
 def app(settings, receiver):
-    return create_app({**settings, "EVENTS_URLS": f"{receiver.url}/events", "EVENTS_SECRET": SECRET, "API_TOKEN": "t"})
+    return create_app({**settings, "EVENTS_URLS": f"{receiver.url}/events", "EVENTS_SECRET": STANDARD_SECRET, "API_TOKEN": "t"})
 
 
 def received(receiver) -> list[dict]:
-    """The events delivered, after checking each one's signature."""
-    for call in receiver.delivered:
-        standard_verify(standard_key(SECRET), {k.lower(): v for k, v in call.headers.items()}, call.raw)
-    return [call.body for call in receiver.delivered]
+    """The events delivered, each checked as a receiver using the reference library checks it."""
+    return standard_verified(receiver.delivered)
 
 
 def test_a_turn_announces_the_message_and_the_reply(client, run_worker, receiver):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from datetime import datetime
 from typing import Any, Callable, Iterator
 
@@ -20,18 +19,22 @@ from handlers.generic import Allowlist
 from handlers.signatures import standard_key, standard_sign, standard_verify
 from tests.fakes import Canned, FakePlatform, completion
 from tests.helpers import dead_letters, stored
+from tests.vendors import STANDARD_SECRET, standard_headers, standard_verified
 
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # platforms.md 10.2
-KEY = standard_key(SECRET)
+KEY = standard_key(STANDARD_SECRET)
 CALLBACK_PATH = "/hooks/reply?token=abc"
 
 
 @pytest.fixture
 def receiver() -> Iterator[FakePlatform]:
-    """The system that takes the bot's replies: answers 200 unless a test scripts otherwise."""
+    """The system that takes the bot's replies: answers 200 unless a test scripts otherwise.
+
+    Every callback it got must pass the Standard Webhooks reference library's check, as a real receiver's would.
+    """
     server = FakePlatform().start()
     yield server
     server.stop()
+    standard_verified(server.requests)
 
 
 @pytest.fixture
@@ -49,7 +52,7 @@ def fallback(receiver: FakePlatform) -> str | None:
 @pytest.fixture
 def env(settings: dict[str, str], allowlist: str, fallback: str | None) -> dict[str, str]:
     """conftest's settings with the generic webhook enabled; one retry keeps the failure tests fast."""
-    extra = {"GENERIC_WEBHOOK_SECRET": SECRET, "GENERIC_CALLBACK_ALLOWLIST": allowlist, "PLATFORM_MAX_RETRIES": "1"}
+    extra = {"GENERIC_WEBHOOK_SECRET": STANDARD_SECRET, "GENERIC_CALLBACK_ALLOWLIST": allowlist, "PLATFORM_MAX_RETRIES": "1"}
     return settings | extra | ({"GENERIC_CALLBACK_URL": fallback} if fallback else {})
 
 
@@ -66,13 +69,10 @@ def message(text: str, receiver: FakePlatform | None = None, **fields: Any) -> d
     return body
 
 
-def signed(payload: Any, webhook_id: str | None = None, timestamp: int | None = None, key: bytes = KEY) -> tuple[bytes, dict[str, str]]:
+def signed(payload: Any, webhook_id: str | None = None, timestamp: int | None = None) -> tuple[bytes, dict[str, str]]:
     """The exact bytes to send and their Standard Webhooks headers."""
     raw = json.dumps(payload).encode()
-    webhook_id = webhook_id or f"msg_{uuid.uuid4().hex}"
-    timestamp = timestamp if timestamp is not None else int(time.time())
-    signature = standard_sign(key, webhook_id, timestamp, raw)
-    return raw, {"webhook-id": webhook_id, "webhook-timestamp": str(timestamp), "webhook-signature": signature}
+    return raw, standard_headers(raw, webhook_id, timestamp)
 
 
 def post(client, raw: bytes, headers: dict[str, str]):
@@ -132,7 +132,7 @@ def test_the_right_signature_under_another_version_fails():
 # Inbound: signed or refused, and refused means nothing stored.
 
 def _resigned(key: bytes) -> Callable[[bytes, dict], tuple[bytes, dict]]:
-    return lambda raw, h: (raw, h | {"webhook-signature": standard_sign(key, h["webhook-id"], int(h["webhook-timestamp"]), raw)})
+    return lambda raw, h: (raw, standard_headers(raw, h["webhook-id"], int(h["webhook-timestamp"]), key))
 
 
 FORGERIES = {
@@ -171,8 +171,7 @@ def test_a_message_gets_exactly_one_signed_reply_at_its_callback_url(client, run
     assert call.path == CALLBACK_PATH
     callback_headers = {name.lower(): value for name, value in call.headers.items()}
     assert callback_headers["content-type"] == "application/json"
-    # The adapter sends json.dumps' default output, so dumping the parsed body again gives the signed bytes.
-    standard_verify(KEY, callback_headers, call.raw)
+    assert standard_verified([call]) == [call.body]
     assert callback_headers["webhook-id"] and callback_headers["webhook-id"] != headers["webhook-id"]
     assert call.body["type"] == "message.reply"
     assert datetime.fromisoformat(call.body["timestamp"]).utcoffset().total_seconds() == 0
@@ -370,7 +369,7 @@ def test_a_malformed_secret_names_generic_webhook_secret(env, secret):
 
 
 def test_a_secret_without_the_prefix_or_padding_works(env):
-    app = create_app(env | {"GENERIC_WEBHOOK_SECRET": SECRET.removeprefix("whsec_")})
+    app = create_app(env | {"GENERIC_WEBHOOK_SECRET": STANDARD_SECRET.removeprefix("whsec_")})
     assert app.extensions["bot"].channels["webhook"].key == KEY
 
 

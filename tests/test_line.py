@@ -9,6 +9,7 @@ import uuid
 from typing import Any, Iterator
 
 import pytest
+from linebot.v3 import webhooks as line_sdk
 
 from app import create_app
 from bot import keys, ledger
@@ -17,8 +18,8 @@ from bot.worker import work
 from handlers.line import signature
 from tests.fakes import Call, Canned, FakePlatform, completion
 from tests.helpers import dead_letters, stored
+from tests.vendors import LINE_SECRET, line_signature, post_line
 
-SECRET = "line-test-channel-secret"
 TOKEN = "line-test-channel-access-token"
 BOT = "U0000000000000000000000000000b0t"
 USER = "U206d25c2ea6bd87c17655609a1c37cb8"
@@ -44,33 +45,25 @@ def line() -> Iterator[FakePlatform]:
 
 @pytest.fixture
 def app(settings: dict[str, str], line: FakePlatform):
-    return create_app({**settings, "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
+    return create_app({**settings, "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
                        "LINE_API_URL": line.url, "PLATFORM_MAX_RETRIES": "1"})
 
 
-def event(text: str = "hello", *, source: dict[str, str] | None = None, age: float = 0.0,
-          event_id: str | None = None, redelivery: bool = False) -> dict[str, Any]:
-    """A text message event as in platforms.md 6.3, sent `age` seconds ago."""
+def event(text: str = "hello", *, source: line_sdk.Source | None = None, age: float = 0.0, event_id: str | None = None,
+          redelivery: bool = False, message: line_sdk.MessageContent | None = None) -> dict[str, Any]:
+    """A message event (text unless `message` says otherwise) sent `age` seconds ago, as line-bot-sdk's models write it."""
     n = next(_ids)
-    return {
-        "type": "message", "mode": "active", "timestamp": int((time.time() - age) * 1000),
-        "source": source or {"type": "user", "userId": USER},
-        "webhookEventId": event_id or f"01JTEST{n:019d}",
-        "deliveryContext": {"isRedelivery": redelivery},
-        "replyToken": f"reply-token-{n}",
-        "message": {"id": str(325708 + n), "type": "text", "text": text, "quoteToken": f"quote-{n}"},
-    }
+    return line_sdk.MessageEvent(
+        mode=line_sdk.EventMode.ACTIVE, timestamp=int((time.time() - age) * 1000),
+        source=source or line_sdk.UserSource(user_id=USER), webhook_event_id=event_id or f"01JTEST{n:019d}",
+        delivery_context=line_sdk.DeliveryContext(is_redelivery=redelivery), reply_token=f"reply-token-{n}",
+        message=message or line_sdk.TextMessageContent(id=str(325708 + n), text=text, quote_token=f"quote-{n}"),
+    ).to_dict()
 
 
 def webhook(*events: dict[str, Any]) -> bytes:
     """The body LINE POSTs: the bot's own id and the events."""
     return json.dumps({"destination": BOT, "events": list(events)}).encode()
-
-
-def post(client, raw: bytes, headers: dict[str, str] | None = None):
-    """POST these exact bytes to /webhooks/line, signed with the channel secret unless `headers` say otherwise."""
-    headers = {"x-line-signature": signature(SECRET, raw)} if headers is None else headers
-    return client.post("/webhooks/line", data=raw, content_type="application/json", headers=headers)
 
 
 def sent(line: FakePlatform, method: str) -> list[Call]:
@@ -94,7 +87,7 @@ def test_the_signature_matches_the_line_sdk_vector():
 
 
 def test_the_consoles_verify_request_is_200_and_stores_nothing(client, redis, run_worker, line):
-    response = post(client, json.dumps({"destination": BOT, "events": []}).encode())
+    response = post_line(client, json.dumps({"destination": BOT, "events": []}).encode())
     assert response.status_code == 200
     assert redis.keys("*") == []  # no message, no turn job
     run_worker()
@@ -103,18 +96,18 @@ def test_the_consoles_verify_request_is_200_and_stores_nothing(client, redis, ru
 
 def test_missing_wrong_or_tampered_signatures_are_refused_and_nothing_is_stored(client, redis, line):
     raw = webhook(event("hi"))
-    assert post(client, raw, headers={}).status_code == 401
-    wrong = post(client, raw, headers={"x-line-signature": signature("another-secret", raw)})
+    assert post_line(client, raw, headers={}).status_code == 401
+    wrong = post_line(client, raw, headers={"x-line-signature": line_signature(raw, "another-secret")})
     assert wrong.status_code == 403
     assert "x-line-signature" in wrong.get_json()["error"]
     tampered = raw.replace(b'"hi"', b'"HI"')
-    assert post(client, tampered, headers={"x-line-signature": signature(SECRET, raw)}).status_code == 403
+    assert post_line(client, tampered, headers={"x-line-signature": line_signature(raw)}).status_code == 403
     assert redis.keys("*") == []
 
 
 def test_a_fresh_message_gets_exactly_one_reply_with_its_reply_token(client, run_worker, llm, line):
     payload = event("hello bot")
-    assert post(client, webhook(payload)).status_code == 200
+    assert post_line(client, webhook(payload)).status_code == 200
     run_worker()
     (reply,) = sent(line, "reply")
     assert reply.body == {"replyToken": payload["replyToken"], "messages": [{"type": "text", "text": "LLM: hello bot"}]}
@@ -124,7 +117,7 @@ def test_a_fresh_message_gets_exactly_one_reply_with_its_reply_token(client, run
 
 
 def test_the_loading_indicator_shows_in_one_to_one_chats(client, run_worker, line):
-    post(client, webhook(event("hi")))
+    post_line(client, webhook(event("hi")))
     run_worker()
     methods = [call.method for call in line.requests]
     assert methods.index("start") < methods.index("reply")
@@ -132,7 +125,7 @@ def test_the_loading_indicator_shows_in_one_to_one_chats(client, run_worker, lin
 
 
 def test_a_stale_message_is_pushed_with_a_retry_key(client, run_worker, line):
-    post(client, webhook(event("are you there?", age=STALE)))
+    post_line(client, webhook(event("are you there?", age=STALE)))
     run_worker()
     assert sent(line, "reply") == []
     (push,) = sent(line, "push")
@@ -143,7 +136,7 @@ def test_a_stale_message_is_pushed_with_a_retry_key(client, run_worker, line):
 def test_a_long_reply_uses_the_token_once_then_pushes_each_part_with_its_own_key(client, run_worker, llm, line):
     words = [f"w{i}\U0001F600" for i in range(1500)]  # ~10.9k UTF-16 units, ~9.4k code points
     llm.then(Canned(body=completion(" ".join(words))))
-    post(client, webhook(event("write a lot")))
+    post_line(client, webhook(event("write a lot")))
     run_worker()
     replies, pushes = sent(line, "reply"), sent(line, "push")
     parts = texts(replies) + texts(pushes)
@@ -156,7 +149,7 @@ def test_a_long_reply_uses_the_token_once_then_pushes_each_part_with_its_own_key
 
 def test_a_refused_reply_token_falls_back_to_one_push(client, run_worker, redis, line):
     line.then(line_error(400, "Invalid reply token"))
-    post(client, webhook(event("hi")))
+    post_line(client, webhook(event("hi")))
     run_worker()
     assert len(sent(line, "reply")) == 1
     assert texts(sent(line, "push")) == ["LLM: hi"]
@@ -165,7 +158,7 @@ def test_a_refused_reply_token_falls_back_to_one_push(client, run_worker, redis,
 
 def test_a_push_answered_409_was_already_accepted_and_counts_as_delivered(client, run_worker, redis, line):
     line.then(line_error(409, "The retry key is already accepted", {"X-Line-Accepted-Request-Id": "abc-123"}))
-    post(client, webhook(event("remember me", age=STALE)))
+    post_line(client, webhook(event("remember me", age=STALE)))
     run_worker()
     assert len(sent(line, "push")) == 1
     assert dead_letters(redis) == []
@@ -175,37 +168,37 @@ def test_a_push_answered_409_was_already_accepted_and_counts_as_delivered(client
 def test_a_redelivered_event_is_answered_once(client, run_worker, line):
     first = event("only once", event_id="01JREDELIVERED000000000000")
     again = {**first, "deliveryContext": {"isRedelivery": True}}
-    assert post(client, webhook(first)).status_code == 200
-    assert post(client, webhook(again)).status_code == 200
+    assert post_line(client, webhook(first)).status_code == 200
+    assert post_line(client, webhook(again)).status_code == 200
     run_worker()
     assert texts(sent(line, "reply") + sent(line, "push")) == ["LLM: only once"]
 
 
 @pytest.mark.parametrize("source, chat", [
-    ({"type": "group", "groupId": GROUP, "userId": USER}, GROUP),
-    ({"type": "room", "roomId": ROOM, "userId": USER}, ROOM),
+    (line_sdk.GroupSource(group_id=GROUP, user_id=USER), GROUP),
+    (line_sdk.RoomSource(room_id=ROOM, user_id=USER), ROOM),
 ])
 def test_group_and_room_messages_go_to_the_chat_without_a_loading_indicator(client, run_worker, redis, line, source, chat):
-    post(client, webhook(event("hi all", source=source, age=STALE)))
+    post_line(client, webhook(event("hi all", source=source, age=STALE)))
     run_worker()
     (push,) = sent(line, "push")
     assert push.body["to"] == chat
     assert sent(line, "start") == []
-    assert redis.llen(keys.history(f"line:{source['type']}:{chat}")) == 2
+    assert redis.llen(keys.history(f"line:{source.type}:{chat}")) == 2
 
 
 def test_every_event_of_a_delivery_is_answered(client, run_worker, line):
-    first, second = event("from one"), event("from two", source={"type": "user", "userId": OTHER_USER})
-    post(client, webhook(first, second))
+    first, second = event("from one"), event("from two", source=line_sdk.UserSource(user_id=OTHER_USER))
+    post_line(client, webhook(first, second))
     run_worker()
     answers = {call.body["replyToken"]: call.body["messages"][0]["text"] for call in sent(line, "reply")}
     assert answers == {first["replyToken"]: "LLM: from one", second["replyToken"]: "LLM: from two"}
 
 
 def test_an_image_gets_the_non_text_notice(client, run_worker, line):
-    image = event()
-    image["message"] = {"id": "1", "type": "image", "contentProvider": {"type": "line"}}
-    assert post(client, webhook(image)).status_code == 200
+    provider = line_sdk.ContentProvider(type="line")
+    image = event(message=line_sdk.ImageMessageContent(id="1", content_provider=provider, quote_token="q"))
+    assert post_line(client, webhook(image)).status_code == 200
     run_worker()
     assert texts(sent(line, "reply")) == ["Sorry, I can only read text messages."]
 
@@ -216,7 +209,7 @@ def test_standby_and_other_events_are_acknowledged_and_ignored(client, redis, ru
     common = {"mode": "active", "timestamp": 1767225600000, "source": {"type": "user", "userId": USER}}
     others = [{**common, "type": kind, "webhookEventId": f"01JOTHER{kind.upper():0>18}", **extra} for kind, extra in (
         ("follow", {"replyToken": "t1"}), ("unfollow", {}), ("postback", {"replyToken": "t2", "postback": {"data": "x"}}))]
-    assert post(client, webhook(standby, *others)).status_code == 200
+    assert post_line(client, webhook(standby, *others)).status_code == 200
     run_worker()
     assert line.requests == []
     assert stored(redis) == []
@@ -225,18 +218,19 @@ def test_standby_and_other_events_are_acknowledged_and_ignored(client, redis, ru
 def test_a_malformed_delivery_is_400_with_a_reason(client, redis):
     nameless = event("hi")
     del nameless["webhookEventId"]
-    response = post(client, webhook(nameless))
+    response = post_line(client, webhook(nameless))
     assert response.status_code == 400
     assert "webhookEventId" in response.get_json()["error"]
-    sourceless = event("hi", source={"type": "group", "userId": USER})
-    assert "groupId" in post(client, webhook(sourceless)).get_json()["error"]
-    assert post(client, b"{oops").status_code == 400
+    sourceless = event("hi", source=line_sdk.GroupSource(group_id=GROUP, user_id=USER))
+    del sourceless["source"]["groupId"]
+    assert "groupId" in post_line(client, webhook(sourceless)).get_json()["error"]
+    assert post_line(client, b"{oops").status_code == 400
     assert stored(redis) == []
 
 
 def test_a_server_error_is_retried_with_the_same_retry_key(client, run_worker, redis, line):
     line.then(line_error(500, "Internal server error"))
-    post(client, webhook(event("again?", age=STALE)))
+    post_line(client, webhook(event("again?", age=STALE)))
     run_worker()
     pushes = sent(line, "push")
     assert texts(pushes) == ["LLM: again?", "LLM: again?"]  # the failed try, then the one LINE accepted
@@ -247,7 +241,7 @@ def test_a_server_error_is_retried_with_the_same_retry_key(client, run_worker, r
 def test_a_rate_limit_then_a_server_error_on_every_try_is_dead_lettered(client, run_worker, redis, line):
     line.then(line_error(429, "The API rate limit has been exceeded. Try again later.", {"Retry-After": "0"}),
               line_error(500, "Internal server error"))
-    post(client, webhook(event("busy?", age=STALE)))
+    post_line(client, webhook(event("busy?", age=STALE)))
     run_worker()
     assert len(sent(line, "push")) == 2  # the first try and PLATFORM_MAX_RETRIES=1
     (letter,) = dead_letters(redis)
@@ -256,7 +250,7 @@ def test_a_rate_limit_then_a_server_error_on_every_try_is_dead_lettered(client, 
 
 def test_the_monthly_quota_is_dead_lettered_without_retrying(client, run_worker, redis, line):
     line.then(line_error(429, "You have reached your monthly limit."))
-    post(client, webhook(event("one more", age=STALE)))
+    post_line(client, webhook(event("one more", age=STALE)))
     run_worker()
     assert len(sent(line, "push")) == 1
     (letter,) = dead_letters(redis)
@@ -265,7 +259,7 @@ def test_the_monthly_quota_is_dead_lettered_without_retrying(client, run_worker,
 
 def test_a_refused_access_token_is_dead_lettered_naming_the_variable(client, run_worker, redis, line):
     line.then(line_error(401, "Authentication failed. Confirm that the access token in the authorization header is valid."))
-    post(client, webhook(event("hi")))
+    post_line(client, webhook(event("hi")))
     run_worker()
     assert len(sent(line, "reply")) == 1 and sent(line, "push") == []
     (letter,) = dead_letters(redis)
@@ -273,19 +267,19 @@ def test_a_refused_access_token_is_dead_lettered_naming_the_variable(client, run
 
 
 def test_line_needs_both_its_secret_and_its_token(settings):
-    only_secret = create_app({**settings, "LINE_CHANNEL_SECRET": SECRET}).test_client()
-    response = post(only_secret, webhook(event("hi")))
+    only_secret = create_app({**settings, "LINE_CHANNEL_SECRET": LINE_SECRET}).test_client()
+    response = post_line(only_secret, webhook(event("hi")))
     assert response.status_code == 404
     assert "LINE_CHANNEL_ACCESS_TOKEN" in response.get_json()["error"]
 
 
 def test_a_push_answered_late_is_resent_with_its_retry_key_which_line_dedupes(settings, redis, line):
-    app = create_app({**settings, "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN, "LINE_API_URL": line.url,
+    app = create_app({**settings, "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN, "LINE_API_URL": line.url,
                       "PLATFORM_TIMEOUT": "0.5"})
     line.then(Canned(body={"sentMessages": [{"id": "1", "quoteToken": "q"}]}, delay=1.5),
               line_error(409, "The retry key is already accepted", {"X-Line-Accepted-Request-Id": "abc-123"}))
     payload = event("late push", age=STALE)
-    post(app.test_client(), webhook(payload))
+    post_line(app.test_client(), webhook(payload))
     work(app.extensions["bot"], burst=True)
     first, second = sent(line, "push")
     assert first.headers["X-Line-Retry-Key"] == second.headers["X-Line-Retry-Key"]
@@ -293,11 +287,11 @@ def test_a_push_answered_late_is_resent_with_its_retry_key_which_line_dedupes(se
 
 
 def test_a_reply_token_answered_late_is_not_resent_nor_pushed(settings, redis, line):
-    app = create_app({**settings, "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN, "LINE_API_URL": line.url,
+    app = create_app({**settings, "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN, "LINE_API_URL": line.url,
                       "PLATFORM_TIMEOUT": "0.5"})
     line.then(Canned(body={"sentMessages": [{"id": "1", "quoteToken": "q"}]}, delay=1.5))
     payload = event("late reply")
-    post(app.test_client(), webhook(payload))
+    post_line(app.test_client(), webhook(payload))
     work(app.extensions["bot"], burst=True)
     assert len(sent(line, "reply")) == 1 and sent(line, "push") == []  # a spent token has no retry key to dedupe a push
     assert ledger.lookup(redis, "line", payload["webhookEventId"])["outcome"] == "unconfirmed"

@@ -134,19 +134,26 @@ def test_an_attachment_gets_the_non_text_notice(client, run_worker, messenger):
     assert [call.body["message"]["text"] for call in sends(messenger)] == ["Sorry, I can only read text messages."]
 
 
-def test_echoes_postbacks_and_receipts_are_acknowledged_and_ignored(client, redis, run_worker, messenger):
+def test_echoes_and_receipts_are_acknowledged_and_ignored(client, redis, run_worker, messenger):
     echo = event("our own reply")
     echo["sender"], echo["recipient"] = echo["recipient"], echo["sender"]
     echo["message"] |= {"is_echo": True, "app_id": 1517776481860111}
-    postback = {"sender": {"id": ADA}, "recipient": {"id": PAGE}, "timestamp": 1767225600200,
-                "postback": {"title": "Get Started", "payload": "GET_STARTED", "mid": "m_postback"}}
     read = {"sender": {"id": ADA}, "recipient": {"id": PAGE}, "timestamp": 1767225600300, "read": {"watermark": 1767225600000}}
     delivery = {"sender": {"id": ADA}, "recipient": {"id": PAGE}, "delivery": {"mids": ["m_AbC1"], "watermark": 1767225600000}}
-    for payload in (notification(echo), notification(postback, read, delivery)):
+    for payload in (notification(echo), notification(read, delivery)):
         assert post_signed(client, "messenger", payload).status_code == 200
     assert stored(redis) == []
     run_worker()
     assert messenger.requests == []
+
+
+def test_a_postback_is_the_users_message_read_as_its_title_and_answered_once(client, run_worker, messenger):
+    postback = {"sender": {"id": ADA}, "recipient": {"id": PAGE}, "timestamp": 1767225600200,
+                "postback": {"title": "Get Started", "payload": "GET_STARTED"}}  # an older postback: no mid
+    for _ in range(2):  # Meta retried it
+        assert post_signed(client, "messenger", notification(postback)).status_code == 200
+    run_worker()
+    assert [call.body["message"]["text"] for call in sends(messenger)] == ["LLM: Get Started"]
 
 
 def test_a_malformed_notification_is_400_with_a_reason(client, redis):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from unittest.mock import ANY
@@ -17,8 +15,8 @@ from bot.worker import work
 from handlers import signatures
 from tests.fakes import Canned, FakePlatform
 from tests.helpers import dead_letters, stored
+from tests.vendors import SLACK_SECRET, post_slack
 
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 OK = Canned(body={"ok": True, "channel": "D123ABC456", "ts": "1767225601.000100"})
 
 
@@ -31,7 +29,7 @@ def slack():
 
 @pytest.fixture
 def app(settings, slack):
-    return create_app({**settings, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET,
+    return create_app({**settings, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SLACK_SECRET,
                        "SLACK_API_URL": slack.url, "PLATFORM_MAX_RETRIES": "1"})
 
 
@@ -46,15 +44,6 @@ def event(text: str = "hello bot", *, kind: str = "message", ts: str = "17672256
             "event_time": 1767225600, "authorizations": [{"team_id": "T123ABC456", "user_id": "U0BOTUSER", "is_bot": True}]}
 
 
-def post(client, payload: dict, *, secret: str = SECRET, timestamp: int | None = None, headers: dict | None = None):
-    """POST signed exactly as Slack signs: over the raw bytes sent."""
-    raw = json.dumps(payload).encode()
-    ts = str(timestamp if timestamp is not None else int(time.time()))
-    signature = "v0=" + hmac.new(secret.encode(), f"v0:{ts}:".encode() + raw, hashlib.sha256).hexdigest()
-    sent = {"X-Slack-Signature": signature, "X-Slack-Request-Timestamp": ts, **(headers or {})}
-    return client.post("/webhooks/slack", data=raw, content_type="application/json", headers=sent)
-
-
 def texts(slack) -> list[str]:
     return [body["text"] for body in slack.calls("chat.postMessage")]
 
@@ -63,7 +52,7 @@ def test_the_official_signature_vector():
     body = ("token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar"
             "&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com"
             "%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c")
-    signed = signatures.digest(SECRET.encode(), f"v0:1531420618:{body}".encode()).hex()
+    signed = signatures.digest(SLACK_SECRET.encode(), f"v0:1531420618:{body}".encode()).hex()
     assert "v0=" + signed == "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
     signatures.require_fresh("X-Slack-Request-Timestamp", "1531420618", now=1531420618 + 300)
     with pytest.raises(Exception, match="stale"):
@@ -74,7 +63,7 @@ def test_a_direct_message_gets_one_reply_in_mrkdwn(client, run_worker, slack, ll
     from tests.fakes import completion
 
     llm.then(Canned(body=completion("Use **bold** & <tags>")))
-    assert post(client, event("hello &amp; welcome")).status_code == 200
+    assert post_slack(client, event("hello &amp; welcome")).status_code == 200
     run_worker()
     (sent,) = slack.calls("chat.postMessage")
     assert sent == {"channel": "D123ABC456", "text": "Use *bold* &amp; &lt;tags&gt;",
@@ -84,15 +73,15 @@ def test_a_direct_message_gets_one_reply_in_mrkdwn(client, run_worker, slack, ll
 
 
 def test_url_verification_echoes_the_challenge(client, redis):
-    response = post(client, {"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"})
+    response = post_slack(client, {"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"})
     assert response.status_code == 200
     assert response.data == b"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
     assert stored(redis) == []
 
 
 def test_bad_signatures_and_stale_timestamps_are_refused_and_nothing_is_stored(client, redis):
-    assert post(client, event(), secret="wrong-secret").status_code == 403
-    assert post(client, event(), timestamp=int(time.time()) - 301).status_code == 403
+    assert post_slack(client, event(), secret="wrong-secret").status_code == 403
+    assert post_slack(client, event(), timestamp=int(time.time()) - 301).status_code == 403
     raw = json.dumps(event()).encode()
     missing = client.post("/webhooks/slack", data=raw, content_type="application/json",
                           headers={"X-Slack-Request-Timestamp": str(int(time.time()))})
@@ -101,16 +90,16 @@ def test_bad_signatures_and_stale_timestamps_are_refused_and_nothing_is_stored(c
 
 
 def test_a_mention_and_its_im_event_are_answered_once(client, run_worker, slack):
-    post(client, event("<@U0BOTUSER> hi there", event_id="Ev1"))
-    post(client, event("<@U0BOTUSER> hi there", kind="app_mention", event_id="Ev2"))
+    post_slack(client, event("<@U0BOTUSER> hi there", event_id="Ev1"))
+    post_slack(client, event("<@U0BOTUSER> hi there", kind="app_mention", event_id="Ev2"))
     run_worker()
     assert texts(slack) == ["LLM: hi there"]
 
 
 def test_a_retry_is_deduped_but_a_retry_of_an_unseen_event_is_processed(client, run_worker, slack):
-    post(client, event("first", ts="1.1"))
-    post(client, event("first", ts="1.1"), headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
-    post(client, event("never seen", ts="1.2", event_id="Ev9"), headers={"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_error"})
+    post_slack(client, event("first", ts="1.1"))
+    post_slack(client, event("first", ts="1.1"), headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+    post_slack(client, event("never seen", ts="1.2", event_id="Ev9"), headers={"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_error"})
     run_worker()
     assert texts(slack) == ["LLM: first + never seen"]
 
@@ -124,27 +113,27 @@ def test_bots_edits_and_channel_chatter_are_ignored(client, run_worker, redis, s
         {"type": "event_callback", "team_id": "T1", "event": {"type": "reaction_added", "user": "U1"}, "event_id": "Ev7"},
     ]
     for payload in ignored:
-        assert post(client, payload).status_code == 200
+        assert post_slack(client, payload).status_code == 200
     run_worker()
     assert slack.requests == [] and stored(redis) == []
 
 
 def test_a_reply_goes_to_the_thread_the_user_wrote_in(client, run_worker, slack):
-    post(client, event("<@U0BOTUSER> in thread", kind="app_mention", channel="C9", thread_ts="1767225500.000100"))
+    post_slack(client, event("<@U0BOTUSER> in thread", kind="app_mention", channel="C9", thread_ts="1767225500.000100"))
     run_worker()
     assert slack.calls("chat.postMessage")[0]["thread_ts"] == "1767225500.000100"
 
 
 def test_rate_limit_is_waited_out(client, run_worker, slack):
     slack.then(Canned(status=429, body={"ok": False, "error": "ratelimited"}, headers={"Retry-After": "1"}))
-    post(client, event("hi"))
+    post_slack(client, event("hi"))
     run_worker()
     assert texts(slack) == ["LLM: hi", "LLM: hi"]  # the refused try, then the one that went through
 
 
 def test_persistent_server_errors_end_in_a_dead_letter(client, run_worker, slack, redis):
     slack.then(Canned(status=500, body={}), Canned(status=503, body={}))
-    post(client, event("hi"))
+    post_slack(client, event("hi"))
     run_worker()
     assert len(slack.calls("chat.postMessage")) == 2  # the first try and PLATFORM_MAX_RETRIES=1
     (dead,) = dead_letters(redis)
@@ -153,7 +142,7 @@ def test_persistent_server_errors_end_in_a_dead_letter(client, run_worker, slack
 
 def test_a_revoked_token_is_a_dead_letter_that_says_what_to_check(client, run_worker, slack, redis):
     slack.then(Canned(body={"ok": False, "error": "invalid_auth"}))
-    post(client, event("hi"))
+    post_slack(client, event("hi"))
     run_worker()
     assert len(slack.calls("chat.postMessage")) == 1
     assert "check SLACK_BOT_TOKEN" in dead_letters(redis)[0]["reason"]
@@ -171,11 +160,11 @@ def history(slack, landed: bool):
 @pytest.mark.parametrize("landed, posts", [(True, 1), (False, 2)])
 def test_a_part_slack_answers_late_for_is_looked_for_in_the_channel_and_resent_only_if_missing(settings, slack, redis, landed,
                                                                                                 posts):
-    app = create_app({**settings, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.url,
+    app = create_app({**settings, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_URL": slack.url,
                       "PLATFORM_TIMEOUT": "0.5"})
     slack.defaults["conversations.history"] = history(slack, landed)
     slack.then(Canned(body=OK.body, delay=1.5))
-    post(app.test_client(), event("late", event_id="Ev9"))
+    post_slack(app.test_client(), event("late", event_id="Ev9"))
     work(app.extensions["bot"], burst=True)
     sent = slack.calls("chat.postMessage")
     assert len(sent) == posts and len({json.dumps(body["metadata"]) for body in sent}) == 1  # a resend carries the same key

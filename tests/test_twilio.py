@@ -22,10 +22,9 @@ from handlers.twilio import Twilio, sign
 from tests.conftest import free_port
 from tests.fakes import Canned, FakePlatform, completion
 from tests.helpers import dead_letters, stored
+from tests.vendors import TWILIO_TOKEN, TWILIO_URL, post_twilio, twilio_signature
 
 ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
-AUTH_TOKEN = "twilio-auth-token"
-LOCAL_URL = "http://localhost/webhooks/twilio"  # the URL Flask's test client requests
 USER, NUMBER = "+14155551234", "+15557654321"
 MESSAGES_PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 
@@ -43,7 +42,7 @@ def twilio() -> Iterator[FakePlatform]:
 @pytest.fixture
 def twilio_settings(settings: dict[str, str], twilio: FakePlatform) -> dict[str, str]:
     """The bot's settings with Twilio enabled against the fake, and one retry to keep failures fast."""
-    return {**settings, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+    return {**settings, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
             "TWILIO_API_URL": twilio.url, "PLATFORM_MAX_RETRIES": "1"}
 
 
@@ -64,20 +63,6 @@ def whatsapp(text: str, **extra: Any) -> dict[str, Any]:
     """An incoming WhatsApp message via Twilio: prefixed addresses and the profile fields."""
     return inbound(text, sender=f"whatsapp:{USER}", to="whatsapp:+14155238886", ProfileName="Ada",
                    WaId=USER.lstrip("+"), MessageType="text", **extra)
-
-
-def signature_for(form: dict[str, Any], url: str = LOCAL_URL) -> str:
-    """What Twilio would send for this form posted to `url`."""
-    return sign(AUTH_TOKEN, url, MultiDict(form).items(multi=True))
-
-
-def post(client, form: dict[str, Any], *, signature: str | None = "", url: str = LOCAL_URL, headers: dict | None = None,
-         path: str = "/webhooks/twilio"):
-    """POST a form as Twilio does, signed for `url` unless a signature (None: no header) is given."""
-    if signature == "":
-        signature = signature_for(form, url)
-    signed = {"X-Twilio-Signature": signature} if signature is not None else {}
-    return client.post(path, data=form, headers={**signed, **(headers or {})})
 
 
 def twilio_error(status: int, code: int, message: str, **headers: str) -> Canned:
@@ -123,7 +108,7 @@ def test_the_official_vectors_verify_with_and_without_the_port():
 
 
 def test_the_default_port_may_be_signed_or_not():
-    with_port = sign(VECTOR_TOKEN, VECTOR_URL.replace(".com", ".com:443"), VECTOR_PARAMS.items())
+    with_port = twilio_signature(VECTOR_PARAMS, VECTOR_URL.replace(".com", ".com:443"), VECTOR_TOKEN)
     assert with_port != "RSOYDt4T1cUTdK1PDd93/VVr8B8="
     assert verify_vector(VECTOR_URL, with_port) == 200
     assert verify_vector(VECTOR_URL.replace(".com", ".com:443"), "RSOYDt4T1cUTdK1PDd93/VVr8B8=") == 200
@@ -140,7 +125,7 @@ def test_the_multi_value_vector_verifies_over_every_value():
 
 
 def test_an_sms_gets_exactly_one_reply_from_our_number_through_the_rest_api(client, run_worker, llm, twilio):
-    response = post(client, inbound("hello bot"))
+    response = post_twilio(client, inbound("hello bot"))
     assert response.status_code == 200
     assert response.mimetype == "text/xml"
     assert response.get_data(as_text=True).endswith("<Response/>")  # Twilio itself sends nothing
@@ -148,20 +133,20 @@ def test_an_sms_gets_exactly_one_reply_from_our_number_through_the_rest_api(clie
     [call] = twilio.requests
     assert call.path == MESSAGES_PATH
     assert call.body == {"To": USER, "From": NUMBER, "Body": "LLM: hello bot"}
-    credentials = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+    credentials = base64.b64encode(f"{ACCOUNT_SID}:{TWILIO_TOKEN}".encode()).decode()
     assert call.headers["Authorization"] == f"Basic {credentials}"
     assert llm.completions[0]["messages"][-1] == {"role": "user", "content": "hello bot"}
 
 
 def test_a_whatsapp_message_keeps_its_whatsapp_addresses(client, run_worker, twilio):
-    assert post(client, whatsapp("hola")).status_code == 200
+    assert post_twilio(client, whatsapp("hola")).status_code == 200
     run_worker()
     assert twilio.calls("Messages.json") == [{"To": f"whatsapp:{USER}", "From": "whatsapp:+14155238886", "Body": "LLM: hola"}]
 
 
 def test_each_of_our_numbers_is_its_own_conversation(client, run_worker, llm, twilio):
-    post(client, inbound("to the first", to=NUMBER))
-    post(client, inbound("to the second", to="+15550000002"))
+    post_twilio(client, inbound("to the first", to=NUMBER))
+    post_twilio(client, inbound("to the second", to="+15550000002"))
     run_worker()
     sent = sorted((body["From"], body["Body"]) for body in twilio.calls("Messages.json"))
     assert sent == [("+15550000002", "LLM: to the second"), (NUMBER, "LLM: to the first")]
@@ -170,30 +155,30 @@ def test_each_of_our_numbers_is_its_own_conversation(client, run_worker, llm, tw
 
 def test_missing_signature_is_401_wrong_or_tampered_403_and_nothing_is_stored(client, redis, twilio):
     form = inbound("hi")
-    assert post(client, form, signature=None).status_code == 401
-    wrong = post(client, form, signature="bm90IHRoZSBzaWduYXR1cmU=")
+    assert post_twilio(client, form, signature=None).status_code == 401
+    wrong = post_twilio(client, form, signature="bm90IHRoZSBzaWduYXR1cmU=")
     assert wrong.status_code == 403
     assert "X-Twilio-Signature" in wrong.get_json()["error"]
-    tampered = post(client, {**form, "Body": "transfer everything"}, signature=signature_for(form))
+    tampered = post_twilio(client, {**form, "Body": "transfer everything"}, signature=twilio_signature(form))
     assert tampered.status_code == 403
-    other_token = sign("another-token", LOCAL_URL, form.items())
-    assert post(client, form, signature=other_token).status_code == 403
+    other_token = twilio_signature(form, token="another-token")
+    assert post_twilio(client, form, signature=other_token).status_code == 403
     assert stored(redis) == []
 
 
 def test_every_value_of_a_repeated_field_is_signed(client, redis, twilio):
     form = inbound("hi", MediaContentType0=["image/png", "image/jpeg"])
     first_values = {**form, "MediaContentType0": "image/png"}
-    assert post(client, form, signature=signature_for(first_values)).status_code == 403
-    assert post(client, form).status_code == 200
+    assert post_twilio(client, form, signature=twilio_signature(first_values)).status_code == 403
+    assert post_twilio(client, form).status_code == 200
 
 
 def test_behind_a_proxy_the_public_base_url_is_what_twilio_signed(twilio_settings, run_worker, twilio):
     proxied = create_app({**twilio_settings, "PUBLIC_BASE_URL": "https://bot.example.com/"}).test_client()
     form = inbound("via the proxy")
     public = "https://bot.example.com/webhooks/twilio?tenant=7"
-    assert post(proxied, form, url=public, path="/webhooks/twilio?tenant=7").status_code == 200
-    assert post(proxied, inbound("local url"), url=LOCAL_URL).status_code == 403
+    assert post_twilio(proxied, form, url=public, path="/webhooks/twilio?tenant=7").status_code == 200
+    assert post_twilio(proxied, inbound("local url"), url=TWILIO_URL).status_code == 403
     run_worker()
     assert [body["Body"] for body in twilio.calls("Messages.json")] == ["LLM: via the proxy"]
 
@@ -201,31 +186,31 @@ def test_behind_a_proxy_the_public_base_url_is_what_twilio_signed(twilio_setting
 def test_behind_a_proxy_the_forwarded_proto_and_first_host_are_used(client, run_worker, twilio):
     public = "https://bot.example.com/webhooks/twilio"
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "bot.example.com, lb.internal:8080"}
-    assert post(client, inbound("forwarded"), url=public, headers=forwarded).status_code == 200
-    assert post(client, inbound("not forwarded"), url=public).status_code == 403
-    assert post(client, inbound("bad host"), url=public, headers={"X-Forwarded-Host": "bot.example.com:x"}).status_code == 403
+    assert post_twilio(client, inbound("forwarded"), url=public, headers=forwarded).status_code == 200
+    assert post_twilio(client, inbound("not forwarded"), url=public).status_code == 403
+    assert post_twilio(client, inbound("bad host"), url=public, headers={"X-Forwarded-Host": "bot.example.com:x"}).status_code == 403
     run_worker()
     assert [body["Body"] for body in twilio.calls("Messages.json")] == ["LLM: forwarded"]
 
 
 def test_the_same_message_sid_twice_is_answered_once(client, run_worker, twilio):
     form = inbound("only once")
-    assert post(client, form).status_code == 200
-    assert post(client, form).status_code == 200
+    assert post_twilio(client, form).status_code == 200
+    assert post_twilio(client, form).status_code == 200
     run_worker()
     assert [body["Body"] for body in twilio.calls("Messages.json")] == ["LLM: only once"]
 
 
 def test_a_media_only_message_gets_the_non_text_notice(client, run_worker, twilio):
     form = inbound("", NumMedia="1", MediaUrl0="https://api.twilio.com/media/ME1", MediaContentType0="image/jpeg")
-    response = post(client, form)
+    response = post_twilio(client, form)
     assert response.status_code == 200 and response.mimetype == "text/xml"
     run_worker()
     assert [call.body["Body"] for call in twilio.requests] == ["Sorry, I can only read text messages."]
 
 
 def test_an_empty_message_is_acknowledged_and_ignored(client, redis, run_worker, twilio):
-    assert post(client, inbound("  ")).status_code == 200
+    assert post_twilio(client, inbound("  ")).status_code == 200
     run_worker()
     assert twilio.requests == []
     assert stored(redis) == []
@@ -234,16 +219,16 @@ def test_an_empty_message_is_acknowledged_and_ignored(client, redis, run_worker,
 def test_a_malformed_form_is_400_with_a_reason(client, redis):
     form = inbound("hi")
     del form["MessageSid"]
-    response = post(client, form)
+    response = post_twilio(client, form)
     assert response.status_code == 400
     assert "MessageSid" in response.get_json()["error"]
-    assert post(client, inbound("hi", sender="")).status_code == 400
+    assert post_twilio(client, inbound("hi", sender="")).status_code == 400
     assert stored(redis) == []
 
 
 def test_redis_down_stays_503_not_twiml(twilio_settings):
     down = create_app({**twilio_settings, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}).test_client()
-    response = post(down, inbound("hello"))
+    response = post_twilio(down, inbound("hello"))
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
 
@@ -251,7 +236,7 @@ def test_redis_down_stays_503_not_twiml(twilio_settings):
 def test_a_long_reply_is_split_at_1600_characters(client, run_worker, llm, twilio):
     words = [f"word{i}" for i in range(800)]  # ~6.5k characters
     llm.then(Canned(body=completion(" ".join(words))))
-    post(client, inbound("write a lot"))
+    post_twilio(client, inbound("write a lot"))
     run_worker()
     parts = [body["Body"] for body in twilio.calls("Messages.json")]
     assert len(parts) >= 4
@@ -265,7 +250,7 @@ def test_a_long_reply_is_split_at_1600_characters(client, run_worker, llm, twili
 def test_rate_limit_then_server_errors_are_retried_then_dead_lettered(client, run_worker, twilio, redis):
     twilio.then(twilio_error(429, 20429, "Too Many Requests", **{"Retry-After": "0"}),
                 twilio_error(503, 20503, "Service Unavailable"))
-    post(client, inbound("busy?"))
+    post_twilio(client, inbound("busy?"))
     run_worker()
     assert len(twilio.calls("Messages.json")) == 2  # the first try and PLATFORM_MAX_RETRIES=1
     [dead] = dead_letters(redis)
@@ -280,13 +265,13 @@ def test_rate_limit_then_server_errors_are_retried_then_dead_lettered(client, ru
 ])
 def test_a_refused_message_is_dead_lettered_after_one_attempt(client, run_worker, twilio, redis, status, code, message, explained):
     twilio.then(twilio_error(status, code, message))
-    post(client, inbound("hi"))
+    post_twilio(client, inbound("hi"))
     run_worker()
     assert len(twilio.calls("Messages.json")) == 1
     [dead] = dead_letters(redis)
     assert dead["reason"].startswith(f"delivery: Twilio Messages.json failed (HTTP {status}, error {code}): {message}")
     assert explained in dead["reason"]
-    assert AUTH_TOKEN not in dead["reason"]
+    assert TWILIO_TOKEN not in dead["reason"]
 
 
 def test_retry_after_is_honoured_when_present(app, twilio):
@@ -313,7 +298,7 @@ def test_a_part_twilio_answers_late_for_is_looked_for_and_resent_only_if_missing
     app = create_app({**twilio_settings, "PLATFORM_TIMEOUT": "0.5"})
     twilio.defaults["Messages.json"] = messages_list(twilio, landed)
     twilio.then(Canned(status=201, body={"sid": "SM" + "d" * 32, "status": "queued"}, delay=1.5))
-    post(app.test_client(), inbound("late", sid="SM" + "1" * 32))
+    post_twilio(app.test_client(), inbound("late", sid="SM" + "1" * 32))
     work(app.extensions["bot"], burst=True)
     assert len([c for c in twilio.requests if c.verb == "POST"]) == posts
     [lookup] = [parse_qs(urlsplit(c.path).query) for c in twilio.requests if c.verb == "GET"]

@@ -246,7 +246,7 @@ def test_messenger_set_subscribes_the_app_then_the_page(app, api):
     assert run(app, "set", "messenger", PUBLIC).exit_code == 0
     assert [(verb, path) for verb, path, _ in seen(api)] == [("POST", f"/v21.0/{APP_ID}/subscriptions"),
                                                             ("POST", "/v21.0/me/subscribed_apps")]
-    assert seen(api)[1][2] == {"subscribed_fields": "messages"}
+    assert seen(api)[0][2]["fields"] == seen(api)[1][2]["subscribed_fields"] == "messages,messaging_postbacks"
     assert api.requests[1].headers["Authorization"] == f"Bearer {PAGE_TOKEN}"
 
 
