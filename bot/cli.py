@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from bot import checks, deadletters, ledger, rejects, triggers
+from bot import checks, deadletters, forget, ledger, rejects, triggers
 from bot.messages import IncomingMessage
 from bot.runtime import Runtime
 
@@ -92,6 +92,18 @@ def _trigger_problems(rt: Runtime) -> list[str]:
             if not (Path(rt.config.prompts_dir) / name).is_file()]
 
 
+@click.command("forget")
+@click.argument("conversation")
+@with_appcontext
+def forget_conversation(conversation: str) -> None:
+    """Erase CONVERSATION (platform:id, as the ledger and /admin show it): history, ledger, dead letters, contact."""
+    try:
+        removed = forget.forget(_runtime(), conversation)
+    except forget.Busy as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Forgot {conversation}: " + ", ".join(f"{count} {kind}" for kind, count in removed.items()) + ".")
+
+
 REASON_WIDTH = 100  # characters of a dead letter's reason in `list`: one line per letter
 
 dead_letters = AppGroup("dead-letters", help="Turns that failed after every retry: list, show, replay, purge.")
@@ -153,4 +165,4 @@ def _letter(letter_id: str) -> dict:
     return letter
 
 
-COMMANDS = (worker, check, outcome, rejected, prompts, dead_letters)
+COMMANDS = (worker, check, outcome, rejected, prompts, dead_letters, forget_conversation)

@@ -36,6 +36,8 @@ class Config:
     history_max_messages: int = 20  # user and assistant messages kept per conversation
     history_max_tokens: int = 3000  # of those, the newest that fit this many (estimated) tokens go to the LLM; 0 = all
     history_ttl: int = 7 * 86400  # seconds of inactivity after which a conversation is forgotten
+    contact_ttl: int = 90 * 86400  # seconds a conversation stays reachable for proactive messages (its text is not kept)
+    dead_letter_ttl: int = 30 * 86400  # seconds a dead letter, its messages' text included, is kept for an operator
     history_summary: bool = True  # summarise messages as they leave the history, instead of forgetting them
     lease_seconds: int = 10  # a turn's hold on its conversation, renewed every third of it; lapses this long after a crash
     turn_deadline: int = 300  # seconds one turn may take, retries included: no retry waits past it

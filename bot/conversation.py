@@ -6,7 +6,7 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from redis import Redis
@@ -102,7 +102,6 @@ return #rest
 """
 
 
-CONTACT_SECONDS = 90 * 86400  # how long a conversation stays reachable for proactive messages
 RECENT_KEPT = 10_000  # conversations the admin page can list, newest first
 OUTGOING = object()  # what next_turn returns while messages the bot sends on its own wait
 
@@ -148,6 +147,7 @@ class Conversation:
         self.token = uuid.uuid4().hex
         self.lease_ms = config.lease_seconds * 1000
         self.pending_ms = config.turn_timeout * 1000  # the marker outlives any job: a dead worker's is cleared by recovery
+        self.keep = (config.contact_ttl, config.dead_letter_ttl)
         self._hold = redis.register_script(_HOLD)
         self._next = redis.register_script(_NEXT)
         self._finish = redis.register_script(_FINISH)
@@ -239,7 +239,8 @@ class Conversation:
         `limits` is (messages kept, seconds of inactivity before the history is forgotten).
         """
         c = self.name
-        args = [self.token, *limits, ledger.KEEP_SECONDS, outcome, turn.last.to_json(), CONTACT_SECONDS, time.time(), c,
+        contact = replace(turn.last, text="").to_json()  # where and how to reach the user; their words are not kept
+        args = [self.token, *limits, ledger.KEEP_SECONDS, outcome, contact, self.keep[0], time.time(), c,
                 RECENT_KEPT, len(history), *history, *ledger.entries(turn.messages, outcome, turn.id, detail, turn.prompt)]
         done = self._finish(keys=[keys.lease(c), keys.batch(c), keys.turn(c), keys.history(c), keys.outcome_counts(),
                                   keys.contact(c), keys.recent()], args=args)
@@ -267,7 +268,7 @@ class Conversation:
 
     def dead_letter(self, turn: Turn, reason: str) -> str:
         """Keep a failed turn, with everything needed to replay it, where an operator sees it."""
-        letter_id = deadletters.add(self.redis, {
+        letter_id = deadletters.add(self.redis, keep=self.keep[1], record={
             "conversation": self.name, "turn": turn.id, "reason": reason, "reply": turn.reply, "sent": turn.sent,
             "messages": [message.to_json() for message in turn.messages]})
         logger.error("turn dead-lettered: %s", reason, extra={"conversation": self.name, "turn": turn.id, "dead_letter": letter_id})

@@ -12,13 +12,15 @@ from redis import Redis
 from bot import keys, metrics
 
 CAPACITY = 10_000  # the oldest go first beyond this
+KEEP_SECONDS = 30 * 86400  # DEAD_LETTER_TTL's default: a letter keeps the user's words, so it is not kept for ever
 
 
-def add(redis: Redis, record: dict[str, Any]) -> str:
-    """Keep a failed turn; returns its id."""
+def add(redis: Redis, record: dict[str, Any], keep: int = KEEP_SECONDS) -> str:
+    """Keep a failed turn for `keep` seconds; returns its id."""
     letter_id = uuid.uuid4().hex[:16]
     pipe = redis.pipeline()
-    pipe.set(keys.dead_letter(letter_id), json.dumps({"id": letter_id, "at": time.time(), **record}))
+    pipe.set(keys.dead_letter(letter_id), json.dumps({"id": letter_id, "at": time.time(), **record}), ex=keep)
+    pipe.zremrangebyscore(keys.dead_letters(), 0, time.time() - keep)  # the index forgets what has expired
     pipe.zadd(keys.dead_letters(), {letter_id: time.time()})
     pipe.hincrbyfloat(keys.metrics(), metrics.field("dead_letters", platform=record["conversation"].split(":", 1)[0]), 1)
     pipe.execute()
@@ -50,6 +52,11 @@ def remove(redis: Redis, letter_id: str) -> bool:
     """Forget one dead letter; False if there was none by that id."""
     removed, _ = redis.pipeline().delete(keys.dead_letter(letter_id)).zrem(keys.dead_letters(), letter_id).execute()
     return bool(removed)
+
+
+def of(redis: Redis, conversation: str) -> list[str]:
+    """The ids of the conversation's dead letters."""
+    return [letter["id"] for letter in newest(redis, CAPACITY) if letter["conversation"] == conversation]
 
 
 def purge(redis: Redis) -> int:

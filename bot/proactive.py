@@ -56,7 +56,8 @@ def _send(rt: Runtime, convo: Conversation, keepalive: Keepalive, item: dict[str
         if failure:
             raise failure
     except BotError as error:
-        return _record(rt, convo, item, DEAD_LETTER, deadletters.add(rt.redis, _letter(convo, item, error)))
+        return _record(rt, convo, item, DEAD_LETTER, deadletters.add(rt.redis, _letter(convo, item, error),
+                                                                               rt.config.dead_letter_ttl))
     convo.remember([json.dumps({"role": "assistant", "content": turn.reply})],
                    (rt.config.history_max_messages, rt.config.history_ttl))
     if turn.unconfirmed:

@@ -36,6 +36,10 @@ class Channel(Protocol):
         """Whether a part sent without an answer in time may be sent again, landed, or cannot be known."""
         ...
 
+    def forget(self, conversation_id: str) -> int:
+        """Delete what the platform adapter keeps of a conversation (an erasure request); returns how many records."""
+        ...
+
 
 @dataclass(frozen=True)
 class Runtime:

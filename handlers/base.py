@@ -68,6 +68,10 @@ class Adapter:
     def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
         """Show that the bot is writing, where the platform can."""
 
+    def forget(self, conversation_id: str) -> int:
+        """Most adapters keep nothing of a conversation themselves."""
+        return 0
+
     def after_timeout(self, reply: Reply) -> AfterTimeout:
         """A part the platform took but answered too late for: most platforms can neither dedupe it nor tell."""
         return AfterTimeout.UNKNOWN

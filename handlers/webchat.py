@@ -74,6 +74,10 @@ class Webchat(Adapter):
         """Flag the session as typing; the flag fades unless renewed."""
         self.redis.set(keys.channel(self.name, "typing", conversation_id), 1, ex=TYPING_SECONDS)
 
+    def forget(self, conversation_id: str) -> int:
+        """The session's reply stream and typing flag."""
+        return self.redis.delete(keys.channel(self.name, conversation_id), keys.channel(self.name, "typing", conversation_id))
+
     def events(self, session: str, after: str) -> dict[str, Any]:
         """The replies after stream id `after`, and whether the bot is typing."""
         stream = keys.channel(self.name, session)

@@ -1,0 +1,48 @@
+"""Erasure on request: everything the bot keeps about one conversation, removed (`flask --app app forget`)."""
+
+from __future__ import annotations
+
+import json
+
+from redis import Redis
+
+from bot import deadletters, keys
+from bot.runtime import Runtime
+
+SCAN_BATCH = 1000  # ledger keys read per round trip while looking for the conversation's
+
+
+class Busy(Exception):
+    """A turn of the conversation is running: forgetting now would race it."""
+
+
+def forget(rt: Runtime, conversation: str) -> dict[str, int]:
+    """Remove the conversation's history, summary, contact, waiting messages, ledger entries, dead letters and what its
+    platform keeps of it; returns how many records of each kind went."""
+    if rt.redis.exists(keys.lease(conversation)):
+        raise Busy(f"a turn of {conversation} is running: try again in a minute")
+    platform, _, conversation_id = conversation.partition(":")
+    channel = rt.channels.get(platform)
+    removed = {"conversation records": rt.redis.delete(*_own_keys(conversation)),
+               "outcomes": _forget_outcomes(rt.redis, conversation),
+               "dead letters": sum(deadletters.remove(rt.redis, letter) for letter in deadletters.of(rt.redis, conversation)),
+               "platform records": channel.forget(conversation_id) if channel else 0}
+    rt.redis.pipeline().zrem(keys.recent(), conversation).zrem(keys.active(), conversation).execute()
+    return removed
+
+
+def _own_keys(c: str) -> list[str]:
+    return [keys.history(c), keys.summary(c), keys.contact(c), keys.inbox(c), keys.batch(c), keys.turn(c), keys.outbox(c),
+            keys.paused(c), keys.pending(c)]
+
+
+def _forget_outcomes(redis: Redis, conversation: str) -> int:
+    """Delete the ledger entries of the conversation's messages (and of the messages the bot sent it on its own)."""
+    removed, cursor = 0, 0
+    while True:
+        cursor, names = redis.scan(cursor, match=keys.outcome("*", "*"), count=SCAN_BATCH)
+        records = redis.mget(names) if names else []
+        mine = [name for name, raw in zip(names, records) if raw and json.loads(raw).get("conversation") == conversation]
+        removed += redis.delete(*mine) if mine else 0
+        if cursor == 0:
+            return removed
