@@ -118,24 +118,35 @@ class Turn:
     messages: list[IncomingMessage]
     reply: str | None = None
     kind: str = "answer"  # "notice" (a failure or limit notice, kept out of the history) or "silent"
-    sent: int = 0  # reply parts already delivered
-    unconfirmed: int = 0  # of those, parts the platform took but never confirmed: the user may have missed them
     attempts: int = 1  # how many workers have started this turn
     prompt: str = ""  # the prompt file and version that wrote the reply: name@hash
     deadline: float = 0.0  # time.monotonic() by which this attempt of the turn must end: no retry waits past it
+    sent: int = 0  # reply parts already delivered
+    unconfirmed: int = 0  # of those, parts the platform took but never confirmed: the user may have missed them
+    inflight: int = -1  # the part on its way to the platform, if any: after a crash it may have landed
 
     @property
     def last(self) -> IncomingMessage:
         """The newest message: replies go where it came from."""
         return self.messages[-1]
 
+    def progress(self) -> dict[str, int]:
+        """How far delivery got, as a turn's state keeps it."""
+        return {"sent": self.sent, "unconfirmed": self.unconfirmed, "inflight": self.inflight}
+
+    @staticmethod
+    def progress_of(state: dict[str, Any]) -> dict[str, int]:
+        """How far delivery got, read back from a turn's (or an outgoing message's) state."""
+        return {"sent": int(state.get("sent", 0)), "unconfirmed": int(state.get("unconfirmed", 0)),
+                "inflight": int(state.get("inflight", -1))}
+
 
 def _turn(raw: list[bytes], flat_state: list[bytes]) -> Turn:
     """A turn from its messages and its state hash, as _NEXT returns them."""
     state = {key.decode(): value.decode() for key, value in zip(flat_state[::2], flat_state[1::2])}
     return Turn(state.get("id", "?"), [IncomingMessage.from_json(item) for item in raw], state.get("reply"),
-                state.get("kind", "answer"), int(state.get("sent", 0)), int(state.get("unconfirmed", 0)),
-                int(state.get("attempts", 1)), state.get("prompt", ""))
+                state.get("kind", "answer"), int(state.get("attempts", 1)), state.get("prompt", ""),
+                **Turn.progress_of(state))
 
 
 class Conversation:
@@ -230,8 +241,8 @@ class Conversation:
         self.redis.hset(keys.turn(self.name), mapping={"reply": turn.reply or "", "kind": turn.kind, "prompt": turn.prompt})
 
     def mark_sent(self, turn: Turn) -> None:
-        """Record delivered parts (and those sent unconfirmed), so a retried turn never sends one twice."""
-        self.redis.hset(keys.turn(self.name), mapping={"sent": turn.sent, "unconfirmed": turn.unconfirmed})
+        """Record how far delivery got, so a retried turn never sends a part twice nor blindly resends one in flight."""
+        self.redis.hset(keys.turn(self.name), mapping=turn.progress())
 
     def finish(self, turn: Turn, outcome: str, history: list[str], limits: tuple[int, int], detail: str = "") -> None:
         """Record each message's outcome, append the turn to the history, drop its state; all if the lease is ours.

@@ -19,65 +19,78 @@ from bot.runtime import Channel, Runtime
 logger = logging.getLogger(__name__)
 
 
-def deliver(rt: Runtime, channel: Channel, turn: Turn, keepalive: Keepalive, on_sent: Callable[[], None]) -> BotError | None:
-    """Send each part not yet sent, calling `on_sent` once each is (turn.sent counts it); the final refusal, if any."""
+def deliver(rt: Runtime, channel: Channel, turn: Turn, keepalive: Keepalive, on_progress: Callable[[], None]) -> BotError | None:
+    """Send each part not yet sent; `on_progress` keeps turn.progress() whenever it changes. The final refusal, if any."""
     parts = render(turn.reply or "", channel.format, channel.max_text)
+    in_doubt = turn.inflight  # the part a crashed attempt of this turn was sending, if any: it may have landed
     for index in range(turn.sent, len(parts)):
         if keepalive.lost:
             raise LeaseLost(keepalive.convo.name)
         reply = Reply(channel.name, turn.last.conversation_id, parts[index].text, parts[index].plain, part=index,
                       key=f"{turn.id}-{index}", context=turn.last.context)
         try:
-            status = _deliver_part(rt, channel, reply, turn.deadline)
+            status = _deliver_part(rt, _Part(channel, reply, turn, on_progress, unsure=index == in_doubt), turn.deadline)
         except BotError as error:
             return error
         if status == "unconfirmed":
             _unconfirmed(rt, channel, turn, index, len(parts))
-        turn.sent = index + 1
-        on_sent()
+        # the next part is on its way from here: marked with this one, so the happy path costs no extra write
+        turn.sent, turn.inflight = index + 1, index + 1 if index + 1 < len(parts) else -1
+        on_progress()
     return None
 
 
-def _deliver_part(rt: Runtime, channel: Channel, reply: Reply, deadline: float) -> str:
+def _deliver_part(rt: Runtime, part: _Part, deadline: float) -> str:
     """Send one part, retrying; how it went (sent, plain_fallback, sent_late, unconfirmed) is counted, and returned."""
     try:
-        status = with_retries(_Part(channel, reply), rt.config.platform_max_retries, "delivery", deadline=deadline)
+        status = with_retries(part, rt.config.platform_max_retries, "delivery", deadline=deadline)
     except Unconfirmed:  # the last try's answer never came either
         status = "unconfirmed"
     except BotError:
-        rt.metrics.count("deliveries", platform=channel.name, status="failed")
+        rt.metrics.count("deliveries", platform=part.channel.name, status="failed")
         raise
-    rt.metrics.count("deliveries", platform=channel.name, status=status)
+    rt.metrics.count("deliveries", platform=part.channel.name, status=status)
     return status
 
 
 def _unconfirmed(rt: Runtime, channel: Channel, turn: Turn, index: int, count: int) -> None:
     """Not resent, since a duplicate is worse, but never silent: the outcome, a metric and a line say so."""
     turn.unconfirmed += 1
-    logger.warning("reply part %d of %d unconfirmed: %s took it but answered after PLATFORM_TIMEOUT (%g s), and it was not "
-                   "resent to avoid a duplicate; the user has probably seen it. Raise PLATFORM_TIMEOUT if this repeats",
-                   index + 1, count, channel.name, rt.config.platform_timeout,
+    logger.warning("reply part %d of %d unconfirmed: %s may have it (it took the part without answering within "
+                   "PLATFORM_TIMEOUT, %g s, or a worker died while sending it), and it was not resent to avoid a duplicate. "
+                   "Raise PLATFORM_TIMEOUT if this repeats", index + 1, count, channel.name, rt.config.platform_timeout,
                    extra={"conversation": turn.last.conversation, "turn": turn.id, "platform": channel.name})
 
 
 class _Part:
-    """One part's tries: after one the platform took without answering in time, the next asks it what to do first."""
+    """One part's tries. Once one may have landed (no answer in time, or a worker died sending it), the next asks the
+    platform what to do first: resend where that is safe, else leave it unconfirmed."""
 
-    def __init__(self, channel: Channel, reply: Reply) -> None:
-        self.channel = channel
-        self.reply = reply
-        self.unsure = False
+    def __init__(self, channel: Channel, reply: Reply, turn: Turn, on_progress: Callable[[], None], unsure: bool) -> None:
+        self.channel, self.reply, self.turn, self.on_progress = channel, reply, turn, on_progress
+        self.unsure = unsure
 
     def __call__(self) -> str:
         if self.unsure:
             verdict = self.channel.after_timeout(self.reply)
             if verdict is not AfterTimeout.RESEND:
                 return "sent_late" if verdict is AfterTimeout.DELIVERED else "unconfirmed"
+        self._on_its_way(True)
         try:
             return _send(self.channel, self.reply)
         except Unconfirmed:
             self.unsure = True
             raise
+        except BotError:
+            self._on_its_way(False)  # refused or unreachable: it did not land
+            raise
+
+    def _on_its_way(self, sending: bool) -> None:
+        """Keep whether the part may be at the platform now; written only when that changes."""
+        inflight = self.reply.part if sending else -1
+        if self.turn.inflight != inflight:
+            self.turn.inflight = inflight
+            self.on_progress()
 
 
 def _send(channel: Channel, reply: Reply) -> str:

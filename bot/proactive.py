@@ -52,7 +52,7 @@ def _send(rt: Runtime, convo: Conversation, keepalive: Keepalive, item: dict[str
             raise Permanent("the conversation has no known user, or its platform is not enabled")
         turn = _turn(rt, convo, contact, item)
         failure = deliver(rt, channel, turn, keepalive, lambda: convo.update_outgoing(
-            {**item, "sent": turn.sent, "unconfirmed": turn.unconfirmed}))
+            {**item, **turn.progress()}))
         if failure:
             raise failure
     except BotError as error:
@@ -71,8 +71,7 @@ def _turn(rt: Runtime, convo: Conversation, contact: IncomingMessage, item: dict
     if item.get("reply") is None:
         item["reply"] = item["text"] or _write(rt, convo, contact, item, deadline)
         convo.update_outgoing(item)
-    return Turn(item["id"], [contact], reply=item["reply"], sent=int(item.get("sent", 0)),
-                unconfirmed=int(item.get("unconfirmed", 0)), deadline=deadline)
+    return Turn(item["id"], [contact], reply=item["reply"], deadline=deadline, **Turn.progress_of(item))
 
 
 def _write(rt: Runtime, convo: Conversation, contact: IncomingMessage, item: dict[str, Any], deadline: float) -> str:

@@ -67,6 +67,7 @@ class Report:
     duplicate_parts: int = 0
     out_of_order: int = 0
     answered_but_not_delivered: int = 0
+    unconfirmed_not_delivered: int = 0  # recorded as unconfirmed, and indeed missing: the operator was told
     kills: int = 0
     seconds: float = 0.0
 
@@ -81,6 +82,7 @@ class Report:
         return [f"messages {self.messages}, outcomes {dict(self.outcomes)}", f"without an outcome {self.without_outcome}",
                 f"more than one outcome {self.extra_outcomes}", f"duplicate reply parts {self.duplicate_parts}",
                 f"replies out of order {self.out_of_order}", f"answered but never delivered {self.answered_but_not_delivered}",
+                f"unconfirmed and indeed not delivered {self.unconfirmed_not_delivered}",
                 f"workers killed {self.kills}, seconds {self.seconds:.1f}"]
 
 
@@ -184,22 +186,27 @@ class Scenario:
             time.sleep(self.random.uniform(0.5, 2.0))
             if self.plan.safe_kills and not self._all_workers_on_the_llm():
                 continue  # no moment where every worker waited on the LLM: skip this kill
-            victim = self.workers.pop(self.random.randrange(len(self.workers)))
-            os.killpg(victim.pid, signal.SIGKILL)
-            victim.wait()
-            self.report.kills += 1
+            self._kill(self.workers[self.random.randrange(len(self.workers))])
             self.llm.gate.set()
-            self._start_workers(1)
 
     def _kill_young(self) -> None:
         """SIGKILL the worker whose turn has just asked the LLM: the turn is younger than its lease's first renewal."""
         time.sleep(self.random.uniform(0.5, 2.0))
-        seen = len(self.llm.requests)
-        self.llm.wait_for(lambda: len(self.llm.requests) > seen, timeout=30)
-        port, llm_port = self.llm.requests[-1].peer, self.llm.server.server_port
-        victim = next((w for w in self.workers if port in local_ports_to(w.pid, llm_port)), None)
-        if victim is None:
-            return  # that worker is gone already
+        caught: list[Call] = []
+        self.llm.hold = lambda call: not caught and not caught.append(call)  # the next request waits, its socket open
+        self.llm.gate.clear()
+        try:
+            self.llm.wait_for(lambda: bool(caught), timeout=30)
+            port, llm_port = caught[0].peer, self.llm.server.server_port
+            victim = next((w for w in self.workers if port in local_ports_to(w.pid, llm_port)), None)
+            if victim is not None:
+                self._kill(victim)
+        finally:
+            self.llm.hold = lambda call: False
+            self.llm.gate.set()
+
+    def _kill(self, victim: subprocess.Popen) -> None:
+        """SIGKILL a worker (and its RQ scheduler), and start another in its place."""
         self.workers.remove(victim)
         os.killpg(victim.pid, signal.SIGKILL)
         victim.wait()
@@ -242,9 +249,9 @@ class Scenario:
         tagged = [(chat, text) for chat, text in replies if TAG.search(text)]
         self.report.duplicate_parts = len(tagged) - len(set(tagged))
         self.report.out_of_order = _out_of_order(tagged)
-        answered = {name.rsplit(":", 1)[1] for name, outcome in outcomes.items() if outcome in ("replied", "merged", "unconfirmed")}
         delivered = {str(_update_id(int(c), int(m), self.plan.messages)) for _, text in tagged for c, m in TAG.findall(text)}
-        self.report.answered_but_not_delivered = len(answered - delivered)
+        self.report.answered_but_not_delivered = len(_ids(outcomes, "replied", "merged") - delivered)
+        self.report.unconfirmed_not_delivered = len(_ids(outcomes, "unconfirmed") - delivered)
 
     def _delivered_replies(self) -> list[tuple[int, str]]:
         return [(call.body["chat_id"], call.body["text"]) for call in self.telegram.delivered if call.method == "sendMessage"]
@@ -258,6 +265,11 @@ class Scenario:
         self.llm.stop()
         self.telegram.stop()
         self.redis.stop()
+
+
+def _ids(outcomes: dict[str, str], *wanted: str) -> set[str]:
+    """The update ids of the messages that ended in one of the `wanted` outcomes."""
+    return {name.rsplit(":", 1)[1] for name, outcome in outcomes.items() if outcome in wanted}
 
 
 def _update_id(c: int, m: int, per_conversation: int) -> int:

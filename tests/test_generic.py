@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 from datetime import datetime
 from typing import Any, Callable, Iterator
@@ -17,6 +18,7 @@ from bot.messages import Reply
 from bot.worker import work
 from handlers.generic import Allowlist
 from handlers.signatures import standard_key, standard_sign, standard_verify
+from tests.conftest import stop_group
 from tests.fakes import Canned, FakePlatform, completion
 from tests.helpers import dead_letters, stored
 from tests.vendors import STANDARD_SECRET, standard_headers, standard_verified
@@ -386,3 +388,22 @@ def test_a_reply_the_receiver_answers_late_is_resent_with_the_same_webhook_id(en
     first, second = receiver.requests
     assert first.headers["webhook-id"] == second.headers["webhook-id"]  # the receiver drops the repeat
     assert ledger.lookup(redis, "webhook", "msg_late")["outcome"] == "replied"
+
+
+def test_a_part_in_flight_when_its_worker_died_is_resent_with_the_same_webhook_id(settings, env, redis, receiver,
+                                                                                  start_workers):
+    settings.update(env, LEASE_SECONDS="2")  # the workers' environment too
+    receiver.gate.clear()
+    receiver.hold = lambda call: True
+    send(create_app(settings).test_client(), message("in flight", receiver), webhook_id="msg_inflight")
+    [first] = start_workers()
+    receiver.wait_for(lambda: len(receiver.requests) == 1)
+    stop_group(first, signal.SIGKILL)  # the reply is at the receiver, unanswered: it may or may not have taken it
+    first.wait()
+    receiver.hold = lambda call: False
+    receiver.gate.set()
+    start_workers()
+    receiver.wait_for(lambda: ledger.lookup(redis, "webhook", "msg_inflight") is not None, timeout=60)
+    held, resent = receiver.requests
+    assert held.headers["webhook-id"] == resent.headers["webhook-id"]  # the receiver drops the repeat
+    assert ledger.lookup(redis, "webhook", "msg_inflight")["outcome"] == "replied"
