@@ -20,18 +20,18 @@ def add(redis: Redis, record: dict[str, Any], keep: int = KEEP_SECONDS) -> str:
     letter_id = uuid.uuid4().hex[:16]
     pipe = redis.pipeline()
     pipe.set(keys.dead_letter(letter_id), json.dumps({"id": letter_id, "at": time.time(), **record}), ex=keep)
-    pipe.zremrangebyscore(keys.dead_letters(), 0, time.time() - keep)  # the index forgets what has expired
     pipe.zadd(keys.dead_letters(), {letter_id: time.time()})
     pipe.hincrbyfloat(keys.metrics(), metrics.field("dead_letters", platform=record["conversation"].split(":", 1)[0]), 1)
     pipe.execute()
-    _trim(redis)
+    _trim(redis, keep)
     return letter_id
 
 
-def _trim(redis: Redis) -> None:
-    oldest = redis.zrange(keys.dead_letters(), 0, -CAPACITY - 1)
-    if oldest:
-        ids = [letter_id.decode() for letter_id in oldest]
+def _trim(redis: Redis, keep: int) -> None:
+    """Forget letters past the capacity, and those older than `keep` (letters kept before they expired on their own)."""
+    pipe = redis.pipeline().zrange(keys.dead_letters(), 0, -CAPACITY - 1).zrangebyscore(keys.dead_letters(), 0, time.time() - keep)
+    ids = {letter_id.decode() for found in pipe.execute() for letter_id in found}
+    if ids:
         redis.pipeline().delete(*map(keys.dead_letter, ids)).zrem(keys.dead_letters(), *ids).execute()
 
 

@@ -59,3 +59,13 @@ def test_the_contact_keeps_no_words_and_dead_letters_expire(settings, redis, llm
     assert b"a secret" not in redis.get(f"bot:contact:{ADA}") and 3500 < redis.ttl(f"bot:contact:{ADA}") <= 3600
     [letter] = dead_letters(redis)
     assert 500 < redis.ttl(f"bot:dead:{letter['id']}") <= 600
+
+
+def test_dead_letters_kept_before_they_expired_on_their_own_go_once_older_than_their_ttl(redis):
+    from bot import deadletters
+
+    old = deadletters.add(redis, {"conversation": ADA, "reason": "from before the upgrade", "messages": []}, keep=10**9)
+    redis.persist(f"bot:dead:{old}")
+    redis.zadd("bot:dead", {old: 1_000_000})  # long ago
+    new = deadletters.add(redis, {"conversation": ADA, "reason": "today", "messages": []}, keep=600)
+    assert [letter["id"] for letter in dead_letters(redis)] == [new] and not redis.exists(f"bot:dead:{old}")
