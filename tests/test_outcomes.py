@@ -36,18 +36,22 @@ def test_the_burst_window_waits_for_the_user_to_finish(settings, telegram):
     assert texts(telegram) == ["LLM: part one + part two"]
 
 
-def test_restart_mode_folds_messages_sent_during_the_llm_call_into_one_reply(settings, llm, telegram, start_workers):
-    settings.update(BURST_MODE="restart")
+@pytest.mark.parametrize("second, expected", [
+    ("R second", ["LLM: R first + R second"]),  # folded into the running turn, and the LLM asked again
+    ("/help", ["LLM: R first", commands.HELP]),  # a command is left for a turn of its own
+])
+def test_restart_mode_folds_messages_sent_during_the_llm_call_into_its_reply_but_not_a_command(settings, llm, telegram,
+                                                                                             start_workers, second, expected):
+    settings.update(BURST_MODE="restart")  # the workers' environment too
     client = create_app(settings).test_client()
     llm.gate.clear()
     post_update(client, update("R first", update_id=21))
     start_workers()
     llm.wait_for(lambda: len(llm.completions) == 1)
-    post_update(client, update("R second", update_id=22))
+    post_update(client, update(second, update_id=22))
     llm.gate.set()
-    telegram.wait_for(lambda: len(telegram.sent) == 1)
-    llm.wait_for(lambda: len(llm.completions) == 2)
-    assert texts(telegram) == ["LLM: R first + R second"]
+    telegram.wait_for(lambda: len(telegram.sent) == len(expected))
+    assert texts(telegram) == expected
 
 
 def test_an_llm_failure_is_a_notice_and_a_dead_letter(client, run_worker, redis, llm, telegram):
@@ -165,18 +169,6 @@ def test_a_handoff_phrase_anywhere_in_a_burst_hands_the_whole_turn_off(client, r
     assert [outcome(redis, n) for n in (61, 62)] == ["handoff", "handoff"]
     assert llm.completions == [] and redis.exists("bot:paused:telegram:123456789")
 
-
-def test_restart_mode_leaves_a_command_sent_during_the_llm_call_for_a_turn_of_its_own(settings, llm, telegram, start_workers):
-    settings.update(BURST_MODE="restart")  # the workers' environment too
-    client = create_app(settings).test_client()
-    llm.gate.clear()
-    post_update(client, update("R question", update_id=71))
-    start_workers()
-    llm.wait_for(lambda: len(llm.completions) == 1)
-    post_update(client, update("/help", update_id=72))
-    llm.gate.set()
-    telegram.wait_for(lambda: len(telegram.sent) == 2)
-    assert texts(telegram) == ["LLM: R question", commands.HELP]
 
 
 def test_a_retry_after_past_the_turns_deadline_is_not_waited_for(settings, redis, llm, telegram):
