@@ -127,3 +127,8 @@ def prompt(name: str) -> str:
 def metrics() -> str:
     """Every counter and histogram bucket of /metrics, one hash field each."""
     return _key("metrics")
+
+
+def login_failures(address: str) -> str:
+    """Wrong admin credentials sent from one client address in the last minute."""
+    return _key("admin", "failures", address)
