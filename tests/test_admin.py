@@ -73,6 +73,22 @@ def test_counts_of_tokens_are_not_secrets_but_url_passwords_are():
     assert logs.secrets_in(env) == ["p4ssw0rd-of-redis"]
 
 
+def test_every_page_says_how_it_may_be_shown(admin):
+    pages = {"/admin": AUTH, "/admin/rq/": AUTH, "/admin/rq/0/view/workers": AUTH, "/chat": {}, "/no-such-page": {}}
+    for path, headers in pages.items():
+        response = admin.client.get(path, headers=headers)
+        assert response.headers["X-Frame-Options"] == "DENY", path
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+        assert response.headers["Referrer-Policy"] == "no-referrer", path
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"], path
+    chat = admin.client.get("/chat")
+    policy = chat.headers["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in policy and "default-src 'none'" in policy
+    nonce = policy.split("'nonce-", 1)[1].split("'", 1)[0]
+    assert chat.get_data(as_text=True).count(f'nonce="{nonce}"') == 2  # its one style and one script, nothing else
+    assert "'unsafe-inline'" not in admin.client.get("/admin", headers=AUTH).headers["Content-Security-Policy"]
+
+
 def test_rq_dashboard_is_mounted(admin):
     response = admin.client.get("/admin/rq/", headers=AUTH, follow_redirects=True)
     assert response.status_code == 200 and b"RQ" in response.data
