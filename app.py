@@ -15,7 +15,7 @@ from bot.intake import TurnQueue
 from bot.metrics import Metrics
 from bot.prompts import Prompts
 from bot.runtime import Runtime
-from handlers import admin, api, health, metrics, registry, samples, telegram_cli, webchat, webhook_cli, webhooks
+from handlers import admin, api, headers, health, metrics, registry, samples, telegram_cli, webchat, webhook_cli, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     for blueprint in (webhooks.bp, webchat.bp, api.bp, health.bp, metrics.bp):
         app.register_blueprint(blueprint)
     admin.install(app, app.extensions["bot"])
+    headers.install(app)
     for command in (*cli.COMMANDS, webhook_cli.cli, telegram_cli.cli, samples.send_sample, webchat.chat):
         app.cli.add_command(command)
     _announce(app.extensions["bot"])

@@ -14,6 +14,8 @@ from bot.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
+ADMIN_PASSWORD_LENGTH = 16  # with 10 guesses a minute allowed per address, long enough for /admin on the internet
+
 
 def problems(rt: Runtime, warn: Callable[[str], None] = logger.warning) -> list[str]:
     """Everything wrong with this deployment, one actionable sentence each; what could not be checked goes to `warn`."""
@@ -25,9 +27,20 @@ def problems(rt: Runtime, warn: Callable[[str], None] = logger.warning) -> list[
         found.append(f"Redis is unreachable ({type(error).__name__}): check REDIS_URL.")
     if rt.config.events_urls and not rt.config.events_secret:
         found.append("EVENTS_URLS is set but EVENTS_SECRET is not: set it to whsec_ and base64 of 32 random bytes.")
+    if weak := weak_admin_password(rt.config):
+        found.append(weak)
     if not rt.channels:
         found.append("No platform is enabled: set one platform's variables (README, Platform setup), or WEBCHAT_ENABLED=1.")
     return found
+
+
+def weak_admin_password(config: Config) -> str:
+    """Why ADMIN_PASSWORD is too weak to guard /admin, which then stays off; "" when it is strong enough (or unset)."""
+    password = config.admin_password
+    if not (config.admin_username and password) or (len(password) >= ADMIN_PASSWORD_LENGTH and len(set(password)) >= 8):
+        return ""
+    return (f"ADMIN_PASSWORD is too weak, so /admin stays off: set one of at least {ADMIN_PASSWORD_LENGTH} characters, "
+            "8 of them different: `python -c \"import secrets; print(secrets.token_urlsafe(24))\"` makes one.")
 
 
 def _model_problems(config: Config, warn: Callable[[str], None]) -> list[str]:

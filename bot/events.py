@@ -1,6 +1,7 @@
 """Outbound events: signed webhooks (Standard Webhooks) to configured URLs, so CRMs, helpdesks and
 automation tools hear what happens in conversations: message.received, reply.sent, handoff.requested,
-dead_letter. Each delivery is an RQ job, retried with backoff by RQ's scheduler."""
+dead_letter. Each delivery is an RQ job, retried with backoff by RQ's scheduler; the job names only the URL and the
+event's id, its body waits in Redis (/admin/rq shows job arguments, and events carry what users wrote)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 from rq import Queue, Retry
 
-from bot import runtime
+from bot import keys, runtime
 from bot.config import Config
 from bot.signing import standard_key, standard_sign
 
@@ -30,6 +31,8 @@ TIMEOUT = 15  # seconds the receiver has to answer
 # How long RQ keeps the bot's jobs: a finished one a minute (deleting it at once costs the worker nine more
 # Redis round trips a job), a failed one a week, for an operator to see and requeue.
 JOB_KEEP = {"result_ttl": 60, "failure_ttl": 7 * 86400}
+# An event's body outlives its delivery's retries and then its failed job, which an operator may requeue.
+EVENT_KEEP = sum(RETRY_INTERVALS) + JOB_KEEP["failure_ttl"] + 3600
 
 
 class DeliveryFailed(Exception):
@@ -41,28 +44,47 @@ def emit(config: Config, queue: Queue, kind: str, data: dict[str, Any], event_id
 
     A stable `event_id` (the same when a crashed turn emits again) lets receivers dedupe on `webhook-id`.
     """
+    if not config.events_urls:
+        return
     if not config.events_secret:
         logger.error("EVENTS_URLS is set but EVENTS_SECRET is not: set it (whsec_...) to send events")
         return
     event = json.dumps({"type": kind, "timestamp": _now(), "data": data})
     event_id = f"evt_{event_id or uuid.uuid4().hex}"
-    for url in config.events_urls.split(","):
-        if url.strip():
-            queue.enqueue("bot.events.deliver", url.strip(), event_id, event, retry=Retry(len(RETRY_INTERVALS), RETRY_INTERVALS),
-                          **JOB_KEEP)
+    pipe = queue.connection.pipeline()
+    pipe.multi()  # explicitly: RQ's enqueue would start the transaction itself, and refuses to once commands are queued
+    for url in filter(None, (url.strip() for url in config.events_urls.split(","))):
+        pipe.set(keys.event(event_id, url), event, ex=EVENT_KEEP)
+        queue.enqueue("bot.events.deliver", url, event_id, retry=Retry(len(RETRY_INTERVALS), RETRY_INTERVALS), pipeline=pipe,
+                      **JOB_KEEP)
+    pipe.execute()
 
 
-def deliver(url: str, event_id: str, event: str) -> None:
-    """RQ job: POST one event, signed; raise to be retried, except on 410 Gone (the receiver asks us to stop)."""
-    config = runtime.current().config
-    body, now = event.encode(), int(time.time())
+def deliver(url: str, event_id: str, event: str | None = None) -> None:
+    """RQ job: POST one event, signed; raise to be retried, except on 410 Gone (the receiver asks us to stop).
+
+    Jobs queued before bodies moved out of job arguments carry the body as `event`.
+    """
+    rt = runtime.current()
+    kept = keys.event(event_id, url)
+    body = event.encode() if event is not None else rt.redis.get(kept)
+    if body is None:
+        logger.warning("event not sent: delivered already, or kept past its retries", extra={"event": event_id})
+        return
+    status = _post(rt.config, url, event_id, body)
+    if status == 410:
+        logger.warning("event receiver answered 410 Gone: remove it from EVENTS_URLS", extra={"event": event_id})
+    elif not 200 <= status < 300:
+        raise DeliveryFailed(f"event receiver answered {status}")
+    rt.redis.delete(kept)
+
+
+def _post(config: Config, url: str, event_id: str, body: bytes) -> int:
+    """POST the body signed as Standard Webhooks asks; the receiver's status."""
+    now = int(time.time())
     headers = {"content-type": "application/json", "webhook-id": event_id, "webhook-timestamp": str(now),
                "webhook-signature": standard_sign(standard_key(config.events_secret), event_id, now, body)}
-    response = requests.post(url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)
-    if response.status_code == 410:
-        logger.warning("event receiver answered 410 Gone: remove it from EVENTS_URLS", extra={"event": event_id})
-    elif not 200 <= response.status_code < 300:
-        raise DeliveryFailed(f"event receiver answered {response.status_code}")
+    return requests.post(url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False).status_code
 
 
 def _now() -> str:

@@ -127,3 +127,18 @@ def prompt(name: str) -> str:
 def metrics() -> str:
     """Every counter and histogram bucket of /metrics, one hash field each."""
     return _key("metrics")
+
+
+def scheduled(item_id: str) -> str:
+    """A proactive message waiting for its time: its RQ job names only the id, as /admin/rq shows job arguments."""
+    return _key("scheduled", item_id)
+
+
+def event(event_id: str, url: str) -> str:
+    """An outbound event's body, waiting for its delivery to `url`: the RQ job names only the ids."""
+    return _key("event", event_id, url)
+
+
+def login_failures(address: str) -> str:
+    """Wrong admin credentials sent from one client address in the last minute."""
+    return _key("admin", "failures", address)

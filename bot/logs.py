@@ -24,7 +24,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
-SECRET_NAMES = re.compile(r"TOKEN|SECRET|KEY|PASSWORD", re.IGNORECASE)
+SECRET_NAMES = re.compile(r"TOKEN(?!S)|SECRET|KEY|PASSWORD", re.IGNORECASE)  # OPENAI_MAX_TOKENS and the like are counts
+MIN_SECRET = 6  # shorter values (a flag such as SOME_KEY=1) would blank out every "1" in the logs
+URL_PASSWORD = re.compile(r"://[^/:@\s]*:([^/@\s]+)@")  # rediss://:<password>@host
 
 
 class _Handler(logging.StreamHandler):
@@ -45,8 +47,13 @@ class _Handler(logging.StreamHandler):
 
 
 def secrets_in(environ: Mapping[str, str]) -> list[str]:
-    """The values of every setting whose name says it is secret, such as TELEGRAM_BOT_TOKEN."""
-    return [value for name, value in environ.items() if SECRET_NAMES.search(name) and len(value) >= 6]
+    """The values of every setting whose name says it is secret (TELEGRAM_BOT_TOKEN), and the passwords in URLs (REDIS_URL).
+
+    A password is blanked out whatever its length: a short one is weak, not public.
+    """
+    named = [value for name, value in environ.items() if SECRET_NAMES.search(name)
+             and (len(value) >= MIN_SECRET or value and name.upper().endswith("PASSWORD"))]
+    return named + [password for value in environ.values() for password in URL_PASSWORD.findall(value) if len(password) >= MIN_SECRET]
 
 
 def configure(level: str, fmt: str, secrets: Iterable[str] = ()) -> None:

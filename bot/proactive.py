@@ -1,7 +1,8 @@
 """Messages the bot sends on its own, such as a shop's "your order has shipped": now, or at a given time.
 
 The API queues them in the conversation's outbox; the conversation's own turn sends them, so they
-never interleave with a reply. Each is recorded in the outcome ledger under the platform "api".
+never interleave with a reply. Each is recorded in the outcome ledger under the platform "api". A message
+for later waits in Redis; its RQ job names only its id (/admin/rq shows job arguments, and the text is the caller's).
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ import json
 import logging
 import time
 import uuid
+from datetime import datetime, timezone
 from typing import Any
 
-from bot import deadletters, ledger, runtime
+from bot import deadletters, events, keys, ledger, runtime
 from bot.conversation import Conversation, Turn
 from bot.delivery import Keepalive, deliver
 from bot.errors import BotError, Permanent
@@ -32,8 +34,29 @@ def outgoing(text: str | None = None, prompt: str | None = None, values: dict[st
     return {"id": uuid.uuid4().hex[:16], "text": text, "prompt": prompt, "variables": values or {}}
 
 
+def schedule(rt: Runtime, conversation: str, item: dict[str, Any], at: datetime) -> None:
+    """Send the message at `at`: kept until then and a week past it, for a failed job an operator may requeue."""
+    keep = int((at - datetime.now(timezone.utc)).total_seconds()) + events.JOB_KEEP["failure_ttl"]
+    pipe = rt.redis.pipeline()
+    pipe.set(keys.scheduled(item["id"]), json.dumps(item), ex=keep)
+    rt.turns.queue.enqueue_at(at, "bot.proactive.send_scheduled", conversation, item["id"], pipeline=pipe, **events.JOB_KEEP)
+    pipe.execute()
+
+
+def send_scheduled(conversation: str, item_id: str) -> None:
+    """RQ job, at the time the API was given: queue the message kept for it."""
+    rt = runtime.current()
+    item = rt.redis.get(keys.scheduled(item_id))
+    if item is None:
+        logger.warning("scheduled message not sent: sent already, or its job ran over a week late",
+                       extra={"conversation": conversation, "id": item_id})
+        return
+    rt.turns.send_out(conversation, item.decode())
+    rt.redis.delete(keys.scheduled(item_id))
+
+
 def send_later(conversation: str, item: str) -> None:
-    """RQ job, scheduled for the time the API was given: queue the message now."""
+    """RQ job of the messages scheduled before their text moved out of job arguments: they still run."""
     runtime.current().turns.send_out(conversation, item)
 
 

@@ -67,7 +67,7 @@ def send() -> Any:
     item = proactive.outgoing(data.get("text"), data.get("prompt"), data["variables"])
     at = data.get("at")
     if at and at > datetime.now(timezone.utc):
-        rt.turns.queue.enqueue_at(at, "bot.proactive.send_later", data["conversation"], json.dumps(item), **events.JOB_KEEP)
+        proactive.schedule(rt, data["conversation"], item, at)
     else:
         rt.turns.send_out(data["conversation"], json.dumps(item))
     return jsonify(id=item["id"], conversation=data["conversation"], at=(at.isoformat() if at else None)), 202

@@ -1,22 +1,33 @@
-"""Admin: rq-dashboard and an overview page, behind basic auth, and absent without credentials."""
+"""Admin: rq-dashboard and an overview page, behind basic auth, and absent without credentials or with a weak password."""
 
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+import sys
 
 import pytest
 
+from bot import logs
+from tests.conftest import ROOT
 from tests.fakes import openai_error
 from tests.helpers import Bot, post_update, update
+
+PASSWORD = "correct-horse-battery-staple"
+ADMIN = {"ADMIN_USERNAME": "ops", "ADMIN_PASSWORD": PASSWORD}
 
 
 def basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
+AUTH = basic("ops", PASSWORD)
+
+
 @pytest.fixture
 def admin(settings) -> Bot:
-    return Bot(settings, ADMIN_USERNAME="ops", ADMIN_PASSWORD="s3cret-admin")
+    return Bot(settings, **ADMIN)
 
 
 def test_admin_needs_its_credentials(admin):
@@ -24,11 +35,62 @@ def test_admin_needs_its_credentials(admin):
     assert client.get("/admin").status_code == 401
     assert client.get("/admin/rq/").status_code == 401
     assert client.get("/admin", headers=basic("ops", "wrong")).status_code == 401
-    assert client.get("/admin", headers=basic("ops", "s3cret-admin")).status_code == 200
+    assert client.get("/admin", headers=AUTH).status_code == 200
+
+
+def test_wrong_credentials_are_throttled_per_client_address(admin):
+    client = admin.client
+    statuses = [client.get("/admin", headers=basic("ops", f"guess-{n}")).status_code for n in range(11)]
+    assert statuses == [401] * 10 + [429]
+    assert client.get("/admin", headers=AUTH).status_code == 429  # the right password waits out the minute too
+    assert client.get("/admin/rq/", headers=AUTH).status_code == 429
+    elsewhere = client.get("/admin", headers=AUTH, environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert elsewhere.status_code == 200
+
+
+def test_a_weak_password_leaves_admin_off_and_fails_the_release_check(settings, caplog):
+    for weak in ("s3cret-admin", "abababababababababab"):
+        b = Bot(settings, ADMIN_USERNAME="ops", ADMIN_PASSWORD=weak)
+        assert b.client.get("/admin", headers=basic("ops", weak)).status_code == 404
+        assert b.client.get("/admin/rq/", headers=basic("ops", weak)).status_code == 404
+        result = b.app.test_cli_runner().invoke(args=["check"])
+        assert result.exit_code == 1 and "ADMIN_PASSWORD is too weak" in result.output
+    errors = [record.getMessage() for record in caplog.records if record.levelname == "ERROR"]
+    assert any("ADMIN_PASSWORD is too weak, so /admin stays off" in line for line in errors)
+    assert Bot(settings, **ADMIN).app.test_cli_runner().invoke(args=["check"]).exit_code == 0
+
+
+def test_the_admin_password_is_never_logged_whatever_its_length(settings):
+    env = {**os.environ, **settings, "ADMIN_USERNAME": "ops", "ADMIN_PASSWORD": "pw4"}
+    script = "import logging, app; logging.getLogger('probe').warning('signed in with pw4')"
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert "signed in with [secret]" in result.stderr and "pw4" not in result.stderr
+
+
+def test_counts_of_tokens_are_not_secrets_but_url_passwords_are():
+    env = {"OPENAI_MAX_TOKENS_PARAMETER": "max_completion_tokens", "USER_DAILY_TOKENS": "100000",
+           "REDIS_URL": "rediss://:p4ssw0rd-of-redis@redis.example.com:6380"}
+    assert logs.secrets_in(env) == ["p4ssw0rd-of-redis"]
+
+
+def test_every_page_says_how_it_may_be_shown(admin):
+    pages = {"/admin": AUTH, "/admin/rq/": AUTH, "/admin/rq/0/view/workers": AUTH, "/chat": {}, "/no-such-page": {}}
+    for path, headers in pages.items():
+        response = admin.client.get(path, headers=headers)
+        assert response.headers["X-Frame-Options"] == "DENY", path
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+        assert response.headers["Referrer-Policy"] == "no-referrer", path
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"], path
+    chat = admin.client.get("/chat")
+    policy = chat.headers["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in policy and "default-src 'none'" in policy
+    nonce = policy.split("'nonce-", 1)[1].split("'", 1)[0]
+    assert chat.get_data(as_text=True).count(f'nonce="{nonce}"') == 2  # its one style and one script, nothing else
+    assert "'unsafe-inline'" not in admin.client.get("/admin", headers=AUTH).headers["Content-Security-Policy"]
 
 
 def test_rq_dashboard_is_mounted(admin):
-    response = admin.client.get("/admin/rq/", headers=basic("ops", "s3cret-admin"), follow_redirects=True)
+    response = admin.client.get("/admin/rq/", headers=AUTH, follow_redirects=True)
     assert response.status_code == 200 and b"RQ" in response.data
 
 
@@ -40,7 +102,7 @@ def test_the_overview_lists_usage_handoffs_and_dead_letters(admin, llm):
     admin.run()
     post_update(client, update("again"))
     admin.run()
-    page = client.get("/admin", headers=basic("ops", "s3cret-admin")).get_data(as_text=True)
+    page = client.get("/admin", headers=AUTH).get_data(as_text=True)
     assert "telegram:5" in page  # handed to a person
     assert "LLM: LLM answered 401" in page  # a dead letter
     assert "telegram:42" in page and "$0.0000" in page  # usage of the user, with its cost
@@ -65,7 +127,7 @@ def test_the_overview_lists_conversations_newest_first_with_what_has_them(admin)
     post_update(client, update("talk to a human", chat_id=2))
     admin.run()
     post_update(client, update("still there?", chat_id=1))  # queued: no worker runs
-    page = client.get("/admin", headers=basic("ops", "s3cret-admin")).get_data(as_text=True)
+    page = client.get("/admin", headers=AUTH).get_data(as_text=True)
     rows = [row for row in page.split("<tr>") if "telegram:" in row and "UTC" not in row][:3]
     assert ["telegram:2" in rows[0], "telegram:3" in rows[1], "telegram:1" in rows[2]] == [True, True, True]
     assert "with a person" in rows[0] and "turn queued or running" in rows[2] and "Ada" in rows[1]

@@ -82,3 +82,10 @@ def test_event_bodies_are_standard_webhooks(client, run_worker, receiver):
     body = json.loads(receiver.delivered[0].raw)
     assert set(body) == {"type", "timestamp", "data"} and body["timestamp"].endswith("Z")
     assert receiver.delivered[0].headers["webhook-id"].startswith("evt_")
+
+
+def test_a_delivery_queued_before_the_upgrade_still_goes_out(app, run_worker, receiver):
+    event = {"type": "reply.sent", "timestamp": "2026-11-30T12:00:00Z", "data": {"text": "queued by the previous release"}}
+    app.extensions["bot"].turns.events.enqueue("bot.events.deliver", f"{receiver.url}/events", "evt_1", json.dumps(event))
+    run_worker()
+    assert received(receiver) == [event]

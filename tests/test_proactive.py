@@ -6,7 +6,7 @@ import json
 import time
 from datetime import datetime, timedelta, timezone
 
-from bot import ledger
+from bot import ledger, proactive
 from tests.fakes import telegram_error
 from tests.helpers import Bot, dead_letters, post_update, texts, update
 
@@ -100,3 +100,12 @@ def test_a_message_the_platform_refuses_is_a_dead_letter_that_can_be_replayed(se
     assert b.app.test_cli_runner().invoke(args=["dead-letters", "replay", letter["id"]]).exit_code == 0
     b.run()
     assert texts(telegram)[-1] == "news"
+
+
+def test_a_message_scheduled_before_the_upgrade_still_goes_out(settings, telegram):
+    b = Bot(settings, API_TOKEN=TOKEN)
+    known(b)
+    item = proactive.outgoing("Scheduled by the previous release.")  # its jobs carried the message itself
+    b.app.extensions["bot"].turns.queue.enqueue("bot.proactive.send_later", CONVERSATION, json.dumps(item))
+    b.run()
+    assert texts(telegram)[-1] == "Scheduled by the previous release."
