@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any, Callable
 
 from redis import Redis
 
 from bot import deadletters, keys
 from bot.runtime import Runtime
 
-SCAN_BATCH = 1000  # ledger keys read per round trip while looking for the conversation's
+SCAN_BATCH = 1000  # keys read per round trip while looking for the conversation's records
 
 
 class Busy(Exception):
@@ -17,14 +18,16 @@ class Busy(Exception):
 
 
 def forget(rt: Runtime, conversation: str) -> dict[str, int]:
-    """Remove the conversation's history, summary, contact, waiting messages, ledger entries, dead letters and what its
-    platform keeps of it; returns how many records of each kind went."""
+    """Remove the conversation's history, summary, contact, waiting and scheduled messages, ledger entries, dead letters,
+    unsent events and what its platform keeps of it; returns how many records of each kind went."""
     if rt.redis.exists(keys.lease(conversation)):
         raise Busy(f"a turn of {conversation} is running: try again in a minute")
     platform, _, conversation_id = conversation.partition(":")
     channel = rt.channels.get(platform)
     removed = {"conversation records": rt.redis.delete(*_own_keys(conversation)),
-               "outcomes": _forget_outcomes(rt.redis, conversation),
+               "outcomes": _forget_records(rt.redis, keys.outcome("*", "*"), conversation),
+               "scheduled messages": _forget_records(rt.redis, keys.scheduled("*"), conversation),
+               "unsent events": _forget_records(rt.redis, keys.event("*", "*"), conversation, _event_conversation),
                "dead letters": sum(deadletters.remove(rt.redis, letter) for letter in deadletters.of(rt.redis, conversation)),
                "platform records": channel.forget(conversation_id) if channel else 0}
     rt.redis.pipeline().zrem(keys.recent(), conversation).zrem(keys.active(), conversation).execute()
@@ -36,13 +39,18 @@ def _own_keys(c: str) -> list[str]:
             keys.paused(c), keys.pending(c)]
 
 
-def _forget_outcomes(redis: Redis, conversation: str) -> int:
-    """Delete the ledger entries of the conversation's messages (and of the messages the bot sent it on its own)."""
+def _event_conversation(event: dict[str, Any]) -> str | None:
+    return (event.get("data") or {}).get("conversation")
+
+
+def _forget_records(redis: Redis, pattern: str, conversation: str,
+                    owner: Callable[[dict[str, Any]], str | None] = lambda record: record.get("conversation")) -> int:
+    """Delete the JSON records under `pattern` that belong to the conversation, such as its messages' ledger entries."""
     removed, cursor = 0, 0
     while True:
-        cursor, names = redis.scan(cursor, match=keys.outcome("*", "*"), count=SCAN_BATCH)
+        cursor, names = redis.scan(cursor, match=pattern, count=SCAN_BATCH)
         records = redis.mget(names) if names else []
-        mine = [name for name, raw in zip(names, records) if raw and json.loads(raw).get("conversation") == conversation]
+        mine = [name for name, raw in zip(names, records) if raw and owner(json.loads(raw)) == conversation]
         removed += redis.delete(*mine) if mine else 0
         if cursor == 0:
             return removed

@@ -38,7 +38,7 @@ def schedule(rt: Runtime, conversation: str, item: dict[str, Any], at: datetime)
     """Send the message at `at`: kept until then and a week past it, for a failed job an operator may requeue."""
     keep = int((at - datetime.now(timezone.utc)).total_seconds()) + events.JOB_KEEP["failure_ttl"]
     pipe = rt.redis.pipeline()
-    pipe.set(keys.scheduled(item["id"]), json.dumps(item), ex=keep)
+    pipe.set(keys.scheduled(item["id"]), json.dumps({**item, "conversation": conversation}), ex=keep)  # for forget
     rt.turns.queue.enqueue_at(at, "bot.proactive.send_scheduled", conversation, item["id"], pipeline=pipe, **events.JOB_KEEP)
     pipe.execute()
 

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot import ledger
-from tests.fakes import openai_error
+from tests.fakes import Canned, FakePlatform, openai_error
 from tests.helpers import Bot, dead_letters, post_update, update
 
 ADA, BOB = "telegram:123456789", "telegram:555"
+EVENTS_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+@pytest.fixture
+def receiver():
+    """A receiver of the bot's conversation events."""
+    server = FakePlatform().start()
+    yield server
+    server.stop()
 SESSION = "s-0123456789abcdef0123"
 
 
@@ -17,21 +28,26 @@ def kept(redis, conversation: str) -> list[bytes]:
                   and not key.startswith((b"bot:seen:", b"bot:usage:")))
 
 
-def test_forget_removes_the_conversations_history_ledger_letters_and_contact_and_nothing_else(settings, redis, llm, telegram):
-    b = Bot(settings, API_TOKEN="api-token")
+def test_forget_removes_the_conversations_history_ledger_letters_and_contact_and_nothing_else(settings, redis, llm, telegram,
+                                                                                             receiver):
+    b = Bot(settings, API_TOKEN="api-token", EVENTS_URLS=f"{receiver.url}/events", EVENTS_SECRET=EVENTS_SECRET)
+    receiver.then(*[Canned(status=500)] * 50)  # events wait for their retries, their bodies kept
     b.say("my name is Ada", update_id=1)
     llm.then(*[openai_error(500, "boom")] * 3)
     b.say("this one fails", update_id=2)  # a notice, and a dead letter keeping the words
-    b.client.post("/api/messages", json={"conversation": ADA, "text": "Your order shipped."},
-                  headers={"Authorization": "Bearer api-token"})
+    for extra in ({}, {"at": "2099-01-01T00:00:00Z"}):  # now, and one scheduled for much later
+        b.client.post("/api/messages", json={"conversation": ADA, "text": "Your order shipped.", **extra},
+                      headers={"Authorization": "Bearer api-token"})
     b.run()
+    assert redis.keys("bot:scheduled:*")
     post_update(b.client, update("hello from Bob", chat_id=555, update_id=3))
     b.run()
-    assert kept(redis, ADA) and len(dead_letters(redis)) == 1
+    assert kept(redis, ADA) and len(dead_letters(redis)) == 1 and redis.keys("bot:event:*")
     result = b.app.test_cli_runner().invoke(args=["forget", ADA])
     assert result.exit_code == 0, result.output
     assert "2 outcomes" not in result.output and "3 outcomes" in result.output and "1 dead letters" in result.output
-    assert kept(redis, ADA) == [] and dead_letters(redis) == []
+    assert kept(redis, ADA) == [] and dead_letters(redis) == [] and redis.keys("bot:scheduled:*") == []
+    assert all(b"555" in raw for raw in redis.mget(redis.keys("bot:event:*")))  # Bob's events only
     assert ledger.lookup(redis, "telegram", "3")["outcome"] == "replied" and kept(redis, BOB)  # Bob's stay
     assert redis.zscore("bot:recent", ADA) is None
 
