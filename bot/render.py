@@ -32,6 +32,14 @@ class Format:
     closing: Callable[[Tag], str]
     escape: Callable[[str], str]
     counts_markup: bool = False
+    code_in_links: bool = True  # False where a link's text cannot be code: the text stays plain, the link stays
+
+    def nest(self, spans: list[Span]) -> list[Span]:
+        """The spans with only the nesting this platform can show."""
+        if self.code_in_links:
+            return spans
+        return [Span(span.text, tuple(tag for tag in span.tags if tag[0] != "code")) if _linked(span) else span
+                for span in spans]
 
     def render(self, spans: list[Span]) -> str:
         """Render spans, closing and reopening only the tags that change between them."""
@@ -44,6 +52,10 @@ class Format:
             out.append(self.escape(span.text))
             current = span.tags
         return "".join(out)
+
+
+def _linked(span: Span) -> bool:
+    return any(tag[0] == "a" for tag in span.tags)
 
 
 def _html_open(tag: Tag) -> str:
@@ -60,7 +72,7 @@ def _html_close(tag: Tag) -> str:
     return f"</{tag[0]}>"
 
 
-def _marks(marks: dict[str, tuple[str, str]], escape: Callable[[str], str] = lambda s: s) -> Format:
+def _marks(marks: dict[str, tuple[str, str]], escape: Callable[[str], str] = lambda s: s, code_in_links: bool = True) -> Format:
     """A lightweight markup that wraps each formatted run in marks, such as *bold*; links become `text (url)`."""
     marks = {"a": ("", " ({0})"), **marks}
 
@@ -70,7 +82,7 @@ def _marks(marks: dict[str, tuple[str, str]], escape: Callable[[str], str] = lam
     def closing(tag: Tag) -> str:
         return marks.get(tag[0], ("", ""))[1].format(*tag[1:])
 
-    return Format(opening, closing, escape, counts_markup=True)
+    return Format(opening, closing, escape, counts_markup=True, code_in_links=code_in_links)
 
 
 _CODE = {"code": ("`", "`"), "pre": ("```\n", "\n```")}
@@ -80,10 +92,11 @@ TELEGRAM_HTML = Format(_html_open, _html_close, lambda s: html.escape(s, quote=F
 # The web chat page shows the same small tag set, styled by its own CSS.
 WEB_HTML = TELEGRAM_HTML
 PLAIN = _marks({})
-# Slack's mrkdwn: only &, < and > are escaped.
+# Slack's mrkdwn: only &, < and > are escaped; a link's text shows no code marks, so they are left out.
 SLACK_MRKDWN = _marks(
     {"b": ("*", "*"), "i": ("_", "_"), "s": ("~", "~"), "a": ("<{0}|", ">"), **_CODE},
     lambda s: s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
+    code_in_links=False,
 )
 WHATSAPP = _marks({"b": ("*", "*"), "i": ("_", "_"), "s": ("~", "~"), **_CODE})
 # Standard Markdown again, for systems that render it themselves.
@@ -93,7 +106,7 @@ MARKDOWN = _marks({"b": ("**", "**"), "i": ("_", "_"), "s": ("~~", "~~"), "a": (
 
 def render(markdown: str, fmt: Format, limit: int) -> list[Part]:
     """Render the LLM's Markdown for a platform, as parts no longer than `limit`."""
-    spans = to_spans(markdown)
+    spans = fmt.nest(to_spans(markdown))
     return [part for chunk in _chunks(spans, fmt, limit) if (part := _part(chunk, fmt)).plain.strip()]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-from bot.render import PLAIN, TELEGRAM_HTML, render, utf16_len
+from bot.render import MARKDOWN, PLAIN, SLACK_MRKDWN, TELEGRAM_HTML, WHATSAPP, render, utf16_len
 
 
 def telegram(markdown: str, limit: int = 4096) -> list[str]:
@@ -93,3 +93,11 @@ def test_every_part_has_a_plain_twin():
 
 def test_blank_replies_render_to_nothing():
     assert render("  \n\n ", TELEGRAM_HTML, 4096) == []
+
+
+def test_code_as_link_text_keeps_its_link():
+    markdown = "call [`foo()`](https://e.com/foo) now"
+    assert telegram(markdown) == ['call <a href="https://e.com/foo"><code>foo()</code></a> now']
+    assert [p.text for p in render(markdown, SLACK_MRKDWN, 4000)] == ["call <https://e.com/foo|foo()> now"]  # no code in link text
+    assert [p.text for p in render(markdown, WHATSAPP, 4096)] == ["call `foo()` (https://e.com/foo) now"]
+    assert [p.text for p in render(markdown, MARKDOWN, 4096)] == ["call [`foo()`](https://e.com/foo) now"]
