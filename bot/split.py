@@ -18,18 +18,20 @@ Cut = tuple[int, int]  # where a part ends, where the next begins
 class Splitter:
     """Cuts `text` into parts whose `cost(start, end)`, the length the platform counts as rendered, is at most `limit`.
 
-    The cost must never fall when a part grows. `units` are (start, end) runs, such as code blocks, that are
-    never cut when they fit in a part of their own: one that does not fit where it starts moves whole to the
-    next part. Every part but the last is at least half the limit unless such a unit ends it early. The part
-    count is the one cutting each part as late as possible gives; within it, every cut is the most natural one.
+    The cost must never fall when a part grows. `units` are (start, end) runs, such as code blocks, that begin
+    a part of their own when they do not fit in what is left of one, and are never cut when they fit in a whole
+    part. Every part but the last is at least half the limit unless such a unit ends it early. The part count is
+    the one cutting each part as late as possible gives; within it, every cut is the most natural one.
     """
 
     def __init__(self, text: str, in_code: list[bool], units: list[Cut], cost: Callable[[int, int], int], limit: int) -> None:
         self.text, self.in_code, self.cost, self.limit = text, in_code, cost, limit
-        self.unit = [-1] * len(text)  # where the fitting unit holding each character starts, -1 outside any
+        self.unit = [-1] * len(text)  # where the unit holding each character starts, -1 outside any
+        self.whole = [False] * len(text)  # inside a unit that fits in a part: never cut there
         for start, end in units:
+            self.unit[start:end] = [start] * (end - start)
             if cost(start, end) <= limit:
-                self.unit[start:end] = [start] * (end - start)
+                self.whole[start:end] = [True] * (end - start)
         self.options: dict[int, list[Cut]] = {}
         self.counts: dict[int, int] = {}
 
@@ -80,10 +82,10 @@ class Splitter:
         return start + 1 + bisect_left(range(start + 1, hi + 1), -(-self.limit // 2), key=lambda end: self.cost(start, end))
 
     def _last(self, sep: str, inside_code: bool, lo: int, hi: int) -> Cut | None:
-        """The cut at the last `sep` starting in [lo, hi], inside or outside code as asked, never inside a unit."""
+        """The cut at the last `sep` starting in [lo, hi], inside or outside code as asked, never inside a unit that fits."""
         at = self.text.rfind(sep, lo, hi + len(sep))
         while at >= lo:
-            if self.in_code[at] == inside_code and self.unit[at] < 0:
+            if self.in_code[at] == inside_code and not self.whole[at]:
                 after = at + len(sep)
                 return at, after if inside_code else self._skip_space(after)
             at = self.text.rfind(sep, lo, at + len(sep) - 1)
