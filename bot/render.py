@@ -1,9 +1,10 @@
 """Standard Markdown in, per-platform text out, split at the platform's limit.
 
 The LLM writes Markdown. We parse it once into flat spans (text plus the formatting
-that applies to it), split the spans into parts that fit the platform's limit, and only
-then render each part, so every part opens and closes its own tags and no split ever
-leaves an entity or a code block half open.
+that applies to it), split the spans into parts that fit the platform's limit, measured
+as the platform counts it (escapes, tags and link URLs included where they count), and
+only then render each part, so every part opens and closes its own tags and no split
+ever leaves an entity or a code block half open.
 """
 
 from __future__ import annotations

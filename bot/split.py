@@ -67,10 +67,10 @@ class Splitter:
         end = self._window_end(start)
         if end == len(self.text):
             return [(end, end)]
-        hi = self.unit[end] if self.unit[end] > start else end
-        lo = self._half(start, hi)
-        found = [cut for sep, code in _PREFERENCES if (cut := self._last(sep, code, lo, hi)) is not None]
-        return found + [max(found, key=lambda cut: cut[1]) if found else self._fallback(start, hi)]
+        unit = self.unit[end] if self.unit[end] > start else None  # a unit that does not fit in what is left
+        hi = end if unit is None else unit - 1  # where the last separator may start: before that unit, if any
+        found = self._separators(self._half(start, hi), hi)
+        return found + [max(found, key=lambda cut: cut[1]) if found else self._fallback(start, end, unit)]
 
     def _window_end(self, start: int) -> int:
         """The largest end such that text[start:end] fits (at least one character, whatever it costs)."""
@@ -82,31 +82,39 @@ class Splitter:
         return start + 1 + bisect_left(range(start + 1, hi + 1), -(-self.limit // 2), key=lambda end: self.cost(start, end))
 
     def _last(self, sep: str, inside_code: bool, lo: int, hi: int) -> Cut | None:
-        """The cut at the last `sep` starting in [lo, hi], inside or outside code as asked, never inside a unit that fits."""
+        """The cut at the last `sep` starting in [lo, hi], inside or outside code as asked, never inside a unit that
+        fits, nor after other whitespace (the second line break of a blank line is not a line break of its own)."""
         at = self.text.rfind(sep, lo, hi + len(sep))
         while at >= lo:
-            if self.in_code[at] == inside_code and not self.whole[at]:
+            if self.in_code[at] == inside_code and not self.whole[at] and not self._space(at - 1):
                 after = at + len(sep)
                 return at, after if inside_code else self._skip_space(after)
             at = self.text.rfind(sep, lo, at + len(sep) - 1)
         return None
 
-    def _fallback(self, start: int, hi: int) -> Cut:
-        """No separator in the second half: end before the unit that moves on, or cut the text hard."""
-        cut = hi
-        if self.unit[hi] == hi:
-            while cut > start + 1 and self.text[cut - 1].isspace() and not self.in_code[cut - 1]:
-                cut -= 1
-            return cut, hi
-        while cut > start + 1 and _joins(self.text[cut - 1], self.text[cut]):
-            cut -= 1
-        return cut, cut
+    def _fallback(self, start: int, end: int, unit: int | None) -> Cut:
+        """No separator in the second half: end before the unit that moves on, at the last line break before it
+        (its line, a list item's bullet say, goes with it) or else the last space; with no unit, cut the text hard."""
+        if unit is not None:
+            found = self._separators(start + 1, unit - 1)
+            breaks = [cut for cut in found if self.text[cut[0]] == "\n"]
+            return max(breaks or found or [(unit, unit)], key=lambda cut: cut[1])
+        while end > start + 1 and _joins(self.text[end - 1], self.text[end]):
+            end -= 1
+        return end, end
+
+    def _separators(self, lo: int, hi: int) -> list[Cut]:
+        """The cut at the last separator of each kind that starts in [lo, hi], best kind first."""
+        return [cut for sep, code in _PREFERENCES if (cut := self._last(sep, code, lo, hi)) is not None]
 
     def _skip_space(self, i: int) -> int:
         """Skip the whitespace between parts, but never a code block's indentation nor into a unit."""
-        while i < len(self.text) and self.text[i].isspace() and not self.in_code[i] and self.unit[i] < 0:
+        while i < len(self.text) and self._space(i) and self.unit[i] < 0:
             i += 1
         return i
+
+    def _space(self, i: int) -> bool:
+        return self.text[i].isspace() and not self.in_code[i]
 
 
 def _joins(before: str, char: str) -> bool:

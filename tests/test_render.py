@@ -143,3 +143,15 @@ def test_a_link_that_fits_a_part_moves_whole_to_the_next():
     link = f"[the docs](https://example.com/{'y' * 60})"
     parts = twilio(f"{'intro ' * 5}{link} and more", limit=100)
     assert parts == ["intro " * 4 + "intro", f"the docs (https://example.com/{'y' * 60}) and more"]
+
+
+def test_a_bullet_stays_with_the_link_that_moves_on():
+    url = f"https://example.com/{'b' * 60}"
+    assert twilio(f"- short\n- [second link]({url})", limit=100) == ["• short", f"• second link ({url})"]
+
+
+def test_a_code_block_that_begins_a_part_keeps_its_indentation():
+    code = "    " + "x" * 117  # one unit longer than the limit
+    parts = telegram(f"{'intro ' * 10}\n\n```\n{code}\n```", limit=120)
+    assert parts[0] == ("intro " * 10).strip()
+    assert "".join(visible(part) for part in parts[1:]) == code
