@@ -155,3 +155,9 @@ def test_a_code_block_that_begins_a_part_keeps_its_indentation():
     parts = telegram(f"{'intro ' * 10}\n\n```\n{code}\n```", limit=120)
     assert parts[0] == ("intro " * 10).strip()
     assert "".join(visible(part) for part in parts[1:]) == code
+
+
+def test_a_hard_cut_keeps_emoji_sequences_and_accents_whole():
+    family, accented = "👨‍👩‍👧‍👦", "e\u0301"
+    assert {part.replace(family, "") for part in telegram(family * 30, limit=50)} == {""}
+    assert {part.replace(accented, "") for part in telegram(accented * 90, limit=25)} == {""}
