@@ -44,7 +44,7 @@ class Format:
                 for span in spans]
 
     def unit(self, span: Span) -> Tag | None:
-        """The tag of the run this span belongs to that moves whole to the next part when it fits: code, or a counted link."""
+        """The tag of the run this span is in that is kept whole where it fits in a part: code, or a link whose URL counts."""
         return next((tag for tag in span.tags if tag[0] == "pre" or (tag[0] == "a" and self.counts_markup)), None)
 
     def tag_cost(self, tags: tuple[Tag, ...]) -> int:
@@ -150,7 +150,7 @@ def _drop_long_urls(spans: list[Span], fmt: Format, limit: int) -> list[Span]:
 
 
 def _units(spans: list[Span], fmt: Format) -> list[tuple[int, int]]:
-    """Where the runs that move whole to the next part when they fit are: code blocks, and links whose URL counts."""
+    """Where the runs kept whole where they fit in a part are: code blocks, and links whose URL counts."""
     out, pos = [], 0
     for unit, group in groupby(spans, key=fmt.unit):
         size = sum(len(span.text) for span in group)
