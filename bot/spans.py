@@ -65,8 +65,9 @@ class _SpanBuilder:
         return tuple(tag for tag in self.stack if tag[0] == "blockquote")
 
     def _code(self, text: str, tag: Tag) -> None:
-        # Telegram, Slack and WhatsApp cannot nest bold or links with code: code keeps only its quote.
-        self.add(text, self._block_tags() + (tag,))
+        # Slack and WhatsApp cannot nest bold with code: code keeps only its quote and its link.
+        links = tuple(tag for tag in self.stack if tag[0] == "a")
+        self.add(text, self._block_tags() + links + (tag,))
 
     def need(self, gap: str) -> None:
         if not self.gap:

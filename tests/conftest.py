@@ -103,9 +103,11 @@ def llm() -> Iterator[FakeOpenAI]:
 
 @pytest.fixture
 def telegram() -> Iterator[FakeTelegram]:
+    """The Telegram fake; the test fails if any part it was sent would not parse or was too long."""
     server = FakeTelegram().start()
     yield server
     server.stop()
+    server.check()
 
 
 @pytest.fixture

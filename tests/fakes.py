@@ -15,6 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
+from tests import tdlib
+
 
 @dataclass(frozen=True)
 class Call:
@@ -249,7 +251,16 @@ def vllm_extra_forbidden(names: list[str], payload: dict) -> Canned:
 
 
 class FakeTelegram(FakeServer):
-    """POST /bot<token>/<method>, recording calls; sendMessage returns a message like the real API."""
+    """POST /bot<token>/<method>, recording calls; sendMessage returns a message like the real API.
+
+    Every sendMessage is judged as Telegram judges it: its HTML parsed by TDLib, its parsed text held to 4096
+    UTF-16 units. The bot falls back to plain text when its HTML is refused, which would hide a rendering
+    bug, so each refusal no test scripted is also kept in `refused`, for `check`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused: list[tuple[str, str]] = []  # (Telegram's description, the text) of each part it would refuse
 
     @property
     def sent(self) -> list[dict]:
@@ -261,10 +272,24 @@ class FakeTelegram(FakeServer):
         if canned is not None:
             return canned
         if method == "sendMessage":
-            return Canned(body={"ok": True, "result": {"message_id": len(self.sent), "chat": {"id": payload.get("chat_id")}, "text": payload.get("text")}})
+            return self._send_message(payload)
         if method == "getWebhookInfo":
             return Canned(body={"ok": True, "result": {"url": "", "pending_update_count": 0}})
         return Canned(body={"ok": True, "result": True})
+
+    def _send_message(self, payload: dict) -> Canned:
+        text = payload.get("text", "")
+        problem = tdlib.refusal(text, payload.get("parse_mode"))
+        if problem:
+            with self.lock:
+                self.refused.append((problem, text))
+            return telegram_error(400, problem)
+        return Canned(body={"ok": True, "result": {"message_id": len(self.sent), "chat": {"id": payload.get("chat_id")}, "text": text}})
+
+    def check(self) -> None:
+        """Fail if Telegram would have refused any part a test did not script it to refuse."""
+        if self.refused:
+            raise AssertionError("Telegram would refuse these parts:\n" + "\n".join(f"{why}: {text!r}" for why, text in self.refused))
 
 
 def telegram_error(code: int, description: str, retry_after: int | None = None) -> Canned:

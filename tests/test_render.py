@@ -5,7 +5,8 @@ from __future__ import annotations
 import html
 import re
 
-from bot.render import PLAIN, TELEGRAM_HTML, render, utf16_len
+from bot.render import MARKDOWN, PLAIN, SLACK_MRKDWN, TELEGRAM_HTML, WHATSAPP, Format, render, utf16_len
+from bot.spans import to_spans
 
 
 def telegram(markdown: str, limit: int = 4096) -> list[str]:
@@ -93,3 +94,70 @@ def test_every_part_has_a_plain_twin():
 
 def test_blank_replies_render_to_nothing():
     assert render("  \n\n ", TELEGRAM_HTML, 4096) == []
+
+
+def test_code_as_link_text_keeps_its_link():
+    markdown = "call [`foo()`](https://e.com/foo) now"
+    assert telegram(markdown) == ['call <a href="https://e.com/foo"><code>foo()</code></a> now']
+    assert [p.text for p in render(markdown, SLACK_MRKDWN, 4000)] == ["call <https://e.com/foo|foo()> now"]  # no code in link text
+    assert [p.text for p in render(markdown, WHATSAPP, 4096)] == ["call `foo()` (https://e.com/foo) now"]
+    assert [p.text for p in render(markdown, MARKDOWN, 4096)] == ["call [`foo()`](https://e.com/foo) now"]
+
+
+LONG_URL = "https://example.com/" + "x" * 120
+
+
+def twilio(markdown: str, limit: int = 1600) -> list[str]:
+    return [part.text for part in render(markdown, PLAIN, limit)]
+
+
+def needed(markdown: str, fmt: Format, limit: int) -> int:
+    """The fewest parts the reply's rendered length allows, plus the one the splitting may add."""
+    return -(-utf16_len(fmt.render(fmt.nest(to_spans(markdown)))) // limit) + 1
+
+
+def test_a_list_of_long_links_takes_the_parts_its_length_needs():
+    markdown = "\n".join(f"- [Document number {i} about things]({LONG_URL}/{i})" for i in range(17))
+    parts = twilio(markdown)
+    assert 1 < len(parts) <= needed(markdown, PLAIN, 1600)
+    assert all(utf16_len(part) <= 1600 for part in parts)
+    assert "\n".join(parts).count(" (https://") == 17  # every link whole, with its URL
+
+
+def test_a_long_slack_answer_takes_the_parts_its_length_needs():
+    paragraph = " ".join(f"see <{i}> & [link {i}](https://e.com/{i}?a=1&b=2) or `code {i}`, **bold** _it_" for i in range(8))
+    markdown = "\n\n".join([paragraph] * 40)
+    parts = [p.text for p in render(markdown, SLACK_MRKDWN, 4000)]
+    assert len(parts) <= needed(markdown, SLACK_MRKDWN, 4000)
+    assert all(2000 <= utf16_len(part) <= 4000 for part in parts[:-1])
+
+
+def test_a_link_that_fits_no_part_loses_its_url_before_its_text_is_cut():
+    assert twilio(f"intro words here [the docs]({LONG_URL})", limit=60) == ["intro words here the docs"]
+    parts = twilio(f"[{'word ' * 30}]({LONG_URL})", limit=60)
+    assert all("https" not in part and utf16_len(part) <= 60 for part in parts)
+    assert " ".join(parts).split() == ["word"] * 30
+
+
+def test_a_link_that_fits_a_part_moves_whole_to_the_next():
+    link = f"[the docs](https://example.com/{'y' * 60})"
+    parts = twilio(f"{'intro ' * 5}{link} and more", limit=100)
+    assert parts == ["intro " * 4 + "intro", f"the docs (https://example.com/{'y' * 60}) and more"]
+
+
+def test_a_bullet_stays_with_the_link_that_moves_on():
+    url = f"https://example.com/{'b' * 60}"
+    assert twilio(f"- short\n- [second link]({url})", limit=100) == ["• short", f"• second link ({url})"]
+
+
+def test_a_code_block_that_begins_a_part_keeps_its_indentation():
+    code = "    " + "x" * 117  # one unit longer than the limit
+    parts = telegram(f"{'intro ' * 10}\n\n```\n{code}\n```", limit=120)
+    assert parts[0] == ("intro " * 10).strip()
+    assert "".join(visible(part) for part in parts[1:]) == code
+
+
+def test_a_hard_cut_keeps_emoji_sequences_and_accents_whole():
+    family, accented = "👨‍👩‍👧‍👦", "e\u0301"
+    assert {part.replace(family, "") for part in telegram(family * 30, limit=50)} == {""}
+    assert {part.replace(accented, "") for part in telegram(accented * 90, limit=25)} == {""}
