@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from datetime import datetime
 from typing import Any, Callable, Iterator
@@ -358,6 +359,17 @@ def test_retry_after_is_passed_on_to_the_retry(app, receiver, header, seconds):
     with pytest.raises(Transient) as failed:
         app.extensions["bot"].channels["webhook"].send(reply)
     assert failed.value.retry_after == seconds
+
+
+def test_a_retry_after_that_is_not_a_number_gets_the_usual_backoff_and_no_turn_crashes(client, run_worker, receiver, redis,
+                                                                                       caplog):
+    receiver.then(Canned(status=503, headers={"Retry-After": "nan"}))
+    send(client, message("hello", receiver))
+    run_worker()
+    refused, delivered = receiver.requests
+    assert delivered.body["data"]["text"] == "LLM: hello"
+    assert dead_letters(redis) == []
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR] == []  # no crash, retried
 
 
 # Configuration mistakes stop the start-up with a message that names the variable.
