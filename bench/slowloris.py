@@ -1,6 +1,6 @@
 """Slowloris: /healthz latency while connections trickle their headers into the Procfile's web server, unbuffered.
 
-    .venv/bin/python -m bench.slowloris                          # 0, 8, 15, 16, 24, 40 connections, 10 s each: ~75 s
+    .venv/bin/python -m bench.slowloris                          # 0, 8, 15, 16, 24, 40 connections, 10 s each: ~90 s
     .venv/bin/python -m bench.slowloris --levels 0,40 --seconds 5
 
 Only 127.0.0.1: a throwaway Redis and the Procfile's `web` command (gunicorn.conf.py; WEB_CONCURRENCY processes of 8
