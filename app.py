@@ -8,6 +8,7 @@ import os
 from typing import Mapping
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot import cli, llm, logs, storage
 from bot.config import OFFLINE_MODEL_HINT, Config
@@ -25,6 +26,11 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     settings = Config.from_env({**os.environ, **(config or {})})
     logs.configure(settings.log_level, settings.log_format, logs.secrets_in(settings.env))
     app = Flask(__name__)
+    # The one definition of the client's address and the public URL (request.remote_addr, request.url): the forwarded
+    # headers of TRUSTED_PROXIES hops only. Never X-Forwarded-Host: Heroku's router passes a client's own on untouched,
+    # and routes by the Host header, which proxies pass on.
+    hops = settings.trusted_proxies
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_port=hops)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     # A worker's slots each hold a connection while they wait for a job, and their turns' lease renewals another.
     redis = storage.connect(settings.redis_url, max_connections=max(100, 2 * settings.worker_concurrency + 20))

@@ -41,11 +41,12 @@ def redis_server() -> Iterator[str]:
 
 
 @contextmanager
-def web_server(app: str, env: Mapping[str, str], access_log: bool = False) -> Iterator[int]:
-    """The Procfile's `web` command serving `app` (such as "app:app") on a free port, once it answers HTTP."""
+def web_server(app: str, env: Mapping[str, str], access_log: bool = False, log: IO | None = None) -> Iterator[int]:
+    """The Procfile's `web` command serving `app` (such as "app:app") on a free port, once it answers HTTP; its output
+    goes to `log`, if given."""
     port = free_port()
     environ = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
-    process = spawn(["sh", "-c", f"exec {web_command(app, access_log)}"], environ)
+    process = spawn(["sh", "-c", f"exec {web_command(app, access_log)}"], environ, log)
     try:
         wait_for_port(port, process)
         _wait_for_http(port, process)
@@ -59,9 +60,7 @@ def web_command(app: str = "app:app", access_log: bool = False) -> str:
     command = procfile()["web"]
     if not access_log:
         command = command.replace(" --access-logfile -", "")
-    # gunicorn 27's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl): several
-    # masters at once (ours, another checkout's `make run`) would take it from each other. It serves no request.
-    return command.replace("app:app", app, 1) + " --no-control-socket"
+    return command.replace("app:app", app, 1)
 
 
 def procfile() -> dict[str, str]:

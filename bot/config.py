@@ -45,6 +45,7 @@ class Config:
     shutdown_grace: int = 20  # seconds a turn may run on after SIGTERM before it is handed back (Heroku kills at 30)
     queue_name: str = "turns"
     max_body_bytes: int = 1024 * 1024
+    trusted_proxies: int = 1  # proxies in front whose X-Forwarded-For/-Proto/-Port are believed: Heroku's router; 0: none
     webchat_enabled: bool = False
     webchat_rate_limit: int = 20  # messages per minute from one address
     failure_notice: str = "Sorry, I can't answer right now. Please try again in a few minutes."

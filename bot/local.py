@@ -65,6 +65,7 @@ def _environment() -> dict[str, str]:
     env.setdefault("LOG_FORMAT", "text")  # for reading in a terminal; production logs JSON lines
     env.setdefault("PORT", "8000")
     env.setdefault("HOST", "127.0.0.1")  # the chat page has no login: keep it off the network
+    env.setdefault("TRUSTED_PROXIES", "0")  # the browser talks to gunicorn directly: no forwarded header is believed
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
 

@@ -6,7 +6,7 @@ import json
 import logging
 import re
 import time
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 # What every LogRecord has: anything else was passed in `extra` and belongs in the line.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
@@ -22,6 +22,38 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)
+
+
+# C0 and C1 controls (CR, LF, ESC, ...), DEL, and Unicode's line and paragraph separators: what could start a forged line
+# or rewrite a terminal when a caller's text (a URL path, a header) is logged.
+CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every control character written as its escape (\\r, \\n, \\x1b): nothing a caller sent can forge a line."""
+    return CONTROLS.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
+
+
+class TextFormatter(logging.Formatter):
+    """Plain text for reading by eye: a record is one line, but for its traceback, whose lines are indented."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return escape_controls(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:
+        return _indented(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return _indented(super().formatStack(stack_info))
+
+
+def _indented(text: str) -> str:
+    """Each line indented and escaped: no line of a traceback (an exception's message may hold a caller's text) can
+    start at the margin, where records start."""
+    return "\n".join("    " + escape_controls(line) for line in text.split("\n"))
 
 
 SECRET_NAMES = re.compile(r"TOKEN(?!S)|SECRET|KEY|PASSWORD", re.IGNORECASE)  # OPENAI_MAX_TOKENS and the like are counts
@@ -65,6 +97,5 @@ def configure(level: str, fmt: str, secrets: Iterable[str] = ()) -> None:
         ours[0].secrets = sorted(set(ours[0].secrets) | set(secrets), key=len, reverse=True)
         return
     handler = _Handler(secrets)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s") if fmt == "text"
-                         else JsonFormatter())
+    handler.setFormatter(TextFormatter() if fmt == "text" else JsonFormatter())
     root.addHandler(handler)

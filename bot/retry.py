@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import math
 import random
+import re
 import time
+from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Callable, TypeVar
 
@@ -17,6 +19,8 @@ T = TypeVar("T")
 
 BASE_DELAY = 1.0  # seconds before the first retry, at most
 MAX_DELAY = 60.0  # no single wait is longer, whatever Retry-After says
+MAX_RETRY_AFTER = 86400.0  # a server's word is taken for a day at most; a turn's deadline stops waiting far sooner
+DELTA_SECONDS = re.compile(r"[0-9]+(\.[0-9]+)?")  # RFC 9110's delta-seconds, and the fractions some servers send
 RATE_LIMIT_PATIENCE = 64.0  # a 429 without Retry-After: the waits add up to a little over a minute, past a per-minute limit
 RATE_LIMIT_JITTER = 0.25  # those waits are stretched by up to this share, so turns limited together do not retry together
 
@@ -37,18 +41,19 @@ def with_retries(call: Callable[[], T], retries: int, what: str, sleep: Callable
     raise AssertionError("unreachable")
 
 
-def retry_after(value: str | None) -> float | None:
-    """A Retry-After header in seconds, from either of its forms (seconds, or an HTTP date); None if absent or unreadable."""
-    if not value:
-        return None
+def retry_after(value: object) -> float | None:
+    """A Retry-After in seconds, at most MAX_RETRY_AFTER: delta-seconds (a header's text, or a number such as Telegram's
+    retry_after field) or an HTTP date; None when absent or anything else (nan, inf, negative, words)."""
+    text = str(value).strip() if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
+    if DELTA_SECONDS.fullmatch(text):
+        return min(float(text), MAX_RETRY_AFTER)
     try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, OverflowError):
         return None
+    if moment.tzinfo is None:  # HTTP dates are in GMT; parsedate leaves a date without a zone naive
+        moment = moment.replace(tzinfo=timezone.utc)
+    return min(max(0.0, moment.timestamp() - time.time()), MAX_RETRY_AFTER)
 
 
 def backoff(attempt: int, error: Transient, retries: int, longest: float = MAX_DELAY) -> float:

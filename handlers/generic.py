@@ -12,14 +12,13 @@ import requests
 from flask import Request
 from marshmallow import fields, validate
 from redis import Redis
-from urllib3.exceptions import LocationParseError
-from urllib3.util import Url, parse_url
 
 from bot.config import Config, ConfigError
 from bot.errors import BotError, Permanent, Rejected
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render import MARKDOWN
 from handlers import http, signatures
+from handlers.allowlist import Allowlist
 from handlers.base import Adapter, Payload, load
 from handlers.http import PlatformAPI
 
@@ -64,7 +63,7 @@ class Generic(Adapter):
         self.allowlist = Allowlist(config.setting("GENERIC_CALLBACK_ALLOWLIST"), self.callback_url)
         if self.callback_url and (reason := self.allowlist.refusal(self.callback_url)):
             raise ConfigError(f"GENERIC_CALLBACK_URL: {reason}")
-        self.http = PlatformAPI("webhook callback", config.platform_timeout, config.worker_concurrency)
+        self.http = PlatformAPI("webhook callback", config.platform_timeout, config.worker_concurrency, self.allowlist.peer_refusal)
 
     def verify(self, request: Request) -> None:
         """Standard Webhooks: an HMAC of the id, the timestamp and the raw body, signed within 5 minutes."""
@@ -104,38 +103,6 @@ class Generic(Adapter):
         return url
 
 
-class Allowlist:
-    """The hosts replies may be POSTed to, so that no caller can aim the bot at an internal address."""
-
-    def __init__(self, entries: str, configured_url: str = "") -> None:
-        hosts = {_normal(entry) for entry in entries.split(",") if entry.strip()}
-        self.suffixes = tuple(host[1:] for host in hosts if host.startswith("*."))
-        self.exact = {host for host in hosts if not host.startswith("*.")}
-        configured = _parse(configured_url)
-        if configured and configured.host:  # the operator chose this one
-            self.exact.add(_normal(configured.host))
-
-    def refusal(self, url: str) -> str | None:
-        """Why a reply may not be POSTed to `url`, or None when it may."""
-        parts = _parse(url)
-        if parts is None or parts.scheme not in ("http", "https") or not parts.host:
-            return "the callback URL must be an absolute http(s) URL"
-        if parts.auth is not None:
-            return "the callback URL must not carry a user name or password"
-        host = _normal(parts.host)
-        if not self.allows(host):
-            return f"callback host {host} is not in GENERIC_CALLBACK_ALLOWLIST"
-        if parts.scheme == "http" and host not in self.exact:
-            return f"callback host {host} needs https: http is only for hosts listed exactly in GENERIC_CALLBACK_ALLOWLIST"
-        return None
-
-    def allows(self, host: str) -> bool:
-        """Listed exactly, or a subdomain of a `*.` entry; IP addresses only ever match exactly."""
-        # Top-level domains start with a letter; no spelling of an IP address (127.1, 0x7f.1) does.
-        named = host.rsplit(".", 1)[-1][:1].isalpha()
-        return host in self.exact or (named and host.endswith(self.suffixes))
-
-
 def _key(secret: str) -> bytes:
     """The HMAC key in GENERIC_WEBHOOK_SECRET, or a ConfigError that says how to make a good one."""
     try:
@@ -145,19 +112,6 @@ def _key(secret: str) -> bytes:
     if len(key) < MIN_KEY_BYTES:
         raise ConfigError(SECRET_HINT)
     return key
-
-
-def _parse(url: str) -> Url | None:
-    """The URL as requests (through urllib3) will read it when it connects; None if it cannot."""
-    try:
-        return parse_url(url)
-    except LocationParseError:
-        return None
-
-
-def _normal(host: str) -> str:
-    """A host as the allowlist compares it: lower case, IPv6 without brackets."""
-    return host.strip().lower().strip("[]")
 
 
 def _event(reply: Reply, now: float) -> dict[str, Any]:

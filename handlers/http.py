@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import os
+import socket
 import urllib.request
-from typing import Any
+from typing import Any, Callable
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.util import Url
 
-from bot.errors import Transient, Unconfirmed
+from bot.errors import Permanent, Transient, Unconfirmed
 from bot.retry import retry_after
+
+# (where a connection went: scheme, host and port; the address its host resolved to) -> why not talk to it, or None
+PeerRefusal = Callable[[Url, str], "str | None"]
 
 
 class PlatformAPI:
-    """A small HTTP client for one platform's API."""
+    """A small HTTP client for one platform's API; with `peer_refusal`, each connection checks the address it reached."""
 
-    def __init__(self, platform: str, timeout: float, connections: int = 10) -> None:
+    def __init__(self, platform: str, timeout: float, connections: int = 10, peer_refusal: PeerRefusal | None = None) -> None:
         self.platform = platform
         self.timeout = timeout
         self.session = requests.Session()
@@ -26,7 +32,8 @@ class PlatformAPI:
         self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         # Keep a connection for each turn that may call at once (a worker's slots): past requests' default of 10,
         # every call opened a new connection (and TLS handshake) and logged "Connection pool is full".
-        adapter = HTTPAdapter(pool_maxsize=max(10, connections))
+        pool_maxsize = max(10, connections)
+        adapter = CheckedAdapter(peer_refusal, pool_maxsize=pool_maxsize) if peer_refusal else HTTPAdapter(pool_maxsize=pool_maxsize)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
 
@@ -47,6 +54,38 @@ class PlatformAPI:
             raise Transient(f"{self.platform} API timed out connecting") from None
         except requests.ConnectionError:
             raise Transient(f"{self.platform} API unreachable") from None
+
+
+class CheckedAdapter(HTTPAdapter):
+    """An adapter whose connections check the address they reached, once connected and before a byte is sent: so no
+    DNS answer can differ from the address checked. (Through a proxy the proxy resolves names, and nothing is checked.)"""
+
+    def __init__(self, refusal: PeerRefusal, **kwargs: Any) -> None:
+        self.refusal = refusal  # before HTTPAdapter's __init__, which builds the pool manager
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        pools = self.poolmanager.pool_classes_by_scheme
+        self.poolmanager.pool_classes_by_scheme = {
+            scheme: type(pool.__name__, (pool,), {"ConnectionCls": _checked(pool.ConnectionCls, self.refusal)})
+            for scheme, pool in pools.items()}
+
+
+def _checked(connection: type[HTTPConnection], refusal: PeerRefusal) -> type[HTTPConnection]:
+    """urllib3's `connection` class, closing a connection whose peer `refusal` objects to with a Permanent error."""
+
+    class Checked(connection):
+        def _new_conn(self) -> socket.socket:
+            sock = super()._new_conn()
+            scheme = "https" if isinstance(self, HTTPSConnection) else "http"
+            reason = refusal(Url(scheme, host=self.host, port=self.port), sock.getpeername()[0])
+            if reason:
+                sock.close()
+                raise Permanent(reason)
+            return sock
+
+    return Checked
 
 
 def retryable(response: requests.Response) -> bool:

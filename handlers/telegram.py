@@ -11,6 +11,7 @@ from marshmallow import fields, pre_load
 from bot.errors import FormattingRejected, Permanent, Transient
 from bot.messages import IncomingMessage, Reply
 from bot.render import TELEGRAM_HTML
+from bot.retry import retry_after
 from handlers import http, signatures
 from handlers.base import Adapter, Payload, load
 from handlers.http import PlatformAPI
@@ -179,7 +180,7 @@ def _error(method: str, response: requests.Response, body: dict[str, Any]) -> Ex
         return _not_the_bot_api(method, response)
     message = f"Telegram {method} failed ({code}): {description}"
     if code == 429:
-        return Transient(message, retry_after=(body.get("parameters") or {}).get("retry_after"))
+        return Transient(message, retry_after=retry_after((body.get("parameters") or {}).get("retry_after")))
     if code >= 500:
         return Transient(message)
     if "can't parse entities" in description:

@@ -183,19 +183,10 @@ def port_variants(url: str) -> list[str]:
 
 
 def public_url(request: Request, base: str) -> str:
-    """The URL Twilio requested: PUBLIC_BASE_URL, else what the proxy forwarded, else our own, plus path and query."""
+    """The URL Twilio requested: PUBLIC_BASE_URL, else the request's own (app.py's ProxyFix believes only TRUSTED_PROXIES
+    hops), plus path and query as sent."""
     query = request.query_string.decode("latin-1")
-    tail = request.path + (f"?{query}" if query else "")
-    if base:
-        return base.rstrip("/") + tail
-    scheme = _first(request.headers.get("X-Forwarded-Proto")) or request.scheme
-    host = _first(request.headers.get("X-Forwarded-Host")) or request.host
-    return f"{scheme}://{host}{request.root_path}{tail}"
-
-
-def _first(header: str | None) -> str:
-    """The first value of a forwarded header: the one the proxy facing Twilio set."""
-    return (header or "").split(",")[0].strip()
+    return (base or request.host_url).rstrip("/") + request.path + (f"?{query}" if query else "")
 
 
 def _matching(given: str | None, expected: list[str]) -> str:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import signal
+import socket
 import time
 from datetime import datetime
 from typing import Any, Callable, Iterator
@@ -13,10 +16,10 @@ import pytest
 from app import create_app
 from bot import ledger
 from bot.config import ConfigError
-from bot.errors import Rejected, Transient
+from bot.errors import Permanent, Rejected, Transient
 from bot.messages import Reply
 from bot.worker import work
-from handlers.generic import Allowlist
+from handlers.allowlist import Allowlist
 from handlers.signatures import standard_key, standard_sign, standard_verify
 from tests.conftest import stop_group
 from tests.fakes import Canned, FakePlatform, completion
@@ -279,7 +282,7 @@ def test_the_allowlist_is_checked_again_before_each_send(client, redis, receiver
     work(narrowed.extensions["bot"], burst=True)
     assert receiver.requests == []
     [dead] = dead_letters(redis)
-    assert dead["reason"] == "delivery: callback host 127.0.0.1 is not in GENERIC_CALLBACK_ALLOWLIST"
+    assert dead["reason"] == f"delivery: callback host {receiver.url.removeprefix('http://')} is not in GENERIC_CALLBACK_ALLOWLIST"
 
 
 ALLOWLIST_CASES = {
@@ -289,20 +292,62 @@ ALLOWLIST_CASES = {
     "wildcard apex": ("https://example.com/x", "example.com is not in"),
     "look-alike": ("https://badexample.com/x", "badexample.com is not in"),
     "http on a wildcard host": ("http://hooks.example.com/x", "needs https"),
-    "http on an exact host": ("http://crm.internal:8080/x", None),
+    "http on an exact host": ("http://crm.internal/x", None),
+    "the default port named": ("https://crm.internal:443/x", None),
+    "an exact host on an unlisted port": ("http://crm.internal:8080/x", "crm.internal:8080 is not in"),
+    "an exact host on its listed port": ("http://crm.internal:8443/x", None),
+    "the other scheme's default port": ("https://crm.internal:80/x", "crm.internal:80 is not in"),
+    "a wildcard on an unlisted port": ("https://hooks.example.com:8443/x", "hooks.example.com:8443 is not in"),
+    "a wildcard on its listed port": ("https://a.hooks.example.net:8443/x", None),
+    "a wildcard with a port, at the default": ("https://a.hooks.example.net/x", "a.hooks.example.net is not in"),
     "exact IP": ("http://192.168.1.20/x", None),
     "exact IPv6": ("https://[::1]/x", None),
+    "exact IPv6 on its listed port": ("https://[::1]:8443/x", None),
+    "IPv6 on an unlisted port": ("https://[::1]:9000/x", "[::1]:9000 is not in"),
+    "bare IPv6 entry": ("https://[fe80::1]/x", None),
     "IP under a numeric wildcard": ("https://10.0.0.1/x", "10.0.0.1 is not in"),
     "short IP spelling": ("https://10.1/x", "10.1 is not in"),
     "trailing dot": ("https://hooks.example.com./x", "is not in"),
 }
+ALLOWLIST = " *.example.com, crm.internal,crm.internal:8443, *.hooks.example.net:8443, 192.168.1.20, [::1], [::1]:8443, fe80::1, *.0.0.1, *.1 "
 
 
 @pytest.mark.parametrize("url, reason", ALLOWLIST_CASES.values(), ids=ALLOWLIST_CASES.keys())
 def test_allowlist_matching(url, reason):
-    allowlist = Allowlist(" *.example.com, crm.internal,192.168.1.20, [::1], *.0.0.1, *.1 ")
-    refusal = allowlist.refusal(url)
+    refusal = Allowlist(ALLOWLIST).refusal(url)
     assert refusal is None if reason is None else reason in refusal
+
+
+@pytest.mark.parametrize("entry", ["crm.internal:http", "user@crm.internal", "crm.internal/hooks", "crm.internal:99999"])
+def test_a_malformed_allowlist_entry_names_the_setting(env, entry):
+    with pytest.raises(ConfigError, match=f"GENERIC_CALLBACK_ALLOWLIST: '{entry}' is not a host, host:port"):
+        create_app(env | {"GENERIC_CALLBACK_ALLOWLIST": f"hooks.example.com, {entry}"})
+
+
+@pytest.fixture
+def rebinding_dns(monkeypatch) -> None:
+    """A DNS that answers as a rebinding attacker's does: every name under example.com resolves to this machine."""
+    resolve = socket.getaddrinfo
+
+    def answer(host: Any, *args: Any, **kwargs: Any) -> Any:
+        return resolve("127.0.0.1" if str(host).endswith(".example.com") else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", answer)
+    monkeypatch.setenv("NO_PROXY", os.environ.get("NO_PROXY", "") + ",.example.com")  # not through the tests' dead proxy
+
+
+def reply_to(url: str) -> Reply:
+    return Reply("webhook", "crm-42", "hi", "hi", key="turn-0", context={"callback_url": url, "user_id": "u-7", "in_reply_to": "msg_1"})
+
+
+def test_a_wildcard_host_resolving_to_an_internal_address_is_refused_as_it_connects(env, receiver, rebinding_dns):
+    port = receiver.server.server_port
+    webhook = create_app(env | {"GENERIC_CALLBACK_ALLOWLIST": f"*.example.com:{port}, crm.example.com:{port}"}).extensions[
+        "bot"].channels["webhook"]
+    with pytest.raises(Permanent, match="callback host rebind.example.com resolved to 127.0.0.1, an internal address"):
+        webhook.send(reply_to(f"https://rebind.example.com:{port}/hooks"))
+    webhook.send(reply_to(f"http://crm.example.com:{port}/hooks"))  # listed exactly: the operator's choice, internal or not
+    assert [call.path for call in receiver.requests] == ["/hooks"]
 
 
 # Delivery outcomes: retry what may pass later, dead-letter the rest, never follow redirects.
@@ -355,11 +400,20 @@ def test_another_4xx_is_dead_lettered_with_its_status(client, run_worker, receiv
 @pytest.mark.parametrize("header, seconds", [("7", 7.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0), ("soon", None)])
 def test_retry_after_is_passed_on_to_the_retry(app, receiver, header, seconds):
     receiver.then(Canned(status=429, headers={"Retry-After": header}))
-    reply = Reply("webhook", "crm-42", "hi", "hi", key="turn-0",
-                  context={"callback_url": receiver.url + CALLBACK_PATH, "user_id": "u-7", "in_reply_to": "msg_1"})
     with pytest.raises(Transient) as failed:
-        app.extensions["bot"].channels["webhook"].send(reply)
+        app.extensions["bot"].channels["webhook"].send(reply_to(receiver.url + CALLBACK_PATH))
     assert failed.value.retry_after == seconds
+
+
+def test_a_retry_after_that_is_not_a_number_gets_the_usual_backoff_and_no_turn_crashes(client, run_worker, receiver, redis,
+                                                                                       caplog):
+    receiver.then(Canned(status=503, headers={"Retry-After": "nan"}))
+    send(client, message("hello", receiver))
+    run_worker()
+    refused, delivered = receiver.requests
+    assert delivered.body["data"]["text"] == "LLM: hello"
+    assert dead_letters(redis) == []
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR] == []  # no crash, retried
 
 
 # Configuration mistakes stop the start-up with a message that names the variable.

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from bot.errors import Transient
-from bot.retry import backoff, rate_limit_wait, with_retries
+from bot.retry import MAX_RETRY_AFTER, backoff, rate_limit_wait, retry_after, with_retries
 
 
 def rate_limited() -> Transient:
@@ -67,3 +67,34 @@ def test_with_a_deadline_a_retry_after_longer_than_a_minute_is_waited_out():
     calls.clear()
     with_retries(flood_control, 3, "delivery", sleep=waits.append)  # no deadline: capped, as before
     assert waits[-1] == 60.0
+
+
+RETRY_AFTER_VALUES = {
+    "delta-seconds": ("120", 120.0),
+    "a fraction": (" 1.5 ", 1.5),
+    "Telegram's number": (3, 3.0),
+    "an HTTP date past": ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+    "absent": (None, None),
+    "not a number": ("nan", None),
+    "Telegram's NaN": (float("nan"), None),
+    "infinite": ("inf", None),
+    "infinite number": (float("inf"), None),
+    "negative": ("-5", None),
+    "exponent": ("1e3", None),
+    "other digits": ("\u0661\u0662", None),
+    "a word": ("soon", None),
+    "a boolean": (True, None),
+    "a list": ([5], None),
+    "huge": ("9" * 400, MAX_RETRY_AFTER),
+}
+
+
+@pytest.mark.parametrize("value, seconds", RETRY_AFTER_VALUES.values(), ids=RETRY_AFTER_VALUES.keys())
+def test_retry_after_is_a_finite_non_negative_capped_number_or_none(value, seconds):
+    assert retry_after(value) == seconds
+
+
+def test_an_http_date_ahead_is_the_seconds_until_it():
+    ahead = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 3600))
+    assert 3590 < retry_after(ahead) <= 3600
+    assert retry_after("Fri, 31 Dec 9999 23:59:59 GMT") == MAX_RETRY_AFTER

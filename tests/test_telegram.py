@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 
@@ -176,6 +177,16 @@ def test_telegram_rate_limit_is_waited_out(client, run_worker, telegram):
     post_update(client, update("hi"))
     run_worker()
     assert [m["text"] for m in telegram.sent] == ["LLM: hi", "LLM: hi"]  # the refused try, then the one that went through
+
+
+def test_a_rate_limit_whose_retry_after_is_nan_is_retried_with_backoff_and_no_turn_crashes(client, run_worker, telegram,
+                                                                                           redis, caplog):
+    telegram.then(telegram_error(429, "Too Many Requests", retry_after=float("nan")))  # JSON's NaN, which json reads
+    post_update(client, update("hi"))
+    run_worker()
+    assert [m["text"] for m in telegram.sent] == ["LLM: hi", "LLM: hi"]
+    assert dead_letters(redis) == []
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR] == []
 
 
 def test_a_proxy_s_error_page_is_retried_and_the_reply_delivered_once(client, run_worker, telegram):

@@ -183,14 +183,28 @@ def test_behind_a_proxy_the_public_base_url_is_what_twilio_signed(twilio_setting
     assert [body["Body"] for body in twilio.calls("Messages.json")] == ["LLM: via the proxy"]
 
 
-def test_behind_a_proxy_the_forwarded_proto_and_first_host_are_used(client, run_worker, twilio):
+def test_behind_heroku_s_router_its_forwarded_proto_and_the_host_make_the_signed_url(client, run_worker, twilio):
     public = "https://bot.example.com/webhooks/twilio"
-    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "bot.example.com, lb.internal:8080"}
-    assert post_twilio(client, inbound("forwarded"), url=public, headers=forwarded).status_code == 200
-    assert post_twilio(client, inbound("not forwarded"), url=public).status_code == 403
-    assert post_twilio(client, inbound("bad host"), url=public, headers={"X-Forwarded-Host": "bot.example.com:x"}).status_code == 403
+    routed = {"Host": "bot.example.com", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443", "X-Forwarded-For": "54.172.60.1"}
+    assert post_twilio(client, inbound("forwarded"), url=public, headers=routed).status_code == 200
+    assert post_twilio(client, inbound("not forwarded"), url=public, headers={"Host": "bot.example.com"}).status_code == 403
     run_worker()
     assert [body["Body"] for body in twilio.calls("Messages.json")] == ["LLM: forwarded"]
+
+
+def test_a_forwarded_host_is_never_believed(client, redis):
+    """A form Twilio signed for another site's URL, replayed here with headers naming that site, is refused."""
+    elsewhere = "https://attacker.example/webhooks/twilio"
+    forged = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "attacker.example"}
+    assert post_twilio(client, inbound("replayed"), url=elsewhere, headers=forged).status_code == 403
+    assert stored(redis) == []
+
+
+def test_facing_clients_directly_no_forwarded_header_is_believed(twilio_settings):
+    direct = create_app({**twilio_settings, "TRUSTED_PROXIES": "0"}).test_client()
+    forged = {"Host": "bot.example.com", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443"}
+    assert post_twilio(direct, inbound("forged"), url="https://bot.example.com/webhooks/twilio", headers=forged).status_code == 403
+    assert post_twilio(direct, inbound("as sent"), url="http://bot.example.com/webhooks/twilio", headers=forged).status_code == 200
 
 
 def test_the_same_message_sid_twice_is_answered_once(client, run_worker, twilio):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from app import create_app
 
 SESSION = "session-0123456789"
 
 
-def say(client, text: str, message_id: str = "m-0000000001"):
-    return client.post("/webhooks/webchat", json={"session": SESSION, "message_id": message_id, "text": text})
+def say(client, text: str, message_id: str = "m-0000000001", **request: Any):
+    return client.post("/webhooks/webchat", json={"session": SESSION, "message_id": message_id, "text": text}, **request)
 
 
 def events(client, after: str = "0") -> dict:
@@ -51,6 +53,26 @@ def test_it_is_rate_limited(settings):
     client = create_app({**settings, "WEBCHAT_RATE_LIMIT": "2"}).test_client()
     statuses = [say(client, "hi", f"m-rate-{i:06}").status_code for i in range(3)]
     assert statuses == [200, 200, 429]
+
+
+def forwarded_for(client, addresses: str, message_id: str, router: str = "10.1.2.3") -> int:
+    """A message through a proxy at `router` that sends X-Forwarded-For: `addresses` (the last one is the proxy's own)."""
+    return say(client, "hi", message_id, headers={"X-Forwarded-For": addresses}, environ_base={"REMOTE_ADDR": router}).status_code
+
+
+def test_behind_the_router_each_visitor_has_a_bucket_and_a_forged_address_is_not_one(settings):
+    client = create_app({**settings, "WEBCHAT_RATE_LIMIT": "1"}).test_client()  # TRUSTED_PROXIES=1: Heroku's router
+    assert forwarded_for(client, "203.0.113.1", "m-first-0001") == 200
+    assert forwarded_for(client, "203.0.113.2", "m-second-001") == 200
+    assert forwarded_for(client, "203.0.113.1", "m-first-0002") == 429
+    # The router appends the address it saw to the client's own header: only that one counts.
+    assert forwarded_for(client, "198.51.100.7, 203.0.113.1", "m-first-0003") == 429
+
+
+def test_facing_clients_directly_a_forged_forwarded_for_is_not_a_bucket_of_its_own(settings):
+    client = create_app({**settings, "WEBCHAT_RATE_LIMIT": "1", "TRUSTED_PROXIES": "0"}).test_client()
+    assert forwarded_for(client, "203.0.113.1", "m-first-0001", router="198.51.100.9") == 200
+    assert forwarded_for(client, "203.0.113.2", "m-second-001", router="198.51.100.9") == 429
 
 
 def test_it_is_off_unless_enabled(settings):
