@@ -76,7 +76,10 @@ def rejected(error: Rejected) -> tuple[Response, int]:
 
 
 def _keep(platform: str, reason: str) -> None:
-    body = request.get_json(silent=True) if request.is_json else request.form.to_dict() or request.get_data(as_text=True)
+    try:
+        body = request.get_json(silent=True) if request.is_json else request.form.to_dict() or request.get_data(as_text=True)
+    except Rejected:  # JSON too deep or not valid Unicode: kept as text
+        body = request.get_data(as_text=True)
     try:
         rejects.keep(current_app.extensions["bot"].redis, platform, reason, body)
     except RedisError:
