@@ -92,9 +92,9 @@ class Payload(Schema):
         unknown = EXCLUDE
 
 
-def load(schema: Schema, request: Request) -> dict[str, Any]:
-    """Validate the request's JSON body, or raise Rejected (400) saying what is wrong."""
-    body = request.get_json(silent=True)
+def load(schema: Schema, request: Request, empty: bool = False) -> dict[str, Any]:
+    """Validate the request's JSON body (no body at all reads as {} where `empty`), or raise Rejected (400) saying why."""
+    body = {} if empty and not request.get_data() else request.get_json(silent=True)
     if not isinstance(body, dict):
         raise Rejected("the body must be a JSON object")
     return validate_payload(schema, body)

@@ -82,8 +82,8 @@ class Slack(Adapter):
         signatures.require(SIGNATURE, request.headers.get(SIGNATURE), expected)
 
     def handshake(self, request: Request) -> Response | None:
-        """Slack's url_verification: echo the challenge."""
-        body = request.get_json(silent=True)
+        """Slack's url_verification, a signed POST: echo the challenge. A GET is not verified, so it gets nothing."""
+        body = request.get_json(silent=True) if request.method == "POST" else None
         if isinstance(body, dict) and body.get("type") == "url_verification":
             return Response(str(body.get("challenge", "")), mimetype="text/plain")
         return None

@@ -79,6 +79,13 @@ def test_url_verification_echoes_the_challenge(client, redis):
     assert stored(redis) == []
 
 
+def test_an_unsigned_get_carrying_a_url_verification_is_not_answered(client):
+    """Only the signed POST is Slack's handshake: a GET is not verified, so it may not echo anything."""
+    body = json.dumps({"type": "url_verification", "challenge": "<script>alert(1)</script>"})
+    response = client.get("/webhooks/slack", data=body, content_type="application/json")
+    assert response.status_code == 405 and b"script" not in response.data
+
+
 def test_bad_signatures_and_stale_timestamps_are_refused_and_nothing_is_stored(client, redis):
     assert post_slack(client, event(), secret="wrong-secret").status_code == 403
     assert post_slack(client, event(), timestamp=int(time.time()) - 301).status_code == 403
