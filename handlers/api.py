@@ -15,7 +15,7 @@ from bot.errors import Rejected
 from bot.prompts import PromptError, sample_variables
 from bot.runtime import Runtime
 from handlers import signatures
-from handlers.base import Payload, load
+from handlers.base import ID, Payload, load
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -31,9 +31,9 @@ PAUSE = Pause()
 
 
 class Outgoing(Payload):
-    conversation = fields.String(required=True)  # <platform>:<id>, as the logs and the outcome ledger show it
+    conversation = fields.String(required=True, validate=validate.Length(max=1024))  # <platform>:<id>, as the logs show it
     text = fields.String(validate=validate.Length(min=1, max=4000))
-    prompt = fields.String()  # a prompt file whose template writes the message, e.g. examples/order-status.md
+    prompt = fields.String(validate=ID)  # a prompt file whose template writes the message, e.g. examples/order-status.md
     variables = fields.Dict(keys=fields.String(), load_default=dict)
     at = fields.AwareDateTime()  # ISO 8601 with a time zone; absent or past: now
 

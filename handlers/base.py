@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Request, Response, jsonify
-from marshmallow import EXCLUDE, Schema, ValidationError
+from marshmallow import EXCLUDE, Schema, ValidationError, validate
 from redis import Redis
 
 from bot.config import Config
@@ -83,6 +83,14 @@ class Adapter:
     def delete_webhook(self) -> None:
         """Remove the webhook through the platform's API, so it stops sending messages here."""
         raise NotImplementedError
+
+
+# Bounds of what a payload may carry, so that no caller fills a Redis key, a prompt or a page with it (longer: 400).
+# Texts are bounded by MAX_BODY_BYTES alone: a platform's own limit is lower.
+ID = validate.Length(max=256)  # an id, a type, a token: past any platform's (LINE's quote tokens, ~150, are the longest)
+NAME = validate.Length(max=128)  # a display name: the platforms allow 25 (WhatsApp) to 64 (Telegram) characters
+INT64 = validate.Range(min=-(2**63), max=2**63 - 1)  # a numeric id
+TIME = validate.Range(min=0, max=2**53)  # a Unix time, in seconds or milliseconds: exact as a float
 
 
 class Payload(Schema):

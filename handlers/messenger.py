@@ -9,16 +9,16 @@ from marshmallow import fields
 
 from bot.messages import IncomingMessage, Reply
 from bot.render import PLAIN
-from handlers.base import Payload, load
+from handlers.base import ID, Payload, load
 from handlers.meta import MetaAdapter
 
 
 class Party(Payload):
-    id = fields.String(required=True)
+    id = fields.String(required=True, validate=ID)
 
 
 class Message(Payload):
-    mid = fields.String(required=True)  # Meta's retries repeat it
+    mid = fields.String(required=True, validate=ID)  # Meta's retries repeat it
     text = fields.String()  # absent on attachments
     attachments = fields.List(fields.Raw(), load_default=list)  # images, audio, stickers: answered with a notice
     is_echo = fields.Boolean(load_default=False)  # the Page's own sends, sender and recipient swapped
@@ -28,7 +28,7 @@ class Postback(Payload):
     """A button, menu item or Get Started the user tapped: the chat shows its title as what they sent."""
 
     text = fields.String(data_key="title", load_default="")
-    mid = fields.String()  # absent on older postbacks
+    mid = fields.String(validate=ID)  # absent on older postbacks
 
 
 class Event(Payload):

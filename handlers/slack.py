@@ -14,7 +14,7 @@ from bot.errors import Permanent, Transient
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render import SLACK_MRKDWN
 from handlers import http, signatures
-from handlers.base import Adapter, Payload, load
+from handlers.base import ID, Adapter, Payload, load
 from handlers.http import PlatformAPI
 
 DEFAULT_API_URL = "https://slack.com/api"
@@ -29,26 +29,25 @@ logger = logging.getLogger(__name__)
 
 
 class Event(Payload):
-    type = fields.String(required=True)
-    channel = fields.String()
-    channel_type = fields.String()
-    user = fields.String()
+    type = fields.String(required=True, validate=ID)
+    channel = fields.String(validate=ID)
+    channel_type = fields.String(validate=ID)
+    user = fields.String(validate=ID)
     text = fields.String()
-    ts = fields.String()
-    thread_ts = fields.String()
-    subtype = fields.String()
-    bot_id = fields.String()
+    ts = fields.String(validate=ID)
+    thread_ts = fields.String(validate=ID)
+    subtype = fields.String(validate=ID)
+    bot_id = fields.String(validate=ID)
     files = fields.List(fields.Raw(), load_default=list)  # the bot cannot read them yet: their words are answered
 
 
 class Authorization(Payload):
-    user_id = fields.String()
+    user_id = fields.String(validate=ID)
 
 
 class Envelope(Payload):
-    type = fields.String(required=True)
-    challenge = fields.String()
-    team_id = fields.String(load_default="")
+    type = fields.String(required=True, validate=ID)
+    team_id = fields.String(load_default="", validate=ID)
     event = fields.Nested(Event)
     authorizations = fields.List(fields.Nested(Authorization), load_default=list)
 

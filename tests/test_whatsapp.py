@@ -224,6 +224,15 @@ def test_a_malformed_notification_is_400_with_a_reason(client, redis):
     assert stored(redis) == []
 
 
+def test_a_profile_name_or_id_past_any_platform_limit_is_400(client, redis):
+    long_name = change(text_message("x"))
+    long_name["value"]["contacts"][0]["profile"]["name"] = "Sheena " * 20
+    long_id = text_message("x", wamid="wamid." + "A" * 251)
+    for payload in (notification(long_name), notification(change(long_id))):
+        assert post_signed(client, "whatsapp", payload).status_code == 400
+    assert stored(redis) == []
+
+
 def test_a_long_reply_is_split_at_4096_in_whatsapp_formatting(client, run_worker, llm, whatsapp):
     paragraph = " ".join(f"word{i}" for i in range(1500))  # ~12k characters
     llm.then(Canned(body=completion(f"**Intro** text.\n\n{paragraph}")))
