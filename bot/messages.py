@@ -20,6 +20,9 @@ class IncomingMessage:
     text: str
     user_name: str = ""
     received_at: float = field(default_factory=time.time)
+    # When the platform says it was sent (Unix seconds), where it says: intake drops what is older than its dedupe
+    # horizon. Not stored: the inbox keeps the format workers of the release before read.
+    sent_at: float | None = field(default=None, compare=False)
     # Platform details the reply needs: thread, the message to reply to, chat type.
     context: dict[str, Any] = field(default_factory=dict)
 
@@ -37,7 +40,9 @@ class IncomingMessage:
 
     def to_json(self) -> str:
         """Serialise for the conversation's inbox."""
-        return json.dumps(vars(self), separators=(",", ":"))  # not asdict(): its deep copy is a tenth of a webhook's time
+        stored = {**vars(self)}  # not asdict(): its deep copy is a tenth of a webhook's time
+        del stored["sent_at"]
+        return json.dumps(stored, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> IncomingMessage:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Request, Response, jsonify
@@ -56,6 +57,10 @@ class Adapter:
     def parse(self, request: Request) -> list[IncomingMessage]:
         """The text messages in the request; [] for events the bot ignores."""
         raise NotImplementedError
+
+    def stale(self, message: IncomingMessage) -> bool:
+        """Sent longer ago than `dedupe_ttl`: its id may be forgotten by now, so answering it might answer it twice."""
+        return message.sent_at is not None and time.time() - message.sent_at > self.dedupe_ttl
 
     def acknowledge(self) -> Response:
         """The 200 answer once the request's messages are stored."""

@@ -19,7 +19,7 @@ from bot.errors import BotError, Permanent
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render import PLAIN
 from handlers import http, signatures
-from handlers.base import ID, Adapter, Payload, load
+from handlers.base import ID, TIME, Adapter, Payload, load
 from handlers.http import PlatformAPI
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class Message(Payload):
 class Event(Payload):
     type = fields.String(required=True, validate=ID)
     mode = fields.String(load_default="active", validate=ID)
-    timestamp = fields.Integer(required=True)  # milliseconds, by LINE's clock
+    timestamp = fields.Integer(required=True, validate=TIME)  # milliseconds, by LINE's clock
     webhook_event_id = fields.String(required=True, data_key="webhookEventId", validate=ID)  # the same on redelivery
     source = fields.Nested(Source)  # absent on some channel events
     reply_token = fields.String(data_key="replyToken", validate=ID)  # absent on standby events
@@ -117,6 +117,7 @@ class Line(Adapter):
             conversation_id=f"{source['type']}:{chat}",
             user_id=source.get("user_id", ""),
             text=message.get("text", ""),
+            sent_at=event["timestamp"] / 1000,
             context={"to": chat, "chat_type": source["type"], "reply_token": event.get("reply_token"),
                      "timestamp": event["timestamp"], "quote_token": message.get("quote_token")},
         )

@@ -9,7 +9,7 @@ from marshmallow import fields
 
 from bot.messages import IncomingMessage, Reply
 from bot.render import PLAIN
-from handlers.base import ID, Payload, load
+from handlers.base import ID, TIME, Payload, load
 from handlers.meta import MetaAdapter
 
 
@@ -34,7 +34,7 @@ class Postback(Payload):
 class Event(Payload):
     sender = fields.Nested(Party, required=True)  # the user's page-scoped id (PSID)
     recipient = fields.Nested(Party, required=True)  # the Page
-    timestamp = fields.Integer(load_default=0)
+    timestamp = fields.Integer(validate=TIME)  # when it was sent, Unix milliseconds
     message = fields.Nested(Message)  # absent on postbacks, reads and deliveries
     postback = fields.Nested(Postback)
 
@@ -76,13 +76,14 @@ class Messenger(MetaAdapter):
     def _incoming(self, event: dict[str, Any]) -> IncomingMessage:
         """One message; the conversation is the pair (Page, PSID)."""
         page, psid = event["recipient"]["id"], event["sender"]["id"]
-        said = event.get("message") or event["postback"]
+        said, sent = event.get("message") or event["postback"], event.get("timestamp")
         return IncomingMessage(
             platform=self.name,
-            message_id=said.get("mid") or f"{psid}:{event['timestamp']}",  # Meta's retries repeat both
+            message_id=said.get("mid") or f"{psid}:{sent or 0}",  # Meta's retries repeat both
             conversation_id=f"{page}:{psid}",
             user_id=psid,
             text=said.get("text", ""),
+            sent_at=sent / 1000 if sent is not None else None,
             context={"psid": psid},
         )
 

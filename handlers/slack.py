@@ -14,7 +14,7 @@ from bot.errors import Permanent, Transient
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render import SLACK_MRKDWN
 from handlers import http, signatures
-from handlers.base import ID, Adapter, Payload, load
+from handlers.base import ID, TIME, Adapter, Payload, load
 from handlers.http import PlatformAPI
 
 DEFAULT_API_URL = "https://slack.com/api"
@@ -48,6 +48,7 @@ class Authorization(Payload):
 class Envelope(Payload):
     type = fields.String(required=True, validate=ID)
     team_id = fields.String(load_default="", validate=ID)
+    event_time = fields.Integer(validate=TIME)  # when the event happened, Unix seconds
     event = fields.Nested(Event)
     authorizations = fields.List(fields.Nested(Authorization), load_default=list)
 
@@ -94,9 +95,9 @@ class Slack(Adapter):
         bot_user = next((a.get("user_id") for a in envelope["authorizations"]), None)
         if envelope["type"] != "event_callback" or not event or not _addressed_to_bot(event, bot_user):
             return []
-        return [self._message(envelope["team_id"], event)]
+        return [self._message(envelope["team_id"], event, envelope.get("event_time"))]
 
-    def _message(self, team: str, event: dict[str, Any]) -> IncomingMessage:
+    def _message(self, team: str, event: dict[str, Any], sent_at: int | None) -> IncomingMessage:
         channel, thread = event["channel"], event.get("thread_ts")
         return IncomingMessage(
             platform=self.name,
@@ -105,6 +106,7 @@ class Slack(Adapter):
             conversation_id=f"{team}:{channel}:{thread}" if thread else f"{team}:{channel}",
             user_id=event["user"],
             text=html.unescape(MENTION.sub("", event.get("text", ""))).strip(),  # "" for files alone: a notice
+            sent_at=sent_at,
             context={"channel": channel, "thread_ts": thread},
         )
 

@@ -12,7 +12,7 @@ from bot.errors import FormattingRejected, Permanent, Transient
 from bot.messages import IncomingMessage, Reply
 from bot.render import TELEGRAM_HTML
 from handlers import http, signatures
-from handlers.base import ID, INT64, NAME, Adapter, Payload, load
+from handlers.base import ID, INT64, NAME, TIME, Adapter, Payload, load
 from handlers.http import PlatformAPI
 
 DEFAULT_API_URL = "https://api.telegram.org"
@@ -45,6 +45,7 @@ class Message(Payload):
     message_id = fields.Integer(required=True, validate=INT64)
     sender = fields.Nested(User, data_key="from")  # absent on channel posts
     chat = fields.Nested(Chat, required=True)
+    date = fields.Integer(validate=TIME)  # when it was sent, Unix seconds
     text = fields.String()
     caption = fields.String()  # the text under a photo or a document
     reply_to_message = fields.Nested(Replied)
@@ -110,6 +111,7 @@ class Telegram(Adapter):
             user_id=str(sender["id"]),
             user_name=sender["first_name"],
             text=message.get("text") or message.get("caption", ""),
+            sent_at=message.get("date"),
             context={"chat_id": chat["id"], "thread_id": thread, "chat_type": chat["type"], "message_id": message["message_id"],
                      "language": sender["language_code"]},
         )]

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import http.client
 import json
 import logging
@@ -19,7 +16,7 @@ from app import create_app
 from bot.messages import IncomingMessage
 from tests.conftest import TELEGRAM_SECRET
 from tests.helpers import dead_letters, stored, update
-from tests.vendors import STANDARD_SECRET, standard_headers
+from tests.vendors import STANDARD_SECRET, signed_headers
 
 API = {"Authorization": "Bearer api-token-for-tests"}
 SESSION = "session-0123456789"
@@ -42,24 +39,11 @@ def chat(text: str) -> str:
     return '{"session": "%s", "message_id": "m-0000000001", "text": "%s"}' % (SESSION, text)
 
 
-def generic(raw: bytes) -> dict[str, str]:
-    """Standard Webhooks headers for `raw`; the reference library signs text only, so other bytes are signed here."""
-    try:
-        return {**standard_headers(raw), "Content-Type": "application/json"}
-    except UnicodeDecodeError:
-        key = base64.b64decode(STANDARD_SECRET.removeprefix("whsec_"))
-        headers = standard_headers(b"{}")
-        signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + raw
-        signature = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-        return {**headers, "webhook-signature": f"v1,{signature}", "Content-Type": "application/json"}
-
-
 # Every JSON endpoint, each with what it takes to get past authentication: (path, headers for a body).
 ENDPOINTS = {
     "chat page": lambda raw: ("/webhooks/webchat", {"Content-Type": "application/json"}),
-    "telegram": lambda raw: ("/webhooks/telegram", {"Content-Type": "application/json",
-                                                     "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}),
-    "generic": lambda raw: ("/webhooks/webhook", generic(raw)),
+    "telegram": lambda raw: ("/webhooks/telegram", signed_headers("telegram", raw)),
+    "generic": lambda raw: ("/webhooks/webhook", signed_headers("webhook", raw)),
     "api messages": lambda raw: ("/api/messages", {"Content-Type": "application/json", **API}),
     "api pause": lambda raw: ("/api/conversations/telegram:1/pause", {"Content-Type": "application/json", **API}),
 }

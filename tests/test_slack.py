@@ -18,6 +18,7 @@ from tests.helpers import dead_letters, stored
 from tests.vendors import SLACK_SECRET, post_slack
 
 OK = Canned(body={"ok": True, "channel": "D123ABC456", "ts": "1767225601.000100"})
+NOW = int(time.time())  # when the events were sent: the bot drops those older than the platform's dedupe horizon
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def event(text: str = "hello bot", *, kind: str = "message", ts: str = "17672256
         body["channel_type"] = "im"
     body.update(fields)
     return {"type": "event_callback", "team_id": "T123ABC456", "event": body, "event_id": event_id,
-            "event_time": 1767225600, "authorizations": [{"team_id": "T123ABC456", "user_id": "U0BOTUSER", "is_bot": True}]}
+            "event_time": NOW, "authorizations": [{"team_id": "T123ABC456", "user_id": "U0BOTUSER", "is_bot": True}]}
 
 
 def texts(slack) -> list[str]:

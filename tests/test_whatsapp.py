@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from typing import Any
 
 import pytest
@@ -22,11 +23,12 @@ SENT = {"messaging_product": "whatsapp", "contacts": [{"input": ADA["phone"], "w
         "messages": [{"id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3RkU2RkE5"}]}
 
 _ids = itertools.count(1)
+NOW = int(time.time())  # when the events were sent: the bot drops those older than the platform's dedupe horizon
 
 
 def text_message(text: str, user: dict[str, str | None] = ADA, wamid: str | None = None) -> dict[str, Any]:
     """A user's text message as in platforms.md 3.3; a None phone is a user who adopted a username."""
-    message: dict[str, Any] = {"id": wamid or f"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQz{next(_ids)}", "timestamp": "1749416383",
+    message: dict[str, Any] = {"id": wamid or f"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQz{next(_ids)}", "timestamp": str(NOW),
                                "type": "text", "text": {"body": text}}
     if user["phone"]:
         message["from"] = user["phone"]
