@@ -28,6 +28,7 @@ class Adapter:
     required: tuple[str, ...] = ()  # the environment variables that enable it
     dedupe_ttl: int = 3 * 86400  # seconds a message id is remembered: longer than the platform retries
     typing_every: float = 4.0  # seconds between typing indicators, where the platform has one
+    signed: bool = True  # `verify` proves the platform sent it; False: anyone may post (the chat page)
     # Set where no API can register the webhook: one sentence saying where the operator sets it instead.
     webhook_console: str = ""
 

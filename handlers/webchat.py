@@ -43,6 +43,7 @@ class Webchat(Adapter):
     max_text = 20000
     format = WEB_HTML
     dedupe_ttl = 3600  # the page retries a failed POST within seconds
+    signed = False
     webhook_console = "the chat page needs no webhook: it posts to this app itself, from /chat"
 
     @classmethod

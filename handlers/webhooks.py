@@ -29,7 +29,7 @@ def receive(platform: str) -> Response:
     """Take one webhook delivery from a platform."""
     adapter = _adapter(platform)
     adapter.verify(request)
-    g.verified = adapter.name  # from here on a refusal is the platform's own payload: worth keeping
+    g.verified = adapter  # from here on a refusal is the platform's own payload: worth keeping
     handshake = adapter.handshake(request)
     if handshake is not None:
         return handshake
@@ -87,13 +87,13 @@ def rejected(error: Rejected) -> tuple[Response, int]:
     return jsonify(error=str(error)), error.status
 
 
-def _keep(platform: str, reason: str) -> None:
+def _keep(adapter: Adapter, reason: str) -> None:
     try:
         body = request.get_json(silent=True) if request.is_json else request.form.to_dict() or request.get_data(as_text=True)
     except Rejected:  # JSON too deep or not valid Unicode: kept as text
         body = request.get_data(as_text=True)
     try:
-        rejects.keep(current_app.extensions["bot"].redis, platform, reason, body)
+        rejects.keep(current_app.extensions["bot"].redis, adapter.name, reason, body, adapter.signed)
     except RedisError:
         logger.warning("could not keep the refused payload: Redis unavailable")
 
