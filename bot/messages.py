@@ -27,7 +27,7 @@ class IncomingMessage:
     context: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # A lone surrogate (polled JSON's "\\ud800", a terminal's undecodable byte) fails every Redis key and LLM call
+        # A lone surrogate (polled JSON's "\ud800", a terminal's undecodable byte) fails every Redis key and LLM call
         # made of it: the turn would crash on every retry. The webhooks refuse one; anything else is repaired here.
         for name, value in vars(self).items():
             if isinstance(value, (str, dict)):
