@@ -16,7 +16,7 @@ from bot.intake import TurnQueue
 from bot.metrics import Metrics
 from bot.prompts import Prompts
 from bot.runtime import Runtime
-from handlers import admin, api, headers, health, metrics, registry, samples, telegram_cli, webchat, webhook_cli, webhooks
+from handlers import admin, api, bodies, headers, health, metrics, registry, samples, telegram_cli, webchat, webhook_cli, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     hops = settings.trusted_proxies
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_port=hops)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    bodies.install(app)  # strict JSON, and the body limit however a body is framed
     # A worker's slots each hold a connection while they wait for a job, and their turns' lease renewals another.
     redis = storage.connect(settings.redis_url, max_connections=max(100, 2 * settings.worker_concurrency + 20))
     channels = registry.enabled(settings, redis)

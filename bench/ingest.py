@@ -41,9 +41,10 @@ APPS = {"app": "app:app", "bare": "bench.bare:bare", "naive": "bench.bare:naive"
 PATH = "/webhooks/telegram"
 SECRET = "bench-secret"
 LUA = Path(__file__).with_name("ingest.lua")
-# One Telegram update (tests/helpers.py's shape); %d: update_id, chat id. wrk's Lua formats it the same way.
+# One Telegram update (tests/helpers.py's shape); %d: update_id, chat id. wrk's Lua formats it the same way. Dated now:
+# the bot drops updates older than Telegram's dedupe horizon.
 TEMPLATE = ('{"update_id":%d,"message":{"message_id":57,"from":{"id":42,"is_bot":false,"first_name":"Ada",'
-            '"language_code":"en"},"chat":{"id":%d,"type":"private"},"date":1767225600,"text":"hello"}}')
+            '"language_code":"en"},"chat":{"id":%d,"type":"private"},"date":' + str(int(time.time())) + ',"text":"hello"}}')
 
 
 class Ingest:

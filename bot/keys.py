@@ -84,6 +84,11 @@ def rejects() -> str:
     return _key("rejects")
 
 
+def rejects_unsigned() -> str:
+    """The newest refused payloads of platforms anyone may post to (the chat page), apart from the signed ones."""
+    return _key("rejects", "unsigned")
+
+
 def rejects_counts() -> str:
     """How many payloads each platform had refused for their shape."""
     return _key("rejects", "counts")

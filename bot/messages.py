@@ -20,8 +20,18 @@ class IncomingMessage:
     text: str
     user_name: str = ""
     received_at: float = field(default_factory=time.time)
+    # When the platform says it was sent (Unix seconds), where it says: intake drops what is older than its dedupe
+    # horizon. Not stored: the inbox keeps the format workers of the release before read.
+    sent_at: float | None = field(default=None, compare=False)
     # Platform details the reply needs: thread, the message to reply to, chat type.
     context: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A lone surrogate (polled JSON's "\ud800", a terminal's undecodable byte) fails every Redis key and LLM call
+        # made of it: the turn would crash on every retry. The webhooks refuse one; anything else is repaired here.
+        for name, value in vars(self).items():
+            if isinstance(value, (str, dict)):
+                object.__setattr__(self, name, valid_unicode(value))
 
     @property
     def conversation(self) -> str:
@@ -30,12 +40,33 @@ class IncomingMessage:
 
     def to_json(self) -> str:
         """Serialise for the conversation's inbox."""
-        return json.dumps(vars(self), separators=(",", ":"))  # not asdict(): its deep copy is a tenth of a webhook's time
+        stored = {**vars(self)}  # not asdict(): its deep copy is a tenth of a webhook's time
+        del stored["sent_at"]
+        return json.dumps(stored, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> IncomingMessage:
         """Read back a message stored by `to_json`."""
         return cls(**json.loads(raw))
+
+
+def valid_unicode(value: Any) -> Any:
+    """`value` with every lone surrogate in its strings, at any depth, replaced by U+FFFD; pairs are joined."""
+    if isinstance(value, str):
+        return value if value.isascii() or _encodable(value) else value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {valid_unicode(key): valid_unicode(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [valid_unicode(item) for item in value]
+    return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +32,11 @@ FALLBACK = "You are a helpful assistant. Answer briefly and clearly."
 SETTINGS = {"description": str, "model": str, "temperature": float, "max_tokens": int, "reasoning_effort": str,
             "verbosity": str, "history_max_messages": int, "history_max_tokens": int, "greeting": str, "help": str,
             "handoff_phrases": list}
+NAME_LENGTH = 64  # characters of a user's name in a prompt: room for a full name, not for a paragraph of instructions
+_NAME_CATEGORIES = {"Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "So"}  # letters, marks, digits, emoji
+_NAME_PUNCTUATION = set("'’-.")
+_TAG = re.compile(r"<[^<>]*>")
+_LANGUAGE = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,4}")  # an IETF tag, such as Telegram's language_code
 _TEMPLATES = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
@@ -99,10 +106,22 @@ def sample_variables(timezone: str = "UTC") -> dict[str, Any]:
 
 
 def variables(platform: str, user_name: str, language: str, conversation: dict[str, Any], timezone: str) -> dict[str, Any]:
-    """What a prompt's template may use."""
+    """What a prompt's template may use; the user's name and language as data that cannot read as instructions."""
     now = datetime.now(ZoneInfo(timezone))
-    return {"platform": platform, "user_name": user_name, "language": language, "conversation": conversation,
-            "now": now, "date": now.strftime("%Y-%m-%d"), "time": now.strftime("%H:%M"), "timezone": timezone}
+    return {"platform": platform, "user_name": display_name(user_name), "language": language if _LANGUAGE.fullmatch(language) else "",
+            "conversation": conversation, "now": now, "date": now.strftime("%Y-%m-%d"), "time": now.strftime("%H:%M"),
+            "timezone": timezone}
+
+
+def display_name(name: str) -> str:
+    """A name as the user gave it, fit for the system prompt: at most NAME_LENGTH characters of one line, without markup.
+
+    Letters, marks, digits, emoji and the apostrophes, hyphens and dots of names are kept; tags are dropped, and every
+    other character (control, direction, quotes, brackets, Markdown) becomes a space.
+    """
+    text = _TAG.sub("", name[:4 * NAME_LENGTH])
+    kept = "".join(char if char in _NAME_PUNCTUATION or unicodedata.category(char) in _NAME_CATEGORIES else " " for char in text)
+    return " ".join(kept.split())[:NAME_LENGTH].strip()
 
 
 class Prompts:

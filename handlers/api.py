@@ -15,22 +15,25 @@ from bot.errors import Rejected
 from bot.prompts import PromptError, sample_variables
 from bot.runtime import Runtime
 from handlers import signatures
-from handlers.base import Payload, validate_payload
+from handlers.base import ID, Payload, load
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
+MAX_PAUSE_MINUTES = 365 * 24 * 60  # a year: longer is as good as 0 (until resumed), and far longer Redis refuses as a TTL
+
+
 class Pause(Payload):
-    minutes = fields.Integer(validate=validate.Range(min=0))  # 0: until resumed; absent: HANDOFF_TIMEOUT
+    minutes = fields.Integer(validate=validate.Range(min=0, max=MAX_PAUSE_MINUTES))  # 0: until resumed; absent: HANDOFF_TIMEOUT
 
 
 PAUSE = Pause()
 
 
 class Outgoing(Payload):
-    conversation = fields.String(required=True)  # <platform>:<id>, as the logs and the outcome ledger show it
+    conversation = fields.String(required=True, validate=validate.Length(max=1024))  # <platform>:<id>, as the logs show it
     text = fields.String(validate=validate.Length(min=1, max=4000))
-    prompt = fields.String()  # a prompt file whose template writes the message, e.g. examples/order-status.md
+    prompt = fields.String(validate=ID)  # a prompt file whose template writes the message, e.g. examples/order-status.md
     variables = fields.Dict(keys=fields.String(), load_default=dict)
     at = fields.AwareDateTime()  # ISO 8601 with a time zone; absent or past: now
 
@@ -60,7 +63,7 @@ def authenticate() -> None:
 def send() -> Any:
     """Send a message to a known conversation now, or at a given time: literal text, or written from a prompt."""
     rt = _runtime()
-    data = validate_payload(OUTGOING, request.get_json(silent=True) or {})
+    data = load(OUTGOING, request)
     _check_reachable(data["conversation"])
     if "prompt" in data:
         _check_prompt(data["prompt"], data["variables"])
@@ -104,7 +107,7 @@ def show(conversation: str) -> Any:
 def pause(conversation: str) -> Any:
     """Hand the conversation to a person: the bot stays silent, messages are kept, until resumed or timed out."""
     rt = _runtime()
-    data = validate_payload(PAUSE, request.get_json(silent=True) or {})
+    data = load(PAUSE, request, empty=True)
     seconds = data["minutes"] * 60 if "minutes" in data else rt.config.handoff_timeout
     handoff.pause(rt.redis, conversation, seconds, by="api")
     events.emit(rt.config, rt.turns.events, "handoff.requested", {"conversation": conversation, "by": "api"})

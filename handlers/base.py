@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Request, Response, jsonify
-from marshmallow import EXCLUDE, Schema, ValidationError
+from marshmallow import EXCLUDE, Schema, ValidationError, validate
 from redis import Redis
 
 from bot.config import Config
@@ -27,6 +28,7 @@ class Adapter:
     required: tuple[str, ...] = ()  # the environment variables that enable it
     dedupe_ttl: int = 3 * 86400  # seconds a message id is remembered: longer than the platform retries
     typing_every: float = 4.0  # seconds between typing indicators, where the platform has one
+    signed: bool = True  # `verify` proves the platform sent it; False: anyone may post (the chat page)
     # Set where no API can register the webhook: one sentence saying where the operator sets it instead.
     webhook_console: str = ""
 
@@ -56,6 +58,10 @@ class Adapter:
     def parse(self, request: Request) -> list[IncomingMessage]:
         """The text messages in the request; [] for events the bot ignores."""
         raise NotImplementedError
+
+    def stale(self, message: IncomingMessage) -> bool:
+        """Sent longer ago than `dedupe_ttl`: its id may be forgotten by now, so answering it might answer it twice."""
+        return message.sent_at is not None and time.time() - message.sent_at > self.dedupe_ttl
 
     def acknowledge(self) -> Response:
         """The 200 answer once the request's messages are stored."""
@@ -89,6 +95,14 @@ class Adapter:
         raise NotImplementedError
 
 
+# Bounds of what a payload may carry, so that no caller fills a Redis key, a prompt or a page with it (longer: 400).
+# Texts are bounded by MAX_BODY_BYTES alone: a platform's own limit is lower.
+ID = validate.Length(max=256)  # an id, a type, a token: past any platform's (LINE's quote tokens, ~150, are the longest)
+NAME = validate.Length(max=128)  # a display name: the platforms allow 25 (WhatsApp) to 64 (Telegram) characters
+INT64 = validate.Range(min=-(2**63), max=2**63 - 1)  # a numeric id
+TIME = validate.Range(min=0, max=2**53)  # a Unix time, in seconds or milliseconds: exact as a float
+
+
 class Payload(Schema):
     """Base of every webhook schema: fields we do not use are tolerated, not rejected."""
 
@@ -96,9 +110,9 @@ class Payload(Schema):
         unknown = EXCLUDE
 
 
-def load(schema: Schema, request: Request) -> dict[str, Any]:
-    """Validate the request's JSON body, or raise Rejected (400) saying what is wrong."""
-    body = request.get_json(silent=True)
+def load(schema: Schema, request: Request, empty: bool = False) -> dict[str, Any]:
+    """Validate the request's JSON body (no body at all reads as {} where `empty`), or raise Rejected (400) saying why."""
+    body = {} if empty and not request.get_data() else request.get_json(silent=True)
     if not isinstance(body, dict):
         raise Rejected("the body must be a JSON object")
     return validate_payload(schema, body)

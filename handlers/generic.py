@@ -19,11 +19,12 @@ from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render import MARKDOWN
 from handlers import http, signatures
 from handlers.allowlist import Allowlist
-from handlers.base import Adapter, Payload, load
+from handlers.base import ID, NAME, Adapter, Payload, load
 from handlers.http import PlatformAPI
 
 SECRET_FORMAT = re.compile(r"(whsec_)?[A-Za-z0-9+/]+={0,2}")
 MIN_KEY_BYTES = 24  # the spec's shortest secret
+MAX_URL = 2048  # characters of a callback URL: what browsers and proxies reliably take
 SECRET_HINT = (
     "GENERIC_WEBHOOK_SECRET must be whsec_ followed by the base64 of 24 to 64 random bytes; generate one with: "
     "python -c \"import base64, secrets; print('whsec_' + base64.b64encode(secrets.token_bytes(32)).decode())\""
@@ -36,10 +37,10 @@ class Message(Payload):
     # conversation_id becomes part of Redis keys: a short, plain alphabet keeps them sane
     conversation_id = fields.String(required=True, validate=validate.Regexp(
         r"[A-Za-z0-9_.:@+-]{1,128}\Z", error="use 1 to 128 letters, digits or _-.:@+"))
-    user_id = fields.String(required=True, validate=validate.Length(min=1, max=256))
-    user_name = fields.String(load_default=None)
+    user_id = fields.String(required=True, validate=validate.Length(min=1, max=ID.max))
+    user_name = fields.String(load_default=None, validate=NAME)
     text = fields.String(required=True, validate=validate.Length(min=1, max=4000))
-    callback_url = fields.String(load_default=None)  # null or absent: GENERIC_CALLBACK_URL
+    callback_url = fields.String(load_default=None, validate=validate.Length(max=MAX_URL))  # null or absent: GENERIC_CALLBACK_URL
 
 
 MESSAGE = Message()
@@ -74,6 +75,8 @@ class Generic(Adapter):
         data = load(MESSAGE, request)
         self._callback(data["callback_url"], Rejected)
         webhook_id = request.headers["webhook-id"]  # the spec's idempotency key: retries repeat it
+        if len(webhook_id) > ID.max:
+            raise Rejected(f"webhook-id is longer than {ID.max} characters")
         context = {"callback_url": data["callback_url"], "user_id": data["user_id"], "in_reply_to": webhook_id}
         return [IncomingMessage(self.name, webhook_id, data["conversation_id"], data["user_id"], data["text"],
                                 data["user_name"] or "", context=context)]

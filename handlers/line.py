@@ -19,7 +19,7 @@ from bot.errors import BotError, Permanent
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render import PLAIN
 from handlers import http, signatures
-from handlers.base import Adapter, Payload, load
+from handlers.base import ID, TIME, Adapter, Payload, load
 from handlers.http import PlatformAPI
 
 logger = logging.getLogger(__name__)
@@ -39,9 +39,9 @@ CONTENT = {"text", "image", "video", "audio", "file", "location", "sticker"}
 
 class Source(Payload):
     type = fields.String(required=True, validate=validate.OneOf(CHAT_ID))
-    user_id = fields.String(data_key="userId")  # in groups and rooms, absent for some older clients
-    group_id = fields.String(data_key="groupId")
-    room_id = fields.String(data_key="roomId")
+    user_id = fields.String(data_key="userId", validate=ID)  # in groups and rooms, absent for some older clients
+    group_id = fields.String(data_key="groupId", validate=ID)
+    room_id = fields.String(data_key="roomId", validate=ID)
 
     @validates_schema
     def _names_its_chat(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -52,19 +52,19 @@ class Source(Payload):
 
 
 class Message(Payload):
-    id = fields.String(required=True)
-    type = fields.String(required=True)
+    id = fields.String(required=True, validate=ID)
+    type = fields.String(required=True, validate=ID)
     text = fields.String()
-    quote_token = fields.String(data_key="quoteToken")
+    quote_token = fields.String(data_key="quoteToken", validate=ID)
 
 
 class Event(Payload):
-    type = fields.String(required=True)
-    mode = fields.String(load_default="active")
-    timestamp = fields.Integer(required=True)  # milliseconds, by LINE's clock
-    webhook_event_id = fields.String(required=True, data_key="webhookEventId")  # the same on redelivery
+    type = fields.String(required=True, validate=ID)
+    mode = fields.String(load_default="active", validate=ID)
+    timestamp = fields.Integer(required=True, validate=TIME)  # milliseconds, by LINE's clock
+    webhook_event_id = fields.String(required=True, data_key="webhookEventId", validate=ID)  # the same on redelivery
     source = fields.Nested(Source)  # absent on some channel events
-    reply_token = fields.String(data_key="replyToken")  # absent on standby events
+    reply_token = fields.String(data_key="replyToken", validate=ID)  # absent on standby events
     message = fields.Nested(Message)
 
     @validates_schema
@@ -117,6 +117,7 @@ class Line(Adapter):
             conversation_id=f"{source['type']}:{chat}",
             user_id=source.get("user_id", ""),
             text=message.get("text", ""),
+            sent_at=event["timestamp"] / 1000,
             context={"to": chat, "chat_type": source["type"], "reply_token": event.get("reply_token"),
                      "timestamp": event["timestamp"], "quote_token": message.get("quote_token")},
         )

@@ -9,16 +9,16 @@ from marshmallow import fields
 
 from bot.messages import IncomingMessage, Reply
 from bot.render import PLAIN
-from handlers.base import Payload, load
+from handlers.base import ID, TIME, Payload, load
 from handlers.meta import MetaAdapter
 
 
 class Party(Payload):
-    id = fields.String(required=True)
+    id = fields.String(required=True, validate=ID)
 
 
 class Message(Payload):
-    mid = fields.String(required=True)  # Meta's retries repeat it
+    mid = fields.String(required=True, validate=ID)  # Meta's retries repeat it
     text = fields.String()  # absent on attachments
     attachments = fields.List(fields.Raw(), load_default=list)  # images, audio, stickers: answered with a notice
     is_echo = fields.Boolean(load_default=False)  # the Page's own sends, sender and recipient swapped
@@ -28,13 +28,13 @@ class Postback(Payload):
     """A button, menu item or Get Started the user tapped: the chat shows its title as what they sent."""
 
     text = fields.String(data_key="title", load_default="")
-    mid = fields.String()  # absent on older postbacks
+    mid = fields.String(validate=ID)  # absent on older postbacks
 
 
 class Event(Payload):
     sender = fields.Nested(Party, required=True)  # the user's page-scoped id (PSID)
     recipient = fields.Nested(Party, required=True)  # the Page
-    timestamp = fields.Integer(load_default=0)
+    timestamp = fields.Integer(validate=TIME)  # when it was sent, Unix milliseconds
     message = fields.Nested(Message)  # absent on postbacks, reads and deliveries
     postback = fields.Nested(Postback)
 
@@ -76,13 +76,14 @@ class Messenger(MetaAdapter):
     def _incoming(self, event: dict[str, Any]) -> IncomingMessage:
         """One message; the conversation is the pair (Page, PSID)."""
         page, psid = event["recipient"]["id"], event["sender"]["id"]
-        said = event.get("message") or event["postback"]
+        said, sent = event.get("message") or event["postback"], event.get("timestamp")
         return IncomingMessage(
             platform=self.name,
-            message_id=said.get("mid") or f"{psid}:{event['timestamp']}",  # Meta's retries repeat both
+            message_id=said.get("mid") or f"{psid}:{sent or 0}",  # Meta's retries repeat both
             conversation_id=f"{page}:{psid}",
             user_id=psid,
             text=said.get("text", ""),
+            sent_at=sent / 1000 if sent is not None else None,
             context={"psid": psid},
         )
 

@@ -39,7 +39,8 @@ def _slack(config: Config, url: str, text: str) -> Sample:
 
 def _meta(prefix: str, payload: dict) -> Callable[[Config, str, str], Sample]:
     def build(config: Config, url: str, text: str) -> Sample:
-        body = json.dumps(payload).replace("SAMPLE_TEXT", text).replace("SAMPLE_ID", uuid.uuid4().hex).encode()
+        body = json.dumps(payload).replace("SAMPLE_TEXT", text).replace("SAMPLE_ID", uuid.uuid4().hex)
+        body = body.replace("SAMPLE_TIME", str(int(time.time()))).encode()
         signature = "sha256=" + signatures.digest(config.setting(f"{prefix}_APP_SECRET").encode(), body).hex()
         return {"Content-Type": "application/json", "X-Hub-Signature-256": signature}, body
     return build
@@ -47,7 +48,7 @@ def _meta(prefix: str, payload: dict) -> Callable[[Config, str, str], Sample]:
 
 _WHATSAPP = {"object": "whatsapp_business_account", "entry": [{"id": "0", "changes": [{"field": "messages", "value": {
     "messaging_product": "whatsapp", "metadata": {"phone_number_id": "100000000000000"},
-    "messages": [{"from": "15550000000", "id": "wamid.SAMPLE_ID", "timestamp": "0", "type": "text",
+    "messages": [{"from": "15550000000", "id": "wamid.SAMPLE_ID", "timestamp": "SAMPLE_TIME", "type": "text",
                   "text": {"body": "SAMPLE_TEXT"}}]}}]}]}
 _MESSENGER = {"object": "page", "entry": [{"id": "PAGE", "messaging": [{
     "sender": {"id": "PSID0SAMPLE"}, "recipient": {"id": "PAGE"}, "message": {"mid": "m_SAMPLE_ID", "text": "SAMPLE_TEXT"}}]}]}

@@ -14,7 +14,7 @@ from bot.errors import Permanent, Transient
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render import SLACK_MRKDWN
 from handlers import http, signatures
-from handlers.base import Adapter, Payload, load
+from handlers.base import ID, TIME, Adapter, Payload, load
 from handlers.http import PlatformAPI
 
 DEFAULT_API_URL = "https://slack.com/api"
@@ -29,26 +29,26 @@ logger = logging.getLogger(__name__)
 
 
 class Event(Payload):
-    type = fields.String(required=True)
-    channel = fields.String()
-    channel_type = fields.String()
-    user = fields.String()
+    type = fields.String(required=True, validate=ID)
+    channel = fields.String(validate=ID)
+    channel_type = fields.String(validate=ID)
+    user = fields.String(validate=ID)
     text = fields.String()
-    ts = fields.String()
-    thread_ts = fields.String()
-    subtype = fields.String()
-    bot_id = fields.String()
+    ts = fields.String(validate=ID)
+    thread_ts = fields.String(validate=ID)
+    subtype = fields.String(validate=ID)
+    bot_id = fields.String(validate=ID)
     files = fields.List(fields.Raw(), load_default=list)  # the bot cannot read them yet: their words are answered
 
 
 class Authorization(Payload):
-    user_id = fields.String()
+    user_id = fields.String(validate=ID)
 
 
 class Envelope(Payload):
-    type = fields.String(required=True)
-    challenge = fields.String()
-    team_id = fields.String(load_default="")
+    type = fields.String(required=True, validate=ID)
+    team_id = fields.String(load_default="", validate=ID)
+    event_time = fields.Integer(validate=TIME)  # when the event happened, Unix seconds
     event = fields.Nested(Event)
     authorizations = fields.List(fields.Nested(Authorization), load_default=list)
 
@@ -82,8 +82,8 @@ class Slack(Adapter):
         signatures.require(SIGNATURE, request.headers.get(SIGNATURE), expected)
 
     def handshake(self, request: Request) -> Response | None:
-        """Slack's url_verification: echo the challenge."""
-        body = request.get_json(silent=True)
+        """Slack's url_verification, a signed POST: echo the challenge. A GET is not verified, so it gets nothing."""
+        body = request.get_json(silent=True) if request.method == "POST" else None
         if isinstance(body, dict) and body.get("type") == "url_verification":
             return Response(str(body.get("challenge", "")), mimetype="text/plain")
         return None
@@ -95,9 +95,9 @@ class Slack(Adapter):
         bot_user = next((a.get("user_id") for a in envelope["authorizations"]), None)
         if envelope["type"] != "event_callback" or not event or not _addressed_to_bot(event, bot_user):
             return []
-        return [self._message(envelope["team_id"], event)]
+        return [self._message(envelope["team_id"], event, envelope.get("event_time"))]
 
-    def _message(self, team: str, event: dict[str, Any]) -> IncomingMessage:
+    def _message(self, team: str, event: dict[str, Any], sent_at: int | None) -> IncomingMessage:
         channel, thread = event["channel"], event.get("thread_ts")
         return IncomingMessage(
             platform=self.name,
@@ -106,6 +106,7 @@ class Slack(Adapter):
             conversation_id=f"{team}:{channel}:{thread}" if thread else f"{team}:{channel}",
             user_id=event["user"],
             text=html.unescape(MENTION.sub("", event.get("text", ""))).strip(),  # "" for files alone: a notice
+            sent_at=sent_at,
             context={"channel": channel, "thread_ts": thread},
         )
 

@@ -13,7 +13,7 @@ from bot.messages import IncomingMessage, Reply
 from bot.render import TELEGRAM_HTML
 from bot.retry import retry_after
 from handlers import http, signatures
-from handlers.base import Adapter, Payload, load
+from handlers.base import ID, INT64, NAME, TIME, Adapter, Payload, load
 from handlers.http import PlatformAPI
 
 DEFAULT_API_URL = "https://api.telegram.org"
@@ -22,15 +22,15 @@ ALLOWED_UPDATES = ["message"]
 
 
 class User(Payload):
-    id = fields.Integer(required=True)
+    id = fields.Integer(required=True, validate=INT64)
     is_bot = fields.Boolean(load_default=False)
-    first_name = fields.String(load_default="")
-    language_code = fields.String(load_default="")
+    first_name = fields.String(load_default="", validate=NAME)
+    language_code = fields.String(load_default="", validate=ID)
 
 
 class Chat(Payload):
-    id = fields.Integer(required=True)
-    type = fields.String(required=True)
+    id = fields.Integer(required=True, validate=INT64)
+    type = fields.String(required=True, validate=ID)
 
 
 # What a person can send instead of text; service messages (joins, pins) carry none of these.
@@ -43,13 +43,14 @@ class Replied(Payload):
 
 
 class Message(Payload):
-    message_id = fields.Integer(required=True)
+    message_id = fields.Integer(required=True, validate=INT64)
     sender = fields.Nested(User, data_key="from")  # absent on channel posts
     chat = fields.Nested(Chat, required=True)
+    date = fields.Integer(validate=TIME)  # when it was sent, Unix seconds
     text = fields.String()
     caption = fields.String()  # the text under a photo or a document
     reply_to_message = fields.Nested(Replied)
-    message_thread_id = fields.Integer()  # a forum topic, or in a group without topics the reply chain's first message
+    message_thread_id = fields.Integer(validate=INT64)  # a forum topic, or in a group without topics the reply chain's first message
     is_topic_message = fields.Boolean(load_default=False)  # only then is message_thread_id a topic to answer in
     non_text = fields.List(fields.String())  # which of NON_TEXT it carries: one field, not thirteen to deserialise
 
@@ -61,7 +62,7 @@ class Message(Payload):
 
 
 class Update(Payload):
-    update_id = fields.Integer(required=True)
+    update_id = fields.Integer(required=True, validate=INT64)
     message = fields.Nested(Message)
 
 
@@ -111,6 +112,7 @@ class Telegram(Adapter):
             user_id=str(sender["id"]),
             user_name=sender["first_name"],
             text=message.get("text") or message.get("caption", ""),
+            sent_at=message.get("date"),
             context={"chat_id": chat["id"], "thread_id": thread, "chat_type": chat["type"], "message_id": message["message_id"],
                      "language": sender["language_code"]},
         )]

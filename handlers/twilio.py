@@ -19,7 +19,7 @@ from bot.config import Config
 from bot.errors import BotError, Permanent, Transient
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from handlers import http, signatures
-from handlers.base import Adapter, Payload, validate_payload
+from handlers.base import ID, NAME, Adapter, Payload, validate_payload
 from handlers.http import PlatformAPI
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ HINTS = {  # Twilio error codes whose message alone does not tell the operator w
 
 def _required() -> fields.String:
     """A required, non-empty field: an empty MessageSid would dedupe every message as the same one."""
-    return fields.String(required=True, validate=validate.Length(min=1))
+    return fields.String(required=True, validate=validate.Length(min=1, max=ID.max))
 
 
 class Inbound(Payload):
@@ -49,8 +49,8 @@ class Inbound(Payload):
     To = _required()
     Body = fields.String(load_default="")
     NumMedia = fields.Integer(load_default=0)
-    Latitude = fields.String()  # a location shared on WhatsApp, which comes with an empty Body
-    ProfileName = fields.String(load_default="")  # WhatsApp only
+    Latitude = fields.String(validate=ID)  # a location shared on WhatsApp, which comes with an empty Body
+    ProfileName = fields.String(load_default="", validate=NAME)  # WhatsApp only
 
 
 INBOUND = Inbound()

@@ -20,7 +20,9 @@ from bot.messages import IncomingMessage, Reply
 from bot.render import WEB_HTML
 from handlers.base import Adapter, Payload, load
 
-ID = validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$")
+ID = validate.Regexp(r"[A-Za-z0-9_-]{8,64}\Z")  # marshmallow matches from the start; \Z, unlike $, refuses a final newline
+STREAM_ID = re.compile(r"([0-9]{1,20})(?:-([0-9]{1,20}))?")  # a reply's id, as Redis streams write them
+MAX_STREAM_PART = 2**64 - 2  # Redis refuses larger parts, and an exclusive range from the largest id
 KEEP_SECONDS = 86400  # a browser session's replies wait this long to be read
 TYPING_SECONDS = 6  # longer than the turn's 4-second typing tick
 
@@ -41,6 +43,7 @@ class Webchat(Adapter):
     max_text = 20000
     format = WEB_HTML
     dedupe_ttl = 3600  # the page retries a failed POST within seconds
+    signed = False
     webhook_console = "the chat page needs no webhook: it posts to this app itself, from /chat"
 
     @classmethod
@@ -111,9 +114,15 @@ def page() -> str:
 def events() -> Any:
     """Replies and typing state for one browser session, polled by the page."""
     session, after = request.args.get("session", ""), request.args.get("after", "0")
-    if ID.regex.match(session) is None or not all(part.isdigit() for part in after.split("-", 1)):
+    if ID.regex.fullmatch(session) is None or not _stream_id(after):
         raise Rejected("session and after are required: an id from the page and the last event id seen")
     return jsonify(_webchat().events(session, after))
+
+
+def _stream_id(text: str) -> bool:
+    """A reply id Redis takes: ASCII digits (str.isdigit takes any script's), each part within 64 bits."""
+    match = STREAM_ID.fullmatch(text)
+    return match is not None and all(int(part) <= MAX_STREAM_PART for part in match.groups() if part)
 
 
 WAIT_SECONDS = 120  # how long `flask chat` waits for a reply before saying the workers seem stuck

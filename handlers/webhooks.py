@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from redis.exceptions import RedisError
@@ -11,6 +12,8 @@ from werkzeug.exceptions import HTTPException
 from bot import rejects
 from bot.errors import Rejected
 from bot.intake import Accepted
+from bot.messages import IncomingMessage
+from bot.runtime import Runtime
 from handlers.base import Adapter
 from handlers.registry import ADAPTERS
 
@@ -26,15 +29,24 @@ def receive(platform: str) -> Response:
     """Take one webhook delivery from a platform."""
     adapter = _adapter(platform)
     adapter.verify(request)
-    g.verified = adapter.name  # from here on a refusal is the platform's own payload: worth keeping
+    g.verified = adapter  # from here on a refusal is the platform's own payload: worth keeping
     handshake = adapter.handshake(request)
     if handshake is not None:
         return handshake
     rt = current_app.extensions["bot"]
     for message in adapter.parse(request):
-        if rt.turns.accept(message, adapter.dedupe_ttl) is Accepted.DUPLICATE:
+        if adapter.stale(message):
+            _drop(rt, message)
+        elif rt.turns.accept(message, adapter.dedupe_ttl) is Accepted.DUPLICATE:
             rt.metrics.count("dedupe_hits", platform=adapter.name)
     return adapter.acknowledge()
+
+
+def _drop(rt: Runtime, message: IncomingMessage) -> None:
+    """Acknowledge an event older than the dedupe horizon (a replay, or a platform's very late retry) without answering it."""
+    days = (time.time() - (message.sent_at or 0)) / 86400
+    logger.info("event older than the dedupe horizon dropped: %.1f days old", days, extra={"platform": message.platform})
+    rt.metrics.count("stale_events", platform=message.platform)
 
 
 @bp.after_app_request
@@ -75,10 +87,13 @@ def rejected(error: Rejected) -> tuple[Response, int]:
     return jsonify(error=str(error)), error.status
 
 
-def _keep(platform: str, reason: str) -> None:
-    body = request.get_json(silent=True) if request.is_json else request.form.to_dict() or request.get_data(as_text=True)
+def _keep(adapter: Adapter, reason: str) -> None:
     try:
-        rejects.keep(current_app.extensions["bot"].redis, platform, reason, body)
+        body = request.get_json(silent=True) if request.is_json else request.form.to_dict() or request.get_data(as_text=True)
+    except Rejected:  # JSON too deep or not valid Unicode: kept as text
+        body = request.get_data(as_text=True)
+    try:
+        rejects.keep(current_app.extensions["bot"].redis, adapter.name, reason, body, adapter.signed)
     except RedisError:
         logger.warning("could not keep the refused payload: Redis unavailable")
 

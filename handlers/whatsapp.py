@@ -11,7 +11,7 @@ from redis import Redis
 from bot.config import Config
 from bot.messages import IncomingMessage, Reply
 from bot.render import WHATSAPP
-from handlers.base import Payload, load
+from handlers.base import ID, NAME, TIME, Payload, load
 from handlers.meta import MetaAdapter
 
 # What a person sends: text, a choice from the bot's buttons or lists, or media the bot cannot read.
@@ -37,10 +37,11 @@ class Button(Payload):
 
 
 class Message(Payload):
-    id = fields.String(required=True)  # the wamid: Meta's retries repeat it
-    type = fields.String(required=True)
-    sender = fields.String(data_key="from")  # the phone number, which users with a username may hide
-    from_user_id = fields.String()  # the business-scoped user id (BSUID)
+    id = fields.String(required=True, validate=ID)  # the wamid: Meta's retries repeat it
+    type = fields.String(required=True, validate=ID)
+    timestamp = fields.Integer(validate=TIME)  # when it was sent, Unix seconds (as a string)
+    sender = fields.String(data_key="from", validate=ID)  # the phone number, which users with a username may hide
+    from_user_id = fields.String(validate=ID)  # the business-scoped user id (BSUID)
     text = fields.Nested(Text)
     interactive = fields.Nested(Interactive)
     button = fields.Nested(Button)
@@ -53,17 +54,17 @@ class Message(Payload):
 
 
 class Profile(Payload):
-    name = fields.String(load_default="")
+    name = fields.String(load_default="", validate=NAME)
 
 
 class Contact(Payload):
-    wa_id = fields.String()
-    user_id = fields.String()
+    wa_id = fields.String(validate=ID)
+    user_id = fields.String(validate=ID)
     profile = fields.Nested(Profile, load_default=dict)
 
 
 class Metadata(Payload):
-    phone_number_id = fields.String()
+    phone_number_id = fields.String(validate=ID)
 
 
 class Value(Payload):
@@ -132,6 +133,7 @@ class WhatsApp(MetaAdapter):
             user_id=user,
             user_name=contact.get("profile", {}).get("name", ""),
             text=_said(message),
+            sent_at=message.get("timestamp"),
             context={"phone_number_id": number, "target": target, "message_id": message["id"]},
         )
 

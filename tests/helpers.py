@@ -17,20 +17,22 @@ from tests.conftest import TELEGRAM_SECRET
 from tests.fakes import Canned
 
 _update_ids = itertools.count(872349101)
-SENT_AT = dt.datetime.fromtimestamp(1767225600, dt.timezone.utc)
+SENT_AT = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)  # the bot drops what is older than its dedupe horizon
 
 
 def update(text: str, chat_id: int = 123456789, *, update_id: int | None = None, chat_type: str = "private",
            thread: int | None = None, is_bot: bool = False, message_id: int = 57, reply_to: int | None = None) -> dict[str, Any]:
     """A Telegram update carrying one text message (platforms.md 1.3), built and serialised by python-telegram-bot.
 
-    `thread` makes it a forum topic's message; `reply_to` a reply to a message of the bot whose id it is.
+    `thread` makes it a forum topic's message; `reply_to` a reply to a message of the bot whose id it is. Dated now: the bot
+    drops updates older than the dedupe horizon, which a test may set to minutes.
     """
+    sent_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     chat = telegram.Chat(id=chat_id, type=chat_type, first_name="Ada")
     sender = telegram.User(id=42, is_bot=is_bot, first_name="Ada", username="ada", language_code="en")
     replied = None if reply_to is None else telegram.Message(
-        1, SENT_AT - dt.timedelta(minutes=1), chat, from_user=telegram.User(id=reply_to, is_bot=True, first_name="Bot"), text="earlier")
-    message = telegram.Message(message_id, SENT_AT, chat, from_user=sender, text=text, reply_to_message=replied,
+        1, sent_at - dt.timedelta(minutes=1), chat, from_user=telegram.User(id=reply_to, is_bot=True, first_name="Bot"), text="earlier")
+    message = telegram.Message(message_id, sent_at, chat, from_user=sender, text=text, reply_to_message=replied,
                                message_thread_id=thread, is_topic_message=thread is not None or None)
     return telegram.Update(update_id if update_id is not None else next(_update_ids), message=message).to_dict()
 

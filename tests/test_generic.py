@@ -229,6 +229,9 @@ BAD_FIELDS = {
     "numeric user_id": ({"user_id": 7}, "user_id"),
     "empty text": ({"text": ""}, "text"),
     "text too long": ({"text": "x" * 4001}, "text"),
+    "user_id too long": ({"user_id": "u" * 257}, "user_id"),
+    "user_name too long": ({"user_name": "Ada " * 150_000}, "user_name"),  # 600 kB: once in every prompt and /admin
+    "callback_url too long": ({"callback_url": "http://127.0.0.1/" + "p" * 2048}, "callback_url"),
 }
 
 
@@ -241,8 +244,14 @@ def test_an_invalid_field_is_400_naming_it_and_nothing_is_stored(client, redis, 
 
 
 def test_the_longest_allowed_ids_and_text_are_accepted(client, receiver):
-    payload = message("x" * 4000, receiver, conversation_id="a-Z_0.9:@+" + "c" * 118)
+    payload = message("x" * 4000, receiver, conversation_id="a-Z_0.9:@+" + "c" * 118, user_id="u" * 256, user_name="n" * 128)
     assert send(client, payload).status_code == 200
+
+
+def test_a_webhook_id_too_long_for_a_key_is_400(client, redis, receiver):
+    response = send(client, message("hello", receiver), webhook_id="msg_" + "x" * 253)
+    assert response.status_code == 400 and "webhook-id" in response.get_json()["error"]
+    assert stored(redis) == []
 
 
 # Request forgery: the callback only ever reaches hosts the operator listed.

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from app import create_app
 from bot import handoff, ledger
 from tests.helpers import Bot, texts
@@ -63,3 +67,25 @@ def test_a_bad_pause_is_400(settings):
     client = Bot(settings, API_TOKEN=TOKEN).client
     response = client.post(f"/api/conversations/{CONVERSATION}/pause", json={"minutes": -5}, headers=AUTH)
     assert response.status_code == 400 and "minutes" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("minutes", [1e20, 525601, -1, "١٢x"])
+def test_a_pause_redis_could_not_keep_is_400_not_a_storage_outage(settings, redis, caplog, minutes):
+    b = Bot(settings, API_TOKEN=TOKEN)
+    response = b.client.post(f"/api/conversations/{CONVERSATION}/pause", json={"minutes": minutes}, headers=AUTH)
+    assert response.status_code == 400 and "minutes" in response.get_json()["error"]
+    assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []
+    assert handoff.status(redis, CONVERSATION) is None
+
+
+def test_a_pause_body_that_is_not_json_is_400(settings, redis):
+    b = Bot(settings, API_TOKEN=TOKEN)
+    response = b.client.post(f"/api/conversations/{CONVERSATION}/pause", data="{minutes: 5", headers=AUTH,
+                             content_type="application/json")
+    assert response.status_code == 400
+    assert handoff.status(redis, CONVERSATION) is None
+
+
+def test_a_year_long_pause_is_kept(settings, redis):
+    b = Bot(settings, API_TOKEN=TOKEN)
+    assert b.client.post(f"/api/conversations/{CONVERSATION}/pause", json={"minutes": 525600}, headers=AUTH).status_code == 200

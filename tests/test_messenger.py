@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ ADA, BOB, CY = "6789012345678901", "6789012345678902", "6789012345678903"  # pag
 SENT = {"recipient_id": ADA, "message_id": "m_AG5Hz2Uq7tuwNEhXfYYKj8mJEM_QPpz5jdCK48PnKAjSdjfipqxqMvK8ma6AC8fplwlqLP_5cgXIbu7I3rBN0P"}
 
 _mids = itertools.count(1)
+NOW = int(time.time())  # when the events were sent: the bot drops those older than the platform's dedupe horizon
 
 
 def event(text: str | None, psid: str = ADA, mid: str | None = None) -> dict[str, Any]:
@@ -28,7 +30,7 @@ def event(text: str | None, psid: str = ADA, mid: str | None = None) -> dict[str
         message["attachments"] = [{"type": "image", "payload": {"url": "https://scontent.xx.fbcdn.net/v/t1.15752-9/cat.jpg"}}]
     else:
         message["text"] = text
-    return {"sender": {"id": psid}, "recipient": {"id": PAGE}, "timestamp": 1767225600100, "message": message}
+    return {"sender": {"id": psid}, "recipient": {"id": PAGE}, "timestamp": NOW * 1000 + 100, "message": message}
 
 
 def notification(*events: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +140,7 @@ def test_echoes_and_receipts_are_acknowledged_and_ignored(client, redis, run_wor
     echo = event("our own reply")
     echo["sender"], echo["recipient"] = echo["recipient"], echo["sender"]
     echo["message"] |= {"is_echo": True, "app_id": 1517776481860111}
-    read = {"sender": {"id": ADA}, "recipient": {"id": PAGE}, "timestamp": 1767225600300, "read": {"watermark": 1767225600000}}
+    read = {"sender": {"id": ADA}, "recipient": {"id": PAGE}, "timestamp": NOW * 1000 + 300, "read": {"watermark": 1767225600000}}
     delivery = {"sender": {"id": ADA}, "recipient": {"id": PAGE}, "delivery": {"mids": ["m_AbC1"], "watermark": 1767225600000}}
     for payload in (notification(echo), notification(read, delivery)):
         assert post_signed(client, "messenger", payload).status_code == 200
@@ -148,7 +150,7 @@ def test_echoes_and_receipts_are_acknowledged_and_ignored(client, redis, run_wor
 
 
 def test_a_postback_is_the_users_message_read_as_its_title_and_answered_once(client, run_worker, messenger):
-    postback = {"sender": {"id": ADA}, "recipient": {"id": PAGE}, "timestamp": 1767225600200,
+    postback = {"sender": {"id": ADA}, "recipient": {"id": PAGE}, "timestamp": NOW * 1000 + 200,
                 "postback": {"title": "Get Started", "payload": "GET_STARTED"}}  # an older postback: no mid
     for _ in range(2):  # Meta retried it
         assert post_signed(client, "messenger", notification(postback)).status_code == 200

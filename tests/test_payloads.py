@@ -99,6 +99,7 @@ def sent(api: FakePlatform) -> list[str]:
 # Slack: Events API envelopes (platforms.md 2.3) around each event.
 
 SLACK_USER, SLACK_BOT, TS = "U123ABC456", "U0BOTUSER", "1767225600.000200"
+NOW = int(time.time())  # when the events were sent: the bot drops those older than the platform's dedupe horizon
 DM = {"channel": "D123ABC456", "channel_type": "im", "user": SLACK_USER, "ts": TS, "event_ts": TS}
 WITHOUT_USER = {key: value for key, value in DM.items() if key != "user"}  # how other bots' posts come
 CHANNEL = {"channel": "C123ABC456", "channel_type": "channel", "user": SLACK_USER, "ts": TS, "event_ts": TS}
@@ -108,7 +109,7 @@ FILE = {"id": "F0123ABC", "name": "screenshot.png", "mimetype": "image/png", "fi
 
 def slack(**event: Any) -> dict[str, Any]:
     return {"type": "event_callback", "token": "XXYYZZ", "team_id": "T123ABC456", "api_app_id": "A123ABC456", "event": event,
-            "event_id": "Ev123ABC456", "event_time": 1767225600,
+            "event_id": "Ev123ABC456", "event_time": NOW,
             "authorizations": [{"team_id": "T123ABC456", "user_id": SLACK_BOT, "is_bot": True}]}
 
 
@@ -165,7 +166,7 @@ def whatsapp(field: str = "messages", **value: Any) -> dict[str, Any]:
 
 def wa(kind: str, **content: Any) -> dict[str, Any]:
     """A notification of one message of type `kind` from the sample user."""
-    message = {**WA_USER, "id": WAMID, "timestamp": "1749416383", "type": kind, **content}
+    message = {**WA_USER, "id": WAMID, "timestamp": str(NOW), "type": kind, **content}
     contact = {"profile": {"name": "Sheena Nelson"}, "wa_id": WA_USER["from"], "user_id": WA_USER["from_user_id"]}
     return whatsapp(contacts=[contact], messages=[message])
 
@@ -208,7 +209,7 @@ WHATSAPP = [
     *[Case("whatsapp", f"status {status}", wa_status(status), "nothing") for status in ("sent", "delivered", "read", "failed")],
     Case("whatsapp", "error", whatsapp(errors=[{"code": 131051, "title": "Message type unknown"}]), "nothing"),
     Case("whatsapp", "echo from the business app", whatsapp("smb_message_echoes", message_echoes=[
-        {"from": "15550783881", "to": WA_USER["from"], "id": WAMID, "timestamp": "1749416383", "type": "text",
+        {"from": "15550783881", "to": WA_USER["from"], "id": WAMID, "timestamp": str(NOW), "type": "text",
          "text": {"body": "sent from the phone"}}]), "nothing"),
 ]
 
@@ -221,7 +222,7 @@ REFERRAL = {"ref": "summer", "source": "SHORTLINK", "type": "OPEN_THREAD"}  # an
 
 
 def messenger(key: str = "messaging", **event: Any) -> dict[str, Any]:
-    event = {"sender": {"id": PSID}, "recipient": {"id": PAGE}, "timestamp": 1767225600100, **event}
+    event = {"sender": {"id": PSID}, "recipient": {"id": PAGE}, "timestamp": NOW * 1000 + 100, **event}
     return {"object": "page", "entry": [{"id": PAGE, "time": 1767225600123, key: [event]}]}
 
 

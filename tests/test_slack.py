@@ -18,6 +18,7 @@ from tests.helpers import dead_letters, stored
 from tests.vendors import SLACK_SECRET, post_slack
 
 OK = Canned(body={"ok": True, "channel": "D123ABC456", "ts": "1767225601.000100"})
+NOW = int(time.time())  # when the events were sent: the bot drops those older than the platform's dedupe horizon
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def event(text: str = "hello bot", *, kind: str = "message", ts: str = "17672256
         body["channel_type"] = "im"
     body.update(fields)
     return {"type": "event_callback", "team_id": "T123ABC456", "event": body, "event_id": event_id,
-            "event_time": 1767225600, "authorizations": [{"team_id": "T123ABC456", "user_id": "U0BOTUSER", "is_bot": True}]}
+            "event_time": NOW, "authorizations": [{"team_id": "T123ABC456", "user_id": "U0BOTUSER", "is_bot": True}]}
 
 
 def texts(slack) -> list[str]:
@@ -77,6 +78,13 @@ def test_url_verification_echoes_the_challenge(client, redis):
     assert response.status_code == 200
     assert response.data == b"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
     assert stored(redis) == []
+
+
+def test_an_unsigned_get_carrying_a_url_verification_is_not_answered(client):
+    """Only the signed POST is Slack's handshake: a GET is not verified, so it may not echo anything."""
+    body = json.dumps({"type": "url_verification", "challenge": "<script>alert(1)</script>"})
+    response = client.get("/webhooks/slack", data=body, content_type="application/json")
+    assert response.status_code == 405 and b"script" not in response.data
 
 
 def test_bad_signatures_and_stale_timestamps_are_refused_and_nothing_is_stored(client, redis):

@@ -111,6 +111,15 @@ def test_a_malformed_update_is_400_with_a_reason(client, redis):
     assert stored(redis) == []
 
 
+@pytest.mark.parametrize("field, value", [("first_name", "A" * 129), ("language_code", "x" * 257), ("id", 2**63)])
+def test_a_name_or_id_past_any_platform_limit_is_400(client, redis, field, value):
+    payload = update("hi")
+    payload["message"]["from"][field] = value
+    response = post_update(client, payload)
+    assert response.status_code == 400 and field in response.get_json()["error"]
+    assert stored(redis) == []
+
+
 def test_a_long_reply_is_split_at_4096_without_breaking_words_or_code(client, run_worker, llm, telegram):
     paragraph = " ".join(f"word{i}" for i in range(700))  # ~5.5k characters, one paragraph
     code = "\n".join(f"print({i})  # <tag> & more" for i in range(200))

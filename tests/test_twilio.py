@@ -240,6 +240,12 @@ def test_a_malformed_form_is_400_with_a_reason(client, redis):
     assert stored(redis) == []
 
 
+def test_a_profile_name_or_sid_past_any_platform_limit_is_400(client, redis):
+    assert post_twilio(client, {**inbound("hi"), "ProfileName": "Ada" * 100}).status_code == 400
+    assert post_twilio(client, {**inbound("hi"), "MessageSid": "SM" + "0" * 255}).status_code == 400
+    assert stored(redis) == []
+
+
 def test_redis_down_stays_503_not_twiml(twilio_settings):
     down = create_app({**twilio_settings, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}).test_client()
     response = post_twilio(down, inbound("hello"))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+import pytest
 
 from app import create_app
 
@@ -104,3 +107,23 @@ def test_flask_chat_talks_through_the_real_pipeline(app, start_workers):
     result = app.test_cli_runner().invoke(args=["chat"], input="hello **there**\n")
     assert result.exit_code == 0, result.output
     assert "bot> LLM: hello there" in result.output
+
+
+def test_a_trailing_newline_is_no_part_of_an_id(client, redis):
+    response = client.post("/webhooks/webchat", json={"session": SESSION + "\n", "message_id": "m-0000000001", "text": "hi"})
+    assert response.status_code == 400 and "session" in response.get_json()["error"]
+    assert client.post("/webhooks/webchat", json={"session": SESSION, "message_id": "m-0000000001\n", "text": "hi"}).status_code == 400
+    assert client.get(f"/webchat/events?session={SESSION}%0A&after=0").status_code == 400
+    assert redis.keys("bot:inbox:*") == []
+
+
+@pytest.mark.parametrize("after", ["١٢", "١٢-٣", "12-", "-1", "1.5", "18446744073709551615", "1-18446744073709551615",
+                                   "99999999999999999999999"])
+def test_an_event_id_redis_would_refuse_is_400_not_a_storage_outage(client, caplog, after):
+    response = client.get(f"/webchat/events?session={SESSION}&after={after}")
+    assert response.status_code == 400 and "after" in response.get_json()["error"]
+    assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []
+
+
+def test_the_largest_event_id_redis_takes_is_read(client):
+    assert client.get(f"/webchat/events?session={SESSION}&after=18446744073709551614-18446744073709551614").status_code == 200

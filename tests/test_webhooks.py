@@ -72,3 +72,16 @@ def test_the_dedupe_window_can_be_set_per_platform(settings, redis):
     client = create_app({**settings, "TELEGRAM_DEDUPE_TTL": "120"}).test_client()
     post_update(client, update("hi", update_id=4242))
     assert 0 < redis.ttl("bot:seen:telegram:4242") <= 120
+
+
+def test_refused_chat_page_posts_never_push_out_a_platform_s_kept_payloads(settings, redis):
+    from bot import rejects
+
+    client = create_app({**settings, "WEBCHAT_RATE_LIMIT": "1000"}).test_client()
+    assert post_update(client, {"update_id": "not-a-number"}).status_code == 400
+    for n in range(rejects.CAPACITY + 20):  # anyone may post these: no signature keeps them out
+        assert client.post("/webhooks/webchat", json={"session": "x", "message_id": f"m-{n:010}", "text": "hi"}).status_code == 400
+    kept = rejects.newest(redis, limit=1000)
+    assert [record["platform"] for record in kept].count("telegram") == 1
+    assert [record["platform"] for record in kept].count("webchat") == rejects.CAPACITY
+    assert rejects.counts(redis) == {"telegram": 1, "webchat": rejects.CAPACITY + 20}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from typing import Any
 
 import pytest
@@ -22,11 +23,12 @@ SENT = {"messaging_product": "whatsapp", "contacts": [{"input": ADA["phone"], "w
         "messages": [{"id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3RkU2RkE5"}]}
 
 _ids = itertools.count(1)
+NOW = int(time.time())  # when the events were sent: the bot drops those older than the platform's dedupe horizon
 
 
 def text_message(text: str, user: dict[str, str | None] = ADA, wamid: str | None = None) -> dict[str, Any]:
     """A user's text message as in platforms.md 3.3; a None phone is a user who adopted a username."""
-    message: dict[str, Any] = {"id": wamid or f"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQz{next(_ids)}", "timestamp": "1749416383",
+    message: dict[str, Any] = {"id": wamid or f"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQz{next(_ids)}", "timestamp": str(NOW),
                                "type": "text", "text": {"body": text}}
     if user["phone"]:
         message["from"] = user["phone"]
@@ -221,6 +223,15 @@ def test_a_malformed_notification_is_400_with_a_reason(client, redis):
     for payload in (notification(change(no_id)), notification(change(nobody)), {"object": "whatsapp_business_account"}):
         assert post_signed(client, "whatsapp", payload).status_code == 400
     assert "from_user_id" in post_signed(client, "whatsapp", notification(change(nobody))).get_json()["error"]
+    assert stored(redis) == []
+
+
+def test_a_profile_name_or_id_past_any_platform_limit_is_400(client, redis):
+    long_name = change(text_message("x"))
+    long_name["value"]["contacts"][0]["profile"]["name"] = "Sheena " * 20
+    long_id = text_message("x", wamid="wamid." + "A" * 251)
+    for payload in (notification(long_name), notification(change(long_id))):
+        assert post_signed(client, "whatsapp", payload).status_code == 400
     assert stored(redis) == []
 
 
