@@ -14,6 +14,7 @@ from openai.types.chat import ChatCompletion
 
 from bot.config import Config
 from bot.errors import BotError, Permanent, Transient
+from bot.messages import valid_unicode
 from bot.metrics import Metrics
 from bot.parameters import CAPS, Parameters, first_cap
 from bot.retry import retry_after
@@ -77,7 +78,7 @@ class OpenAIChat:
 
 def _completion(body: dict[str, Any], response: ChatCompletion) -> Completion:
     choice, usage = response.choices[0], response.usage
-    text = choice.message.content or ""
+    text = valid_unicode(choice.message.content or "")  # a lone surrogate escaped in JSON would fail every write of it
     if not text.strip() and choice.finish_reason == "length":
         raise _cut_off(body, usage)
     return Completion(text, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)

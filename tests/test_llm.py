@@ -10,8 +10,8 @@ from bot import ledger
 from bot.config import ConfigError
 from bot.parameters import first_cap
 from tests.conftest import ROOT
-from tests.fakes import Canned, openai_refusal, vllm_extra_forbidden
-from tests.helpers import Bot, dead_letters, texts
+from tests.fakes import Canned, completion, openai_refusal, vllm_extra_forbidden
+from tests.helpers import Bot, dead_letters, post_update, texts, update
 
 CAPS = ("max_tokens", "max_completion_tokens")
 
@@ -168,3 +168,11 @@ def test_the_release_check_warns_when_it_cannot_list_the_models(settings):
 def test_the_release_check_asks_no_server_offline(settings, llm):
     offline = {name: value for name, value in settings.items() if name not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
     assert check(offline).exit_code == 0 and llm.requests == []
+
+
+def test_a_reply_holding_a_lone_surrogate_is_repaired_not_a_crash(client, run_worker, redis, llm, telegram):
+    llm.then(Canned(body=completion("half \ud800 of a pair")))  # JSON carries it escaped, as any server may
+    post_update(client, update("hi", update_id=4242))
+    run_worker()
+    assert [m["text"] for m in telegram.sent] == ["half \ufffd of a pair"]
+    assert ledger.lookup(redis, "telegram", "4242")["outcome"] == "replied"
