@@ -27,6 +27,7 @@ class Config:
     openai_max_tokens: int = 1024  # the longest visible reply; sent with a reasoning allowance when reasoning_effort is
     openai_max_tokens_parameter: str = ""  # max_completion_tokens or max_tokens; empty: chosen by OPENAI_BASE_URL
     openai_reasoning_effort: str = "low"  # sent unless empty, or refused by the model (then left out)
+    openai_api: str = "chat"  # chat completions, which every OpenAI-compatible server speaks; or "responses" (OpenAI's)
     platform_timeout: float = 15.0  # seconds for one call to a chat platform's API
     platform_max_retries: int = 4  # retries of a transient delivery failure
     prompts_dir: str = "prompts"
