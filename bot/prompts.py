@@ -29,7 +29,7 @@ FALLBACK = "You are a helpful assistant. Answer briefly and clearly."
 # What front matter may set, and its type: anything else is a mistake worth refusing.
 SETTINGS = {"description": str, "model": str, "temperature": float, "max_tokens": int, "reasoning_effort": str,
             "verbosity": str, "history_max_messages": int, "history_max_tokens": int, "greeting": str, "help": str,
-            "handoff_phrases": list}
+            "handoff_phrases": list, "tools": list}
 _TEMPLATES = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
