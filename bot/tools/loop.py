@@ -92,6 +92,8 @@ def _result(rt: Runtime, journal: Journal, turn: Turn, round_: int, index: int, 
     known = journal.call(round_, index)
     if known and known["state"] != SENT:
         return known["result"]
+    if known and not (tool and tool.idempotent):  # on its way when its worker died: a second call could refund twice
+        return _settle(rt, journal, turn, round_, index, call.name, UNKNOWN, UNKNOWN_RESULT)
     if tool is None:
         return _settle(rt, journal, turn, round_, index, call.name, ERROR,
                        f"the tool was not called: there is no tool {call.name}")
@@ -99,8 +101,7 @@ def _result(rt: Runtime, journal: Journal, turn: Turn, round_: int, index: int, 
         arguments = files.arguments(tool, call.arguments)
     except ValueError as problem:
         return _settle(rt, journal, turn, round_, index, tool.name, ERROR, f"the tool was not called: {problem}")
-    in_doubt = known is not None or not journal.claim(round_, index, tool.name)
-    if in_doubt and not tool.idempotent:  # it may have acted: a second call could refund twice
+    if not known and not journal.claim(round_, index, tool.name) and not tool.idempotent:
         return _settle(rt, journal, turn, round_, index, tool.name, UNKNOWN, UNKNOWN_RESULT)
     started = time.monotonic()
     outcome, result = _call(rt, turn, tool, arguments, f"call_{turn.id}_{round_}_{index}")

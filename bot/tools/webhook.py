@@ -8,8 +8,9 @@ from datetime import datetime, timezone
 from typing import Any, Mapping, Protocol
 
 import requests
+from urllib3.exceptions import HTTPError
 
-from bot.errors import Permanent, Transient
+from bot.errors import Permanent, Transient, Unconfirmed
 from bot.retry import retry_after
 from bot.signing import standard_key, standard_sign
 from bot.tools.files import Tool, expand, unset
@@ -58,7 +59,10 @@ def _answer(response: requests.Response) -> str:
     """A 2xx answer's text, bounded; any other answer as an error, Transient when worth retrying."""
     status = response.status_code
     if 200 <= status < 300:
-        raw = response.raw.read(RESULT_BYTES + 1, decode_content=True)
+        try:
+            raw = response.raw.read(RESULT_BYTES + 1, decode_content=True)
+        except (OSError, HTTPError):  # it began to answer, and stopped: it acted, or not
+            raise Unconfirmed("it stopped answering halfway") from None
         text = raw[:RESULT_BYTES].decode("utf-8", "replace")
         return (text + " [cut: the tool said more]" if len(raw) > RESULT_BYTES else text) or "(the tool returned nothing)"
     if status == 429 or status >= 500:
