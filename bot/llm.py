@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shlex
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -205,8 +204,9 @@ def _latest(messages: Messages, role: str) -> list[str]:
 
 
 def _asked_for(text: str, tools: Tools) -> ToolCall | str | None:
-    """The call `/tool name key=value ...` asks for; what is wrong with it, if it names no offered tool; else None."""
-    words = shlex.split(text) if text.startswith("/tool") and text.count('"') % 2 == 0 else []
+    """The call `/tool name key=value ...` asks for (each value one word); what is wrong with it, if it names no
+    offered tool; else None."""
+    words = text.split()
     if len(words) < 2 or words[0] != "/tool":
         return None
     offered = [tool["function"]["name"] for tool in tools]
