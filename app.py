@@ -8,6 +8,7 @@ import os
 from typing import Mapping
 
 from flask import Flask
+from redis import Redis
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot import cli, llm, logs, storage
@@ -16,7 +17,10 @@ from bot.intake import TurnQueue
 from bot.metrics import Metrics
 from bot.prompts import Prompts
 from bot.runtime import Runtime
+from bot.tools.catalog import Tools
 from handlers import admin, api, bodies, headers, health, metrics, registry, samples, telegram_cli, webchat, webhook_cli, webhooks
+from handlers.allowlist import Allowlist
+from handlers.http import PlatformAPI
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +43,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     prompts = Prompts(settings.prompts_dir, settings.prompt, redis)
     measures = Metrics(redis)
     app.extensions["bot"] = Runtime(settings, redis, llm.build(settings, measures), channels, TurnQueue(redis, settings),
-                                    prompts, measures)
+                                    prompts, measures, _tools(settings, redis))
     for blueprint in (webhooks.bp, webchat.bp, api.bp, health.bp, metrics.bp):
         app.register_blueprint(blueprint)
     admin.install(app, app.extensions["bot"])
@@ -48,6 +52,13 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
         app.cli.add_command(command)
     _announce(app.extensions["bot"])
     return app
+
+
+def _tools(settings: Config, redis: Redis) -> Tools:
+    """The tools, held to TOOLS_ALLOWLIST when their URLs are read and again when each connection is made."""
+    guard = Allowlist(settings.tools_allowlist, setting="TOOLS_ALLOWLIST", what="tool")
+    http = PlatformAPI("tool", settings.tools_timeout, settings.worker_concurrency, guard.peer_refusal)
+    return Tools(settings, redis, guard, http, guard.peer_refusal)
 
 
 def _announce(rt: Runtime) -> None:

@@ -72,9 +72,12 @@ prompts = AppGroup("prompts", help="The prompt files in prompts/.")
 
 @prompts.command("check")
 def check_prompts() -> None:
-    """Validate every prompt file (front matter, template, variables): the Procfile's release step."""
+    """Validate every prompt file (front matter, template, variables) and tool file: the Procfile's release step."""
     rt = _runtime()
-    found = rt.prompts.problems(rt.config.timezone) + _trigger_problems(rt)
+    tool_problems, warnings = rt.tools.problems()
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    found = rt.prompts.problems(rt.config.timezone) + _trigger_problems(rt) + tool_problems
     for problem in found:
         click.echo(f"problem: {problem}", err=True)
     if found:

@@ -27,6 +27,7 @@ class Config:
     openai_max_tokens: int = 1024  # the longest visible reply; sent with a reasoning allowance when reasoning_effort is
     openai_max_tokens_parameter: str = ""  # max_completion_tokens or max_tokens; empty: chosen by OPENAI_BASE_URL
     openai_reasoning_effort: str = "low"  # sent unless empty, or refused by the model (then left out)
+    openai_api: str = "chat"  # chat completions, which every OpenAI-compatible server speaks; or "responses" (OpenAI's)
     platform_timeout: float = 15.0  # seconds for one call to a chat platform's API
     platform_max_retries: int = 4  # retries of a transient delivery failure
     prompts_dir: str = "prompts"
@@ -67,6 +68,11 @@ class Config:
     # $0.75 in and $4.50 out, blended at three prompt tokens to one written, as a chat's history makes them)
     events_urls: str = ""  # comma-separated URLs that receive conversation events; empty: none sent
     events_secret: str = ""  # whsec_... that signs the events (Standard Webhooks)
+    tools_webhook_secret: str = ""  # whsec_... that signs the calls to webhook tools (Standard Webhooks)
+    tools_allowlist: str = ""  # hosts tools may be called at, written as GENERIC_CALLBACK_ALLOWLIST is
+    tools_max_rounds: int = 5  # rounds of tool calls in one turn; then the model must answer
+    tools_timeout: float = 10.0  # seconds one tool call may take, unless its file says otherwise
+    tools_max_retries: int = 2  # retries of a transient failure, for idempotent tools only
     log_level: str = "INFO"
     log_format: str = "json"  # one JSON object per line; "text" for reading by eye (make run sets it)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # platforms read their own settings here

@@ -6,7 +6,7 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from redis import Redis
@@ -55,7 +55,7 @@ return {redis.call('LRANGE', KEYS[4], 0, -1), redis.call('HGETALL', KEYS[5])}
 """
 
 # Close a turn, if its lease is still ours: messages and reply join the history, each message's
-# outcome goes into the ledger, the turn's state goes; the newest message becomes the contact and
+# outcome goes into the ledger, the turn's state and its tool calls' journal go; the newest message becomes the contact and
 # the conversation the most recent. ARGV: token, history size, history TTL, ledger TTL, outcome,
 # contact, contact TTL, now, conversation, conversations listed, n, n history entries, then ledger
 # keys and records alternating.
@@ -73,7 +73,7 @@ while i < #ARGV do
   redis.call('HINCRBY', KEYS[5], ARGV[5], 1)
   i = i + 2
 end
-redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[8])
 redis.call('SET', KEYS[6], ARGV[6], 'EX', ARGV[7])
 redis.call('ZADD', KEYS[7], ARGV[8], ARGV[9])
 redis.call('ZREMRANGEBYRANK', KEYS[7], 0, -tonumber(ARGV[10]) - 1)
@@ -124,6 +124,7 @@ class Turn:
     sent: int = 0  # reply parts already delivered
     unconfirmed: int = 0  # of those, parts the platform took but never confirmed: the user may have missed them
     inflight: int = -1  # the part on its way to the platform, if any: after a crash it may have landed
+    tools: list[dict[str, Any]] = field(default_factory=list)  # the tool calls that led to the reply: tool, ms, outcome
 
     @property
     def last(self) -> IncomingMessage:
@@ -146,7 +147,7 @@ def _turn(raw: list[bytes], flat_state: list[bytes]) -> Turn:
     state = {key.decode(): value.decode() for key, value in zip(flat_state[::2], flat_state[1::2])}
     return Turn(state.get("id", "?"), [IncomingMessage.from_json(item) for item in raw], state.get("reply"),
                 state.get("kind", "answer"), int(state.get("attempts", 1)), state.get("prompt", ""),
-                **Turn.progress_of(state))
+                **Turn.progress_of(state), tools=json.loads(state.get("tools") or "[]"))
 
 
 class Conversation:
@@ -238,7 +239,8 @@ class Conversation:
 
     def save_reply(self, turn: Turn) -> None:
         """Keep the reply, so a turn retried after a crash never asks the LLM for it again."""
-        self.redis.hset(keys.turn(self.name), mapping={"reply": turn.reply or "", "kind": turn.kind, "prompt": turn.prompt})
+        self.redis.hset(keys.turn(self.name), mapping={"reply": turn.reply or "", "kind": turn.kind, "prompt": turn.prompt,
+                                                        "tools": json.dumps(turn.tools)})
 
     def mark_sent(self, turn: Turn) -> None:
         """Record how far delivery got, so a retried turn never sends a part twice nor blindly resends one in flight."""
@@ -252,9 +254,10 @@ class Conversation:
         c = self.name
         contact = replace(turn.last, text="").to_json()  # where and how to reach the user; their words are not kept
         args = [self.token, *limits, ledger.KEEP_SECONDS, outcome, contact, self.keep[0], time.time(), c,
-                RECENT_KEPT, len(history), *history, *ledger.entries(turn.messages, outcome, turn.id, detail, turn.prompt)]
+                RECENT_KEPT, len(history), *history,
+                *ledger.entries(turn.messages, outcome, turn.id, detail, turn.prompt, turn.tools)]
         done = self._finish(keys=[keys.lease(c), keys.batch(c), keys.turn(c), keys.history(c), keys.outcome_counts(),
-                                  keys.contact(c), keys.recent()], args=args)
+                                  keys.contact(c), keys.recent(), keys.journal(c)], args=args)
         if not done:
             raise LeaseLost(c)
 

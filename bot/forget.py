@@ -30,13 +30,20 @@ def forget(rt: Runtime, conversation: str) -> dict[str, int]:
                "unsent events": _forget_records(rt.redis, keys.event("*", "*"), conversation, _event_conversation),
                "dead letters": sum(deadletters.remove(rt.redis, letter) for letter in deadletters.of(rt.redis, conversation)),
                "platform records": channel.forget(conversation_id) if channel else 0}
+    removed["tool calls listed"] = _forget_listed(rt.redis, keys.tool_calls(), conversation)
     rt.redis.pipeline().zrem(keys.recent(), conversation).zrem(keys.active(), conversation).execute()
     return removed
 
 
 def _own_keys(c: str) -> list[str]:
     return [keys.history(c), keys.summary(c), keys.contact(c), keys.inbox(c), keys.batch(c), keys.turn(c), keys.outbox(c),
-            keys.paused(c), keys.pending(c)]
+            keys.paused(c), keys.pending(c), keys.journal(c)]
+
+
+def _forget_listed(redis: Redis, key: str, conversation: str) -> int:
+    """Remove the conversation's records from a list of JSON records, such as the admin page's newest tool calls."""
+    mine = [raw for raw in redis.lrange(key, 0, -1) if json.loads(raw).get("conversation") == conversation]
+    return sum(redis.lrem(key, 0, raw) for raw in set(mine))
 
 
 def _event_conversation(event: dict[str, Any]) -> str | None:

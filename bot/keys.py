@@ -147,3 +147,18 @@ def event(event_id: str, url: str) -> str:
 def login_failures(address: str) -> str:
     """Wrong admin credentials sent from one client address in the last minute."""
     return _key("admin", "failures", address)
+
+
+def journal(conversation: str) -> str:
+    """The running turn's tool calls: each written before it is sent and its result after, so no retry repeats one."""
+    return _key("journal", conversation)
+
+
+def tool_file(name: str) -> str:
+    """The last version of a tool file (or of mcp.yaml) that worked: served while the file is broken."""
+    return _key("toolfile", name)
+
+
+def tool_calls() -> str:
+    """The newest tool calls, for the admin page: tool, conversation, milliseconds, outcome (never arguments or results)."""
+    return _key("toolcalls")

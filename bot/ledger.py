@@ -28,14 +28,17 @@ def unconfirmed_detail(unconfirmed: int, parts: int, platform: str) -> str:
     return f"{unconfirmed} of {parts} reply parts taken by {platform} but never confirmed: not resent, to avoid a duplicate"
 
 
-def entries(messages: list[IncomingMessage], outcome: str, turn: str, detail: str = "", prompt: str = "") -> list[str]:
+def entries(messages: list[IncomingMessage], outcome: str, turn: str, detail: str = "", prompt: str = "",
+            tools: list[dict[str, Any]] | None = None) -> list[str]:
     """Key and record, alternating, for each message of a turn: what the finishing script writes.
 
-    `prompt` is the prompt file and version that wrote the reply: "which prompt said that?"
+    `prompt` is the prompt file and version that wrote the reply: "which prompt said that?"; `tools` the tool calls
+    that led to it (tool, ms, outcome).
     """
     flat: list[str] = []
     for message in messages:
-        flat += [keys.outcome(message.platform, message.message_id), _record(outcome, turn, detail, prompt, message.conversation)]
+        flat += [keys.outcome(message.platform, message.message_id),
+                 _record(outcome, turn, detail, prompt, message.conversation, tools)]
     return flat
 
 
@@ -46,9 +49,11 @@ def record(redis: Redis, platform: str, message_id: str, conversation: str, outc
     pipe.hincrby(keys.outcome_counts(), outcome, 1).execute()
 
 
-def _record(outcome: str, turn: str, detail: str, prompt: str, conversation: str) -> str:
-    return json.dumps({"outcome": outcome, "turn": turn, "detail": detail, "prompt": prompt, "at": time.time(),
-                       "conversation": conversation})
+def _record(outcome: str, turn: str, detail: str, prompt: str, conversation: str,
+            tools: list[dict[str, Any]] | None = None) -> str:
+    record = {"outcome": outcome, "turn": turn, "detail": detail, "prompt": prompt, "at": time.time(),
+              "conversation": conversation}
+    return json.dumps({**record, "tools": tools} if tools else record)
 
 
 def lookup(redis: Redis, platform: str, message_id: str) -> dict[str, Any] | None:

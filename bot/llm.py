@@ -1,18 +1,22 @@
-"""The LLM: OpenAI's chat completions (or any compatible server), and an offline stand-in."""
+"""The LLM: OpenAI's chat completions (or any compatible server), and an offline stand-in; either may call tools.
+
+A conversation travels in chat completions' form (system, user, assistant and tool messages); the Responses API
+(bot.responses) translates it to its own items and back.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Iterator, Protocol
+from typing import Any, Iterator, Protocol, Sequence
 
 import openai
-from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletion
 
-from bot.config import Config
+from bot.config import Config, ConfigError
 from bot.errors import BotError, Permanent, Transient
 from bot.messages import valid_unicode
 from bot.metrics import Metrics
@@ -21,30 +25,50 @@ from bot.retry import retry_after
 
 logger = logging.getLogger(__name__)
 
-Messages = list[dict[str, str]]
+Messages = list[dict[str, Any]]
+Tools = Sequence[dict[str, Any]]  # the functions the model may call, as chat completions defines them
 KEYLESS = "none"  # the key sent to a server at OPENAI_BASE_URL when OPENAI_API_KEY is empty
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A function the model asks for: its own id for the call, the function's name, the arguments as JSON text."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def wire(self) -> dict[str, Any]:
+        """As an assistant message of chat completions lists it."""
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+
+
+@dataclass(frozen=True)
 class Completion:
-    """The LLM's reply and what it cost."""
+    """The LLM's reply and what it cost; or the tools it asks to call first."""
 
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0  # how long the call took, retries not included
+    calls: tuple[ToolCall, ...] = ()  # the tools to call before the model answers
+    message: dict[str, Any] | None = None  # with calls: the assistant's message, for the conversation to go on from
 
 
 class LLM(Protocol):
     """Anything that turns a chat history into the assistant's next message."""
 
-    def complete(self, messages: Messages, options: dict[str, Any] | None = None) -> Completion:
-        """Answer, or raise Transient / Permanent; `options` are a prompt's model, max_tokens and sampling settings."""
+    def complete(self, messages: Messages, options: dict[str, Any] | None = None, tools: Tools = (),
+                 tool_choice: str = "auto") -> Completion:
+        """Answer, or raise Transient / Permanent; `options` are a prompt's model, max_tokens and sampling settings,
+        `tools` what it may call ("none" for `tool_choice` once it must answer)."""
         ...
 
 
 class OpenAIChat:
     """Chat completions through the openai SDK, in the form each model takes (bot.parameters)."""
+
+    path, answer_type = "/chat/completions", ChatCompletion
 
     def __init__(self, config: Config) -> None:
         self.model = config.openai_model
@@ -53,41 +77,60 @@ class OpenAIChat:
         self.parameters = Parameters(first_cap(config.openai_base_url, config.openai_max_tokens_parameter))
         self.client = client(config)
 
-    def complete(self, messages: Messages, options: dict[str, Any] | None = None) -> Completion:
+    def complete(self, messages: Messages, options: dict[str, Any] | None = None, tools: Tools = (),
+                 tool_choice: str = "auto") -> Completion:
         """One chat completion, with the SDK's errors mapped onto Transient and Permanent."""
         settings = {**self.defaults, **(options or {})}
         model, cap = settings.pop("model", self.model), int(settings.pop("max_tokens", self.max_tokens))
         while True:  # each refusal learned renames or leaves out one of a handful of parameters, so this ends
             body = self.parameters.body(model, settings, cap)
-            response = self._post(model, body, messages)
+            response = self._post(model, body, self.request(body, messages, tools, tool_choice))
             if response is not None:
-                return _completion(body, response)
+                return self.completion(body, response)
 
-    def _post(self, model: str, body: dict[str, Any], messages: Messages) -> ChatCompletion | None:
+    def request(self, body: dict[str, Any], messages: Messages, tools: Tools, tool_choice: str) -> dict[str, Any]:
+        """The JSON to post: the parameters, the messages, and the tools the model may call."""
+        request = {**body, "messages": [_chat_message(message) for message in messages]}
+        if tools:
+            request["tools"] = list(tools)
+            if tool_choice != "auto":  # the default with tools; some servers take only that one
+                request["tool_choice"] = tool_choice
+        return request
+
+    def _post(self, model: str, body: dict[str, Any], request: dict[str, Any]) -> Any:
         """The server's answer; None when it refused a parameter that may be renamed or left out (learned for next time)."""
         with _mapped():
             try:
                 # client.post, not chat.completions.create: the body is plain JSON already, and create's walk over
                 # every message checking it against the SDK's types cost a third of a turn's CPU (bench/e2e.py)
-                return self.client.post("/chat/completions", body={**body, "messages": messages}, cast_to=ChatCompletion)
+                return self.client.post(self.path, body=request, cast_to=self.answer_type)
             except openai.BadRequestError as error:
                 if not self.parameters.learn(model, body, error):
                     raise
         return None  # made again at once: a refused parameter is not a failure
 
+    def completion(self, body: dict[str, Any], response: ChatCompletion) -> Completion:
+        """The reply, or the tools the model asks for; an empty reply cut at the cap is an error."""
+        choice, usage = response.choices[0], response.usage
+        text = valid_unicode(choice.message.content or "")  # a lone surrogate escaped in JSON would fail every write of it
+        calls = tuple(ToolCall(call.id, call.function.name, call.function.arguments or "{}")
+                      for call in choice.message.tool_calls or () if getattr(call, "function", None))
+        if not text.strip() and not calls and choice.finish_reason == "length":
+            raise _cut_off(body, usage.completion_tokens_details if usage else None)
+        message = {"role": "assistant", "content": valid_unicode(choice.message.content),
+                   "tool_calls": [call.wire() for call in calls]}
+        return Completion(text, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
+                          calls=calls, message=message if calls else None)
 
-def _completion(body: dict[str, Any], response: ChatCompletion) -> Completion:
-    choice, usage = response.choices[0], response.usage
-    text = valid_unicode(choice.message.content or "")  # a lone surrogate escaped in JSON would fail every write of it
-    if not text.strip() and choice.finish_reason == "length":
-        raise _cut_off(body, usage)
-    return Completion(text, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
+
+def _chat_message(message: dict[str, Any]) -> dict[str, Any]:
+    """A message as chat completions takes it: without the Responses API's own items, which it keeps for itself."""
+    return {key: value for key, value in message.items() if key != "items"} if "items" in message else message
 
 
-def _cut_off(body: dict[str, Any], usage: CompletionUsage | None) -> Permanent:
-    """An empty reply that stopped at the cap: a reasoning model spent it all on reasoning."""
+def _cut_off(body: dict[str, Any], details: Any) -> Permanent:
+    """An empty reply that stopped at the cap: a reasoning model spent it all on reasoning (`details` may count it)."""
     cap = next(body[name] for name in CAPS if name in body)
-    details = usage.completion_tokens_details if usage else None
     reasoning = details.reasoning_tokens if details and details.reasoning_tokens is not None else "unknown"
     effort = body.get("reasoning_effort", "the model's default")
     logger.error("LLM %s wrote no reply: it reached its cap of %s tokens (%s of them reasoning, at reasoning_effort %s). "
@@ -137,16 +180,42 @@ def _classify(error: openai.APIStatusError) -> Exception:
 
 
 class OfflineModel:
-    """A development stand-in used when neither OPENAI_API_KEY nor OPENAI_BASE_URL is set: it says what it is and echoes."""
+    """A development stand-in used when neither OPENAI_API_KEY nor OPENAI_BASE_URL is set: it says what it is and echoes,
+    and calls a tool when asked to in the form `/tool lookup_order order=1042`."""
 
-    def complete(self, messages: Messages, options: dict[str, Any] | None = None) -> Completion:
-        """Echo the user's latest messages."""
-        latest = []
-        for message in reversed(messages):
-            if message["role"] != "user":
-                break
-            latest.insert(0, message["content"])
-        return Completion("(offline model) you said: " + " / ".join(latest))
+    def complete(self, messages: Messages, options: dict[str, Any] | None = None, tools: Tools = (),
+                 tool_choice: str = "auto") -> Completion:
+        """Echo the user's latest messages, or the tools' results; or call the tool they ask for."""
+        if messages[-1]["role"] == "tool":
+            return Completion("(offline model) the tool said: " + " / ".join(_latest(messages, "tool")))
+        latest = _latest(messages, "user")
+        call = _asked_for(latest[-1] if latest else "", tools) if tool_choice != "none" else None
+        if isinstance(call, ToolCall):
+            return Completion("", calls=(call,), message={"role": "assistant", "content": None, "tool_calls": [call.wire()]})
+        return Completion(call or "(offline model) you said: " + " / ".join(latest))
+
+
+def _latest(messages: Messages, role: str) -> list[str]:
+    """The contents of the newest messages in `role`, oldest first."""
+    latest = []
+    for message in reversed(messages):
+        if message["role"] != role:
+            break
+        latest.insert(0, message["content"])
+    return latest
+
+
+def _asked_for(text: str, tools: Tools) -> ToolCall | str | None:
+    """The call `/tool name key=value ...` asks for (each value one word); what is wrong with it, if it names no
+    offered tool; else None."""
+    words = text.split()
+    if len(words) < 2 or words[0] != "/tool":
+        return None
+    offered = [tool["function"]["name"] for tool in tools]
+    if words[1] not in offered:
+        return f"(offline model) this prompt enables no tool {words[1]}: it enables {', '.join(offered) or 'none'}"
+    arguments = dict(word.split("=", 1) for word in words[2:] if "=" in word)
+    return ToolCall(f"offline-{len(text)}", words[1], json.dumps(arguments))
 
 
 class Measured:
@@ -156,11 +225,12 @@ class Measured:
         self.llm = llm
         self.metrics = metrics
 
-    def complete(self, messages: Messages, options: dict[str, Any] | None = None) -> Completion:
+    def complete(self, messages: Messages, options: dict[str, Any] | None = None, tools: Tools = (),
+                 tool_choice: str = "auto") -> Completion:
         """The wrapped LLM's answer, timed and counted."""
         started = time.monotonic()
         try:
-            completion = self.llm.complete(messages, options)
+            completion = self.llm.complete(messages, options, tools, tool_choice)
         except BotError as error:
             self.metrics.observe("llm_seconds", time.monotonic() - started, outcome="error")
             self.metrics.count("llm_errors", kind=error.kind or "other")
@@ -173,5 +243,12 @@ class Measured:
 
 
 def build(config: Config, metrics: Metrics) -> LLM:
-    """The configured LLM, measured: OpenAI or the server at OPENAI_BASE_URL, else the offline stand-in."""
-    return Measured(OfflineModel() if config.offline else OpenAIChat(config), metrics)
+    """The configured LLM, measured: OpenAI or the server at OPENAI_BASE_URL (OPENAI_API picks chat completions or
+    the Responses API), else the offline stand-in."""
+    if config.openai_api not in ("chat", "responses"):
+        raise ConfigError(f"OPENAI_API must be chat or responses, got {config.openai_api!r}: fix it in the environment.")
+    if config.offline:
+        return Measured(OfflineModel(), metrics)
+    from bot.responses import OpenAIResponses  # which builds on this module's chat client
+
+    return Measured(OpenAIResponses(config) if config.openai_api == "responses" else OpenAIChat(config), metrics)

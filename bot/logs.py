@@ -56,7 +56,8 @@ def _indented(text: str) -> str:
     return "\n".join("    " + escape_controls(line) for line in text.split("\n"))
 
 
-SECRET_NAMES = re.compile(r"TOKEN(?!S)|SECRET|KEY|PASSWORD", re.IGNORECASE)  # OPENAI_MAX_TOKENS and the like are counts
+SECRET_NAMES = re.compile(r"TOKEN(?!S)|SECRET|KEY|PASSWORD|^TOOL_", re.IGNORECASE)  # OPENAI_MAX_TOKENS and the like are counts;
+# TOOL_ variables are what tool files may send (headers, URLs): secret, whatever their names
 MIN_SECRET = 6  # shorter values (a flag such as SOME_KEY=1) would blank out every "1" in the logs
 URL_PASSWORD = re.compile(r"://[^/:@\s]*:([^/@\s]+)@")  # rediss://:<password>@host
 

@@ -55,10 +55,13 @@ COUNTERS = {
     "dead_letters": Spec("Turns dead-lettered: see `flask dead-letters list`.", ("platform",)),
     "limit_notices": Spec("Turns refused by a per-user limit (rate, budget); notified=no once already told.",
                           ("limit", "notified")),
+    "tool_calls": Spec("Tool calls, by tool and outcome (ok, error, unknown: it may or may not have acted).",
+                       ("tool", "outcome")),
 }
 HISTOGRAMS = {
     "turn_seconds": Spec("From receipt of a turn's first message to its reply sent.", ("platform",), TURN_BUCKETS),
     "llm_seconds": Spec("One LLM call, successful or not.", ("outcome",), LLM_BUCKETS),
+    "tool_seconds": Spec("One tool call, retries included, successful or not.", ("tool",), LLM_BUCKETS),
 }
 
 

@@ -30,6 +30,7 @@ ADVICE = {  # the parameters that may be left out when refused, and what stops s
 # Reasoning models spend their cap on reasoning before the reply: the tokens added to the cap for it, by effort.
 REASONING_ALLOWANCE = {"none": 0, "minimal": 1024, "low": 4096, "medium": 16384, "high": 32768}
 MOST_REASONING = 65536  # for xhigh, max and any effort the table does not know
+RESPONSES_NAMES = {"reasoning.effort": "reasoning_effort", "text.verbosity": "verbosity"}  # the chat names of its params
 _EXTRA_FORBIDDEN = re.compile(r"'extra_forbidden', 'loc': \('body', '(\w+)'\)")  # vLLM before it allowed extra fields
 _UNSUPPORTED_PARAMS = re.compile(r"does not support parameters: \[([^\]]*)\]")  # LiteLLM's UnsupportedParamsError
 
@@ -51,7 +52,7 @@ def refused(error: openai.APIStatusError) -> list[str]:
     if error.status_code != 400:
         return []
     if error.code in ("unsupported_parameter", "unsupported_value") and error.param:
-        return [error.param.replace(".", "_")]  # reasoning.effort, as the Responses API names it
+        return [RESPONSES_NAMES.get(error.param, error.param)]
     listed = _UNSUPPORTED_PARAMS.findall(error.message)
     return _EXTRA_FORBIDDEN.findall(error.message) + [name for names in listed for name in re.findall(r"'(\w+)'", names)]
 

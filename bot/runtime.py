@@ -14,6 +14,7 @@ from bot.messages import AfterTimeout, Reply
 from bot.metrics import Metrics
 from bot.prompts import Prompts
 from bot.render import Format
+from bot.tools.catalog import Tools
 
 
 class Channel(Protocol):
@@ -52,6 +53,7 @@ class Runtime:
     turns: TurnQueue
     prompts: Prompts
     metrics: Metrics
+    tools: Tools
 
 
 _current: Runtime | None = None  # RQ calls job functions by name, so they find their dependencies here

@@ -15,8 +15,8 @@ from bot.delivery import Keepalive, deliver
 from bot.errors import BotError
 from bot.limits import Limits
 from bot.prompts import Prompt, variables
-from bot.retry import with_retries
 from bot.runtime import Runtime
+from bot.tools import loop
 
 logger = logging.getLogger(__name__)
 
@@ -141,9 +141,14 @@ def decide(rt: Runtime, convo: Conversation, turn: Turn) -> tuple[str, str]:
     prompt = _prompt_for(rt, turn)
     phrases = prompt.settings.get("handoff_phrases", handoff.PHRASES)
     if any(handoff.requested(message.text, phrases) for message in turn.messages):
-        handoff.pause(rt.redis, convo.name, rt.config.handoff_timeout, by="user")
-        return rt.config.handoff_notice, "handoff"
+        return _hand_off(rt, convo, by="user")
     return ask(rt, convo, turn, limits, prompt)
+
+
+def _hand_off(rt: Runtime, convo: Conversation, by: str) -> tuple[str, str]:
+    """Pause the conversation for a person to answer (the user asked, or the model used its handoff tool)."""
+    handoff.pause(rt.redis, convo.name, rt.config.handoff_timeout, by=by)
+    return rt.config.handoff_notice, "handoff"
 
 
 def _command(rt: Runtime, convo: Conversation, turn: Turn, command: str) -> tuple[str, str]:
@@ -156,18 +161,21 @@ def _command(rt: Runtime, convo: Conversation, turn: Turn, command: str) -> tupl
 
 
 def ask(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits, prompt: Prompt) -> tuple[str, str]:
-    """The LLM's reply; in "restart" mode, asked again while new messages keep arriving during the call."""
+    """The LLM's reply, after the tools it calls (each round's tokens spent from the user's budget); in "restart" mode,
+    asked again while new messages keep arriving during the call."""
     turn.prompt = prompt.label  # read once: an edit made during the turn applies to the next one
     options = {key: prompt.settings[key] for key in ("model", "temperature", "max_tokens", "reasoning_effort", "verbosity")
                if key in prompt.settings}
+    offered = rt.tools.offer(prompt.name, prompt.settings.get("tools", []))
     for _ in range(MAX_RESTARTS + 1):
         try:
-            completion = with_retries(lambda: rt.llm.complete(_messages(rt, convo, turn, prompt), options),
-                                      rt.config.openai_max_retries, "LLM call", deadline=turn.deadline)
+            completion = loop.answer(rt, convo, turn, _messages(rt, convo, turn, prompt), options, offered,
+                                     lambda spent: limits.spend(turn.last, spent.prompt_tokens + spent.completion_tokens))
+        except loop.HandOff:
+            return _hand_off(rt, convo, by="model")
         except BotError as error:
             convo.dead_letter(turn, f"LLM: {error}")
             return rt.config.failure_notice, "notice"
-        limits.spend(turn.last, completion.prompt_tokens + completion.completion_tokens)
         if rt.config.burst_mode != "restart" or not _absorbed(convo, turn):
             break
     if not completion.text.strip():
@@ -214,6 +222,7 @@ def _finish(rt: Runtime, convo: Conversation, turn: Turn, failure: BotError | No
     _measure(rt, turn, outcome, sent=failure is None and bool(turn.reply))
     logger.info("turn done", extra={"conversation": convo.name, "platform": turn.last.platform, "turn": turn.id,
                                     "messages": len(turn.messages), "prompt": turn.prompt,
+                                    **({"tools": turn.tools} if turn.tools else {}),
                                     "outcome": outcome, "latency_ms": int((time.time() - turn.messages[0].received_at) * 1000)})
 
 

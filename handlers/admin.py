@@ -90,11 +90,12 @@ def _from_dashboard() -> bool:
 
 @bp.get("/admin")
 def overview() -> str:
-    """Conversations, paused ones, dead letters, and each user's usage today with its estimated cost."""
+    """Conversations, paused ones, dead letters, the newest tool calls, and each user's usage today with its estimated cost."""
     rt: Runtime = current_app.extensions["bot"]
     paused = _paused(rt)
+    calls = [json.loads(raw) for raw in rt.redis.lrange(keys.tool_calls(), 0, 49)]
     return render_template("admin.html", active=rt.redis.zcard(keys.active()), known=rt.redis.zcard(keys.recent()),
-                           recent=_recent(rt, {item["conversation"] for item in paused}), paused=paused,
+                           recent=_recent(rt, {item["conversation"] for item in paused}), paused=paused, calls=calls,
                            letters=deadletters.newest(rt.redis, 20), usage=_usage(rt), price=rt.config.cost_per_million_tokens)
 
 

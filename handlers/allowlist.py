@@ -1,4 +1,6 @@
-"""The callback allowlist of generic webhooks: which hosts and ports replies may be POSTed to (platforms.md section 9)."""
+"""The callback allowlist of generic webhooks: which hosts and ports replies may be POSTed to (platforms.md section 9).
+
+The tools' allowlist (TOOLS_ALLOWLIST) is the same rule under another setting's name."""
 
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ DEFAULT_PORTS = {"http": 80, "https": 443}  # the port a URL or an allowlist ent
 class Allowlist:
     """The hosts and ports replies may be POSTed to, so that no caller can aim the bot at an internal address."""
 
-    def __init__(self, entries: str, configured_url: str = "") -> None:
-        self.entries = [_entry(entry) for entry in entries.split(",") if entry.strip()]
+    def __init__(self, entries: str, configured_url: str = "", setting: str = "GENERIC_CALLBACK_ALLOWLIST", what: str = "callback") -> None:
+        self.setting, self.what = setting, what  # the setting's name and what it guards, as refusals word them
+        self.entries = [_entry(entry, setting) for entry in entries.split(",") if entry.strip()]
         configured = _parse(configured_url)
         if configured and configured.host:  # the operator chose this one
             self.entries.append((_normal(configured.host), configured.port))
@@ -26,14 +29,14 @@ class Allowlist:
         """Why a reply may not be POSTed to `url`, or None when it may."""
         parts = _parse(url)
         if parts is None or parts.scheme not in DEFAULT_PORTS or not parts.host:
-            return "the callback URL must be an absolute http(s) URL"
+            return f"the {self.what} URL must be an absolute http(s) URL"
         if parts.auth is not None:
-            return "the callback URL must not carry a user name or password"
+            return f"the {self.what} URL must not carry a user name or password"
         where = (parts.netloc or "").lower()
         if not (self.exactly(parts) or self.by_wildcard(parts)):
-            return f"callback host {where} is not in GENERIC_CALLBACK_ALLOWLIST"
+            return f"{self.what} host {where} is not in {self.setting}"
         if parts.scheme == "http" and not self.exactly(parts):
-            return f"callback host {where} needs https: http is only for hosts listed exactly in GENERIC_CALLBACK_ALLOWLIST"
+            return f"{self.what} host {where} needs https: http is only for hosts listed exactly in {self.setting}"
         return None
 
     def exactly(self, url: Url) -> bool:
@@ -51,8 +54,8 @@ class Allowlist:
         allows must be public (else a DNS answer could aim the bot anywhere: rebinding), one listed exactly may be internal."""
         if self.exactly(url) or ip_address(address).is_global:
             return None
-        return (f"callback host {url.host} resolved to {address}, an internal address: only hosts listed exactly in "
-                "GENERIC_CALLBACK_ALLOWLIST may be internal")
+        return (f"{self.what} host {url.host} resolved to {address}, an internal address: only hosts listed exactly in "
+                f"{self.setting} may be internal")
 
     def _listed(self, url: Url, matches: Callable[[str, str], bool]) -> bool:
         """An entry matches the URL's host and names its port, or names none and the port is the scheme's default."""
@@ -61,14 +64,14 @@ class Allowlist:
         return any(matches(host, entry) and port == (entry_port or default) for entry, entry_port in self.entries)
 
 
-def _entry(text: str) -> tuple[str, int | None]:
+def _entry(text: str, setting: str) -> tuple[str, int | None]:
     """An allowlist entry as its host and port (None: the scheme's default); a ConfigError if it is neither."""
     text = text.strip()
     if text.count(":") > 1 and "[" not in text:  # an IPv6 address without brackets, which cannot carry a port
         return _normal(text), None
     parts = _parse(f"//{text}")
     if parts is None or not parts.host or any((parts.auth, parts.path, parts.query, parts.fragment)):
-        raise ConfigError(f"GENERIC_CALLBACK_ALLOWLIST: {text!r} is not a host, host:port, *.domain[:port] or [IPv6]:port")
+        raise ConfigError(f"{setting}: {text!r} is not a host, host:port, *.domain[:port] or [IPv6]:port")
     return _normal(parts.host), parts.port
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -150,8 +151,9 @@ LEGACY_FIELDS = {"model", "messages", "max_tokens", "temperature", "top_p", "n",
 
 
 class FakeOpenAI(FakeServer):
-    """POST /v1/chat/completions and GET /v1/models. By default it answers "LLM: " plus the user's latest messages, and
-    takes any field (as llama.cpp does, ignoring those it does not know).
+    """POST /v1/chat/completions, POST /v1/responses and GET /v1/models. By default it answers "LLM: " plus the user's
+    latest messages (or the tools' latest results), and takes any field (as llama.cpp does, ignoring those it does not
+    know). Tests script tool calls with `tool_calls` (chat completions) and `function_calls` (Responses).
 
     `style` "current" answers as OpenAI's gpt-5 family: 400 to `max_tokens` and to a temperature other than 1, and
     `reasoning_cost` tokens of reasoning before any reply, so a smaller `max_completion_tokens` gets an empty reply
@@ -172,17 +174,23 @@ class FakeOpenAI(FakeServer):
     def completions(self) -> list[dict]:
         return self.calls("completions")
 
+    @property
+    def responses(self) -> list[dict]:
+        """The Responses API requests, each with `messages`: its input as chat messages (as `completions` have them)."""
+        return [{**body, "messages": chat_messages(body["input"])} for body in self.calls("responses")]
+
     def respond(self, call: Call) -> Canned:
         if call.method == "models":
             return Canned(body={"object": "list", "data": [{"id": name, "object": "model", "created": 1767225600,
                                                             "owned_by": "system"} for name in self.models]})
-        payload = call.body
+        payload = call.body if call.method == "completions" else {**call.body, "messages": chat_messages(call.body["input"])}
         key = payload["messages"][-1]["content"]
         self._track(key, +1)
         try:
             self.gate.wait(30)  # every completion waits while a test holds the gate
             self.wait_for(self.answer_after)
-            return self.next_canned() or self._refusal(payload) or self._answer(payload)
+            answer = self.next_canned() or self._refusal(payload) or self._answer(payload)
+            return answer if call.method == "completions" else as_response(answer)
         finally:
             self._track(key, -1)
 
@@ -200,7 +208,7 @@ class FakeOpenAI(FakeServer):
         text = self.default_text(payload["messages"])
         if self.style != "current":
             return Canned(body=completion(text))
-        cap = payload.get("max_completion_tokens", 128_000)
+        cap = payload.get("max_completion_tokens", payload.get("max_output_tokens", 128_000))
         if cap <= self.reasoning_cost:
             return Canned(body=completion("", finish_reason="length", completion_tokens=cap, reasoning_tokens=cap))
         return Canned(body=completion(text, completion_tokens=self.reasoning_cost + 5, reasoning_tokens=self.reasoning_cost))
@@ -213,9 +221,9 @@ class FakeOpenAI(FakeServer):
 
     @staticmethod
     def default_text(messages: list[dict]) -> str:
-        latest = []
+        latest, role = [], messages[-1]["role"]
         for message in reversed(messages):
-            if message["role"] != "user":
+            if message["role"] != role:
                 break
             latest.insert(0, message["content"])
         return "LLM: " + " + ".join(latest)
@@ -229,6 +237,63 @@ def completion(text: str, finish_reason: str = "stop", completion_tokens: int = 
         "usage": {"prompt_tokens": 10, "completion_tokens": completion_tokens, "total_tokens": 10 + completion_tokens,
                   "completion_tokens_details": {"reasoning_tokens": reasoning_tokens}},
     }
+
+
+def tool_calls(*calls: tuple[str, dict], text: str | None = None) -> Canned:
+    """A chat completion that asks for these (name, arguments) calls, in one round."""
+    body = completion(text or "", finish_reason="tool_calls")
+    body["choices"][0]["message"].update(content=text, tool_calls=[
+        {"id": f"call_{uuid.uuid4().hex[:8]}", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+        for name, arguments in calls])
+    return Canned(body=body)
+
+
+def function_calls(*calls: tuple[str, dict], reasoning: bool = True) -> Canned:
+    """A Responses API answer that asks for these (name, arguments) calls, after a reasoning item."""
+    items = [{"type": "reasoning", "id": f"rs_{uuid.uuid4().hex[:8]}", "summary": []}] if reasoning else []
+    items += [{"type": "function_call", "id": f"fc_{n}", "call_id": f"call_{uuid.uuid4().hex[:8]}", "name": name,
+               "arguments": json.dumps(arguments), "status": "completed"} for n, (name, arguments) in enumerate(calls)]
+    return Canned(body=response(items))
+
+
+def response(output: list[dict], status: str = "completed", input_tokens: int = 10, output_tokens: int = 5) -> dict:
+    """An OpenAI Responses API response body."""
+    return {"id": f"resp_{uuid.uuid4().hex[:8]}", "object": "response", "created_at": int(time.time()), "model": "test-model",
+            "status": status, "output": output, "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
+            "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens, "total_tokens": input_tokens + output_tokens,
+                      "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}}
+
+
+def as_response(answer: Canned) -> Canned:
+    """A scripted or default chat completion answer, as the Responses API gives the same reply (errors pass as they are)."""
+    body = answer.body or {}
+    if answer.status >= 300 or body.get("object") != "chat.completion":
+        return answer
+    choice, usage = body["choices"][0], body["usage"]
+    message = {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+               "content": [{"type": "output_text", "text": choice["message"]["content"], "annotations": []}]}
+    incomplete = choice["finish_reason"] == "length"
+    reply = response([message] if choice["message"]["content"] else [], "incomplete" if incomplete else "completed",
+                     usage["prompt_tokens"], usage["completion_tokens"])
+    reply["usage"]["output_tokens_details"] = {"reasoning_tokens": usage["completion_tokens_details"]["reasoning_tokens"]}
+    if incomplete:
+        reply["incomplete_details"] = {"reason": "max_output_tokens"}
+    return Canned(body=reply)
+
+
+def chat_messages(items: list[dict] | str) -> list[dict]:
+    """Responses API input items as the chat messages they stand for (reasoning items left out)."""
+    if isinstance(items, str):
+        return [{"role": "user", "content": items}]
+    messages = []
+    for item in items:
+        if item.get("type") == "function_call_output":
+            messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": item["output"]})
+        elif item.get("type") == "function_call":
+            messages.append({"role": "assistant", "content": None, "tool_calls": [item]})
+        elif "role" in item:
+            messages.append({"role": item["role"], "content": item["content"]})
+    return messages
 
 
 def openai_error(status: int, message: str, code: str | None = None, retry_after: str | None = None) -> Canned:

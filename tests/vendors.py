@@ -13,18 +13,19 @@ import json
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from linebot.v3 import SignatureValidator
 from slack_sdk.signature import SignatureVerifier
 from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from tests.conftest import TELEGRAM_SECRET
-from tests.fakes import Call
+from tests.fakes import Call, Canned, FakeServer
 from tests.helpers import signature as meta_signature
 
 SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # platforms.md 10.1
@@ -129,3 +130,28 @@ def _utf8(raw: bytes) -> bool:
 def standard_verified(calls: Iterable[Call], secret: str = STANDARD_SECRET) -> list[Any]:
     """The bodies of these requests, each verified by the reference library as a receiver would; raises if one fails."""
     return [Webhook(secret).verify(call.raw, call.headers) for call in calls]
+
+
+class ToolEndpoint(FakeServer):
+    """A business's tool endpoint, as the docs' order service is: it checks each call's Standard Webhooks signature
+    with the reference library (401 when it does not hold), then answers `answer(data)`: by default the arguments back.
+    Scripted answers (`then`) come after the check, and `verified` keeps the events that passed it."""
+
+    def __init__(self, secret: str = STANDARD_SECRET) -> None:
+        super().__init__()
+        self.secret = secret
+        self.verified: list[dict[str, Any]] = []
+        self.answer: Callable[[dict[str, Any]], Canned] = lambda data: Canned(body={"echo": data["arguments"]})
+
+    def respond(self, call: Call) -> Canned:
+        try:
+            event = Webhook(self.secret).verify(call.raw, call.headers)
+        except WebhookVerificationError:
+            return Canned(401, {"error": "bad signature"})
+        with self.lock:
+            self.verified.append(event)
+        return self.next_canned() or self.answer(event["data"])
+
+    def ids(self) -> list[str]:
+        """The webhook-id of each call received, in order."""
+        return [call.headers.get("webhook-id", "") for call in self.requests]
