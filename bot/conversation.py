@@ -6,7 +6,7 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from redis import Redis
@@ -124,6 +124,7 @@ class Turn:
     sent: int = 0  # reply parts already delivered
     unconfirmed: int = 0  # of those, parts the platform took but never confirmed: the user may have missed them
     inflight: int = -1  # the part on its way to the platform, if any: after a crash it may have landed
+    reads: dict[str, Any] = field(default_factory=dict)  # media read for this attempt, by message id (bot.media): never stored
 
     @property
     def last(self) -> IncomingMessage:
@@ -250,7 +251,7 @@ class Conversation:
         `limits` is (messages kept, seconds of inactivity before the history is forgotten).
         """
         c = self.name
-        contact = replace(turn.last, text="").to_json()  # where and how to reach the user; their words are not kept
+        contact = replace(turn.last, text="", media=[]).to_json()  # where and how to reach the user; their words are not kept
         args = [self.token, *limits, ledger.KEEP_SECONDS, outcome, contact, self.keep[0], time.time(), c,
                 RECENT_KEPT, len(history), *history, *ledger.entries(turn.messages, outcome, turn.id, detail, turn.prompt)]
         done = self._finish(keys=[keys.lease(c), keys.batch(c), keys.turn(c), keys.history(c), keys.outcome_counts(),

@@ -1,0 +1,19 @@
+"""Media downloads from platform APIs: streamed, bounded by bot.media.fetch, failures mapped onto the bot's errors."""
+
+from __future__ import annotations
+
+from bot.media.fetch import read_limited, refused
+from handlers import http
+from handlers.http import PlatformAPI
+
+
+def fetch(api: PlatformAPI, url: str, limit: int, headers: dict[str, str] | None = None) -> bytes:
+    """GET a file of at most `limit` bytes; Transient on 429 and 5xx, Permanent on other refusals (404: expired)."""
+    response = api.request("GET", url, stream=True, headers=headers or {})
+    if http.retryable(response):
+        response.close()
+        raise http.transient(response, f"{api.platform} media download answered {response.status_code}")
+    problem = refused(api.platform, response)
+    if problem:
+        raise problem
+    return read_limited(response, limit)
