@@ -377,6 +377,24 @@ def telegram_error(code: int, description: str, retry_after: int | None = None) 
     return Canned(status=code, body=body)
 
 
+def graph_media(server: FakeServer, files: dict[str, bytes], prefix: str = "") -> dict[str, Callable[[Call], Canned]]:
+    """FakePlatform defaults serving WhatsApp's media download: GET /<media id> gives the URL (under `prefix`), which
+    gives the file; both only with a bearer token, as Meta's do; an unknown id is Graph's 404."""
+    def lookup(media_id: str) -> Callable[[Call], Canned]:
+        return lambda call: _bearer(call) or Canned(body={"messaging_product": "whatsapp", "id": media_id, "file_size": len(files[media_id]),
+                                                          "url": f"{server.url}{prefix}/files/{media_id}.bin"})
+
+    def serve(media_id: str) -> Callable[[Call], Canned]:
+        return lambda call: _bearer(call) or Canned(raw=files[media_id], content_type="application/octet-stream")
+    return {**{media_id: lookup(media_id) for media_id in files}, **{f"{media_id}.bin": serve(media_id) for media_id in files}}
+
+
+def _bearer(call: Call) -> Canned | None:
+    if not call.headers.get("Authorization", "").startswith("Bearer "):
+        return Canned(status=401, body={"error": {"message": "no token", "type": "OAuthException", "code": 190}})
+    return None
+
+
 class FakePlatform(FakeServer):
     """Any chat platform's API: each method answers its canned default unless a test scripted otherwise.
 

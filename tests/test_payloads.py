@@ -18,8 +18,10 @@ from linebot.v3 import webhooks as line_sdk
 
 from app import create_app
 from bot import ledger
-from tests.fakes import Canned, FakePlatform
+from bot.media import parts
+from tests.fakes import Canned, FakePlatform, graph_media
 from tests.helpers import APP_SECRET, VERIFY_TOKEN, post_signed, stored
+from tests.samples_media import pdf, png
 from tests.vendors import (
     LINE_SECRET,
     SLACK_SECRET,
@@ -49,7 +51,9 @@ class Case:
 @pytest.fixture
 def api():
     """Every platform's API in one fake, each under its own path prefix; generic replies go to /webhook/."""
-    server = FakePlatform({"chat.postMessage": Canned(body={"ok": True, "ts": "1767225601.000100"})}).start()
+    server = FakePlatform({"chat.postMessage": Canned(body={"ok": True, "ts": "1767225601.000100"})})
+    server.defaults.update(graph_media(server, FILES, "/whatsapp"))
+    server.start()
     yield server
     server.stop()
 
@@ -155,6 +159,8 @@ SLACK = [
 WA_USER = {"from": "16505551234", "from_user_id": "US.13491208655302741918"}
 WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="
 MEDIA = {"mime_type": "image/jpeg", "sha256": "fWp+R4y5", "id": "1003383421387256"}
+FILES = {MEDIA["id"]: png(), "voice-1": b"OggS\0\2" + b"\0" * 80, "doc-1": pdf("Soup of the day")}  # what Graph serves
+IMAGE_PART = f"[image {len(parts.image(FILES[MEDIA['id']], 'image/png')['image_url']['url'])} chars]"  # as the LLM fake echoes it
 
 
 def whatsapp(field: str = "messages", **value: Any) -> dict[str, Any]:
@@ -190,13 +196,15 @@ WHATSAPP = [
          "Talk to sales"),
     Case("whatsapp", "flow response", wa("interactive", interactive={"type": "nfm_reply", "nfm_reply": {
         "name": "flow", "body": "Sent", "response_json": "{\"flow_token\": \"t\"}"}}), "notice"),
-    Case("whatsapp", "image", wa("image", image=MEDIA), "notice"),
-    Case("whatsapp", "image with a caption", wa("image", image={**MEDIA, "caption": "what is this?"}), "notice"),
+    Case("whatsapp", "image", wa("image", image=MEDIA), "reply", IMAGE_PART),
+    Case("whatsapp", "image with a caption", wa("image", image={**MEDIA, "caption": "what is this?"}), "reply",
+         f"what is this? {IMAGE_PART}"),
     Case("whatsapp", "sticker", wa("sticker", sticker={**MEDIA, "mime_type": "image/webp", "animated": False}), "notice"),
-    Case("whatsapp", "voice note", wa("audio", audio={**MEDIA, "mime_type": "audio/ogg; codecs=opus", "voice": True}), "notice"),
+    Case("whatsapp", "voice note", wa("audio", audio={**MEDIA, "id": "voice-1", "mime_type": "audio/ogg; codecs=opus", "voice": True}),
+         "reply", "where is my parcel"),
     Case("whatsapp", "video", wa("video", video={**MEDIA, "mime_type": "video/mp4"}), "notice"),
-    Case("whatsapp", "document", wa("document", document={**MEDIA, "mime_type": "application/pdf", "filename": "menu.pdf"}),
-         "notice"),
+    Case("whatsapp", "document", wa("document", document={**MEDIA, "id": "doc-1", "mime_type": "application/pdf", "filename": "menu.pdf"}),
+         "reply", "[document menu.pdf]\nSoup of the day"),
     Case("whatsapp", "location", wa("location", location={"latitude": 37.48, "longitude": -122.15, "name": "Main St"}), "notice"),
     Case("whatsapp", "contact card", wa("contacts", contacts=[{"name": {"formatted_name": "Ada L"}, "phones": [
         {"phone": "+1 650 555 0000", "type": "CELL"}]}]), "notice"),
