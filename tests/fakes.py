@@ -389,6 +389,16 @@ def graph_media(server: FakeServer, files: dict[str, bytes], prefix: str = "") -
     return {**{media_id: lookup(media_id) for media_id in files}, **{f"{media_id}.bin": serve(media_id) for media_id in files}}
 
 
+def line_content(files: dict[str, bytes]) -> dict[str, Callable[[Call], Canned]]:
+    """FakePlatform defaults serving LINE's GET /v2/bot/message/{id}/content, with the channel token; else LINE's 404."""
+    def content(call: Call) -> Canned:
+        message_id = call.path.split("?", 1)[0].rsplit("/", 2)[-2]
+        if message_id not in files:
+            return Canned(status=404, body={"message": "Not found"})
+        return _bearer(call) or Canned(raw=files[message_id], content_type="application/octet-stream")
+    return {"content": content}
+
+
 def _bearer(call: Call) -> Canned | None:
     if not call.headers.get("Authorization", "").startswith("Bearer "):
         return Canned(status=401, body={"error": {"message": "no token", "type": "OAuthException", "code": 190}})

@@ -19,7 +19,7 @@ from linebot.v3 import webhooks as line_sdk
 from app import create_app
 from bot import ledger
 from bot.media import parts
-from tests.fakes import Canned, FakePlatform, graph_media
+from tests.fakes import Canned, FakePlatform, graph_media, line_content
 from tests.helpers import APP_SECRET, VERIFY_TOKEN, post_signed, stored
 from tests.samples_media import pdf, png
 from tests.vendors import (
@@ -52,7 +52,7 @@ class Case:
 def api():
     """Every platform's API in one fake, each under its own path prefix; generic replies go to /webhook/."""
     server = FakePlatform({"chat.postMessage": Canned(body={"ok": True, "ts": "1767225601.000100"})})
-    server.defaults.update(graph_media(server, FILES, "/whatsapp"))
+    server.defaults.update(graph_media(server, FILES, "/whatsapp") | line_content(FILES))
     server.start()
     yield server
     server.stop()
@@ -330,12 +330,14 @@ LINE = [
     Case("line", "redelivered text", line_message(line_text("again"), redelivery=True), "reply", "again"),
     Case("line", "sticker", line_message(line_sdk.StickerMessageContent(
         id="1", package_id="446", sticker_id="1988", sticker_resource_type="STATIC", quote_token="q")), "notice"),
-    Case("line", "image", line_message(line_sdk.ImageMessageContent(id="1", content_provider=PROVIDER, quote_token="q")),
-         "notice"),
+    Case("line", "image", line_message(line_sdk.ImageMessageContent(id=MEDIA["id"], content_provider=PROVIDER, quote_token="q")),
+         "reply", IMAGE_PART),
     Case("line", "video", line_message(line_sdk.VideoMessageContent(id="1", duration=6000, content_provider=PROVIDER,
                                                                     quote_token="q")), "notice"),
-    Case("line", "voice", line_message(line_sdk.AudioMessageContent(id="1", duration=3000, content_provider=PROVIDER)), "notice"),
-    Case("line", "file", line_message(line_sdk.FileMessageContent(id="1", file_name="menu.pdf", file_size=2048)), "notice"),
+    Case("line", "voice", line_message(line_sdk.AudioMessageContent(id="voice-1", duration=3000, content_provider=PROVIDER)),
+         "reply", "where is my parcel"),
+    Case("line", "file", line_message(line_sdk.FileMessageContent(id="doc-1", file_name="menu.pdf", file_size=2048)),
+         "reply", "[document menu.pdf]\nSoup of the day"),
     Case("line", "location", line_message(line_sdk.LocationMessageContent(id="1", latitude=35.65, longitude=139.7,
                                                                           address="Tokyo")), "notice"),
     Case("line", "text on standby", line(line_sdk.MessageEvent, mode=line_sdk.EventMode.STANDBY, message=line_text("not ours")),
