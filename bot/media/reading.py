@@ -47,7 +47,6 @@ class Reader:
             part, marker = self._one(media)
             content.append(part)
             markers.append(marker)
-        logger.info("media read", extra={"kinds": ",".join(item["kind"] for item in message.media), "platform": message.platform})
         texts = [part["text"] for part in content if part["type"] == "text"]
         joined = "\n".join(texts) if len(texts) == len(content) else content
         return Read(joined, " ".join(markers + ([message.text] if message.text.strip() else [])))
@@ -60,6 +59,7 @@ class Reader:
         data = with_retries(lambda: self.download(media, config.media_max_bytes), config.platform_max_retries,
                             "media download", deadline=self.deadline)
         mime = sniffed(data, media.name)
+        logger.info("media fetched", extra={"kind": media.kind, "type": mime, "bytes": len(data)})  # never the content
         if media.kind == "audio" or mime in audio.AUDIO:
             return self._audio(media, data, mime)
         if mime in IMAGES:
