@@ -58,6 +58,13 @@ class Config:
     rate_limit_notice: str = "You're sending messages faster than I can answer. Please wait a minute."
     budget_notice: str = "You've reached today's limit for this assistant. Please come back tomorrow."
     non_text_notice: str = "Sorry, I can only read text messages."  # empty: ignore stickers, images, voice
+    media_max_bytes: int = 20 * 1024 * 1024  # the largest voice note, photo or document fetched; larger ones get a notice
+    audio_max_seconds: int = 600  # the longest voice note transcribed
+    document_max_chars: int = 20_000  # of a document's text, what the model gets
+    vision: bool = True  # photos go to the model as images; false: it hears only that a photo came
+    openai_transcribe_model: str = "gpt-transcribe"  # POST /audio/transcriptions on OPENAI_BASE_URL
+    media_limit_notice: str = "Sorry, that file is too large or too long for me to open."
+    media_unreadable_notice: str = "Sorry, I can't open that kind of file."
     handoff_notice: str = "I've asked a colleague to take over. They'll answer you here soon."
     handoff_timeout: int = 24 * 3600  # seconds before a paused conversation goes back to the bot; 0 = until resumed
     metrics_token: str = ""  # bearer token of /metrics; empty: /metrics is open (it shows counts, never messages)

@@ -125,6 +125,7 @@ class Turn:
     unconfirmed: int = 0  # of those, parts the platform took but never confirmed: the user may have missed them
     inflight: int = -1  # the part on its way to the platform, if any: after a crash it may have landed
     tools: list[dict[str, Any]] = field(default_factory=list)  # the tool calls that led to the reply: tool, ms, outcome
+    reads: dict[str, Any] = field(default_factory=dict)  # media read for this attempt, by message id (bot.media): never stored
 
     @property
     def last(self) -> IncomingMessage:
@@ -252,7 +253,7 @@ class Conversation:
         `limits` is (messages kept, seconds of inactivity before the history is forgotten).
         """
         c = self.name
-        contact = replace(turn.last, text="").to_json()  # where and how to reach the user; their words are not kept
+        contact = replace(turn.last, text="", media=[]).to_json()  # where and how to reach the user; their words are not kept
         args = [self.token, *limits, ledger.KEEP_SECONDS, outcome, contact, self.keep[0], time.time(), c,
                 RECENT_KEPT, len(history), *history,
                 *ledger.entries(turn.messages, outcome, turn.id, detail, turn.prompt, turn.tools)]

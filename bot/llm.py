@@ -18,6 +18,7 @@ from openai.types.chat import ChatCompletion
 
 from bot.config import Config, ConfigError
 from bot.errors import BotError, Permanent, Transient
+from bot.media import parts
 from bot.messages import valid_unicode
 from bot.metrics import Metrics
 from bot.parameters import CAPS, Parameters, first_cap
@@ -25,7 +26,7 @@ from bot.retry import retry_after
 
 logger = logging.getLogger(__name__)
 
-Messages = list[dict[str, Any]]
+Messages = list[dict[str, Any]]  # content: text, or content parts (bot.media.parts)
 Tools = Sequence[dict[str, Any]]  # the functions the model may call, as chat completions defines them
 KEYLESS = "none"  # the key sent to a server at OPENAI_BASE_URL when OPENAI_API_KEY is empty
 
@@ -79,7 +80,17 @@ class OpenAIChat:
 
     def complete(self, messages: Messages, options: dict[str, Any] | None = None, tools: Tools = (),
                  tool_choice: str = "auto") -> Completion:
-        """One chat completion, with the SDK's errors mapped onto Transient and Permanent."""
+        """One chat completion, with the SDK's errors mapped onto Transient and Permanent; images, if refused, as a note."""
+        try:
+            return self._complete(messages, options, tools, tool_choice)
+        except Permanent as error:
+            if error.kind != "invalid_request" or not parts.has_images(messages):
+                raise
+            logger.warning("LLM refused a request holding an image (%s): asked again with a note in its place. "
+                           "Use a vision model, or set VISION=0.", error)
+            return self._complete(parts.without_images(messages), options, tools, tool_choice)
+
+    def _complete(self, messages: Messages, options: dict[str, Any] | None, tools: Tools, tool_choice: str) -> Completion:
         settings = {**self.defaults, **(options or {})}
         model, cap = settings.pop("model", self.model), int(settings.pop("max_tokens", self.max_tokens))
         while True:  # each refusal learned renames or leaves out one of a handful of parameters, so this ends
@@ -152,6 +163,14 @@ def _mapped() -> Iterator[None]:
         raise Transient(f"LLM unreachable: {error}", kind="connection") from error
 
 
+def transcribe(config: Config, file: tuple[str, bytes, str]) -> tuple[str, int]:
+    """The words of an audio file (name, bytes, type) and the tokens they cost, through POST /audio/transcriptions."""
+    with _mapped(), client(config) as api:
+        result = api.audio.transcriptions.create(model=config.openai_transcribe_model, file=file)
+    usage = getattr(result, "usage", None)
+    return valid_unicode(result.text), int(getattr(usage, "total_tokens", 0) or 0)
+
+
 def model_ids(config: Config) -> list[str]:
     """The models the configured server offers (GET /models); raises Transient or Permanent."""
     with _mapped():
@@ -185,7 +204,8 @@ class OfflineModel:
 
     def complete(self, messages: Messages, options: dict[str, Any] | None = None, tools: Tools = (),
                  tool_choice: str = "auto") -> Completion:
-        """Echo the user's latest messages, or the tools' results; or call the tool they ask for."""
+        """Echo the user's latest messages (saying what media they held), or the tools' results; or call the tool they
+        ask for."""
         if messages[-1]["role"] == "tool":
             return Completion("(offline model) the tool said: " + " / ".join(_latest(messages, "tool")))
         latest = _latest(messages, "user")
@@ -196,12 +216,12 @@ class OfflineModel:
 
 
 def _latest(messages: Messages, role: str) -> list[str]:
-    """The contents of the newest messages in `role`, oldest first."""
+    """The contents of the newest messages in `role`, oldest first (media described in words)."""
     latest = []
     for message in reversed(messages):
         if message["role"] != role:
             break
-        latest.insert(0, message["content"])
+        latest.insert(0, parts.described(message["content"]))
     return latest
 
 

@@ -25,12 +25,14 @@ class IncomingMessage:
     sent_at: float | None = field(default=None, compare=False)
     # Platform details the reply needs: thread, the message to reply to, chat type.
     context: dict[str, Any] = field(default_factory=dict)
+    # Voice notes, photos, documents: bot.media.refs.Media as dicts, fetched by the worker when it reads the turn.
+    media: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # A lone surrogate (polled JSON's "\ud800", a terminal's undecodable byte) fails every Redis key and LLM call
         # made of it: the turn would crash on every retry. The webhooks refuse one; anything else is repaired here.
         for name, value in vars(self).items():
-            if isinstance(value, (str, dict)):
+            if isinstance(value, (str, dict, list)):
                 object.__setattr__(self, name, valid_unicode(value))
 
     @property
@@ -42,6 +44,8 @@ class IncomingMessage:
         """Serialise for the conversation's inbox."""
         stored = {**vars(self)}  # not asdict(): its deep copy is a tenth of a webhook's time
         del stored["sent_at"]
+        if not self.media:
+            del stored["media"]  # a text message keeps the format the release before reads
         return json.dumps(stored, separators=(",", ":"))
 
     @classmethod

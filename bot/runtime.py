@@ -10,6 +10,7 @@ from redis import Redis
 from bot.config import Config
 from bot.intake import TurnQueue
 from bot.llm import LLM
+from bot.media.refs import Media
 from bot.messages import AfterTimeout, Reply
 from bot.metrics import Metrics
 from bot.prompts import Prompts
@@ -35,6 +36,10 @@ class Channel(Protocol):
 
     def after_timeout(self, reply: Reply) -> AfterTimeout:
         """Whether a part sent without an answer in time may be sent again, landed, or cannot be known."""
+        ...
+
+    def download(self, media: Media, limit: int) -> bytes:
+        """A message's file, through the platform's API, refused past `limit` bytes (bot.media.fetch.TooLarge)."""
         ...
 
     def forget(self, conversation_id: str) -> int:

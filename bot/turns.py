@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from typing import Any
 
 from redis.exceptions import RedisError
 from rq.exceptions import ShutDownImminentException
@@ -14,6 +15,7 @@ from bot.conversation import OUTGOING, Conversation, LeaseLost, Turn
 from bot.delivery import Keepalive, deliver
 from bot.errors import BotError
 from bot.limits import Limits
+from bot.media import reading
 from bot.prompts import Prompt, variables
 from bot.runtime import Runtime
 from bot.tools import loop
@@ -133,7 +135,10 @@ def decide(rt: Runtime, convo: Conversation, turn: Turn) -> tuple[str, str]:
         first = limits.first_notice(turn.last, over)
         rt.metrics.count("limit_notices", limit=over, notified="yes" if first else "no")
         return (notice, "notice") if first else ("", "silent")
-    if not any(message.text.strip() for message in turn.messages):  # stickers, images, voice only
+    notice = reading.read_turn(rt, convo, turn, limits)
+    if notice:
+        return notice
+    if not any(message.text.strip() or message.media for message in turn.messages):  # stickers, locations, video only
         return (rt.config.non_text_notice, "notice") if rt.config.non_text_notice else ("", "silent")
     command = commands.name(turn.last.text)
     if command:
@@ -203,10 +208,10 @@ def _prompt_for(rt: Runtime, turn: Turn) -> Prompt:
     return rt.prompts.for_turn(last.platform, values)
 
 
-def _messages(rt: Runtime, convo: Conversation, turn: Turn, prompt: Prompt) -> list[dict[str, str]]:
+def _messages(rt: Runtime, convo: Conversation, turn: Turn, prompt: Prompt) -> list[dict[str, Any]]:
     history, summary = convo.recall(int(prompt.settings.get("history_max_messages", rt.config.history_max_messages)))
     budget = int(prompt.settings.get("history_max_tokens", rt.config.history_max_tokens))
-    new = [{"role": "user", "content": message.text} for message in turn.messages if message.text.strip()]
+    new = [{"role": "user", "content": read.content} for read in reading.said(turn.reads, turn.messages)]
     earlier = memory.summary_message(summary)
     return [{"role": "system", "content": prompt.text}, *earlier, *memory.fit(history, budget), *new]
 
@@ -256,7 +261,7 @@ def _give_up(rt: Runtime, convo: Conversation, turn: Turn, reason: str) -> None:
 
 def _history(turn: Turn) -> list[str]:
     """The user's messages, and the bot's answer to them (the history keeps what a person answering later sees)."""
-    entries = [{"role": "user", "content": message.text} for message in turn.messages if message.text.strip()]
+    entries = [{"role": "user", "content": read.text} for read in reading.said(turn.reads, turn.messages)]  # media as markers
     if turn.kind == "answer":
         entries.append({"role": "assistant", "content": turn.reply or ""})
     return [json.dumps(entry) for entry in entries]

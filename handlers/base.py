@@ -10,7 +10,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, validate
 from redis import Redis
 
 from bot.config import Config
-from bot.errors import Rejected
+from bot.errors import Permanent, Rejected
+from bot.media.refs import Media
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render import PLAIN, Format
 
@@ -73,6 +74,10 @@ class Adapter:
 
     def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
         """Show that the bot is writing, where the platform can."""
+
+    def download(self, media: Media, limit: int) -> bytes:
+        """A message's file through the platform's API; platforms that carry none never ask."""
+        raise Permanent(f"{self.name} does not download media")
 
     def forget(self, conversation_id: str) -> int:
         """Most adapters keep nothing of a conversation themselves."""

@@ -16,15 +16,20 @@ from redis import Redis
 from bot import retry
 from bot.config import Config
 from bot.errors import BotError, Permanent
+from bot.media.fetch import check_size
+from bot.media.refs import Media
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render import PLAIN
 from handlers import http, signatures
 from handlers.base import ID, TIME, Adapter, Payload, load
 from handlers.http import PlatformAPI
+from handlers.media import fetch
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.line.me"
+DEFAULT_DATA_URL = "https://api-data.line.me"  # message content is served from here, not api.line.me
+MEDIA = {"image": "image", "audio": "audio", "file": "document"}  # message types the bot fetches, by media kind
 SIGNATURE_HEADER = "x-line-signature"
 RETRY_KEY_HEADER = "X-Line-Retry-Key"
 RETRY_KEYS = uuid.uuid5(uuid.NAMESPACE_URL, "https://api.line.me/v2/bot/message/push")  # namespace of our retry keys
@@ -56,6 +61,10 @@ class Message(Payload):
     type = fields.String(required=True, validate=ID)
     text = fields.String()
     quote_token = fields.String(data_key="quoteToken", validate=ID)
+    duration = fields.Integer(validate=TIME)  # audio, in milliseconds
+    file_name = fields.String(data_key="fileName", load_default="", validate=ID)
+    file_size = fields.Integer(data_key="fileSize", validate=TIME)
+    provider = fields.Dict(data_key="contentProvider")  # "external": the content is elsewhere, not on LINE
 
 
 class Event(Payload):
@@ -96,6 +105,8 @@ class Line(Adapter):
         self.secret = config.setting("LINE_CHANNEL_SECRET")
         self.api_url = (config.setting("LINE_API_URL") or DEFAULT_API_URL).rstrip("/")
         self.auth = {"Authorization": f"Bearer {config.setting('LINE_CHANNEL_ACCESS_TOKEN')}"}
+        # Content comes from its own host; a LINE_API_URL (a proxy, a test server) serves it too unless LINE_DATA_URL says.
+        self.data_url = (config.setting("LINE_DATA_URL") or config.setting("LINE_API_URL") or DEFAULT_DATA_URL).rstrip("/")
         self.http = PlatformAPI(self.name, config.platform_timeout, config.worker_concurrency)
 
     def verify(self, request: Request) -> None:
@@ -120,7 +131,13 @@ class Line(Adapter):
             sent_at=event["timestamp"] / 1000,
             context={"to": chat, "chat_type": source["type"], "reply_token": event.get("reply_token"),
                      "timestamp": event["timestamp"], "quote_token": message.get("quote_token")},
+            media=[media.to_dict() for media in _media(message)],
         )
+
+    def download(self, media: Media, limit: int) -> bytes:
+        """GET /v2/bot/message/{id}/content on the content host, with the channel token (202: still processing)."""
+        check_size(media.size, limit)
+        return fetch(self.http, f"{self.data_url}/v2/bot/message/{media.ref}/content", limit, self.auth)
 
     def send(self, reply: Reply) -> None:
         """Reply with the event's token while LINE still takes it, else push (which counts against the quota)."""
@@ -208,6 +225,15 @@ def _fresh_reply_token(reply: Reply) -> str | None:
 def _age(reply: Reply) -> float:
     """Seconds since the event the reply answers."""
     return time.time() - reply.context["timestamp"] / 1000
+
+
+def _media(message: dict[str, Any]) -> list[Media]:
+    """The image, audio or file the message carries on LINE; content held elsewhere ("external") is not fetched."""
+    if message["type"] not in MEDIA or (message.get("provider") or {}).get("type") == "external":
+        return []
+    seconds = message["duration"] / 1000 if message.get("duration") else None
+    return [Media(MEDIA[message["type"]], message["id"], name=message["file_name"], size=message.get("file_size"),
+                  seconds=seconds, voice=message["type"] == "audio")]
 
 
 def _check(what: str, response: requests.Response) -> None:

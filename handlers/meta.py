@@ -7,6 +7,7 @@ import hmac
 import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import requests
 from flask import Request, Response
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://graph.facebook.com/v21.0"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 GRAPH_TEMPORARY = frozenset({1, 2})  # Graph's "unknown error" and "service temporarily unavailable": retry
+MEDIA_HOSTS = (".fbsbx.com", ".facebook.com", ".fbcdn.net", ".whatsapp.net")  # where Graph's media URLs point
 CALLBACK_UNVERIFIED = 2200  # Meta's GET to the callback URL did not echo hub.challenge
 
 
@@ -82,6 +84,11 @@ class MetaAdapter(Adapter):
             raise Rejected(f"wrong hub.mode or hub.verify_token: the Verify token must equal {self.prefix}_VERIFY_TOKEN", 403)
         logger.info("%s webhook subscription confirmed", self.title)
         return Response(request.args.get("hub.challenge", ""), 200, mimetype="text/plain")
+
+    def own_host(self, url: str) -> bool:
+        """A host of Meta's that may see the access token: the Graph API's own, or Meta's media hosts."""
+        host = (urlsplit(url).hostname or "").lower()
+        return host == urlsplit(self.api_url).hostname or host.endswith(MEDIA_HOSTS)
 
     def post(self, path: str, payload: dict[str, Any]) -> None:
         """POST to the Graph API; a refusal raises Transient (worth retrying) or Permanent."""

@@ -6,16 +6,20 @@ import html
 import logging
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Request, Response
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from bot.errors import Permanent, Transient
+from bot.media.fetch import check_size
+from bot.media.refs import Media
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render import SLACK_MRKDWN
 from handlers import http, signatures
 from handlers.base import ID, TIME, Adapter, Payload, load
 from handlers.http import PlatformAPI
+from handlers.media import fetch
 
 DEFAULT_API_URL = "https://slack.com/api"
 SIGNATURE = "X-Slack-Signature"
@@ -28,6 +32,19 @@ REPLY_EVENT = "bot_reply_part"  # the metadata event type of every part the bot 
 logger = logging.getLogger(__name__)
 
 
+class File(Payload):
+    """A shared file (a Slack Connect stub has only its id and no URL: it is not fetched)."""
+
+    id = fields.String(required=True, validate=ID)
+    name = fields.String(load_default="", validate=ID)
+    mimetype = fields.String(load_default="", validate=ID)
+    size = fields.Integer(validate=TIME)
+    url_private_download = fields.String(validate=validate.Length(max=2048))
+
+
+MEDIA = {"audio": "audio", "image": "image"}  # a file's kind by its MIME type's major type; the rest are documents
+
+
 class Event(Payload):
     type = fields.String(required=True, validate=ID)
     channel = fields.String(validate=ID)
@@ -38,7 +55,7 @@ class Event(Payload):
     thread_ts = fields.String(validate=ID)
     subtype = fields.String(validate=ID)
     bot_id = fields.String(validate=ID)
-    files = fields.List(fields.Raw(), load_default=list)  # the bot cannot read them yet: their words are answered
+    files = fields.List(fields.Nested(lambda: File()), load_default=list)
 
 
 class Authorization(Payload):
@@ -74,6 +91,15 @@ class Slack(Adapter):
         self.headers = {"Authorization": f"Bearer {config.setting('SLACK_BOT_TOKEN')}"}
         self.http = PlatformAPI(self.name, config.platform_timeout, config.worker_concurrency)
 
+    def download(self, media: Media, limit: int) -> bytes:
+        """GET url_private_download with the bot token, which goes to Slack's own hosts only."""
+        check_size(media.size, limit)
+        host = (urlsplit(media.ref).hostname or "").lower()
+        own = host == urlsplit(self.api_url).hostname or host == "slack.com" or host.endswith(".slack.com")
+        if not own:
+            raise Permanent(f"Slack file URL on {host}, not a Slack host: not fetched with the bot token")
+        return fetch(self.http, media.ref, limit, self.headers)
+
     def verify(self, request: Request) -> None:
         """v0 HMAC-SHA256 over the timestamp and the raw body, within 5 minutes."""
         timestamp = request.headers.get(TIMESTAMP)
@@ -108,6 +134,7 @@ class Slack(Adapter):
             text=html.unescape(MENTION.sub("", event.get("text", ""))).strip(),  # "" for files alone: a notice
             sent_at=sent_at,
             context={"channel": channel, "thread_ts": thread},
+            media=[media.to_dict() for media in _media(event["files"])],
         )
 
     def send(self, reply: Reply) -> None:
@@ -137,6 +164,12 @@ class Slack(Adapter):
             return AfterTimeout.UNKNOWN
         keys = {(message.get("metadata") or {}).get("event_payload", {}).get("key") for message in body.get("messages") or []}
         return AfterTimeout.DELIVERED if reply.key in keys else AfterTimeout.RESEND
+
+
+def _media(files: list[dict[str, Any]]) -> list[Media]:
+    """The shared files the bot can fetch."""
+    return [Media(MEDIA.get(file["mimetype"].split("/", 1)[0], "document"), file["url_private_download"], file["mimetype"],
+                  file["name"], file.get("size")) for file in files if file.get("url_private_download")]
 
 
 def _addressed_to_bot(event: dict[str, Any], bot_user: str | None) -> bool:

@@ -9,12 +9,15 @@ from flask import Request
 from marshmallow import fields, pre_load
 
 from bot.errors import FormattingRejected, Permanent, Transient
+from bot.media.fetch import TooLarge, check_size
+from bot.media.refs import Media
 from bot.messages import IncomingMessage, Reply
 from bot.render import TELEGRAM_HTML
 from bot.retry import retry_after
 from handlers import http, signatures
 from handlers.base import ID, INT64, NAME, TIME, Adapter, Payload, load
 from handlers.http import PlatformAPI
+from handlers.media import fetch
 
 DEFAULT_API_URL = "https://api.telegram.org"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -38,6 +41,16 @@ NON_TEXT = ("sticker", "photo", "voice", "video", "video_note", "audio", "docume
             "contact", "poll", "dice", "venue")
 
 
+class File(Payload):
+    """A voice note, audio file, document or one size of a photo."""
+
+    file_id = fields.String(required=True, validate=ID)
+    file_size = fields.Integer(validate=INT64)
+    mime_type = fields.String(load_default="", validate=ID)
+    file_name = fields.String(load_default="", validate=ID)
+    duration = fields.Integer(validate=INT64)
+
+
 class Replied(Payload):
     sender = fields.Nested(User, data_key="from")
 
@@ -52,6 +65,10 @@ class Message(Payload):
     reply_to_message = fields.Nested(Replied)
     message_thread_id = fields.Integer(validate=INT64)  # a forum topic, or in a group without topics the reply chain's first message
     is_topic_message = fields.Boolean(load_default=False)  # only then is message_thread_id a topic to answer in
+    voice = fields.Nested(File)
+    audio = fields.Nested(File)
+    document = fields.Nested(File)
+    photo = fields.List(fields.Nested(File))  # the sizes Telegram made of it, smallest first
     non_text = fields.List(fields.String())  # which of NON_TEXT it carries: one field, not thirteen to deserialise
 
     @pre_load
@@ -83,6 +100,7 @@ class Telegram(Adapter):
         self.secret = config.setting("TELEGRAM_WEBHOOK_SECRET")
         base = config.setting("TELEGRAM_API_URL") or DEFAULT_API_URL
         self.api_url = f"{base.rstrip('/')}/bot{config.setting('TELEGRAM_BOT_TOKEN')}/"
+        self.file_url = f"{base.rstrip('/')}/file/bot{config.setting('TELEGRAM_BOT_TOKEN')}/"  # a self-hosted server's too
         self.http = PlatformAPI(self.name, config.platform_timeout, config.worker_concurrency)
         self.bot_id = config.setting("TELEGRAM_BOT_TOKEN").split(":", 1)[0]  # a token starts with the bot's id
         self.username = config.setting("TELEGRAM_BOT_USERNAME").lstrip("@").lower()
@@ -115,6 +133,7 @@ class Telegram(Adapter):
             sent_at=message.get("date"),
             context={"chat_id": chat["id"], "thread_id": thread, "chat_type": chat["type"], "message_id": message["message_id"],
                      "language": sender["language_code"]},
+            media=[media.to_dict() for media in _media(message)],
         )]
 
     def _addressed(self, message: dict[str, Any]) -> bool:
@@ -132,6 +151,16 @@ class Telegram(Adapter):
         if reply.part == 0 and reply.context.get("chat_type") != "private":
             payload["reply_parameters"] = {"message_id": reply.context["message_id"], "allow_sending_without_reply": True}
         self.call("sendMessage", payload)
+
+    def download(self, media: Media, limit: int) -> bytes:
+        """getFile, then the file from /file/bot<token>/<file_path>; bots may fetch files of up to 20 MB."""
+        check_size(media.size, limit)
+        try:
+            file = self.call("getFile", {"file_id": media.ref})
+        except Permanent as error:
+            raise TooLarge(str(error)) if "file is too big" in str(error) else error
+        check_size(file.get("file_size"), limit)
+        return fetch(self.http, self.file_url + file["file_path"], limit)
 
     def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
         """sendChatAction: shows "typing…" for up to 5 seconds."""
@@ -168,6 +197,20 @@ class Telegram(Adapter):
         if body.get("ok"):
             return body.get("result")
         raise _error(method, response, body)
+
+
+def _media(message: dict[str, Any]) -> list[Media]:
+    """The voice note, audio file, document or photo (its largest size) the message carries."""
+    found = []
+    for kind, field in (("audio", "voice"), ("audio", "audio"), ("document", "document")):
+        if field in message:
+            file = message[field]
+            found.append(Media(kind, file["file_id"], file["mime_type"], file["file_name"], file.get("file_size"),
+                               file.get("duration"), voice=field == "voice"))
+    if message.get("photo"):
+        largest = message["photo"][-1]
+        found.append(Media("image", largest["file_id"], size=largest.get("file_size")))
+    return found
 
 
 def _from_person(message: dict[str, Any]) -> bool:

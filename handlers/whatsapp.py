@@ -9,14 +9,22 @@ from marshmallow import ValidationError, fields, validates_schema
 from redis import Redis
 
 from bot.config import Config
+from bot.errors import Permanent
+from bot.media.fetch import check_size
+from bot.media.refs import Media
 from bot.messages import IncomingMessage, Reply
 from bot.render import WHATSAPP
+from handlers import http
 from handlers.base import ID, NAME, TIME, Payload, load
-from handlers.meta import MetaAdapter
+from handlers.media import fetch
+from handlers.meta import GraphError, MetaAdapter
 
 # What a person sends: text, a choice from the bot's buttons or lists, or media the bot cannot read.
 # Reactions, system and unsupported messages are not answered.
 CONTENT = {"text", "interactive", "button", "image", "audio", "video", "document", "sticker", "location", "contacts"}
+
+
+MEDIA = {"audio": "audio", "image": "image", "document": "document"}  # message types the bot fetches, by media kind
 
 
 class Text(Payload):
@@ -36,6 +44,16 @@ class Button(Payload):
     title = fields.String(data_key="text", load_default="")  # a template's quick-reply button: its label
 
 
+class File(Payload):
+    """An audio, image or document message's media: its id, fetched through the Graph API."""
+
+    id = fields.String(required=True, validate=ID)
+    mime_type = fields.String(load_default="", validate=ID)
+    filename = fields.String(load_default="", validate=ID)
+    caption = fields.String(load_default="")
+    voice = fields.Boolean(load_default=False)  # recorded in the chat
+
+
 class Message(Payload):
     id = fields.String(required=True, validate=ID)  # the wamid: Meta's retries repeat it
     type = fields.String(required=True, validate=ID)
@@ -45,6 +63,9 @@ class Message(Payload):
     text = fields.Nested(Text)
     interactive = fields.Nested(Interactive)
     button = fields.Nested(Button)
+    audio = fields.Nested(File)
+    image = fields.Nested(File)
+    document = fields.Nested(File)
 
     @validates_schema
     def _has_a_sender(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -135,6 +156,7 @@ class WhatsApp(MetaAdapter):
             text=_said(message),
             sent_at=message.get("timestamp"),
             context={"phone_number_id": number, "target": target, "message_id": message["id"]},
+            media=[media.to_dict() for media in _media(message)],
         )
 
     def send(self, reply: Reply) -> None:
@@ -143,6 +165,19 @@ class WhatsApp(MetaAdapter):
             "messaging_product": "whatsapp", "recipient_type": "individual", **reply.context["target"],
             "type": "text", "text": {"preview_url": False, "body": reply.text},
         })
+
+    def download(self, media: Media, limit: int) -> bytes:
+        """The media id's URL from the Graph API (valid 5 minutes), then the file, both with the access token."""
+        check_size(media.size, limit)
+        response = self.http.request("GET", f"{self.api_url}/{media.ref}", headers=self.auth)
+        if not response.ok:
+            raise self.error(GraphError.of(response))
+        found = http.json_body(response)
+        check_size(found.get("file_size"), limit)
+        url = str(found.get("url", ""))
+        if not url.startswith(("https://", "http://")):
+            raise Permanent(f"WhatsApp gave no URL for media {media.ref}", kind="media_refused")
+        return fetch(self.http, url, limit, self.auth if self.own_host(url) else None)
 
     def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
         """Mark the user's message read and show "typing…" until the reply comes or 25 s pass."""
@@ -153,10 +188,19 @@ class WhatsApp(MetaAdapter):
 
 
 def _said(message: dict[str, Any]) -> str:
-    """The user's words: their text, or the title of the button or list row they chose; "" for media."""
+    """The user's words: their text, the title of the button or list row they chose, or a photo's or document's caption."""
     interactive = message.get("interactive", {})
     choice = interactive.get("button_reply") or interactive.get("list_reply") or message.get("button") or {}
-    return message.get("text", {}).get("body") or choice.get("title", "")
+    caption = (message.get("image") or message.get("document") or {}).get("caption", "")
+    return message.get("text", {}).get("body") or choice.get("title", "") or caption
+
+
+def _media(message: dict[str, Any]) -> list[Media]:
+    """The voice note, audio file, photo or document the message carries."""
+    file = message.get(message["type"]) if message["type"] in MEDIA else None
+    if not file:
+        return []
+    return [Media(MEDIA[message["type"]], file["id"], file["mime_type"], file["filename"], voice=file["voice"])]
 
 
 def _contact(contacts: list[dict[str, Any]], message: dict[str, Any]) -> dict[str, Any]:

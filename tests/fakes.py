@@ -6,12 +6,14 @@ a script of canned responses when a test sets one.
 
 from __future__ import annotations
 
+import email.policy
 import json
 import threading
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs
@@ -45,6 +47,7 @@ class Canned:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     raw: bytes | None = None  # sent instead of the JSON body, as text/html
+    content_type: str = "text/html"  # of `raw`: a file a platform serves
 
 
 class FakeServer:
@@ -118,7 +121,7 @@ class FakeServer:
                 time.sleep(answer.delay)
                 data = json.dumps(answer.body).encode() if answer.raw is None else answer.raw
                 self.send_response(answer.status)
-                self.send_header("Content-Type", "application/json" if answer.raw is None else "text/html")
+                self.send_header("Content-Type", "application/json" if answer.raw is None else answer.content_type)
                 self.send_header("Content-Length", str(len(data)))
                 for name, value in answer.headers.items():
                     self.send_header(name, value)
@@ -139,9 +142,22 @@ class FakeServer:
 def _parse(raw: bytes, content_type: str) -> Any:
     if not raw:
         return {}
+    if content_type.startswith("multipart/form-data"):
+        return multipart(raw, content_type)
     if content_type.startswith("application/x-www-form-urlencoded"):
         return {name: values[0] for name, values in parse_qs(raw.decode()).items()}
     return json.loads(raw)
+
+
+def multipart(raw: bytes, content_type: str) -> dict[str, Any]:
+    """A multipart/form-data body's fields: text as str, files as (filename, bytes, content type)."""
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name, data = part.get_param("name", header="content-disposition"), part.get_payload(decode=True)
+        filename = part.get_filename()
+        fields[name] = (filename, data, part.get_content_type()) if filename else data.decode()
+    return fields
 
 
 # The request fields of an older OpenAI-compatible server: vLLM answered 400 `extra_forbidden` to any other field
@@ -169,6 +185,21 @@ class FakeOpenAI(FakeServer):
         self.in_flight: dict[str, int] = {}
         self.max_in_flight: dict[str, int] = {}
         self.answer_after: Callable[[], Any] = lambda: True  # each answer waits until this holds, as a real LLM takes seconds
+        self.vision = True  # False: 400 to an image part, as a text-only model answers
+        self.transcript = "where is my parcel"  # what POST /audio/transcriptions hears in any audio
+        self.transcribe_gate = threading.Event()  # cleared by a test to hold transcriptions until it is set again
+        self.transcribe_gate.set()
+
+    @property
+    def transcriptions(self) -> list[dict]:
+        """The multipart fields of each transcription request: `file` as (filename, bytes, content type)."""
+        return self.calls("transcriptions")
+
+    @property
+    def images(self) -> list[dict]:
+        """Every image part the chat completions received."""
+        return [part for body in self.completions for message in body["messages"] if isinstance(message["content"], list)
+                for part in message["content"] if part["type"] == "image_url"]
 
     @property
     def completions(self) -> list[dict]:
@@ -183,8 +214,10 @@ class FakeOpenAI(FakeServer):
         if call.method == "models":
             return Canned(body={"object": "list", "data": [{"id": name, "object": "model", "created": 1767225600,
                                                             "owned_by": "system"} for name in self.models]})
+        if call.method == "transcriptions":
+            return self._transcription(call.body)
         payload = call.body if call.method == "completions" else {**call.body, "messages": chat_messages(call.body["input"])}
-        key = payload["messages"][-1]["content"]
+        key = _text(payload["messages"][-1]["content"])
         self._track(key, +1)
         try:
             self.gate.wait(30)  # every completion waits while a test holds the gate
@@ -194,7 +227,22 @@ class FakeOpenAI(FakeServer):
         finally:
             self._track(key, -1)
 
+    def _transcription(self, fields: dict) -> Canned:
+        """OpenAI's answer: 400 to a format it does not list (Telegram's .oga among them), else the text and its usage."""
+        self.transcribe_gate.wait(30)
+        canned = self.next_canned()
+        if canned:
+            return canned
+        extension = fields["file"][0].rsplit(".", 1)[-1]
+        if extension not in TRANSCRIBED:
+            return openai_refusal("file", "unsupported_value", f"Unsupported file format {extension}")
+        return Canned(body={"text": self.transcript, "usage": {"type": "tokens", "input_tokens": 40, "output_tokens": 6,
+                                                               "total_tokens": 46}})
+
     def _refusal(self, payload: dict) -> Canned | None:
+        if not self.vision and any(isinstance(message["content"], list) and any(part["type"] == "image_url" for part in message["content"])
+                                   for message in payload["messages"]):
+            return openai_refusal("messages", "invalid_value", "Invalid content type. image_url is only supported by certain models.")
         if self.style == "current" and "max_tokens" in payload:
             return openai_refusal("max_tokens", "unsupported_parameter", "Unsupported parameter: 'max_tokens' is not "
                                   "supported with this model. Use 'max_completion_tokens' instead.")
@@ -225,8 +273,18 @@ class FakeOpenAI(FakeServer):
         for message in reversed(messages):
             if message["role"] != role:
                 break
-            latest.insert(0, message["content"])
+            latest.insert(0, _text(message["content"]))
         return "LLM: " + " + ".join(latest)
+
+
+TRANSCRIBED = {"flac", "mp3", "mp4", "mpeg", "mpga", "m4a", "ogg", "wav", "webm"}  # the formats the endpoint lists
+
+
+def _text(content: str | list[dict]) -> str:
+    """A message's content as text; an image part as its type and size."""
+    if isinstance(content, str):
+        return content
+    return " ".join(part["text"] if part["type"] == "text" else f"[image {len(part['image_url']['url'])} chars]" for part in content)
 
 
 def completion(text: str, finish_reason: str = "stop", completion_tokens: int = 5, reasoning_tokens: int = 0) -> dict:
@@ -326,6 +384,7 @@ class FakeTelegram(FakeServer):
     def __init__(self) -> None:
         super().__init__()
         self.refused: list[tuple[str, str]] = []  # (Telegram's description, the text) of each part it would refuse
+        self.files: dict[str, bytes] = {}  # by file_id: what getFile and /file/bot<token>/ serve
 
     @property
     def sent(self) -> list[dict]:
@@ -333,14 +392,32 @@ class FakeTelegram(FakeServer):
 
     def respond(self, call: Call) -> Canned:
         method, payload = call.method, call.body
+        if call.path.startswith("/file/bot"):
+            return self._file(call.path.rsplit("/", 1)[-1].split(".", 1)[0])
         canned = self.next_canned() if method != "sendChatAction" else None  # typing calls come at any time
         if canned is not None:
             return canned
         if method == "sendMessage":
             return self._send_message(payload)
+        if method == "getFile":
+            return self._get_file(payload["file_id"])
         if method == "getWebhookInfo":
             return Canned(body={"ok": True, "result": {"url": "", "pending_update_count": 0}})
         return Canned(body={"ok": True, "result": True})
+
+    def _get_file(self, file_id: str) -> Canned:
+        """A File with its path; over 20 MB, Telegram's refusal."""
+        if file_id not in self.files:
+            return telegram_error(400, "Bad Request: invalid file_id")
+        if len(self.files[file_id]) > 20 * 1024 * 1024:
+            return telegram_error(400, "Bad Request: file is too big")
+        return Canned(body={"ok": True, "result": {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(self.files[file_id]),
+                                                   "file_path": f"voice/{file_id}.oga"}})
+
+    def _file(self, file_id: str) -> Canned:
+        if file_id not in self.files:
+            return Canned(status=404, raw=b"Not Found", content_type="text/plain")
+        return Canned(raw=self.files[file_id], content_type="application/octet-stream")
 
     def _send_message(self, payload: dict) -> Canned:
         text = payload.get("text", "")
@@ -363,6 +440,34 @@ def telegram_error(code: int, description: str, retry_after: int | None = None) 
     if retry_after is not None:
         body["parameters"] = {"retry_after": retry_after}
     return Canned(status=code, body=body)
+
+
+def graph_media(server: FakeServer, files: dict[str, bytes], prefix: str = "") -> dict[str, Callable[[Call], Canned]]:
+    """FakePlatform defaults serving WhatsApp's media download: GET /<media id> gives the URL (under `prefix`), which
+    gives the file; both only with a bearer token, as Meta's do; an unknown id is Graph's 404."""
+    def lookup(media_id: str) -> Callable[[Call], Canned]:
+        return lambda call: _bearer(call) or Canned(body={"messaging_product": "whatsapp", "id": media_id, "file_size": len(files[media_id]),
+                                                          "url": f"{server.url}{prefix}/files/{media_id}.bin"})
+
+    def serve(media_id: str) -> Callable[[Call], Canned]:
+        return lambda call: _bearer(call) or Canned(raw=files[media_id], content_type="application/octet-stream")
+    return {**{media_id: lookup(media_id) for media_id in files}, **{f"{media_id}.bin": serve(media_id) for media_id in files}}
+
+
+def line_content(files: dict[str, bytes]) -> dict[str, Callable[[Call], Canned]]:
+    """FakePlatform defaults serving LINE's GET /v2/bot/message/{id}/content, with the channel token; else LINE's 404."""
+    def content(call: Call) -> Canned:
+        message_id = call.path.split("?", 1)[0].rsplit("/", 2)[-2]
+        if message_id not in files:
+            return Canned(status=404, body={"message": "Not found"})
+        return _bearer(call) or Canned(raw=files[message_id], content_type="application/octet-stream")
+    return {"content": content}
+
+
+def _bearer(call: Call) -> Canned | None:
+    if not call.headers.get("Authorization", "").startswith("Bearer "):
+        return Canned(status=401, body={"error": {"message": "no token", "type": "OAuthException", "code": 190}})
+    return None
 
 
 class FakePlatform(FakeServer):

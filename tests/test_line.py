@@ -16,8 +16,9 @@ from bot import keys, ledger
 from bot.render import utf16_len
 from bot.worker import work
 from handlers.line import signature
-from tests.fakes import Call, Canned, FakePlatform, completion
+from tests.fakes import Call, Canned, FakePlatform, completion, line_content
 from tests.helpers import dead_letters, stored
+from tests.samples_media import png
 from tests.vendors import LINE_SECRET, line_signature, post_line
 
 TOKEN = "line-test-channel-access-token"
@@ -195,12 +196,27 @@ def test_every_event_of_a_delivery_is_answered(client, run_worker, line):
     assert answers == {first["replyToken"]: "LLM: from one", second["replyToken"]: "LLM: from two"}
 
 
-def test_an_image_gets_the_non_text_notice(client, run_worker, line):
+def test_an_image_is_fetched_from_the_content_endpoint_once_ready(client, run_worker, llm, line):
+    line.defaults.update(line_content({"img-1": png()}))
+    line.then(Canned(202, {}))  # LINE still preparing the content: tried again
     provider = line_sdk.ContentProvider(type="line")
-    image = event(message=line_sdk.ImageMessageContent(id="1", content_provider=provider, quote_token="q"))
+    image = event(message=line_sdk.ImageMessageContent(id="img-1", content_provider=provider, quote_token="q"))
     assert post_line(client, webhook(image)).status_code == 200
     run_worker()
+    fetched = [call for call in line.requests if call.method == "content"]
+    assert [call.path for call in fetched] == ["/v2/bot/message/img-1/content"] * 2
+    assert all(call.headers["Authorization"] == f"Bearer {TOKEN}" for call in fetched)
+    assert llm.images[0]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert texts(sent(line, "reply"))[0].startswith("LLM: [image")
+
+
+def test_content_held_elsewhere_gets_the_non_text_notice(client, run_worker, line):
+    provider = line_sdk.ContentProvider(type="external", original_content_url="https://example.com/a.jpg",
+                                        preview_image_url="https://example.com/a-small.jpg")
+    post_line(client, webhook(event(message=line_sdk.ImageMessageContent(id="x", content_provider=provider, quote_token="q"))))
+    run_worker()
     assert texts(sent(line, "reply")) == ["Sorry, I can only read text messages."]
+    assert [call for call in line.requests if call.method == "content"] == []
 
 
 def test_standby_and_other_events_are_acknowledged_and_ignored(client, redis, run_worker, line):

@@ -18,8 +18,10 @@ from linebot.v3 import webhooks as line_sdk
 
 from app import create_app
 from bot import ledger
-from tests.fakes import Canned, FakePlatform
+from bot.media import parts
+from tests.fakes import Canned, FakePlatform, graph_media, line_content
 from tests.helpers import APP_SECRET, VERIFY_TOKEN, post_signed, stored
+from tests.samples_media import pdf, png
 from tests.vendors import (
     LINE_SECRET,
     SLACK_SECRET,
@@ -49,7 +51,9 @@ class Case:
 @pytest.fixture
 def api():
     """Every platform's API in one fake, each under its own path prefix; generic replies go to /webhook/."""
-    server = FakePlatform({"chat.postMessage": Canned(body={"ok": True, "ts": "1767225601.000100"})}).start()
+    server = FakePlatform({"chat.postMessage": Canned(body={"ok": True, "ts": "1767225601.000100"})})
+    server.defaults.update(graph_media(server, FILES, "/whatsapp") | line_content(FILES))
+    server.start()
     yield server
     server.stop()
 
@@ -155,6 +159,8 @@ SLACK = [
 WA_USER = {"from": "16505551234", "from_user_id": "US.13491208655302741918"}
 WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="
 MEDIA = {"mime_type": "image/jpeg", "sha256": "fWp+R4y5", "id": "1003383421387256"}
+FILES = {MEDIA["id"]: png(), "voice-1": b"OggS\0\2" + b"\0" * 80, "doc-1": pdf("Soup of the day")}  # what Graph serves
+IMAGE_PART = f"[image {len(parts.image(FILES[MEDIA['id']], 'image/png')['image_url']['url'])} chars]"  # as the LLM fake echoes it
 
 
 def whatsapp(field: str = "messages", **value: Any) -> dict[str, Any]:
@@ -190,13 +196,15 @@ WHATSAPP = [
          "Talk to sales"),
     Case("whatsapp", "flow response", wa("interactive", interactive={"type": "nfm_reply", "nfm_reply": {
         "name": "flow", "body": "Sent", "response_json": "{\"flow_token\": \"t\"}"}}), "notice"),
-    Case("whatsapp", "image", wa("image", image=MEDIA), "notice"),
-    Case("whatsapp", "image with a caption", wa("image", image={**MEDIA, "caption": "what is this?"}), "notice"),
+    Case("whatsapp", "image", wa("image", image=MEDIA), "reply", IMAGE_PART),
+    Case("whatsapp", "image with a caption", wa("image", image={**MEDIA, "caption": "what is this?"}), "reply",
+         f"what is this? {IMAGE_PART}"),
     Case("whatsapp", "sticker", wa("sticker", sticker={**MEDIA, "mime_type": "image/webp", "animated": False}), "notice"),
-    Case("whatsapp", "voice note", wa("audio", audio={**MEDIA, "mime_type": "audio/ogg; codecs=opus", "voice": True}), "notice"),
+    Case("whatsapp", "voice note", wa("audio", audio={**MEDIA, "id": "voice-1", "mime_type": "audio/ogg; codecs=opus", "voice": True}),
+         "reply", "where is my parcel"),
     Case("whatsapp", "video", wa("video", video={**MEDIA, "mime_type": "video/mp4"}), "notice"),
-    Case("whatsapp", "document", wa("document", document={**MEDIA, "mime_type": "application/pdf", "filename": "menu.pdf"}),
-         "notice"),
+    Case("whatsapp", "document", wa("document", document={**MEDIA, "id": "doc-1", "mime_type": "application/pdf", "filename": "menu.pdf"}),
+         "reply", "[document menu.pdf]\nSoup of the day"),
     Case("whatsapp", "location", wa("location", location={"latitude": 37.48, "longitude": -122.15, "name": "Main St"}), "notice"),
     Case("whatsapp", "contact card", wa("contacts", contacts=[{"name": {"formatted_name": "Ada L"}, "phones": [
         {"phone": "+1 650 555 0000", "type": "CELL"}]}]), "notice"),
@@ -322,12 +330,14 @@ LINE = [
     Case("line", "redelivered text", line_message(line_text("again"), redelivery=True), "reply", "again"),
     Case("line", "sticker", line_message(line_sdk.StickerMessageContent(
         id="1", package_id="446", sticker_id="1988", sticker_resource_type="STATIC", quote_token="q")), "notice"),
-    Case("line", "image", line_message(line_sdk.ImageMessageContent(id="1", content_provider=PROVIDER, quote_token="q")),
-         "notice"),
+    Case("line", "image", line_message(line_sdk.ImageMessageContent(id=MEDIA["id"], content_provider=PROVIDER, quote_token="q")),
+         "reply", IMAGE_PART),
     Case("line", "video", line_message(line_sdk.VideoMessageContent(id="1", duration=6000, content_provider=PROVIDER,
                                                                     quote_token="q")), "notice"),
-    Case("line", "voice", line_message(line_sdk.AudioMessageContent(id="1", duration=3000, content_provider=PROVIDER)), "notice"),
-    Case("line", "file", line_message(line_sdk.FileMessageContent(id="1", file_name="menu.pdf", file_size=2048)), "notice"),
+    Case("line", "voice", line_message(line_sdk.AudioMessageContent(id="voice-1", duration=3000, content_provider=PROVIDER)),
+         "reply", "where is my parcel"),
+    Case("line", "file", line_message(line_sdk.FileMessageContent(id="doc-1", file_name="menu.pdf", file_size=2048)),
+         "reply", "[document menu.pdf]\nSoup of the day"),
     Case("line", "location", line_message(line_sdk.LocationMessageContent(id="1", latitude=35.65, longitude=139.7,
                                                                           address="Tokyo")), "notice"),
     Case("line", "text on standby", line(line_sdk.MessageEvent, mode=line_sdk.EventMode.STANDBY, message=line_text("not ours")),

@@ -179,3 +179,27 @@ def test_a_part_slack_answers_late_for_is_looked_for_in_the_channel_and_resent_o
     [lookup] = [parse_qs(urlsplit(call.path).query) for call in slack.requests if call.method == "conversations.history"]
     assert lookup["include_all_metadata"] == ["true"] and lookup["channel"] == ["D123ABC456"]
     assert ledger.lookup(redis, "slack", "T123ABC456:D123ABC456:1767225600.000200")["outcome"] == "replied"
+
+
+def _shared(url: str) -> dict:
+    """A file_share message with one file (the files.info example's fields), downloadable at `url`."""
+    file = {"id": "F0123ABC", "name": "note.csv", "mimetype": "text/csv", "filetype": "csv", "size": 18,
+            "url_private": url, "url_private_download": url}
+    return event("", subtype="file_share", files=[file], upload=False)
+
+
+def test_a_shared_file_is_fetched_with_the_bot_token_and_read(client, run_worker, slack, llm):
+    slack.defaults["note.csv"] = Canned(raw=b"order,status\n42,lost", content_type="text/csv")
+    post_slack(client, _shared(f"{slack.url}/files-pri/T123ABC456-F0123ABC/download/note.csv"))
+    run_worker()
+    [download] = [call for call in slack.requests if call.method == "note.csv"]
+    assert download.headers["Authorization"] == "Bearer xoxb-test"
+    assert texts(slack) == ["LLM: [document note.csv]\norder,status\n42,lost"]
+
+
+def test_a_file_url_off_slack_never_gets_the_bot_token(client, run_worker, redis, slack, llm):
+    post_slack(client, _shared(slack.url.replace("127.0.0.1", "localhost") + "/files-pri/x/note.csv"))
+    run_worker()
+    assert [call for call in slack.requests if call.method == "note.csv"] == []
+    assert texts(slack) == ["Sorry, I can't answer right now. Please try again in a few minutes."]
+    assert "not a Slack host" in dead_letters(redis)[0]["reason"]

@@ -12,6 +12,7 @@ import telegram as ptb  # python-telegram-bot: `telegram` is the fake's fixture 
 
 from bot import ledger, metrics
 from bot.config import Config
+from bot.media import parts
 from bot.render import utf16_len
 from tests.fakes import Canned, completion, openai_error, telegram_error
 from tests.helpers import SENT_AT, Bot, dead_letters, post_update, stored, texts, update
@@ -247,9 +248,10 @@ UPDATES = {  # kind: (the update's content, its outcome: the reply's text, the n
     "sticker": ({"message": _message(sticker=_file(ptb.Sticker, width=512, height=512, is_animated=False, is_video=False,
                                                    type="regular", emoji="👍"))}, NOTICE, None),
     "photo with caption": ({"message": _message(photo=(_file(ptb.PhotoSize, width=90, height=60),),
-                                                caption="what is this?")}, "LLM: what is this?", None),
-    "document": ({"message": _message(document=_file(ptb.Document, file_name="report.pdf"))}, NOTICE, None),
-    "voice": ({"message": _message(voice=_file(ptb.Voice, duration=3))}, NOTICE, None),
+                                                caption="what is this?")}, f"LLM: what is this?\n{parts.NOT_SHOWN}", None),  # VISION=0
+    "document": ({"message": _message(document=_file(ptb.Document, file_name="report.txt"))},
+                 "LLM: [document report.txt]\nquarterly numbers", None),
+    "voice": ({"message": _message(voice=_file(ptb.Voice, duration=3))}, "LLM: where is my parcel", None),
     "location": ({"message": _message(location=ptb.Location(13.4, 52.5))}, NOTICE, None),
     "topic message": ({"message": _message(FORUM, text="@ada_test_bot status?", message_thread_id=7, is_topic_message=True)},
                       "LLM: @ada_test_bot status?", 7),
@@ -265,7 +267,8 @@ UPDATES = {  # kind: (the update's content, its outcome: the reply's text, the n
 @pytest.mark.parametrize("kind", UPDATES)
 def test_every_kind_of_update_is_200_and_ends_as_it_should(settings, telegram, redis, kind, group_replies):
     content, outcome, thread = UPDATES[kind]
-    bot = Bot(settings, GROUP_REPLIES=group_replies)
+    bot = Bot(settings, GROUP_REPLIES=group_replies, VISION="0")
+    telegram.files.update({"Document-id": b"quarterly numbers", "Voice-id": b"OggS\0\2" + b"\0" * 80})
     assert post_update(bot.client, ptb.Update(next(_ids), **content).to_dict()).status_code == 200
     bot.run()
     if outcome is None:

@@ -11,10 +11,13 @@ import pytest
 
 from app import create_app
 from bot.render import utf16_len
-from tests.fakes import Call, Canned, FakePlatform, completion
+from tests.fakes import Call, Canned, FakePlatform, completion, graph_media
 from tests.helpers import APP_SECRET, VERIFY_TOKEN, dead_letters, graph_error, post_signed, signed, stored
+from tests.samples_media import png
 
 ACCESS_TOKEN = "EAAJB-test-whatsapp-token"
+OGG = b"OggS\0\2" + b"\0" * 80  # an Ogg page header: a voice note's first bytes
+FAILURE = "Sorry, I can't answer right now. Please try again in a few minutes."
 NUMBER = "106540352242922"  # the business number the user writes to
 FALLBACK_NUMBER = "100000000000001"  # WHATSAPP_PHONE_NUMBER_ID
 ADA = {"phone": "16505551234", "bsuid": "US.13491208655302741918"}
@@ -159,13 +162,61 @@ def test_the_same_message_delivered_twice_is_answered_once(client, run_worker, w
     assert [call.body["text"]["body"] for call in sends(whatsapp)] == ["LLM: only once"]
 
 
-def test_an_image_gets_the_non_text_notice(client, run_worker, whatsapp):
-    image = text_message("unused")
-    image["type"] = "image"
-    image["image"] = image.pop("text") | {"mime_type": "image/jpeg", "sha256": "fWp+R4y5", "id": "1003383421387256"}
-    assert post_signed(client, "whatsapp", notification(change(image))).status_code == 200
+def media_message(kind: str, media_id: str, **fields: Any) -> dict[str, Any]:
+    """A user's audio, image or document message (platforms.md 3.3, contracts-next 1.2)."""
+    message = text_message("unused")
+    del message["text"]
+    return message | {"type": kind, kind: {"id": media_id, "sha256": "fWp+R4y5", **fields}}
+
+
+def test_a_voice_note_is_fetched_with_the_token_and_transcribed(client, run_worker, redis, llm, whatsapp):
+    whatsapp.defaults.update(graph_media(whatsapp, {"1003383421387256": OGG}, "/v21.0"))
+    voice = media_message("audio", "1003383421387256", mime_type="audio/ogg; codecs=opus", voice=True)
+    assert post_signed(client, "whatsapp", notification(change(voice))).status_code == 200
     run_worker()
-    assert [call.body["text"]["body"] for call in sends(whatsapp)] == ["Sorry, I can only read text messages."]
+    assert [call.body["text"]["body"] for call in sends(whatsapp)] == ["LLM: where is my parcel"]
+    fetched = [call for call in whatsapp.requests if call.verb == "GET"]
+    assert [call.method for call in fetched] == ["1003383421387256", "1003383421387256.bin"]
+    assert all(call.headers["Authorization"] == f"Bearer {ACCESS_TOKEN}" for call in fetched)
+    assert llm.transcriptions[0]["file"][0] == "voice.ogg"
+
+
+def test_a_photo_with_a_caption_reaches_the_model_as_an_image(client, run_worker, llm, whatsapp):
+    whatsapp.defaults.update(graph_media(whatsapp, {"img-1": png()}, "/v21.0"))
+    photo = media_message("image", "img-1", mime_type="image/jpeg", caption="is it broken?")
+    post_signed(client, "whatsapp", notification(change(photo)))
+    run_worker()
+    assert llm.images[0]["image_url"]["url"].startswith("data:image/png;base64,")  # the bytes decide, not mime_type
+    assert sends(whatsapp)[0].body["text"]["body"].startswith("LLM: is it broken? [image")
+
+
+def test_media_meta_no_longer_has_gets_the_failure_notice_and_a_dead_letter(client, run_worker, redis, llm, whatsapp):
+    post_signed(client, "whatsapp", notification(change(media_message("audio", "gone", voice=True))))
+    whatsapp.defaults["gone"] = graph_error(404, 100, "Unsupported get request. Object with ID 'gone' does not exist")
+    run_worker()
+    assert [call.body["text"]["body"] for call in sends(whatsapp)] == [FAILURE] and llm.completions == []
+    assert "does not exist" in dead_letters(redis)[0]["reason"]
+
+
+def test_a_file_meta_declares_over_the_limit_is_never_fetched(client, run_worker, llm, whatsapp):
+    whatsapp.defaults.update(graph_media(whatsapp, {"big": b"x" * 100}, "/v21.0"))
+    whatsapp.defaults["big"] = Canned(body={"id": "big", "file_size": 30 * 1024 * 1024, "url": f"{whatsapp.url}/v21.0/files/big.bin"})
+    post_signed(client, "whatsapp", notification(change(media_message("audio", "big", voice=True))))
+    run_worker()
+    assert [call.body["text"]["body"] for call in sends(whatsapp)] == ["Sorry, that file is too large or too long for me to open."]
+    assert [call.method for call in whatsapp.requests if call.verb == "GET"] == ["big"] and llm.transcriptions == []
+
+
+def test_the_token_goes_to_no_host_but_meta_s(client, run_worker, whatsapp):
+    """A media URL on another host (here: the same fake under another name) is fetched without the access token."""
+    whatsapp.defaults.update(graph_media(whatsapp, {"elsewhere": OGG}, "/v21.0"))
+    whatsapp.defaults["elsewhere"] = Canned(body={"id": "elsewhere", "url": whatsapp.url.replace("127.0.0.1", "localhost")
+                                                  + "/v21.0/files/elsewhere.bin"})
+    post_signed(client, "whatsapp", notification(change(media_message("audio", "elsewhere", voice=True))))
+    run_worker()
+    [download] = [call for call in whatsapp.requests if call.method == "elsewhere.bin"]
+    assert "Authorization" not in download.headers
+    assert [call.body["text"]["body"] for call in sends(whatsapp)] == [FAILURE]  # the fake, as Meta, wants the token
 
 
 def test_statuses_and_errors_are_acknowledged_and_ignored(client, redis, run_worker, whatsapp):

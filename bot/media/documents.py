@@ -1,0 +1,26 @@
+"""A document's text: PDFs through pypdf, text and CSV as they are, cut to a bounded length."""
+
+from __future__ import annotations
+
+import io
+
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
+
+from bot.media.fetch import Unreadable
+
+
+def text_of(data: bytes, mime: str, limit: int) -> str:
+    """At most `limit` characters of the document's text."""
+    if mime != "application/pdf":
+        return data.decode()[:limit]
+    try:
+        pages, length = [], 0
+        for page in PdfReader(io.BytesIO(data)).pages:
+            pages.append(page.extract_text() or "")
+            length += len(pages[-1])
+            if length >= limit:  # a long PDF is not read past what the model gets
+                break
+    except (PyPdfError, ValueError) as error:
+        raise Unreadable(f"an unreadable PDF ({type(error).__name__})") from None
+    return "\n".join(pages)[:limit]

@@ -1,0 +1,110 @@
+"""A turn's media read for the model: fetched, checked from its bytes, transcribed or extracted, then dropped.
+
+Nothing fetched outlives the turn's attempt: a retried turn fetches again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from bot import llm
+from bot.errors import BotError
+from bot.media import audio, documents, parts
+from bot.media.fetch import TooLarge, Unreadable, check_size
+from bot.media.refs import Media, media_of
+from bot.media.sniff import DOCUMENTS, IMAGES, sniffed
+from bot.messages import IncomingMessage
+from bot.retry import with_retries
+
+logger = logging.getLogger(__name__)
+
+Download = Callable[[Media, int], bytes]
+
+
+@dataclass(frozen=True)
+class Read:
+    """A message as the model reads it (text, or content parts) and as the history keeps it (text, media as markers)."""
+
+    content: str | list[dict[str, Any]]
+    text: str
+
+
+@dataclass(frozen=True)
+class Reader:
+    """What reading a turn's media needs: the settings, the platform's download, the turn's deadline."""
+
+    rt: Any  # bot.runtime.Runtime (which imports bot.llm, as this module does)
+    download: Download
+    deadline: float
+    spend: Callable[[int], None]  # counts transcription tokens against the user's daily budget
+
+    def message(self, message: IncomingMessage) -> Read:
+        """One message's caption and media, read."""
+        content, markers = [parts.text(message.text)] if message.text.strip() else [], []
+        for media in media_of(message.media):
+            part, marker = self._one(media)
+            content.append(part)
+            markers.append(marker)
+        texts = [part["text"] for part in content if part["type"] == "text"]
+        joined = "\n".join(texts) if len(texts) == len(content) else content
+        return Read(joined, " ".join(markers + ([message.text] if message.text.strip() else [])))
+
+    def _one(self, media: Media) -> tuple[dict[str, Any], str]:
+        config = self.rt.config
+        check_size(media.size, config.media_max_bytes)
+        if media.kind == "image" and not config.vision:
+            return parts.text(parts.NOT_SHOWN), "[photo]"
+        data = with_retries(lambda: self.download(media, config.media_max_bytes), config.platform_max_retries,
+                            "media download", deadline=self.deadline)
+        mime = sniffed(data, media.name)
+        logger.info("media fetched", extra={"kind": media.kind, "type": mime, "bytes": len(data)})  # never the content
+        if media.kind == "audio" or mime in audio.AUDIO:
+            return self._audio(media, data, mime)
+        if mime in IMAGES:
+            return parts.image(data, mime), f"[photo, {len(data) // 1000} KB]"
+        if mime in DOCUMENTS:
+            name = media.name or "document"
+            return parts.text(f"[document {name}]\n{documents.text_of(data, mime, config.document_max_chars)}"), f"[document {name}]"
+        raise Unreadable(f"a file of type {mime or 'unknown'}")
+
+    def _audio(self, media: Media, data: bytes, mime: str) -> tuple[dict[str, Any], str]:
+        config = self.rt.config
+        seconds = audio.check_length(data, media.seconds, config.audio_max_seconds)
+        file = audio.upload(data, mime)
+        what = "voice note" if media.voice else "audio file"
+        if config.offline:  # no transcription endpoint: say what came, so the path shows without a key
+            return parts.text(f"a {what} of {seconds or 0:.0f} s"), f"[{what}]"
+        words, tokens = with_retries(lambda: llm.transcribe(config, file), config.openai_max_retries, "transcription",
+                                     deadline=self.deadline)
+        self.spend(tokens)
+        return parts.text(words), f"[{what}] {words}"
+
+
+def read_all(reader: Reader, messages: list[IncomingMessage]) -> dict[str, Read]:
+    """The turn's messages that carry media, read, by message id; raises TooLarge, Unreadable or the download's errors."""
+    return {message.message_id: reader.message(message) for message in messages if message.media}
+
+
+def said(reads: dict[str, Read], messages: list[IncomingMessage]) -> list[Read]:
+    """Every message with something in it, as read: media as read for this turn, text as it is."""
+    return [reads.get(message.message_id) or Read(message.text, message.text)
+            for message in messages if message.message_id in reads or message.text.strip()]
+
+
+
+def read_turn(rt: Any, convo: Any, turn: Any, limits: Any) -> tuple[str, str] | None:
+    """Read the turn's media into `turn.reads`; the notice to answer instead when it cannot be (a failure is dead-lettered)."""
+    reader = Reader(rt, rt.channels[turn.last.platform].download, turn.deadline, lambda tokens: limits.spend(turn.last, tokens))
+    try:
+        turn.reads = read_all(reader, turn.messages)
+    except TooLarge:
+        return rt.config.media_limit_notice, "notice"
+    except Unreadable as error:
+        logger.info("media not readable: %s", error, extra={"conversation": convo.name})
+        return rt.config.media_unreadable_notice, "notice"
+    except BotError as error:  # a download or a transcription that failed after its retries: replayable
+        convo.dead_letter(turn, f"media: {error}")
+        return rt.config.failure_notice, "notice"
+    return None

@@ -1,0 +1,166 @@
+"""Voice notes, photos and documents on Telegram, end to end: the webhook stores a reference, the worker fetches the
+file from the Bot API fake, the transcription and vision fakes read it, and the turn ends in one outcome."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+
+import pytest
+import telegram as ptb
+
+from bot import ledger
+from tests.conftest import stop_group
+from tests.fakes import Canned, openai_error
+from tests.helpers import Bot, dead_letters, post_update, texts
+from tests.samples_media import pdf, png, wav
+
+ADA = ptb.User(42, "Ada", False, language_code="en")
+CHAT = ptb.Chat(42, "private", first_name="Ada")
+OGG = b"OggS\0\2" + b"\0" * 80  # an Ogg page header: what Telegram's .oga voice notes are
+LIMIT = "Sorry, that file is too large or too long for me to open."
+FAILURE = "Sorry, I can't answer right now. Please try again in a few minutes."
+
+
+def media_update(update_id: int, **fields) -> dict:
+    """A Telegram update carrying media (a Voice, PhotoSize tuple, Document), built by python-telegram-bot."""
+    sent_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    return ptb.Update(update_id, message=ptb.Message(57, sent_at, CHAT, from_user=ADA, **fields)).to_dict()
+
+
+def voice(file_id: str, seconds: int = 4, size: int | None = None) -> ptb.Voice:
+    return ptb.Voice(file_id, f"u{file_id}", seconds, mime_type="audio/ogg", file_size=size)
+
+
+def history(redis) -> list[dict]:
+    return [json.loads(entry) for entry in redis.lrange("bot:history:telegram:42", 0, -1)]
+
+
+@pytest.fixture
+def settings(settings):
+    """Short leases, so a killed worker's turn resumes in seconds."""
+    return {**settings, "LEASE_SECONDS": "2", "SHUTDOWN_GRACE": "1"}
+
+
+@pytest.fixture
+def bot(settings):
+    return Bot(settings)
+
+
+def test_a_voice_note_is_transcribed_and_answered_as_its_words(bot, redis, llm, telegram):
+    telegram.files["v1"] = OGG
+    post_update(bot.client, media_update(9101, voice=voice("v1")))
+    bot.run()
+    [upload] = llm.transcriptions
+    assert upload["file"][0] == "voice.ogg" and upload["file"][1] == OGG  # the .oga path, sent under the name OpenAI takes
+    assert upload["model"] == "gpt-transcribe"
+    assert texts(telegram) == ["LLM: where is my parcel"]
+    assert history(redis)[0] == {"role": "user", "content": "[voice note] where is my parcel"}
+    assert ledger.lookup(redis, "telegram", "9101")["outcome"] == "replied"
+
+
+def test_a_photo_reaches_the_model_as_an_image_part_and_the_history_keeps_a_marker(bot, redis, llm, telegram):
+    image = png(padding=3000)
+    telegram.files["p1"] = image
+    sizes = (ptb.PhotoSize("p0", "u0", 90, 90), ptb.PhotoSize("p1", "u1", 800, 800, file_size=len(image)))
+    post_update(bot.client, media_update(9102, photo=sizes, caption="is this broken?"))
+    bot.run()
+    [part] = llm.images
+    assert part["image_url"]["url"].startswith("data:image/png;base64,")  # the bytes, never the token-bearing URL
+    assert texts(telegram)[0].startswith("LLM: is this broken? [image")
+    assert history(redis)[0]["content"] == "[photo, 3 KB] is this broken?"  # no image data kept
+
+
+def test_a_model_that_refuses_images_gets_the_caption_and_a_note(bot, llm, telegram):
+    llm.vision = False
+    telegram.files["p2"] = png()
+    post_update(bot.client, media_update(9103, photo=(ptb.PhotoSize("p2", "u2", 4, 4),), caption="look"))
+    bot.run()
+    assert texts(telegram) == ["LLM: look (The user sent a photo, which you cannot see.)"]
+
+
+def test_with_vision_off_a_photo_is_not_fetched(settings, llm, telegram):
+    bot = Bot(settings, VISION="0")
+    post_update(bot.client, media_update(9104, photo=(ptb.PhotoSize("p3", "u3", 4, 4),)))
+    bot.run()
+    assert telegram.calls("getFile") == [] and llm.images == []
+    assert texts(telegram) == ["LLM: (The user sent a photo, which you cannot see.)"]
+
+
+def test_a_pdf_reaches_the_model_as_its_text_with_its_name(bot, redis, llm, telegram):
+    telegram.files["d1"] = pdf("Invoice 42 total 9.50")
+    post_update(bot.client, media_update(9105, document=ptb.Document("d1", "ud1", file_name="invoice.pdf", mime_type="application/pdf")))
+    bot.run()
+    assert texts(telegram) == ["LLM: [document invoice.pdf]\nInvoice 42 total 9.50"]
+    assert history(redis)[0]["content"] == "[document invoice.pdf]"
+
+
+def test_a_30_mb_voice_note_gets_one_notice_and_nothing_is_downloaded(bot, redis, llm, telegram):
+    post_update(bot.client, media_update(9106, voice=voice("big", seconds=1800, size=30 * 1024 * 1024)))
+    bot.run()
+    assert texts(telegram) == [LIMIT]
+    assert telegram.calls("getFile") == [] and llm.transcriptions == [] and llm.completions == []
+    assert ledger.lookup(redis, "telegram", "9106")["outcome"] == "notice"
+
+
+def test_a_file_over_the_limit_stops_at_its_size(settings, llm, telegram):
+    bot = Bot(settings, MEDIA_MAX_BYTES="1000")
+    telegram.files["v2"] = wav(1)  # 16 KB; the message says nothing of its size
+    post_update(bot.client, media_update(9107, voice=voice("v2")))
+    bot.run()
+    assert texts(telegram) == [LIMIT] and llm.transcriptions == []
+
+
+def test_a_voice_note_longer_than_the_limit_gets_the_notice(settings, llm, telegram):
+    bot = Bot(settings, AUDIO_MAX_SECONDS="2")
+    telegram.files["v3"] = wav(3)
+    post_update(bot.client, media_update(9108, voice=voice("v3", seconds=0)))
+    bot.run()
+    assert texts(telegram) == [LIMIT] and llm.transcriptions == []
+
+
+def test_a_file_gone_from_telegram_gets_the_failure_notice_and_a_dead_letter(bot, redis, llm, telegram):
+    telegram.files["v4"] = OGG
+    telegram.fault = lambda call: Canned(status=404, raw=b"Not Found") if call.path.startswith("/file/") else None
+    post_update(bot.client, media_update(9109, voice=voice("v4")))
+    bot.run()
+    assert texts(telegram) == [FAILURE] and llm.completions == []
+    assert "HTTP 404" in dead_letters(redis)[0]["reason"]
+
+
+def test_a_failed_transcription_is_dead_lettered_and_replays(bot, redis, llm, telegram):
+    telegram.files["v5"] = OGG
+    llm.then(*[openai_error(500, "boom")] * 3)  # the first try and OPENAI_MAX_RETRIES=2
+    post_update(bot.client, media_update(9110, voice=voice("v5")))
+    bot.run()
+    assert texts(telegram) == [FAILURE]
+    [letter] = dead_letters(redis)
+    assert bot.app.test_cli_runner().invoke(args=["dead-letters", "replay", letter["id"]]).exit_code == 0
+    bot.run()
+    assert texts(telegram) == [FAILURE, "LLM: where is my parcel"]
+
+
+def test_offline_the_stand_in_says_what_it_got(settings, llm, telegram):
+    bot = Bot({**settings, "OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""})
+    telegram.files["v6"], telegram.files["p6"] = wav(4), png(padding=120_000)
+    post_update(bot.client, media_update(9111, voice=voice("v6", seconds=0)))
+    post_update(bot.client, media_update(9112, photo=(ptb.PhotoSize("p6", "u6", 4, 4),)))
+    bot.run()
+    assert texts(telegram) == ["(offline model) you said: a voice note of 4 s / a photo of 120 KB"]
+    assert llm.requests == []
+
+
+def test_a_worker_killed_during_a_transcription_gives_one_answer(bot, redis, llm, telegram, start_workers):
+    telegram.files["v7"] = OGG
+    llm.transcribe_gate.clear()
+    post_update(bot.client, media_update(9113, voice=voice("v7")))
+    [first] = start_workers()
+    llm.wait_for(lambda: len(llm.transcriptions) == 1)
+    stop_group(first, signal.SIGKILL)
+    first.wait()
+    llm.transcribe_gate.set()
+    start_workers()
+    telegram.wait_for(lambda: ledger.lookup(redis, "telegram", "9113") is not None, timeout=60)
+    assert texts(telegram) == ["LLM: where is my parcel"]
+    assert len(llm.transcriptions) == 2  # fetched and transcribed again: nothing of the file was kept
