@@ -180,8 +180,13 @@ def model_ids(config: Config) -> list[str]:
 def client(config: Config) -> openai.OpenAI:
     """The SDK's client for the configured server; its own retries are off, bot.retry does them."""
     # Keyless servers (Ollama, llama.cpp, vLLM) ignore the key, but the SDK will not start without one.
-    return openai.OpenAI(api_key=config.openai_api_key or KEYLESS, base_url=config.openai_base_url or None,
-                         timeout=config.openai_timeout, max_retries=0)
+    sdk = openai.OpenAI(api_key=config.openai_api_key or KEYLESS, base_url=config.openai_base_url or None,
+                        timeout=config.openai_timeout, max_retries=0)
+    # The SDK learns the platform for its headers on the first request, once per process, by running `uname -p`:
+    # done then by the first turns on their threads, while the RQ scheduler forks, it hung them (no timeout). Here it
+    # runs at start, on the main thread.
+    sdk.platform_headers()
+    return sdk
 
 
 def _classify(error: openai.APIStatusError) -> Exception:

@@ -176,3 +176,11 @@ def test_a_reply_holding_a_lone_surrogate_is_repaired_not_a_crash(client, run_wo
     run_worker()
     assert [m["text"] for m in telegram.sent] == ["half \ufffd of a pair"]
     assert ledger.lookup(redis, "telegram", "4242")["outcome"] == "replied"
+
+
+def test_the_sdks_platform_probe_runs_when_the_app_is_built_not_in_a_turns_thread(settings):
+    from openai import _base_client
+
+    _base_client.platform_headers.cache_clear()
+    Bot(settings)  # a worker process builds its app on the main thread, before its slots start
+    assert _base_client.platform_headers.cache_info().currsize == 1  # every request's headers come from here on
