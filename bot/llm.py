@@ -182,9 +182,9 @@ def client(config: Config) -> openai.OpenAI:
     # Keyless servers (Ollama, llama.cpp, vLLM) ignore the key, but the SDK will not start without one.
     sdk = openai.OpenAI(api_key=config.openai_api_key or KEYLESS, base_url=config.openai_base_url or None,
                         timeout=config.openai_timeout, max_retries=0)
-    # The SDK learns the platform for its headers on the first request, once per process, by running `uname -p`:
-    # done then by the first turns on their threads, while the RQ scheduler forks, it hung them (no timeout). Here it
-    # runs at start, on the main thread.
+    # The SDK learns the platform for its headers on the first request, once per process, by running `uname -p`.
+    # Run by a worker's first turns on their threads while the RQ scheduler process was forked, the fork inherited
+    # that subprocess's pipe, and the turns waited on it for ever. Here it runs at start, before any thread or fork.
     sdk.platform_headers()
     return sdk
 
