@@ -8,8 +8,8 @@ import pytest
 from app import create_app
 from tests.fakes import tool_calls
 from tests.helpers import Bot
-from tests.test_tools import LOOKUP, names, write_tool
-from tests.vendors import STANDARD_SECRET, ToolEndpoint
+from tests.test_tools import LOOKUP, names, tool_settings, write_tool
+from tests.vendors import ToolEndpoint
 
 
 @pytest.fixture
@@ -28,8 +28,7 @@ def prompts(tmp_path, shop):
 
 @pytest.fixture
 def settings(settings, prompts, shop):
-    return {**settings, "PROMPTS_DIR": str(prompts), "TOOLS_WEBHOOK_SECRET": STANDARD_SECRET,
-            "TOOLS_ALLOWLIST": f"127.0.0.1:{shop.server.server_port}"}
+    return {**settings, **tool_settings(prompts, shop)}
 
 
 def check(settings: dict[str, str], **overrides: str):

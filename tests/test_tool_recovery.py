@@ -12,8 +12,8 @@ from bot.tools.loop import UNKNOWN_RESULT
 from tests.conftest import stop_group
 from tests.fakes import Canned, completion, tool_calls
 from tests.helpers import post_update, update
-from tests.test_tools import write_tool
-from tests.vendors import STANDARD_SECRET, ToolEndpoint
+from tests.test_tools import tool_settings, write_tool
+from tests.vendors import ToolEndpoint
 
 JOURNAL = "bot:journal:telegram:123456789"
 RESULT = '{"order": "1042", "status": "shipped"}'
@@ -38,8 +38,7 @@ def prompts(tmp_path, shop):
 @pytest.fixture
 def settings(settings, prompts, shop):
     """Short leases and grace, so recovery takes seconds; the tools of `prompts`, allowed and signed."""
-    return {**settings, "PROMPTS_DIR": str(prompts), "TOOLS_WEBHOOK_SECRET": STANDARD_SECRET, "LEASE_SECONDS": "2",
-            "SHUTDOWN_GRACE": "1", "TOOLS_ALLOWLIST": f"127.0.0.1:{shop.server.server_port}"}
+    return {**settings, **tool_settings(prompts, shop), "LEASE_SECONDS": "2", "SHUTDOWN_GRACE": "1"}
 
 
 def sent_texts(telegram) -> list[str]:

@@ -44,10 +44,15 @@ def prompts(tmp_path, shop):
     return tmp_path
 
 
+def tool_settings(prompts, shop) -> dict[str, str]:
+    """The settings that serve the prompts in `prompts`, with their tools signed and `shop` allowed."""
+    return {"PROMPTS_DIR": str(prompts), "TOOLS_WEBHOOK_SECRET": STANDARD_SECRET,
+            "TOOLS_ALLOWLIST": f"127.0.0.1:{shop.server.server_port}"}
+
+
 @pytest.fixture
 def settings(settings, prompts, shop):
-    return {**settings, "PROMPTS_DIR": str(prompts), "TOOLS_WEBHOOK_SECRET": STANDARD_SECRET,
-            "TOOLS_ALLOWLIST": f"127.0.0.1:{shop.server.server_port}"}
+    return {**settings, **tool_settings(prompts, shop)}
 
 
 def names(request: dict) -> list[str]:
