@@ -160,7 +160,7 @@ class Conversation:
         self.token = uuid.uuid4().hex
         self.lease_ms = config.lease_seconds * 1000
         self.pending_ms = config.turn_timeout * 1000  # the marker outlives any job: a dead worker's is cleared by recovery
-        self.keep = (config.contact_ttl, config.dead_letter_ttl)
+        self.config = config  # how long the history, the contact and dead letters are kept
         self._hold = redis.register_script(_HOLD)
         self._next = redis.register_script(_NEXT)
         self._finish = redis.register_script(_FINISH)
@@ -211,11 +211,10 @@ class Conversation:
         raw = self.redis.get(keys.contact(self.name))
         return IncomingMessage.from_json(raw) if raw else None
 
-    def remember(self, entries: list[str], limits: tuple[int, int]) -> None:
+    def remember(self, entries: list[str]) -> None:
         """Append to the history outside a turn (what the bot said on its own)."""
-        max_messages, ttl = limits
-        key = keys.history(self.name)
-        self.redis.pipeline().rpush(key, *entries).ltrim(key, -max_messages, -1).expire(key, ttl).execute()
+        key, kept = keys.history(self.name), self.config.history_max_messages
+        self.redis.pipeline().rpush(key, *entries).ltrim(key, -kept, -1).expire(key, self.config.history_ttl).execute()
 
     def waiting_since(self) -> tuple[float, float] | None:
         """When the oldest and the newest waiting messages arrived, or None if the inbox is empty."""
@@ -247,14 +246,12 @@ class Conversation:
         """Record how far delivery got, so a retried turn never sends a part twice nor blindly resends one in flight."""
         self.redis.hset(keys.turn(self.name), mapping=turn.progress())
 
-    def finish(self, turn: Turn, outcome: str, history: list[str], limits: tuple[int, int], detail: str = "") -> None:
-        """Record each message's outcome, append the turn to the history, drop its state; all if the lease is ours.
-
-        `limits` is (messages kept, seconds of inactivity before the history is forgotten).
-        """
-        c = self.name
+    def finish(self, turn: Turn, outcome: str, history: list[str], detail: str = "") -> None:
+        """Record each message's outcome, append the turn to the history, drop its state; all if the lease is ours."""
+        c, config = self.name, self.config
         contact = replace(turn.last, text="", media=[]).to_json()  # where and how to reach the user; their words are not kept
-        args = [self.token, *limits, ledger.KEEP_SECONDS, outcome, contact, self.keep[0], time.time(), c,
+        args = [self.token, config.history_max_messages, config.history_ttl, ledger.KEEP_SECONDS, outcome, contact,
+                config.contact_ttl, time.time(), c,
                 RECENT_KEPT, len(history), *history,
                 *ledger.entries(turn.messages, outcome, turn.id, detail, turn.prompt, turn.tools)]
         done = self._finish(keys=[keys.lease(c), keys.batch(c), keys.turn(c), keys.history(c), keys.outcome_counts(),
@@ -283,7 +280,7 @@ class Conversation:
 
     def dead_letter(self, turn: Turn, reason: str) -> str:
         """Keep a failed turn, with everything needed to replay it, where an operator sees it."""
-        letter_id = deadletters.add(self.redis, keep=self.keep[1], record={
+        letter_id = deadletters.add(self.redis, keep=self.config.dead_letter_ttl, record={
             "conversation": self.name, "turn": turn.id, "reason": reason, "reply": turn.reply, "sent": turn.sent,
             "messages": [message.to_json() for message in turn.messages]})
         logger.error("turn dead-lettered: %s", reason, extra={"conversation": self.name, "turn": turn.id, "dead_letter": letter_id})

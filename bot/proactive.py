@@ -81,8 +81,7 @@ def _send(rt: Runtime, convo: Conversation, keepalive: Keepalive, item: dict[str
     except BotError as error:
         return _record(rt, convo, item, DEAD_LETTER, deadletters.add(rt.redis, _letter(convo, item, error),
                                                                                rt.config.dead_letter_ttl))
-    convo.remember([json.dumps({"role": "assistant", "content": turn.reply})],
-                   (rt.config.history_max_messages, rt.config.history_ttl))
+    convo.remember([json.dumps({"role": "assistant", "content": turn.reply})])
     if turn.unconfirmed:
         return _record(rt, convo, item, UNCONFIRMED, unconfirmed_detail(turn.unconfirmed, turn.sent, contact.platform))
     _record(rt, convo, item, REPLIED, "")

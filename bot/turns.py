@@ -223,7 +223,7 @@ def _finish(rt: Runtime, convo: Conversation, turn: Turn, failure: BotError | No
     history = _history(turn) if turn.kind in ("answer", "handoff") and failure is None else []
     if history and rt.config.history_summary:
         memory.summarise_overflow(rt, convo, len(history), turn.deadline)
-    convo.finish(turn, outcome, history, (rt.config.history_max_messages, rt.config.history_ttl), detail)
+    convo.finish(turn, outcome, history, detail)
     _measure(rt, turn, outcome, sent=failure is None and bool(turn.reply))
     logger.info("turn done", extra={"conversation": convo.name, "platform": turn.last.platform, "turn": turn.id,
                                     "messages": len(turn.messages), "prompt": turn.prompt,
@@ -255,7 +255,7 @@ def _measure(rt: Runtime, turn: Turn, outcome: str, sent: bool) -> None:
 
 def _give_up(rt: Runtime, convo: Conversation, turn: Turn, reason: str) -> None:
     letter = convo.dead_letter(turn, reason)
-    convo.finish(turn, ledger.DEAD_LETTER, [], (rt.config.history_max_messages, rt.config.history_ttl), letter)
+    convo.finish(turn, ledger.DEAD_LETTER, [], letter)
     _measure(rt, turn, ledger.DEAD_LETTER, sent=False)
 
 
