@@ -53,6 +53,10 @@ class Config:
     burst_window: float = 1.0  # seconds of quiet that end a burst of messages; 0 answers each turn at once
     burst_max_wait: float = 5.0  # the longest a message waits for its burst to end
     burst_mode: str = "queue"  # "queue": messages sent during a turn wait for the next; "restart": fold them in
+    streaming: bool = True  # show replies while the model writes them, where the platform has a safe way (docs/streaming.md)
+    stream_max_frames: int = 20  # of a reply being written, the most frames shown: what bounds the platform calls per reply
+    webchat_max_streams: int = 2  # chat pages one web process streams to at once (each holds a thread); more poll
+    webchat_stream_seconds: int = 300  # then the page reconnects, so no tab holds a thread for long
     user_rate_limit: int = 20  # messages per minute from one user; 0 = off
     user_daily_tokens: int = 100_000  # LLM tokens per user per day (UTC); 0 = off
     rate_limit_notice: str = "You're sending messages faster than I can answer. Please wait a minute."

@@ -124,6 +124,7 @@ class Turn:
     sent: int = 0  # reply parts already delivered
     unconfirmed: int = 0  # of those, parts the platform took but never confirmed: the user may have missed them
     inflight: int = -1  # the part on its way to the platform, if any: after a crash it may have landed
+    preview: str = ""  # the platform's handle of the message showing the reply being written (Slack's ts), if any
     tools: list[dict[str, Any]] = field(default_factory=list)  # the tool calls that led to the reply: tool, ms, outcome
     reads: dict[str, Any] = field(default_factory=dict)  # media read for this attempt, by message id (bot.media): never stored
 
@@ -148,7 +149,7 @@ def _turn(raw: list[bytes], flat_state: list[bytes]) -> Turn:
     state = {key.decode(): value.decode() for key, value in zip(flat_state[::2], flat_state[1::2])}
     return Turn(state.get("id", "?"), [IncomingMessage.from_json(item) for item in raw], state.get("reply"),
                 state.get("kind", "answer"), int(state.get("attempts", 1)), state.get("prompt", ""),
-                **Turn.progress_of(state), tools=json.loads(state.get("tools") or "[]"))
+                **Turn.progress_of(state), preview=state.get("preview", ""), tools=json.loads(state.get("tools") or "[]"))
 
 
 class Conversation:
@@ -241,6 +242,10 @@ class Conversation:
         """Keep the reply, so a turn retried after a crash never asks the LLM for it again."""
         self.redis.hset(keys.turn(self.name), mapping={"reply": turn.reply or "", "kind": turn.kind, "prompt": turn.prompt,
                                                         "tools": json.dumps(turn.tools)})
+
+    def save_preview(self, turn: Turn) -> None:
+        """Keep the handle of the message showing the reply being written: a retried turn finishes it, never posts another."""
+        self.redis.hset(keys.turn(self.name), "preview", turn.preview)
 
     def mark_sent(self, turn: Turn) -> None:
         """Record how far delivery got, so a retried turn never sends a part twice nor blindly resends one in flight."""

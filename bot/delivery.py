@@ -27,7 +27,7 @@ def deliver(rt: Runtime, channel: Channel, turn: Turn, keepalive: Keepalive, on_
         if keepalive.lost:
             raise LeaseLost(keepalive.convo.name)
         reply = Reply(channel.name, turn.last.conversation_id, parts[index].text, parts[index].plain, part=index,
-                      key=f"{turn.id}-{index}", context=turn.last.context)
+                      key=f"{turn.id}-{index}", context=turn.last.context, preview=turn.preview if index == 0 else "")
         try:
             status = _deliver_part(rt, _Part(channel, reply, turn, on_progress, unsure=index == in_doubt), turn.deadline)
         except BotError as error:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import openai
-from openai.types.chat import ChatCompletion
+from openai.lib.streaming.chat import ChatCompletionStreamState
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from bot.config import Config, ConfigError
 from bot.errors import BotError, Permanent, Transient
@@ -28,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 Messages = list[dict[str, Any]]  # content: text, or content parts (bot.media.parts)
 Tools = Sequence[dict[str, Any]]  # the functions the model may call, as chat completions defines them
+OnText = Callable[[str], None]  # told the reply's text so far, each time the model writes more: a streamed call
+OFFLINE_WORD_SECONDS = 0.05  # the offline model's pace when streamed: slow enough to see the chat page write
 KEYLESS = "none"  # the key sent to a server at OPENAI_BASE_URL when OPENAI_API_KEY is empty
 
 
@@ -60,16 +64,18 @@ class LLM(Protocol):
     """Anything that turns a chat history into the assistant's next message."""
 
     def complete(self, messages: Messages, options: dict[str, Any] | None = None, tools: Tools = (),
-                 tool_choice: str = "auto") -> Completion:
+                 tool_choice: str = "auto", on_text: OnText | None = None) -> Completion:
         """Answer, or raise Transient / Permanent; `options` are a prompt's model, max_tokens and sampling settings,
-        `tools` what it may call ("none" for `tool_choice` once it must answer)."""
+        `tools` what it may call ("none" for `tool_choice` once it must answer); with `on_text`, streamed."""
         ...
 
 
 class OpenAIChat:
     """Chat completions through the openai SDK, in the form each model takes (bot.parameters)."""
 
-    path, answer_type = "/chat/completions", ChatCompletion
+    path, answer_type, chunk_type = "/chat/completions", ChatCompletion, ChatCompletionChunk
+    # the last chunk then carries the usage, which the daily token budget counts
+    stream_fields: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}}
 
     def __init__(self, config: Config) -> None:
         self.model = config.openai_model
@@ -79,23 +85,24 @@ class OpenAIChat:
         self.client = client(config)
 
     def complete(self, messages: Messages, options: dict[str, Any] | None = None, tools: Tools = (),
-                 tool_choice: str = "auto") -> Completion:
+                 tool_choice: str = "auto", on_text: OnText | None = None) -> Completion:
         """One chat completion, with the SDK's errors mapped onto Transient and Permanent; images, if refused, as a note."""
         try:
-            return self._complete(messages, options, tools, tool_choice)
+            return self._complete(messages, options, tools, tool_choice, on_text)
         except Permanent as error:
             if error.kind != "invalid_request" or not parts.has_images(messages):
                 raise
             logger.warning("LLM refused a request holding an image (%s): asked again with a note in its place. "
                            "Use a vision model, or set VISION=0.", error)
-            return self._complete(parts.without_images(messages), options, tools, tool_choice)
+            return self._complete(parts.without_images(messages), options, tools, tool_choice, on_text)
 
-    def _complete(self, messages: Messages, options: dict[str, Any] | None, tools: Tools, tool_choice: str) -> Completion:
+    def _complete(self, messages: Messages, options: dict[str, Any] | None, tools: Tools, tool_choice: str,
+                  on_text: OnText | None) -> Completion:
         settings = {**self.defaults, **(options or {})}
         model, cap = settings.pop("model", self.model), int(settings.pop("max_tokens", self.max_tokens))
         while True:  # each refusal learned renames or leaves out one of a handful of parameters, so this ends
             body = self.parameters.body(model, settings, cap)
-            response = self._post(model, body, self.request(body, messages, tools, tool_choice))
+            response = self._post(model, body, self.request(body, messages, tools, tool_choice), on_text)
             if response is not None:
                 return self.completion(body, response)
 
@@ -108,17 +115,35 @@ class OpenAIChat:
                 request["tool_choice"] = tool_choice
         return request
 
-    def _post(self, model: str, body: dict[str, Any], request: dict[str, Any]) -> Any:
+    def _post(self, model: str, body: dict[str, Any], request: dict[str, Any], on_text: OnText | None) -> Any:
         """The server's answer; None when it refused a parameter that may be renamed or left out (learned for next time)."""
         with _mapped():
             try:
                 # client.post, not chat.completions.create: the body is plain JSON already, and create's walk over
                 # every message checking it against the SDK's types cost a third of a turn's CPU (bench/e2e.py)
-                return self.client.post(self.path, body=request, cast_to=self.answer_type)
+                if on_text is None:
+                    return self.client.post(self.path, body=request, cast_to=self.answer_type)
+                with self.client.post(self.path, body={**request, **self.stream_fields}, cast_to=self.answer_type,
+                                      stream=True, stream_cls=openai.Stream[self.chunk_type]) as stream:
+                    return self.gathered(stream, on_text)
             except openai.BadRequestError as error:
                 if not self.parameters.learn(model, body, error):
                     raise
         return None  # made again at once: a refused parameter is not a failure
+
+    def gathered(self, stream: openai.Stream[Any], on_text: OnText) -> Any:
+        """The streamed chunks gathered into one answer, `on_text` told the text so far as it grows."""
+        state, text, began = ChatCompletionStreamState(), "", False
+        for chunk in stream:
+            began = True
+            state.handle_chunk(chunk)
+            delta = chunk.choices[0].delta.content if chunk.choices else None
+            if delta:
+                text += delta
+                on_text(text)
+        if not began:
+            raise Transient("LLM stream ended before its first chunk", kind="server")
+        return state.current_completion_snapshot  # not get_final_completion(), which raises at finish_reason "length"
 
     def completion(self, body: dict[str, Any], response: ChatCompletion) -> Completion:
         """The reply, or the tools the model asks for; an empty reply cut at the cap is an error."""
@@ -161,6 +186,8 @@ def _mapped() -> Iterator[None]:
         raise Transient(f"LLM timed out: {error}", kind="timeout") from error
     except openai.APIConnectionError as error:
         raise Transient(f"LLM unreachable: {error}", kind="connection") from error
+    except openai.APIError as error:  # an error event in the middle of a stream
+        raise Transient(f"LLM stream failed: {error}", kind="server") from error
 
 
 def transcribe(config: Config, file: tuple[str, bytes, str]) -> tuple[str, int]:
@@ -208,16 +235,26 @@ class OfflineModel:
     and calls a tool when asked to in the form `/tool lookup_order order=1042`."""
 
     def complete(self, messages: Messages, options: dict[str, Any] | None = None, tools: Tools = (),
-                 tool_choice: str = "auto") -> Completion:
+                 tool_choice: str = "auto", on_text: OnText | None = None) -> Completion:
         """Echo the user's latest messages (saying what media they held), or the tools' results; or call the tool they
-        ask for."""
+        ask for. Streamed, it writes its echo word by word, as a model would."""
         if messages[-1]["role"] == "tool":
-            return Completion("(offline model) the tool said: " + " / ".join(_latest(messages, "tool")))
+            return _written("(offline model) the tool said: " + " / ".join(_latest(messages, "tool")), on_text)
         latest = _latest(messages, "user")
         call = _asked_for(latest[-1] if latest else "", tools) if tool_choice != "none" else None
         if isinstance(call, ToolCall):
             return Completion("", calls=(call,), message={"role": "assistant", "content": None, "tool_calls": [call.wire()]})
-        return Completion(call or "(offline model) you said: " + " / ".join(latest))
+        return _written(call or "(offline model) you said: " + " / ".join(latest), on_text)
+
+
+def _written(text: str, on_text: OnText | None) -> Completion:
+    """The offline model's reply, told word by word to `on_text` if there is one."""
+    if on_text is not None:
+        words = re.findall(r"\S+\s*", text)
+        for count in range(1, len(words) + 1):
+            time.sleep(OFFLINE_WORD_SECONDS)
+            on_text("".join(words[:count]))
+    return Completion(text)
 
 
 def _latest(messages: Messages, role: str) -> list[str]:
@@ -251,11 +288,11 @@ class Measured:
         self.metrics = metrics
 
     def complete(self, messages: Messages, options: dict[str, Any] | None = None, tools: Tools = (),
-                 tool_choice: str = "auto") -> Completion:
+                 tool_choice: str = "auto", on_text: OnText | None = None) -> Completion:
         """The wrapped LLM's answer, timed and counted."""
         started = time.monotonic()
         try:
-            completion = self.llm.complete(messages, options, tools, tool_choice)
+            completion = self.llm.complete(messages, options, tools, tool_choice, on_text)
         except BotError as error:
             self.metrics.observe("llm_seconds", time.monotonic() - started, outcome="error")
             self.metrics.count("llm_errors", kind=error.kind or "other")

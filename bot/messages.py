@@ -85,6 +85,22 @@ class Reply:
     formatted: bool = True  # False once the platform has rejected the formatting: send `text` as is
     key: str = ""  # unique per turn and part, the same when a crashed turn sends it again: an idempotency key
     context: dict[str, Any] = field(default_factory=dict)  # from the turn's last incoming message
+    preview: str = ""  # the first part only: the handle of the message that showed the reply being written (Slack's ts)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One frame of a reply being written (bot.preview): the part it has reached, as far as it goes."""
+
+    platform: str
+    conversation_id: str
+    text: str  # formatted in the adapter's format, every tag closed; "" while the model has written nothing yet
+    plain: str
+    part: int  # which part of the reply the text is the start of
+    key: str  # the turn and the part: the same for every frame of one part (Telegram's draft_id)
+    frame: str  # unique per frame, the same never twice: an idempotency key (a generic webhook's webhook-id)
+    handle: str = ""  # what the channel answered an earlier frame of this turn with (Slack: the message's ts)
+    context: dict[str, Any] = field(default_factory=dict)  # from the turn's last incoming message
 
 
 class AfterTimeout(StrEnum):

@@ -31,7 +31,7 @@ FALLBACK = "You are a helpful assistant. Answer briefly and clearly."
 # What front matter may set, and its type: anything else is a mistake worth refusing.
 SETTINGS = {"description": str, "model": str, "temperature": float, "max_tokens": int, "reasoning_effort": str,
             "verbosity": str, "history_max_messages": int, "history_max_tokens": int, "greeting": str, "help": str,
-            "handoff_phrases": list, "tools": list}
+            "handoff_phrases": list, "tools": list, "streaming": bool}
 NAME_LENGTH = 64  # characters of a user's name in a prompt: room for a full name, not for a paragraph of instructions
 _NAME_CATEGORIES = {"Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "So"}  # letters, marks, digits, emoji
 _NAME_PUNCTUATION = set("'’-.")

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from openai.types.responses import Response
+import openai
+from openai.types.responses import Response, ResponseStreamEvent
 
-from bot.llm import Completion, Messages, OpenAIChat, ToolCall, Tools, _cut_off
+from bot.errors import Transient
+from bot.llm import Completion, Messages, OnText, OpenAIChat, ToolCall, Tools, _cut_off
 from bot.messages import valid_unicode
 from bot.parameters import CAPS
 
@@ -18,7 +20,22 @@ from bot.parameters import CAPS
 class OpenAIResponses(OpenAIChat):
     """The chat client's parameters and retries, over POST /responses."""
 
-    path, answer_type = "/responses", Response
+    path, answer_type, chunk_type = "/responses", Response, ResponseStreamEvent
+    stream_fields: dict[str, Any] = {"stream": True}  # usage comes with the final event's response
+
+    def gathered(self, stream: openai.Stream[Any], on_text: OnText) -> Response:
+        """The final event's response, `on_text` told the text so far as the text deltas come."""
+        text = ""
+        for event in stream:
+            if event.type == "response.output_text.delta":
+                text += event.delta
+                on_text(text)
+            elif event.type in ("response.completed", "response.incomplete"):
+                return event.response
+            elif event.type == "response.failed":
+                error = event.response.error
+                raise Transient(f"LLM failed: {error.message if error else 'no reason given'}", kind="server")
+        raise Transient("LLM stream ended before its response", kind="server")
 
     def request(self, body: dict[str, Any], messages: Messages, tools: Tools, tool_choice: str) -> dict[str, Any]:
         """The JSON to post: the parameters under their Responses names, the conversation as items, flat tools."""

@@ -11,7 +11,7 @@ from bot.config import Config
 from bot.intake import TurnQueue
 from bot.llm import LLM
 from bot.media.refs import Media
-from bot.messages import AfterTimeout, Reply
+from bot.messages import AfterTimeout, Draft, Reply
 from bot.metrics import Metrics
 from bot.prompts import Prompts
 from bot.render import Format
@@ -25,6 +25,7 @@ class Channel(Protocol):
     max_text: int  # the platform's limit for one message
     format: Format
     typing_every: float  # seconds between typing indicators: a little less than the platform shows one
+    preview_every: float  # the fewest seconds between two frames of a reply being written (bot.preview)
 
     def send(self, reply: Reply) -> None:
         """Deliver one part; raise Transient, Permanent or FormattingRejected."""
@@ -32,6 +33,14 @@ class Channel(Protocol):
 
     def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
         """Show the user that the bot is writing."""
+        ...
+
+    def previews(self, context: dict[str, Any]) -> bool:
+        """Whether the reply may be shown while it is written, in the conversation the context names."""
+        ...
+
+    def preview(self, draft: Draft) -> str:
+        """Show a frame of the reply being written; the handle of what shows it, for the next frames (or "")."""
         ...
 
     def after_timeout(self, reply: Reply) -> AfterTimeout:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from contextlib import nullcontext
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -16,8 +17,9 @@ from bot.delivery import Keepalive, deliver
 from bot.errors import BotError
 from bot.limits import Limits
 from bot.media import reading
+from bot.preview import Preview
 from bot.prompts import Prompt, variables
-from bot.runtime import Runtime
+from bot.runtime import Channel, Runtime
 from bot.tools import loop
 
 logger = logging.getLogger(__name__)
@@ -117,14 +119,23 @@ def answer(rt: Runtime, convo: Conversation, turn: Turn, keepalive: Keepalive) -
         return _give_up(rt, convo, turn, reason)
     turn.deadline = time.monotonic() + rt.config.turn_deadline
     if turn.reply is None:
-        with keepalive.typing(lambda: channel.typing(turn.last.conversation_id, turn.last.context), channel.typing_every):
-            turn.reply, turn.kind = decide(rt, convo, turn)
+        preview = _preview(rt, convo, channel, turn, keepalive)
+        with keepalive.typing(lambda: channel.typing(turn.last.conversation_id, turn.last.context), channel.typing_every), \
+                preview or nullcontext():  # ends with no frame on its way: none may follow the reply
+            turn.reply, turn.kind = decide(rt, convo, turn, preview)
         convo.save_reply(turn)
     failure = deliver(rt, channel, turn, keepalive, lambda: convo.mark_sent(turn)) if turn.reply else None
     _finish(rt, convo, turn, failure)
 
 
-def decide(rt: Runtime, convo: Conversation, turn: Turn) -> tuple[str, str]:
+def _preview(rt: Runtime, convo: Conversation, channel: Channel, turn: Turn, keepalive: Keepalive) -> Preview | None:
+    """Where the reply shows while the model writes it: None when STREAMING is off or the platform has no safe way."""
+    if not rt.config.streaming or not channel.previews(turn.last.context):
+        return None
+    return Preview(channel, turn, rt.config.stream_max_frames, lambda: convo.save_preview(turn), lambda: keepalive.lost)
+
+
+def decide(rt: Runtime, convo: Conversation, turn: Turn, preview: Preview | None = None) -> tuple[str, str]:
     """The turn's reply and its kind: "answer", "command", "notice" (a limit or failure), "handoff" or "silent"."""
     if handoff.status(rt.redis, convo.name):
         return "", "handoff"  # a person answers now: the messages wait for them in the history
@@ -147,7 +158,7 @@ def decide(rt: Runtime, convo: Conversation, turn: Turn) -> tuple[str, str]:
     phrases = prompt.settings.get("handoff_phrases", handoff.PHRASES)
     if any(handoff.requested(message.text, phrases) for message in turn.messages):
         return _hand_off(rt, convo, by="user")
-    return ask(rt, convo, turn, limits, prompt)
+    return ask(rt, convo, turn, limits, prompt, preview if prompt.settings.get("streaming", True) else None)
 
 
 def _hand_off(rt: Runtime, convo: Conversation, by: str) -> tuple[str, str]:
@@ -165,9 +176,10 @@ def _command(rt: Runtime, convo: Conversation, turn: Turn, command: str) -> tupl
     return commands.reply(command, prompt), "command"
 
 
-def ask(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits, prompt: Prompt) -> tuple[str, str]:
-    """The LLM's reply, after the tools it calls (each round's tokens spent from the user's budget); in "restart" mode,
-    asked again while new messages keep arriving during the call."""
+def ask(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits, prompt: Prompt,
+        preview: Preview | None = None) -> tuple[str, str]:
+    """The LLM's reply, after the tools it calls (each round's tokens spent from the user's budget), streamed to the
+    preview if there is one; in "restart" mode, asked again while new messages keep arriving during the call."""
     turn.prompt = prompt.label  # read once: an edit made during the turn applies to the next one
     options = {key: prompt.settings[key] for key in ("model", "temperature", "max_tokens", "reasoning_effort", "verbosity")
                if key in prompt.settings}
@@ -175,7 +187,8 @@ def ask(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits, prompt: Pr
     for _ in range(MAX_RESTARTS + 1):
         try:
             completion = loop.answer(rt, convo, turn, _messages(rt, convo, turn, prompt), options, offered,
-                                     lambda spent: limits.spend(turn.last, spent.prompt_tokens + spent.completion_tokens))
+                                     lambda spent: limits.spend(turn.last, spent.prompt_tokens + spent.completion_tokens),
+                                     preview)
         except loop.HandOff:
             return _hand_off(rt, convo, by="model")
         except BotError as error:
@@ -183,6 +196,8 @@ def ask(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits, prompt: Pr
             return rt.config.failure_notice, "notice"
         if rt.config.burst_mode != "restart" or not _absorbed(convo, turn):
             break
+        if preview is not None:
+            preview.discard()  # the answer starts again, to all the messages
     if not completion.text.strip():
         convo.dead_letter(turn, "LLM: an empty reply")
         return rt.config.failure_notice, "notice"

@@ -12,7 +12,7 @@ from redis import Redis
 from bot.config import Config
 from bot.errors import Permanent, Rejected
 from bot.media.refs import Media
-from bot.messages import AfterTimeout, IncomingMessage, Reply
+from bot.messages import AfterTimeout, Draft, IncomingMessage, Reply
 from bot.render import PLAIN, Format
 
 
@@ -29,6 +29,7 @@ class Adapter:
     required: tuple[str, ...] = ()  # the environment variables that enable it
     dedupe_ttl: int = 3 * 86400  # seconds a message id is remembered: longer than the platform retries
     typing_every: float = 4.0  # seconds between typing indicators, where the platform has one
+    preview_every: float = 1.0  # seconds between frames of a reply being written, where the platform shows them
     signed: bool = True  # `verify` proves the platform sent it; False: anyone may post (the chat page)
     # Set where no API can register the webhook: one sentence saying where the operator sets it instead.
     webhook_console: str = ""
@@ -74,6 +75,14 @@ class Adapter:
 
     def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
         """Show that the bot is writing, where the platform can."""
+
+    def previews(self, context: dict[str, Any]) -> bool:
+        """Most platforms have no safe way to show a reply being written: one send per part, and the typing indicator."""
+        return False
+
+    def preview(self, draft: Draft) -> str:
+        """Never asked where `previews` says no."""
+        return draft.handle
 
     def download(self, media: Media, limit: int) -> bytes:
         """A message's file through the platform's API; platforms that carry none never ask."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import requests
@@ -11,7 +12,7 @@ from marshmallow import fields, pre_load
 from bot.errors import FormattingRejected, Permanent, Transient
 from bot.media.fetch import TooLarge, check_size
 from bot.media.refs import Media
-from bot.messages import IncomingMessage, Reply
+from bot.messages import Draft, IncomingMessage, Reply
 from bot.render import TELEGRAM_HTML
 from bot.retry import retry_after
 from handlers import http, signatures
@@ -94,6 +95,7 @@ class Telegram(Adapter):
     format = TELEGRAM_HTML
     required = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET")
     dedupe_ttl = 26 * 3600  # Telegram drops undelivered updates after 24 h
+    preview_every = 1.0  # Telegram publishes no limit for drafts (docs/streaming.md): one a second per chat, as for messages
 
     def __init__(self, config, redis) -> None:
         super().__init__(config, redis)
@@ -151,6 +153,17 @@ class Telegram(Adapter):
         if reply.part == 0 and reply.context.get("chat_type") != "private":
             payload["reply_parameters"] = {"message_id": reply.context["message_id"], "allow_sending_without_reply": True}
         self.call("sendMessage", payload)
+
+    def previews(self, context: dict[str, Any]) -> bool:
+        """Drafts go to private chats only (platforms.md section 1); groups see the typing indicator."""
+        return context.get("chat_type") == "private"
+
+    def preview(self, draft: Draft) -> str:
+        """sendMessageDraft: a preview that lasts 30 s or until the reply's sendMessage replaces it. The same draft_id
+        for every frame of a part animates the text; empty text shows Telegram's "Thinking..." placeholder."""
+        draft_id = zlib.crc32(draft.key.encode()) & 0x7FFFFFFF or 1  # non-zero, stable for the turn and part
+        self.call("sendMessageDraft", self._target(draft.context) | {"draft_id": draft_id, "text": draft.text, "parse_mode": "HTML"})
+        return ""
 
     def download(self, media: Media, limit: int) -> bytes:
         """getFile, then the file from /file/bot<token>/<file_path>; bots may fetch files of up to 20 MB."""

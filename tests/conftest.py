@@ -98,6 +98,7 @@ def llm() -> Iterator[FakeOpenAI]:
     server = FakeOpenAI().start()
     yield server
     server.gate.set()
+    server.midway.set()
     server.stop()
 
 

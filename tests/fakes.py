@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
-from tests import tdlib
+from tests import streams, tdlib
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,9 @@ class Canned:
     delay: float = 0.0
     raw: bytes | None = None  # sent instead of the JSON body, as text/html
     content_type: str = "text/html"  # of `raw`: a file a platform serves
+    events: list[bytes] | None = None  # sent instead of the body, as server-sent events, `pace` seconds apart
+    pace: float = 0.0
+    midway: threading.Event | None = None  # the events' second half waits until it is set
 
 
 class FakeServer:
@@ -119,6 +122,8 @@ class FakeServer:
                     with fake.lock:
                         fake.delivered.append(call)
                 time.sleep(answer.delay)
+                if answer.events is not None:
+                    return self._stream(answer)
                 data = json.dumps(answer.body).encode() if answer.raw is None else answer.raw
                 self.send_response(answer.status)
                 self.send_header("Content-Type", "application/json" if answer.raw is None else answer.content_type)
@@ -130,6 +135,22 @@ class FakeServer:
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up first, as a timed-out client does
+
+            def _stream(self, answer: Canned) -> None:
+                """The events, each flushed when written, the end of the body marked by closing the connection."""
+                self.send_response(answer.status)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                try:
+                    events = answer.events or []
+                    for number, event in enumerate(events):
+                        if number == len(events) // 2 and answer.midway is not None:
+                            answer.midway.wait(30)
+                        self.wfile.write(event)
+                        self.wfile.flush()
+                        time.sleep(answer.pace)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
 
             do_GET = do_PUT = do_DELETE = do_POST  # platform APIs that read, replace and remove settings
 
@@ -189,6 +210,9 @@ class FakeOpenAI(FakeServer):
         self.transcript = "where is my parcel"  # what POST /audio/transcriptions hears in any audio
         self.transcribe_gate = threading.Event()  # cleared by a test to hold transcriptions until it is set again
         self.transcribe_gate.set()
+        self.token_seconds = 0.0  # a streamed answer's pace: seconds between its chunks
+        self.midway = threading.Event()  # cleared by a test to hold streamed answers halfway until it is set again
+        self.midway.set()
 
     @property
     def transcriptions(self) -> list[dict]:
@@ -223,9 +247,18 @@ class FakeOpenAI(FakeServer):
             self.gate.wait(30)  # every completion waits while a test holds the gate
             self.wait_for(self.answer_after)
             answer = self.next_canned() or self._refusal(payload) or self._answer(payload)
-            return answer if call.method == "completions" else as_response(answer)
+            answer = answer if call.method == "completions" else as_response(answer)
+            return self._streamed(answer, call.method, payload) if payload.get("stream") else answer
         finally:
             self._track(key, -1)
+
+    def _streamed(self, answer: Canned, method: str, payload: dict) -> Canned:
+        """The answer as the server streams it; an error is answered whole, before any event, as OpenAI does."""
+        if answer.status >= 300:
+            return answer
+        usage = bool((payload.get("stream_options") or {}).get("include_usage"))
+        events = streams.chat_events(answer.body, usage) if method == "completions" else streams.response_events(answer.body)
+        return Canned(events=events, pace=self.token_seconds, delay=answer.delay, midway=self.midway)
 
     def _transcription(self, fields: dict) -> Canned:
         """OpenAI's answer: 400 to a format it does not list (Telegram's .oga among them), else the text and its usage."""
@@ -390,15 +423,20 @@ class FakeTelegram(FakeServer):
     def sent(self) -> list[dict]:
         return self.calls("sendMessage")
 
+    @property
+    def drafts(self) -> list[dict]:
+        """Every sendMessageDraft: the previews of replies being written."""
+        return self.calls("sendMessageDraft")
+
     def respond(self, call: Call) -> Canned:
         method, payload = call.method, call.body
         if call.path.startswith("/file/bot"):
             return self._file(call.path.rsplit("/", 1)[-1].split(".", 1)[0])
-        canned = self.next_canned() if method != "sendChatAction" else None  # typing calls come at any time
+        canned = self.next_canned() if method not in ANY_TIME else None  # typing calls and drafts come at any time
         if canned is not None:
             return canned
-        if method == "sendMessage":
-            return self._send_message(payload)
+        if method in ("sendMessage", "sendMessageDraft"):
+            return self._send_message(payload, draft=method == "sendMessageDraft")
         if method == "getFile":
             return self._get_file(payload["file_id"])
         if method == "getWebhookInfo":
@@ -419,19 +457,24 @@ class FakeTelegram(FakeServer):
             return Canned(status=404, raw=b"Not Found", content_type="text/plain")
         return Canned(raw=self.files[file_id], content_type="application/octet-stream")
 
-    def _send_message(self, payload: dict) -> Canned:
+    def _send_message(self, payload: dict, draft: bool = False) -> Canned:
         text = payload.get("text", "")
-        problem = tdlib.refusal(text, payload.get("parse_mode"))
+        problem = tdlib.refusal(text, payload.get("parse_mode"), empty=draft)
         if problem:
             with self.lock:
                 self.refused.append((problem, text))
             return telegram_error(400, problem)
+        if draft:
+            return Canned(body={"ok": True, "result": True})
         return Canned(body={"ok": True, "result": {"message_id": len(self.sent), "chat": {"id": payload.get("chat_id")}, "text": text}})
 
     def check(self) -> None:
         """Fail if Telegram would have refused any part a test did not script it to refuse."""
         if self.refused:
             raise AssertionError("Telegram would refuse these parts:\n" + "\n".join(f"{why}: {text!r}" for why, text in self.refused))
+
+
+ANY_TIME = ("sendChatAction", "sendMessageDraft")  # the calls a scripted answer is never meant for
 
 
 def telegram_error(code: int, description: str, retry_after: int | None = None) -> Canned:

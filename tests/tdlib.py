@@ -25,14 +25,15 @@ def parse_html(text: str) -> dict:
     return _execute({"@type": "parseTextEntities", "text": text, "parse_mode": {"@type": "textParseModeHTML"}})
 
 
-def refusal(text: str, parse_mode: str | None) -> str | None:
-    """What sendMessage answers, as Telegram words it, when it refuses this text; None when it accepts it."""
+def refusal(text: str, parse_mode: str | None, empty: bool = False) -> str | None:
+    """What sendMessage answers, as Telegram words it, when it refuses this text; None when it accepts it. `empty`: the
+    text may be empty, as a draft's may (sendMessageDraft shows "Thinking..." then)."""
     if parse_mode == "HTML":
         parsed = parse_html(text)
         if parsed["@type"] == "error":
             return "Bad Request: c" + parsed["message"][1:]  # "Can't parse entities: ..." as the Bot API words it
         text = parsed["text"]
-    if not text.strip():
+    if not text.strip() and not empty:
         return "Bad Request: message text is empty"
     if len(text.encode("utf-16-le")) // 2 > MAX_TEXT:
         return "Bad Request: message is too long"

@@ -17,6 +17,7 @@ from bot import keys
 from bot.conversation import Conversation, Turn
 from bot.errors import BotError, Permanent, Unconfirmed
 from bot.llm import Completion, Messages, ToolCall
+from bot.preview import Preview
 from bot.retry import with_retries
 from bot.runtime import Runtime
 from bot.tools import files
@@ -36,18 +37,19 @@ class HandOff(Exception):
 
 
 def answer(rt: Runtime, convo: Conversation, turn: Turn, messages: Messages, options: dict[str, Any],
-           offered: dict[str, Tool], spend: Callable[[Completion], None]) -> Completion:
+           offered: dict[str, Tool], spend: Callable[[Completion], None], preview: Preview | None = None) -> Completion:
     """The model's reply after the tool rounds it asks for (up to TOOLS_MAX_ROUNDS, within the turn's deadline), its
-    tokens and time summed over this attempt's model calls; raises HandOff, or BotError when the model fails."""
+    tokens and time summed over this attempt's model calls, each call streamed to the preview if there is one; raises
+    HandOff, or BotError when the model fails."""
     if not offered:  # a prompt without tools: one model call, and nothing to journal
-        return _ask(rt, turn, messages, options, offered, True, spend)
+        return _ask(rt, turn, messages, options, offered, True, spend, preview)
     journal = Journal(convo, turn.id)
     transcript, spent = list(messages), Completion("")
     try:
         for round_ in range(rt.config.tools_max_rounds + 1):
             if round_ == len(journal.rounds):
                 may_call = _may_call(rt, turn, round_)
-                completion = _ask(rt, turn, transcript, options, offered, may_call, spend)
+                completion = _ask(rt, turn, transcript, options, offered, may_call, spend, preview)
                 spent = _sum(spent, completion)
                 if not completion.calls or not may_call and completion.text.strip():  # its answer; calls it may not make
                     return replace(completion, prompt_tokens=spent.prompt_tokens, completion_tokens=spent.completion_tokens,
@@ -55,6 +57,8 @@ def answer(rt: Runtime, convo: Conversation, turn: Turn, messages: Messages, opt
                 if not may_call:
                     break
                 journal.add_round(completion.message or {})
+                if preview is not None:
+                    preview.calling([call.name for call in completion.calls])
             transcript += _round(rt, journal, turn, round_, offered)
         raise Permanent(f"the model asked for tools after its last round (TOOLS_MAX_ROUNDS is {rt.config.tools_max_rounds}, "
                         "and the turn's deadline counts too)", kind="tool_rounds")
@@ -63,10 +67,11 @@ def answer(rt: Runtime, convo: Conversation, turn: Turn, messages: Messages, opt
 
 
 def _ask(rt: Runtime, turn: Turn, transcript: Messages, options: dict[str, Any], offered: dict[str, Tool], may_call: bool,
-         spend: Callable[[Completion], None]) -> Completion:
-    """One model call, retried; its tokens count against the user's budget at once."""
+         spend: Callable[[Completion], None], preview: Preview | None) -> Completion:
+    """One model call, retried, streamed to the preview if there is one; its tokens count against the user's budget at once."""
     definitions = [tool.definition() for tool in offered.values()]
-    completion = with_retries(lambda: rt.llm.complete(transcript, options, definitions, "auto" if may_call else "none"),
+    on_text = preview.write if preview is not None else None
+    completion = with_retries(lambda: rt.llm.complete(transcript, options, definitions, "auto" if may_call else "none", on_text),
                               rt.config.openai_max_retries, "LLM call", deadline=turn.deadline)
     spend(completion)
     return completion

@@ -1,0 +1,134 @@
+"""Streamed replies: shown while the model writes them, where the platform has a safe way, and still sent once whole."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import pytest
+
+from bot import ledger
+from tests.conftest import stop_group
+from tests.fakes import Canned, completion, tool_calls
+from tests.helpers import Bot, post_update, texts, update
+from tests.test_tools import tool_settings, write_tool
+from tests.vendors import ToolEndpoint
+
+LONG = "one two three four five six seven eight nine ten"
+
+
+@pytest.fixture
+def settings(settings):
+    """Short leases, so that a killed worker's turn is resumed within seconds."""
+    return {**settings, "LEASE_SECONDS": "2", "SHUTDOWN_GRACE": "1"}
+
+
+def test_a_private_chat_sees_drafts_of_the_reply_then_the_reply_once(settings, llm, telegram, redis):
+    llm.then(Canned(body=completion(f"**{LONG}**")))
+    llm.midway.clear()  # the stream stops halfway: its first half must show before the rest is written
+    bot = Bot(settings)
+    post_update(bot.client, update("tell me", update_id=901))
+    worker = threading.Thread(target=bot.run)
+    worker.start()
+    telegram.wait_for(lambda: telegram.drafts and telegram.drafts[-1]["text"].startswith("**one two"))
+    assert telegram.sent == []  # written so far, not sent
+    llm.midway.set()
+    worker.join(30)
+    assert texts(telegram) == [f"<b>{LONG}</b>"]
+    assert {draft["draft_id"] for draft in telegram.drafts} == {telegram.drafts[0]["draft_id"]}  # one part, one draft
+    assert all(draft["parse_mode"] == "HTML" and draft["chat_id"] == 123456789 for draft in telegram.drafts)
+    assert ledger.lookup(redis, "telegram", "901")["outcome"] == ledger.REPLIED
+    assert llm.completions[0]["stream"] is True and llm.completions[0]["stream_options"] == {"include_usage": True}
+
+
+def test_the_daily_budget_counts_a_streamed_replys_tokens(settings, telegram):
+    bot = Bot(settings, USER_DAILY_TOKENS="20")  # each answer costs 15 (10 prompt, 5 written), told in the last chunk
+    for word in ("one", "two", "three"):
+        bot.say(word)
+    assert texts(telegram) == ["LLM: one", "LLM: two", bot.app.extensions["bot"].config.budget_notice]
+
+
+def test_groups_get_no_draft(settings, llm, telegram):
+    bot = Bot(settings)
+    post_update(bot.client, update("/start@ada_test_bot hi", chat_id=-100, chat_type="supergroup"))
+    post_update(bot.client, update("@ada_test_bot hi", chat_id=-100, chat_type="supergroup"))
+    bot.run()
+    assert len(telegram.sent) == 2 and telegram.drafts == []
+    assert "stream" not in llm.completions[0]  # nothing to show it in: the call is not streamed
+
+
+def test_streaming_off_sends_the_reply_alone(settings, llm, telegram):
+    Bot(settings, STREAMING="0").say("hello")
+    assert texts(telegram) == ["LLM: hello"] and telegram.drafts == []
+    assert "stream" not in llm.completions[0]
+
+
+def test_a_prompt_may_turn_streaming_off_for_itself(settings, llm, telegram, tmp_path):
+    (tmp_path / "system.md").write_text("---\nstreaming: false\n---\nYou are terse.")
+    Bot(settings, PROMPTS_DIR=str(tmp_path)).say("hello")
+    assert texts(telegram) == ["LLM: hello"] and telegram.drafts == []
+
+
+def test_the_responses_api_streams_too(settings, llm, telegram):
+    llm.midway.clear()
+    bot = Bot(settings, OPENAI_API="responses")
+    post_update(bot.client, update(LONG))
+    worker = threading.Thread(target=bot.run)
+    worker.start()
+    telegram.wait_for(lambda: telegram.drafts and telegram.drafts[-1]["text"].startswith("LLM: one"))
+    assert telegram.sent == []
+    llm.midway.set()
+    worker.join(30)
+    assert texts(telegram) == [f"LLM: {LONG}"]
+    assert llm.calls("responses")[0]["stream"] is True
+
+
+@pytest.fixture
+def shop():
+    endpoint = ToolEndpoint().start()
+    endpoint.answer = lambda data: Canned(body={"order": data["arguments"]["order"], "status": "shipped"})
+    yield endpoint
+    endpoint.stop()
+
+
+def test_a_tool_call_shows_as_a_status_line_never_as_its_arguments(settings, llm, telegram, shop, tmp_path):
+    (tmp_path / "system.md").write_text("---\ntools: [lookup_order]\n---\nYou help customers with their orders.")
+    write_tool(tmp_path, shop)
+    llm.then(tool_calls(("lookup_order", {"order": "1042"})))
+    shop.hold = lambda call: True  # the call waits until the test has seen its status line
+    shop.gate.clear()
+    bot = Bot({**settings, **tool_settings(tmp_path, shop)})
+    post_update(bot.client, update("where is order 1042?"))
+    worker = threading.Thread(target=bot.run)
+    worker.start()
+    telegram.wait_for(lambda: any("lookup_order" in draft["text"] for draft in telegram.drafts))
+    shop.gate.set()
+    worker.join(30)
+    shown = [draft["text"] for draft in telegram.drafts]
+    assert "<i>Using lookup_order…</i>" in shown
+    assert not any("1042" in text or "{" in text for text in shown if "lookup_order" in text)
+    assert len(telegram.sent) == 1
+
+
+def test_the_offline_model_streams_its_echo_word_by_word(settings, telegram):
+    offline = {name: value for name, value in settings.items() if name not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    Bot(offline).say("alpha beta gamma")
+    assert texts(telegram) == ["(offline model) you said: alpha beta gamma"]
+    assert telegram.drafts[0]["text"] == "(offline"  # its first word, at once
+
+
+def test_a_worker_killed_mid_stream_leaves_a_draft_and_the_reply_comes_once(settings, client, redis, llm, telegram,
+                                                                            start_workers):
+    llm.midway.clear()
+    post_update(client, update(LONG, update_id=902))
+    [first] = start_workers()
+    telegram.wait_for(lambda: telegram.drafts)
+    stop_group(first, signal.SIGKILL)  # the reply half written: nothing saved but a draft shown
+    first.wait()
+    llm.midway.set()
+    start_workers()
+    telegram.wait_for(lambda: ledger.lookup(redis, "telegram", "902") is not None, timeout=60)
+    assert texts(telegram) == [f"LLM: {LONG}"]
+    assert ledger.lookup(redis, "telegram", "902")["outcome"] == ledger.REPLIED
+    assert len(llm.completions) == 2  # asked again: a half-written reply is never sent
+
