@@ -3,28 +3,37 @@
 from __future__ import annotations
 
 import html
+import json
+import logging
 import re
 import time
 import uuid
-from typing import Any
+from typing import Any, Iterator
 
 import click
 from flask import Blueprint, Request, abort, current_app, jsonify, render_template, request
 from flask.cli import with_appcontext
 from marshmallow import fields, validate
+from redis import Redis
+from redis.exceptions import RedisError
 
 from bot import keys
 from bot.config import Config
 from bot.errors import Rejected
-from bot.messages import IncomingMessage, Reply
+from bot.messages import Draft, IncomingMessage, Reply
 from bot.render import WEB_HTML
 from handlers.base import Adapter, Payload, load
+from handlers.sse import Streams, Update
+
+logger = logging.getLogger(__name__)
 
 ID = validate.Regexp(r"[A-Za-z0-9_-]{8,64}\Z")  # marshmallow matches from the start; \Z, unlike $, refuses a final newline
 STREAM_ID = re.compile(r"([0-9]{1,20})(?:-([0-9]{1,20}))?")  # a reply's id, as Redis streams write them
 MAX_STREAM_PART = 2**64 - 2  # Redis refuses larger parts, and an exclusive range from the largest id
 KEEP_SECONDS = 86400  # a browser session's replies wait this long to be read
 TYPING_SECONDS = 6  # longer than the turn's 4-second typing tick
+DRAFT_SECONDS = 60  # a reply being written shows this long at most after its last frame (its worker may have died)
+WAKE_MS = 1000  # the longest a stream waits for news: how soon the typing flag's changes show
 
 
 class ChatMessage(Payload):
@@ -43,8 +52,13 @@ class Webchat(Adapter):
     max_text = 20000
     format = WEB_HTML
     dedupe_ttl = 3600  # the page retries a failed POST within seconds
+    preview_every = 0.2  # frames go to Redis, not to a platform's API
     signed = False
     webhook_console = "the chat page needs no webhook: it posts to this app itself, from /chat"
+
+    def __init__(self, config: Config, redis: Redis) -> None:
+        super().__init__(config, redis)
+        self.streams = Streams(config.webchat_max_streams, config.webchat_stream_seconds)
 
     @classmethod
     def missing(cls, config: Config) -> list[str]:
@@ -71,7 +85,17 @@ class Webchat(Adapter):
         text = reply.text if reply.formatted else html.escape(reply.text)
         pipe = self.redis.pipeline()
         pipe.xadd(stream, {"html": text}, maxlen=200, approximate=True).expire(stream, KEEP_SECONDS)
-        pipe.delete(keys.channel(self.name, "typing", reply.conversation_id)).execute()
+        pipe.delete(keys.channel(self.name, "typing", reply.conversation_id), _draft(reply.conversation_id)).execute()
+
+    def previews(self, context: dict[str, Any]) -> bool:
+        """The page shows a reply being written."""
+        return True
+
+    def preview(self, draft: Draft) -> str:
+        """Keep the newest frame where the page's stream (or its next poll) finds it; the reply's first part clears it."""
+        key = _draft(draft.conversation_id)
+        self.redis.pipeline().xadd(key, {"html": draft.text}, maxlen=1, approximate=False).expire(key, DRAFT_SECONDS).execute()
+        return ""
 
     def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
         """Flag the session as typing; the flag fades unless renewed."""
@@ -79,18 +103,41 @@ class Webchat(Adapter):
 
     def forget(self, conversation_id: str) -> int:
         """The session's reply stream and typing flag."""
-        return self.redis.delete(keys.channel(self.name, conversation_id), keys.channel(self.name, "typing", conversation_id))
+        return self.redis.delete(keys.channel(self.name, conversation_id), keys.channel(self.name, "typing", conversation_id),
+                                 _draft(conversation_id))
 
     def events(self, session: str, after: str) -> dict[str, Any]:
-        """The replies after stream id `after`, and whether the bot is typing."""
-        stream = keys.channel(self.name, session)
+        """The replies after stream id `after`, whether the bot is typing, and the reply being written (or None)."""
+        return self._events(session, after)[0]
+
+    def _events(self, session: str, after: str) -> tuple[dict[str, Any], str]:
+        """The events, and the stream id of the frame shown ("0" for none)."""
         pipe = self.redis.pipeline()
-        pipe.xrange(stream, min=f"({after}" if after != "0" else "-", count=50)
-        replies, typing = pipe.exists(keys.channel(self.name, "typing", session)).execute()
-        return {
-            "replies": [{"id": rid.decode(), "html": data[b"html"].decode()} for rid, data in replies],
-            "typing": bool(typing),
-        }
+        pipe.xrange(keys.channel(self.name, session), min=f"({after}" if after != "0" else "-", count=50)
+        pipe.exists(keys.channel(self.name, "typing", session)).xrevrange(_draft(session), count=1)
+        replies, typing, drafts = pipe.execute()
+        state = {"replies": [{"id": rid.decode(), "html": data[b"html"].decode()} for rid, data in replies],
+                 "typing": bool(typing), "draft": drafts[0][1][b"html"].decode() if drafts else None}
+        return state, drafts[0][0].decode() if drafts else "0"
+
+    def updates(self, session: str, after: str) -> Iterator[Update]:
+        """The events as they change, for a stream: each step waits for a reply or a frame, a second at most."""
+        shown: tuple[Any, ...] = ()
+        try:
+            while True:
+                state, frame = self._events(session, after)
+                if state["replies"] or (state["typing"], state["draft"]) != shown:
+                    after, shown = state["replies"][-1]["id"] if state["replies"] else after, (state["typing"], state["draft"])
+                    yield after, json.dumps(state)
+                else:
+                    yield None
+                self.redis.xread({keys.channel(self.name, session): after, _draft(session): frame}, block=WAKE_MS)
+        except RedisError as error:  # the stream ends; the page reconnects, or polls
+            logger.warning("chat page stream ended: Redis failed (%s)", error)
+
+
+def _draft(session: str) -> str:
+    return keys.channel(Webchat.name, "draft", session)
 
 
 bp = Blueprint("webchat", __name__, template_folder="templates")
@@ -117,6 +164,20 @@ def events() -> Any:
     if ID.regex.fullmatch(session) is None or not _stream_id(after):
         raise Rejected("session and after are required: an id from the page and the last event id seen")
     return jsonify(_webchat().events(session, after))
+
+
+@bp.get("/webchat/stream")
+def stream() -> Any:
+    """The same events as they happen (server-sent events); 503 when this process streams to enough pages already,
+    and the page polls /webchat/events instead."""
+    session, after = request.args.get("session", ""), request.headers.get("Last-Event-ID") or request.args.get("after", "0")
+    if ID.regex.fullmatch(session) is None or not _stream_id(after):
+        raise Rejected("session and after are required: an id from the page and the last event id seen")
+    adapter = _webchat()
+    response = adapter.streams.response(adapter.updates(session, after))
+    if response is None:
+        return jsonify(error="Too many open streams here: poll /webchat/events instead."), 503
+    return response
 
 
 def _stream_id(text: str) -> bool:

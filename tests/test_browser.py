@@ -46,3 +46,22 @@ def test_typing_a_message_shows_the_reply(served, llm, start_workers):
         assert page.locator(".msg.bot b").inner_text() == "browser"  # the Markdown arrived rendered
         expect(page.locator("#typing")).to_have_text("")
         browser.close()
+
+
+def test_a_reply_shows_while_it_is_written_then_once_whole(served, llm, start_workers):
+    from playwright.sync_api import expect, sync_playwright
+
+    start_workers()
+    llm.midway.clear()  # each streamed answer stops halfway until the test has seen its first half
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page()
+        page.goto(f"{served}/chat")
+        page.fill("#text", "one two three four five six")
+        page.press("#text", "Enter")
+        expect(page.locator(".msg.bot.draft")).to_contain_text("LLM: one", timeout=15000)
+        assert page.locator(".msg.bot:not(.draft)").count() == 0  # the first words show before the reply exists
+        llm.midway.set()
+        expect(page.locator(".msg.bot")).to_have_text(["LLM: one two three four five six"], timeout=15000)
+        expect(page.locator(".msg.bot.draft")).to_have_count(0)
+        browser.close()

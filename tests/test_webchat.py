@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Any
+import time
+from typing import Any, Iterator
 
 import pytest
 
 from app import create_app
+from handlers.sse import Streams
 
 SESSION = "session-0123456789"
 
@@ -22,7 +25,7 @@ def events(client, after: str = "0") -> dict:
 
 def test_round_trip_renders_the_llm_markdown(client, run_worker):
     assert say(client, "hi **there**").status_code == 200
-    assert events(client) == {"replies": [], "typing": False}
+    assert events(client) == {"replies": [], "typing": False, "draft": None}
     run_worker()
     replies = events(client)["replies"]
     assert [reply["html"] for reply in replies] == ["LLM: hi <b>there</b>"]
@@ -127,3 +130,49 @@ def test_an_event_id_redis_would_refuse_is_400_not_a_storage_outage(client, capl
 
 def test_the_largest_event_id_redis_takes_is_read(client):
     assert client.get(f"/webchat/events?session={SESSION}&after=18446744073709551614-18446744073709551614").status_code == 200
+
+
+def stream(client, after: str = "0"):
+    return client.get(f"/webchat/stream?session={SESSION}&after={after}", buffered=False)
+
+
+def states(response) -> Iterator[dict]:
+    """The events' data, as the page's EventSource gets them."""
+    for chunk in response.iter_encoded():
+        yield from (json.loads(line[6:]) for line in chunk.split(b"\n") if line.startswith(b"data: "))
+
+
+def test_the_stream_carries_the_reply_being_written_then_the_reply(client, llm, start_workers):
+    llm.midway.clear()  # the model's stream stops halfway until the test has seen its first half
+    say(client, "one two three four five six")
+    start_workers()
+    response = stream(client)
+    assert response.status_code == 200 and response.mimetype == "text/event-stream"
+    seen = states(response)
+    draft = next(state["draft"] for state in seen if "one" in (state["draft"] or ""))
+    assert draft.startswith("LLM: one") and "six" not in draft  # the first half, the second held back
+    llm.midway.set()
+    state = next(state for state in seen if state["replies"])
+    assert [reply["html"] for reply in state["replies"]] == ["LLM: one two three four five six"] and state["draft"] is None
+    response.close()
+
+
+def test_past_its_streams_a_process_answers_503_so_the_page_polls(settings):
+    client = create_app({**settings, "WEBCHAT_MAX_STREAMS": "1"}).test_client()
+    first = stream(client)
+    assert first.status_code == 200
+    assert stream(client).status_code == 503
+    first.close()  # the tab went away: its thread is free again
+    again = stream(client)
+    assert again.status_code == 200
+    again.close()
+
+
+def test_a_quiet_stream_sends_heartbeats_and_ends_when_its_time_is_up():
+    def quiet() -> Iterator[None]:
+        while True:
+            time.sleep(0.02)
+            yield None
+
+    body = b"".join(Streams(1, seconds=0.5, heartbeat=0.1).response(quiet()).iter_encoded())
+    assert body.startswith(b"retry: 2000\n\n") and body.count(b": ping\n\n") >= 2
