@@ -14,7 +14,7 @@ from marshmallow import fields, validate
 from bot.errors import Permanent, Transient
 from bot.media.fetch import check_size
 from bot.media.refs import Media
-from bot.messages import AfterTimeout, IncomingMessage, Reply
+from bot.messages import AfterTimeout, Draft, IncomingMessage, Reply
 from bot.render import SLACK_MRKDWN
 from handlers import http, signatures
 from handlers.base import ID, TIME, Adapter, Payload, load
@@ -81,6 +81,7 @@ class Slack(Adapter):
     format = SLACK_MRKDWN
     required = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
     dedupe_ttl = 26 * 3600  # three retries within 6 minutes, or 24 h with Delayed Events
+    preview_every = 2.0  # chat.update is Tier 3, about 50 a minute per workspace: shared by every reply being written
     webhook_console = ("Slack's bot token cannot set the webhook: paste https://<your-app>/webhooks/slack as the "
                        "Request URL on your app's Event Subscriptions page at api.slack.com/apps")
 
@@ -138,19 +139,49 @@ class Slack(Adapter):
         )
 
     def send(self, reply: Reply) -> None:
-        """chat.postMessage, in the user's thread when they wrote in one."""
-        payload: dict[str, Any] = {"channel": reply.context["channel"], "text": reply.text}
-        if reply.context.get("thread_ts"):
-            payload["thread_ts"] = reply.context["thread_ts"]
+        """chat.postMessage, in the user's thread when they wrote in one; the first part of a reply shown while it was
+        written completes that message instead (chat.update)."""
+        if reply.preview:
+            self._call("chat.update", {"channel": reply.context["channel"], "ts": reply.preview, "text": reply.text})
+            return
+        payload = self._message_in(reply.context, reply.text)
         if not reply.formatted:
             payload["mrkdwn"] = False
         if reply.key:  # so that a part whose answer came too late can be found again (after_timeout)
             payload["metadata"] = {"event_type": REPLY_EVENT, "event_payload": {"key": reply.key}}
-        response = self.http.post(f"{self.api_url}/chat.postMessage", json=payload, headers=self.headers)
-        _check(response)
+        self._call("chat.postMessage", payload)
+
+    def previews(self, context: dict[str, Any]) -> bool:
+        """A posted message can be edited in every conversation the bot answers in."""
+        return True
+
+    def preview(self, draft: Draft) -> str:
+        """The first frame posts the message, whose ts is the handle; the next ones chat.update it. The message holds the
+        first part only: a longer reply's frames stop there, and its next parts are posted as usual."""
+        if draft.part > 0:
+            return draft.handle
+        text = draft.text or "…"  # Slack refuses an empty text
+        if draft.handle:
+            self._call("chat.update", {"channel": draft.context["channel"], "ts": draft.handle, "text": text})
+            return draft.handle
+        return str(self._call("chat.postMessage", self._message_in(draft.context, text))["ts"])
+
+    @staticmethod
+    def _message_in(context: dict[str, Any], text: str) -> dict[str, Any]:
+        """A new message's payload: in the user's thread when they wrote in one."""
+        payload: dict[str, Any] = {"channel": context["channel"], "text": text}
+        if context.get("thread_ts"):
+            payload["thread_ts"] = context["thread_ts"]
+        return payload
+
+    def _call(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return _check(method, self.http.post(f"{self.api_url}/{method}", json=payload, headers=self.headers))
 
     def after_timeout(self, reply: Reply) -> AfterTimeout:
-        """Look for the part in the channel (or the thread) by the key in its metadata: resend only if it is not there."""
+        """Look for the part in the channel (or the thread) by the key in its metadata: resend only if it is not there.
+        An update of a message shown while the reply was written is safe to repeat: it sets the same text again."""
+        if reply.preview:
+            return AfterTimeout.RESEND
         thread = reply.context.get("thread_ts")
         method, params = ("conversations.replies", {"ts": thread}) if thread else ("conversations.history", {})
         params |= {"channel": reply.context["channel"], "limit": 50, "include_all_metadata": "true"}
@@ -181,17 +212,17 @@ def _addressed_to_bot(event: dict[str, Any], bot_user: str | None) -> bool:
     return wanted and from_person and new and said and "ts" in event and "channel" in event
 
 
-def _check(response: Any) -> None:
-    """Raise the bot's error for a failed call: 429 and 5xx are worth retrying, the rest are not."""
+def _check(method: str, response: Any) -> dict[str, Any]:
+    """The answer's body; or the bot's error for a failed call: 429 and 5xx are worth retrying, the rest are not."""
     if http.retryable(response):
         raise http.transient(response, f"Slack answered {response.status_code}")
     body = http.json_body(response)
     if response.status_code == 200 and body.get("ok"):
-        return
+        return body
     if "ok" not in body:  # a proxy's error page, or a SLACK_API_URL that is not Slack's
-        raise Permanent(f"Slack chat.postMessage got no Slack API answer (HTTP {response.status_code}): check SLACK_API_URL")
+        raise Permanent(f"Slack {method} got no Slack API answer (HTTP {response.status_code}): check SLACK_API_URL")
     error = body.get("error") or f"HTTP {response.status_code}"
     if error == "ratelimited":
         raise Transient("Slack rate limit")
     hint = ": check SLACK_BOT_TOKEN and the app's scopes (chat:write)" if error in AUTH_ERRORS else ""
-    raise Permanent(f"Slack chat.postMessage failed: {error}{hint}")
+    raise Permanent(f"Slack {method} failed: {error}{hint}")

@@ -30,8 +30,9 @@ def slack():
 
 @pytest.fixture
 def app(settings, slack):
+    """Replies sent part by part, as with STREAMING=0: test_streaming has the message shown while it is written."""
     return create_app({**settings, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SLACK_SECRET,
-                       "SLACK_API_URL": slack.url, "PLATFORM_MAX_RETRIES": "1"})
+                       "SLACK_API_URL": slack.url, "PLATFORM_MAX_RETRIES": "1", "STREAMING": "0"})
 
 
 def event(text: str = "hello bot", *, kind: str = "message", ts: str = "1767225600.000200", event_id: str = "Ev1",

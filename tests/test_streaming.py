@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 
 import pytest
 
 from bot import ledger
 from tests.conftest import stop_group
-from tests.fakes import Canned, completion, tool_calls
+from tests.fakes import Canned, FakePlatform, completion, tool_calls
 from tests.helpers import Bot, post_update, texts, update
 from tests.test_tools import tool_settings, write_tool
-from tests.vendors import ToolEndpoint
+from tests.vendors import SLACK_SECRET, ToolEndpoint, post_slack
+
+SLACK_OK = Canned(body={"ok": True, "channel": "D123", "ts": "1767225601.000100"})
 
 LONG = "one two three four five six seven eight nine ten"
 
@@ -132,3 +135,56 @@ def test_a_worker_killed_mid_stream_leaves_a_draft_and_the_reply_comes_once(sett
     assert ledger.lookup(redis, "telegram", "902")["outcome"] == ledger.REPLIED
     assert len(llm.completions) == 2  # asked again: a half-written reply is never sent
 
+
+@pytest.fixture
+def slack():
+    server = FakePlatform({"chat.postMessage": SLACK_OK, "chat.update": SLACK_OK}).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def on_slack(settings, slack) -> dict[str, str]:
+    """The settings with Slack enabled: changed in place, so that the workers start_workers starts have them too."""
+    settings.update({"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_URL": slack.url})
+    return settings
+
+
+def slack_dm(client, text: str, ts: str = "1767225600.000200") -> None:
+    event = {"type": "message", "channel_type": "im", "channel": "D123", "user": "U123", "text": text, "ts": ts}
+    post_slack(client, {"type": "event_callback", "team_id": "T123", "event": event, "event_id": f"Ev{ts}",
+                        "event_time": int(time.time()), "authorizations": [{"user_id": "U0BOT", "is_bot": True}]})
+
+
+def test_slack_shows_the_reply_in_one_message_that_its_first_part_completes(on_slack, llm, slack, redis):
+    paragraphs = [f"P{n} " + " ".join(["word"] * 500) for n in range(2)]  # two parts of ~2.5k characters
+    llm.then(Canned(body=completion("\n\n".join(paragraphs))))
+    llm.midway.clear()
+    bot = Bot(on_slack)
+    slack_dm(bot.client, "write a lot")
+    worker = threading.Thread(target=bot.run)
+    worker.start()
+    slack.wait_for(lambda: slack.calls("chat.postMessage"))
+    assert slack.calls("chat.postMessage")[0]["text"].startswith("P0")  # the first words, posted
+    llm.midway.set()
+    worker.join(30)
+    shown, second = slack.calls("chat.postMessage")
+    final = slack.calls("chat.update")[-1]
+    assert final == {"channel": "D123", "ts": "1767225601.000100", "text": paragraphs[0]}  # part 0 completes the message
+    assert second["text"] == paragraphs[1] and "ts" not in second
+    assert ledger.lookup(redis, "slack", "T123:D123:1767225600.000200")["outcome"] == ledger.REPLIED
+
+
+def test_a_worker_killed_mid_stream_on_slack_leaves_one_message_the_resumed_turn_completes(on_slack, llm, slack, redis,
+                                                                                           start_workers):
+    llm.midway.clear()
+    slack_dm(Bot(on_slack).client, LONG)
+    [first] = start_workers()
+    slack.wait_for(lambda: slack.calls("chat.postMessage"))
+    stop_group(first, signal.SIGKILL)  # the message shows half the reply, its ts in the turn's state
+    first.wait()
+    llm.midway.set()
+    start_workers()
+    slack.wait_for(lambda: ledger.lookup(redis, "slack", "T123:D123:1767225600.000200") is not None, timeout=60)
+    assert len(slack.calls("chat.postMessage")) == 1  # never a second message
+    assert slack.calls("chat.update")[-1] == {"channel": "D123", "ts": "1767225601.000100", "text": f"LLM: {LONG}"}
