@@ -15,7 +15,7 @@ from redis import Redis
 
 from bot.config import Config, ConfigError
 from bot.errors import BotError, Permanent, Rejected
-from bot.messages import AfterTimeout, IncomingMessage, Reply
+from bot.messages import AfterTimeout, Draft, IncomingMessage, Reply
 from bot.render import MARKDOWN
 from handlers import http, signatures
 from handlers.allowlist import Allowlist
@@ -41,6 +41,7 @@ class Message(Payload):
     user_name = fields.String(load_default=None, validate=NAME)
     text = fields.String(required=True, validate=validate.Length(min=1, max=4000))
     callback_url = fields.String(load_default=None, validate=validate.Length(max=MAX_URL))  # null or absent: GENERIC_CALLBACK_URL
+    stream = fields.Boolean(load_default=False)  # true: message.delta events show the reply while it is written
 
 
 MESSAGE = Message()
@@ -78,16 +79,31 @@ class Generic(Adapter):
         if len(webhook_id) > ID.max:
             raise Rejected(f"webhook-id is longer than {ID.max} characters")
         context = {"callback_url": data["callback_url"], "user_id": data["user_id"], "in_reply_to": webhook_id}
+        if data["stream"]:
+            context["stream"] = True
         return [IncomingMessage(self.name, webhook_id, data["conversation_id"], data["user_id"], data["text"],
                                 data["user_name"] or "", context=context)]
 
     def send(self, reply: Reply) -> None:
         """POST one part to the callback URL, signed like the webhooks we take in, without following redirects."""
-        url = self._callback(reply.context.get("callback_url"), Permanent)
+        self._post(reply.context, reply.key, "message.reply", _data(reply.conversation_id, reply.context, reply.text, reply.part))
+
+    def previews(self, context: dict[str, Any]) -> bool:
+        """Where the message asked for it with "stream": true."""
+        return bool(context.get("stream"))
+
+    def preview(self, draft: Draft) -> str:
+        """A message.delta event: the part's text so far (each replaces the one before), signed as replies are, with a
+        webhook-id of its own."""
+        self._post(draft.context, draft.frame, "message.delta", _data(draft.conversation_id, draft.context, draft.text, draft.part))
+        return ""
+
+    def _post(self, context: dict[str, Any], webhook_id: str, kind: str, data: dict[str, Any]) -> None:
+        url = self._callback(context.get("callback_url"), Permanent)
         now = time.time()
-        body = json.dumps(_event(reply, now)).encode()
-        headers = {"content-type": "application/json", "webhook-id": reply.key, "webhook-timestamp": str(int(now)),
-                   "webhook-signature": signatures.standard_sign(self.key, reply.key, int(now), body)}
+        body = json.dumps(_event(kind, data, now)).encode()
+        headers = {"content-type": "application/json", "webhook-id": webhook_id, "webhook-timestamp": str(int(now)),
+                   "webhook-signature": signatures.standard_sign(self.key, webhook_id, int(now), body)}
         response = self.http.post(url, data=body, headers=headers, allow_redirects=False)
         if not 200 <= response.status_code < 300:
             raise _failure(response)
@@ -117,12 +133,15 @@ def _key(secret: str) -> bytes:
     return key
 
 
-def _event(reply: Reply, now: float) -> dict[str, Any]:
-    """The callback's body: a Standard Webhooks event carrying one part of the reply."""
-    data = {"conversation_id": reply.conversation_id, "user_id": reply.context["user_id"], "text": reply.text,
-            "part": reply.part, "in_reply_to": reply.context["in_reply_to"]}
+def _data(conversation_id: str, context: dict[str, Any], text: str, part: int) -> dict[str, Any]:
+    return {"conversation_id": conversation_id, "user_id": context["user_id"], "text": text, "part": part,
+            "in_reply_to": context["in_reply_to"]}
+
+
+def _event(kind: str, data: dict[str, Any], now: float) -> dict[str, Any]:
+    """The callback's body: a Standard Webhooks event carrying one part of the reply, or a frame of it (message.delta)."""
     stamp = datetime.fromtimestamp(now, timezone.utc).isoformat().replace("+00:00", "Z")
-    return {"type": "message.reply", "timestamp": stamp, "data": data}
+    return {"type": kind, "timestamp": stamp, "data": data}
 
 
 def _failure(response: requests.Response) -> BotError:

@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from datetime import datetime
 from typing import Any, Callable, Iterator
@@ -182,6 +183,23 @@ def test_a_message_gets_exactly_one_signed_reply_at_its_callback_url(client, run
     assert datetime.fromisoformat(call.body["timestamp"]).utcoffset().total_seconds() == 0
     assert call.body["data"] == {"conversation_id": "crm-42", "user_id": "u-7", "text": "LLM: hello bot", "part": 0,
                                  "in_reply_to": headers["webhook-id"]}
+
+
+def test_asked_to_stream_a_message_gets_signed_deltas_then_its_one_reply(client, run_worker, receiver, llm):
+    llm.midway.clear()  # the model's stream stops halfway until the test has seen a delta
+    send(client, message("one two three four five six", receiver, stream=True))
+    worker = threading.Thread(target=run_worker)
+    worker.start()
+    receiver.wait_for(lambda: any("one" in call.body["data"]["text"] for call in receiver.requests))
+    assert {call.body["type"] for call in receiver.requests} == {"message.delta"}
+    llm.midway.set()
+    worker.join(30)
+    *deltas, reply = receiver.requests
+    assert reply.body["type"] == "message.reply" and {call.body["type"] for call in deltas} == {"message.delta"}
+    assert reply.body["data"]["text"] == "LLM: one two three four five six"
+    assert all(call.body["data"]["part"] == 0 for call in deltas)
+    ids = [{name.lower(): value for name, value in call.headers.items()}["webhook-id"] for call in receiver.requests]
+    assert len(set(ids)) == len(ids)  # each delta its own id, so a receiver's dedupe never drops one, nor the reply
 
 
 def test_replies_are_markdown(client, run_worker, llm, receiver):
