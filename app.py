@@ -19,6 +19,7 @@ from bot.prompts import Prompts
 from bot.runtime import Runtime
 from bot.tools.catalog import Tools
 from handlers import admin, api, bodies, headers, health, metrics, registry, samples, telegram_cli, webchat, webhook_cli, webhooks
+from handlers.addresses import allow_sources
 from handlers.allowlist import Allowlist
 from handlers.http import PlatformAPI
 
@@ -36,6 +37,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     hops = settings.trusted_proxies
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_port=hops)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    allow_sources(app, settings)  # <NAME>_ALLOWED_IPS: first, before any body is read
     bodies.install(app)  # strict JSON, and the body limit however a body is framed
     # A worker's slots each hold a connection while they wait for a job, and their turns' lease renewals another.
     redis = storage.connect(settings.redis_url, max_connections=max(100, 2 * settings.worker_concurrency + 20))
