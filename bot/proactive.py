@@ -11,6 +11,7 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -22,16 +23,32 @@ from bot.ledger import DEAD_LETTER, REPLIED, UNCONFIRMED, unconfirmed_detail
 from bot.messages import IncomingMessage
 from bot.prompts import PromptError, variables
 from bot.retry import with_retries
-from bot.runtime import Runtime
+from bot.runtime import Channel, Runtime
 
 logger = logging.getLogger(__name__)
 
-WHATSAPP_WINDOW = 24 * 3600  # seconds after the user's last message that WhatsApp takes free-form text
+TEMPLATE_FIELDS = {"name", "language", "parameters", "tag"}
 
 
-def outgoing(text: str | None = None, prompt: str | None = None, values: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A message to send: literal `text`, or text the LLM writes from the named `prompt` and its `values`."""
-    return {"id": uuid.uuid4().hex[:16], "text": text, "prompt": prompt, "variables": values or {}}
+def outgoing(text: str | None = None, prompt: str | None = None, values: dict[str, Any] | None = None,
+             template: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A message to send: literal `text`, or text the LLM writes from the named `prompt` and its `values`; past the
+    user's reply window (WhatsApp's, Messenger's 24 hours) the `template` goes instead, and without one it is not sent."""
+    return {"id": uuid.uuid4().hex[:16], "text": text, "prompt": prompt, "variables": values or {}, "template": template}
+
+
+def template(value: Any) -> dict[str, Any]:
+    """A template as the API, triggers and event rules name one: {name, language, parameters} for WhatsApp (a Content SID
+    as name through Twilio), {tag} for Messenger, or both; raises ValueError saying what is wrong."""
+    if not isinstance(value, dict) or not value.keys() <= TEMPLATE_FIELDS or not ({"name", "tag"} & value.keys()):
+        raise ValueError("a template is {name, language, parameters} (WhatsApp), {tag} (Messenger), or both")
+    if not all(isinstance(value.get(name, ""), str) and len(value.get(name, "")) <= 512 for name in ("name", "language", "tag")):
+        raise ValueError("a template's name, language and tag are strings")
+    parameters = value.get("parameters", [])
+    values = parameters.values() if isinstance(parameters, dict) else parameters
+    if not isinstance(parameters, (list, dict)) or len(parameters) > 100 or not all(isinstance(item, str) for item in values):
+        raise ValueError("a template's parameters are a list of strings, or an object of strings by name; at most 100")
+    return {**value, "parameters": parameters}
 
 
 def schedule(rt: Runtime, conversation: str, item: dict[str, Any], at: datetime) -> None:
@@ -73,7 +90,7 @@ def _send(rt: Runtime, convo: Conversation, keepalive: Keepalive, item: dict[str
     try:
         if contact is None or channel is None:
             raise Permanent("the conversation has no known user, or its platform is not enabled")
-        turn = _turn(rt, convo, contact, item)
+        turn = _turn(rt, convo, channel, contact, item)
         failure = deliver(rt, channel, turn, keepalive, lambda: convo.update_outgoing(
             {**item, **turn.progress()}))
         if failure:
@@ -87,13 +104,26 @@ def _send(rt: Runtime, convo: Conversation, keepalive: Keepalive, item: dict[str
     _record(rt, convo, item, REPLIED, "")
 
 
-def _turn(rt: Runtime, convo: Conversation, contact: IncomingMessage, item: dict[str, Any]) -> Turn:
-    """The message as a turn, its text saved first: a send resumed after a crash never rewrites it nor repeats a part."""
+def _turn(rt: Runtime, convo: Conversation, channel: Channel, contact: IncomingMessage, item: dict[str, Any]) -> Turn:
+    """The message as a turn, its text saved first: a send resumed after a crash never rewrites it nor repeats a part.
+    Whether the template goes instead (the user last wrote too long ago) is decided then too, once."""
     deadline = time.monotonic() + rt.config.turn_deadline
     if item.get("reply") is None:
-        item["reply"] = item["text"] or _write(rt, convo, contact, item, deadline)
+        item["templated"] = _templated(channel, contact, item.get("template"))
+        item["reply"] = (item["templated"] and channel.template_text(item["template"])) or item["text"] or _write(
+            rt, convo, contact, item, deadline)
         convo.update_outgoing(item)
+    if item.get("templated"):  # the adapter sends the template, or (Messenger) the text with its tag
+        contact = replace(contact, context={**contact.context, "template": item["template"]})
     return Turn(item["id"], [contact], reply=item["reply"], deadline=deadline, **Turn.progress_of(item))
+
+
+def _templated(channel: Channel, contact: IncomingMessage, template: dict[str, Any] | None) -> bool:
+    """Whether the template goes instead of free-form text; Permanent, sending nothing, when neither reaches the user."""
+    refusal = channel.window_refusal(contact, template)
+    if refusal:
+        raise Permanent(refusal)
+    return channel.outside_window(contact)
 
 
 def _write(rt: Runtime, convo: Conversation, contact: IncomingMessage, item: dict[str, Any], deadline: float) -> str:
@@ -114,11 +144,6 @@ def _write(rt: Runtime, convo: Conversation, contact: IncomingMessage, item: dic
 def _letter(convo: Conversation, item: dict[str, Any], error: BotError) -> dict[str, Any]:
     return {"conversation": convo.name, "turn": item["id"], "reason": f"proactive message: {error}", "messages": [],
             "outgoing": item}
-
-
-def outside_whatsapp_window(contact: IncomingMessage) -> bool:
-    """WhatsApp delivers free-form text only within 24 hours of the user's last message (else error 131047)."""
-    return contact.platform == "whatsapp" and time.time() - contact.received_at > WHATSAPP_WINDOW
 
 
 def _record(rt: Runtime, convo: Conversation, item: dict[str, Any], outcome: str, detail: str) -> None:

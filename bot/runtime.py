@@ -11,7 +11,7 @@ from bot.config import Config
 from bot.intake import TurnQueue
 from bot.llm import LLM
 from bot.media.refs import Media
-from bot.messages import AfterTimeout, Reply
+from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.metrics import Metrics
 from bot.prompts import Prompts
 from bot.render import Format
@@ -44,6 +44,18 @@ class Channel(Protocol):
 
     def forget(self, conversation_id: str) -> int:
         """Delete what the platform adapter keeps of a conversation (an erasure request); returns how many records."""
+        ...
+
+    def outside_window(self, contact: IncomingMessage) -> bool:
+        """Whether the user last wrote longer ago than the platform's reply window (WhatsApp's 24 hours) lets text through."""
+        ...
+
+    def window_refusal(self, contact: IncomingMessage, template: dict[str, Any] | None) -> str:
+        """Why a message the bot sends on its own cannot reach the user now, with this template if any ("" when it can)."""
+        ...
+
+    def template_text(self, template: dict[str, Any]) -> str | None:
+        """What the history keeps of a template sent in place of the message; None where the message goes out, tagged."""
         ...
 
 

@@ -12,6 +12,9 @@ from bot.render import PLAIN
 from handlers.base import ID, TIME, Payload, load
 from handlers.meta import MetaAdapter
 
+# The tags Meta lets a Page's automated message carry outside the 24-hour window (HUMAN_AGENT is a person's reply only).
+TAGS = ("CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE", "ACCOUNT_UPDATE")
+
 
 class Party(Payload):
     id = fields.String(required=True, validate=ID)
@@ -66,6 +69,7 @@ class Messenger(MetaAdapter):
     rate_limits = frozenset({4, 32, 613, 80006})  # app, page, calls per time, Messenger business use case
     refusals = {(10, 2018278): "Messenger refused the message: the user's last message is more than 24 hours old "
                                "(10/2018278); outside that window only tagged messages (MESSAGE_TAG) may be sent"}
+    reply_window = 24 * 3600  # the standard messaging window; past it, a message needs a tag
 
     def parse(self, request: Request) -> list[IncomingMessage]:
         """Every user's message and postback in the notification (text "" for attachments); echoes and reads are ignored."""
@@ -88,10 +92,15 @@ class Messenger(MetaAdapter):
         )
 
     def send(self, reply: Reply) -> None:
-        """One text message, as the answer to the user's (messaging_type RESPONSE)."""
-        self.post("me/messages", {
-            "recipient": {"id": reply.context["psid"]}, "messaging_type": "RESPONSE", "message": {"text": reply.text},
-        })
+        """One text message, as the answer to the user's (messaging_type RESPONSE); outside the window, tagged."""
+        template = reply.context.get("template")
+        kind = {"messaging_type": "MESSAGE_TAG", "tag": template["tag"]} if template else {"messaging_type": "RESPONSE"}
+        self.post("me/messages", {"recipient": {"id": reply.context["psid"]}, **kind, "message": {"text": reply.text}})
+
+    @classmethod
+    def template_refusal(cls, template: dict[str, Any]) -> str:
+        """Messenger sends the message itself outside the window, with a tag saying what kind of update it is."""
+        return "" if template.get("tag") in TAGS else f"and a Messenger message then needs a tag: {', '.join(TAGS)}"
 
     def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
         """The typing_on sender action: "typing…" until the reply comes or about 20 s pass."""

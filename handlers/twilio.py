@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import hmac
+import json
 import logging
+import re
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any, Iterable
@@ -19,8 +21,9 @@ from bot.config import Config
 from bot.errors import BotError, Permanent, Transient
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from handlers import http, signatures
-from handlers.base import ID, NAME, Adapter, Payload, validate_payload
+from handlers.base import ID, NAME, Adapter, Payload, described, validate_payload
 from handlers.http import PlatformAPI
+from handlers.whatsapp import WhatsApp
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +36,9 @@ AUTH_HINT = "check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
 HINTS = {  # Twilio error codes whose message alone does not tell the operator what happened
     21610: "the user has unsubscribed (they texted STOP) and must text START before the bot can answer",
     63016: "WhatsApp allows free-form replies only within 24 hours of the user's last message",
+    63028: "the template's variables do not match its placeholders: give one for each, numbered 1, 2, 3 with no gaps",
 }
+CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")  # a Content Template Builder template, which Twilio has WhatsApp approve
 
 
 def _required() -> fields.String:
@@ -103,14 +108,36 @@ class Twilio(Adapter):
         return Response(EMPTY_TWIML, mimetype="text/xml")
 
     def send(self, reply: Reply) -> None:
-        """Messages.json from the number the user wrote to; `whatsapp:` addresses pass through unchanged."""
-        message = {"To": reply.context["from"], "From": reply.context["to"], "Body": reply.text}
+        """Messages.json from the number the user wrote to; `whatsapp:` addresses pass through unchanged. Outside
+        WhatsApp's window, the Content template instead of a Body."""
+        template = reply.context.get("template")
+        content = _content(template) if template else {"Body": reply.text}
+        message = {"To": reply.context["from"], "From": reply.context["to"], **content}
         response = self.http.post(f"{self.account_url}/Messages.json", data=message, auth=self.auth)
         if not response.ok:
             raise _error(response)
 
+    @classmethod
+    def window(cls, contact: IncomingMessage) -> int:
+        """WhatsApp's window for the users who write through Twilio's WhatsApp senders; SMS has none."""
+        return WhatsApp.reply_window if str(contact.context.get("from", "")).startswith("whatsapp:") else 0
+
+    @classmethod
+    def template_refusal(cls, template: dict[str, Any]) -> str:
+        """Through Twilio a WhatsApp template is a Content template, named by its Content SID."""
+        if CONTENT_SID.fullmatch(template.get("name") or ""):
+            return ""
+        return "and a WhatsApp template through Twilio is named by its Content SID (HX and 32 hex digits)"
+
+    @classmethod
+    def template_text(cls, template: dict[str, Any]) -> str:
+        return described(template)
+
     def after_timeout(self, reply: Reply) -> AfterTimeout:
-        """Look for the part among the newest messages to the user: resend only if Twilio has no such message."""
+        """Look for the part among the newest messages to the user: resend only if Twilio has no such message. A
+        template's text is Twilio's, not ours to compare: it is not resent."""
+        if reply.context.get("template"):
+            return AfterTimeout.UNKNOWN
         params = {"To": reply.context["from"], "From": reply.context["to"], "PageSize": 20}
         try:
             response = self.http.request("GET", f"{self.account_url}/Messages.json", params=params, auth=self.auth)
@@ -153,6 +180,13 @@ class Twilio(Adapter):
         response = self.http.post(url, data=changes, auth=self.auth)
         if not response.ok:
             raise _error(response, "IncomingPhoneNumbers")
+
+
+def _content(template: dict[str, Any]) -> dict[str, str]:
+    """ContentSid, and ContentVariables as the JSON string Twilio takes: placeholders by number (1, 2, ...) or by name."""
+    parameters = template.get("parameters") or []
+    variables = parameters if isinstance(parameters, dict) else {str(n): value for n, value in enumerate(parameters, 1)}
+    return {"ContentSid": template["name"], **({"ContentVariables": json.dumps(variables)} if variables else {})}
 
 
 def _recent(message: dict[str, Any]) -> bool:

@@ -15,7 +15,7 @@ from bot.media.refs import Media
 from bot.messages import IncomingMessage, Reply
 from bot.render import WHATSAPP
 from handlers import http
-from handlers.base import ID, NAME, TIME, Payload, load
+from handlers.base import ID, NAME, TIME, Payload, described, load
 from handlers.media import fetch
 from handlers.meta import GraphError, MetaAdapter
 
@@ -123,7 +123,10 @@ class WhatsApp(MetaAdapter):
     typing_every = 20  # WhatsApp shows the indicator for up to 25 s
     rate_limits = frozenset({4, 80007, 130429, 131056})  # app, business use case, throughput, pair rate
     refusals = {(131047, None): "WhatsApp refused free-form text: the user's last message is more than 24 hours old "
-                                "(131047); reply with an approved template instead"}
+                                "(131047); reply with an approved template instead",
+                (132001, None): "WhatsApp has no approved template of that name in that language (132001): check the "
+                                "template's name and language in WhatsApp Manager"}
+    reply_window = 24 * 3600  # free-form text only within 24 hours of the user's last message (else error 131047)
 
     def __init__(self, config: Config, redis: Redis) -> None:
         super().__init__(config, redis)
@@ -160,11 +163,21 @@ class WhatsApp(MetaAdapter):
         )
 
     def send(self, reply: Reply) -> None:
-        """One text message to the user, from the number they wrote to."""
+        """One text message to the user, from the number they wrote to; outside the window, the template instead."""
+        template = reply.context.get("template")
+        content = {"type": "template", "template": cloud_template(template)} if template else {
+            "type": "text", "text": {"preview_url": False, "body": reply.text}}
         self.post(f"{reply.context['phone_number_id']}/messages", {
-            "messaging_product": "whatsapp", "recipient_type": "individual", **reply.context["target"],
-            "type": "text", "text": {"preview_url": False, "body": reply.text},
-        })
+            "messaging_product": "whatsapp", "recipient_type": "individual", **reply.context["target"], **content})
+
+    @classmethod
+    def template_refusal(cls, template: dict[str, Any]) -> str:
+        """A Cloud API template is named by its name and language, as approved in WhatsApp Manager."""
+        return "" if template.get("name") and template.get("language") else "and a WhatsApp template needs a name and a language"
+
+    @classmethod
+    def template_text(cls, template: dict[str, Any]) -> str:
+        return described(template)
 
     def download(self, media: Media, limit: int) -> bytes:
         """The media id's URL from the Graph API (valid 5 minutes), then the file, both with the access token."""
@@ -185,6 +198,17 @@ class WhatsApp(MetaAdapter):
             "messaging_product": "whatsapp", "status": "read", "message_id": context["message_id"],
             "typing_indicator": {"type": "text"},
         })
+
+
+def cloud_template(template: dict[str, Any]) -> dict[str, Any]:
+    """The Cloud API's template object: its body parameters in order, or by name for a template made with named ones."""
+    parameters = template.get("parameters") or []
+    if isinstance(parameters, dict):
+        body = [{"type": "text", "parameter_name": name, "text": value} for name, value in parameters.items()]
+    else:
+        body = [{"type": "text", "text": value} for value in parameters]
+    named = {"name": template["name"], "language": {"code": template["language"]}}
+    return {**named, "components": [{"type": "body", "parameters": body}]} if body else named
 
 
 def _said(message: dict[str, Any]) -> str:
