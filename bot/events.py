@@ -10,29 +10,23 @@ import logging
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 from rq import Queue, Retry
 
-from bot import keys, runtime
+from bot import jobs, keys, runtime
 from bot.config import Config
+from bot.conversation import Turn
+from bot.runtime import Runtime
 from bot.signing import standard_key, standard_sign
-
-if TYPE_CHECKING:  # for annotations only: the runtime itself imports this module, through intake
-    from bot.conversation import Turn
-    from bot.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
-QUEUE = "events"
 RETRY_INTERVALS = [5, 30, 120, 600, 1800, 3600]  # seconds between attempts: about 1.6 hours in all
 TIMEOUT = 15  # seconds the receiver has to answer
-# How long RQ keeps the bot's jobs: a finished one a minute (deleting it at once costs the worker nine more
-# Redis round trips a job), a failed one a week, for an operator to see and requeue.
-JOB_KEEP = {"result_ttl": 60, "failure_ttl": 7 * 86400}
 # An event's body outlives its delivery's retries and then its failed job, which an operator may requeue.
-EVENT_KEEP = sum(RETRY_INTERVALS) + JOB_KEEP["failure_ttl"] + 3600
+EVENT_KEEP = sum(RETRY_INTERVALS) + jobs.JOB_KEEP["failure_ttl"] + 3600
 
 
 class DeliveryFailed(Exception):
@@ -55,8 +49,8 @@ def emit(config: Config, queue: Queue, kind: str, data: dict[str, Any], event_id
     pipe.multi()  # explicitly: RQ's enqueue would start the transaction itself, and refuses to once commands are queued
     for url in filter(None, (url.strip() for url in config.events_urls.split(","))):
         pipe.set(keys.event(event_id, url), event, ex=EVENT_KEEP)
-        queue.enqueue("bot.events.deliver", url, event_id, retry=Retry(len(RETRY_INTERVALS), RETRY_INTERVALS), pipeline=pipe,
-                      **JOB_KEEP)
+        queue.enqueue(jobs.DELIVER_EVENT, url, event_id, retry=Retry(len(RETRY_INTERVALS), RETRY_INTERVALS), pipeline=pipe,
+                      **jobs.JOB_KEEP)
     pipe.execute()
 
 

@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from bot import deadletters, events, keys, ledger, runtime
+from bot import deadletters, jobs, keys, ledger, runtime
 from bot.conversation import Conversation, Turn
 from bot.delivery import Keepalive, deliver
 from bot.errors import BotError, Permanent
@@ -36,10 +36,10 @@ def outgoing(text: str | None = None, prompt: str | None = None, values: dict[st
 
 def schedule(rt: Runtime, conversation: str, item: dict[str, Any], at: datetime) -> None:
     """Send the message at `at`: kept until then and a week past it, for a failed job an operator may requeue."""
-    keep = int((at - datetime.now(timezone.utc)).total_seconds()) + events.JOB_KEEP["failure_ttl"]
+    keep = int((at - datetime.now(timezone.utc)).total_seconds()) + jobs.JOB_KEEP["failure_ttl"]
     pipe = rt.redis.pipeline()
     pipe.set(keys.scheduled(item["id"]), json.dumps({**item, "conversation": conversation}), ex=keep)  # for forget
-    rt.turns.queue.enqueue_at(at, "bot.proactive.send_scheduled", conversation, item["id"], pipeline=pipe, **events.JOB_KEEP)
+    rt.turns.queue.enqueue_at(at, jobs.SEND_SCHEDULED, conversation, item["id"], pipeline=pipe, **jobs.JOB_KEEP)
     pipe.execute()
 
 
