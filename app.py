@@ -10,10 +10,11 @@ from typing import Mapping
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bot import cli, llm, logs, storage
+from bot import llm, storage
 from bot.config import OFFLINE_MODEL_HINT, Config
 from bot.intake import TurnQueue
-from bot.metrics import Metrics
+from bot.ops import cli, logs
+from bot.ops.metrics import Metrics
 from bot.prompts import Prompts
 from bot.runtime import Runtime
 from handlers import admin, api, headers, health, metrics, registry, samples, telegram_cli, webchat, webhook_cli, webhooks

@@ -8,7 +8,7 @@ buffers each request whole before passing it on, as Heroku's router does; these 
 from gunicorn import glogging
 
 from bot.config import Config
-from bot.logs import escape_controls
+from bot.ops.logs import escape_controls
 
 # A worker whose main loop is silent this long is restarted. With gthread this is a heartbeat, not a request limit.
 timeout = 30

@@ -35,7 +35,7 @@ from bench import machine, paced, wrk
 from bench.servers import redis_server, web_command, web_server
 from bot import keys
 from bot.config import Config
-from bot.local import free_port
+from bot.worker.local import free_port
 
 APPS = {"app": "app:app", "bare": "bench.bare:bare", "naive": "bench.bare:naive"}
 PATH = "/webhooks/telegram"

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator, Mapping
 
-from bot.local import free_port, redis_server_binary
+from bot.worker.local import free_port, redis_server_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,9 +4,9 @@ side runs, so this module imports nothing of the bot's, and both import it."""
 from __future__ import annotations
 
 # RQ stores a job's function as this dotted path: the web process enqueues it without importing the worker's modules.
-TURN = "bot.turns.run"  # answer a conversation's waiting messages, on the queue QUEUE_NAME names
-SEND_SCHEDULED = "bot.proactive.send_scheduled"  # queue a proactive message at its time
-DELIVER_EVENT = "bot.events.deliver"  # POST one outbound event to one URL
+TURN = "bot.turn.job.run"  # answer a conversation's waiting messages, on the queue QUEUE_NAME names
+SEND_SCHEDULED = "bot.outbound.proactive.send_scheduled"  # queue a proactive message at its time
+DELIVER_EVENT = "bot.outbound.events.deliver"  # POST one outbound event to one URL
 EVENTS_QUEUE = "events"
 
 # How long RQ keeps the bot's jobs: a finished one a minute (deleting it at once costs the worker nine more

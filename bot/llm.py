@@ -14,7 +14,7 @@ from openai.types.chat import ChatCompletion
 
 from bot.config import Config
 from bot.errors import BotError, Permanent, Transient
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
 from bot.parameters import CAPS, Parameters, first_cap
 from bot.retry import retry_after
 

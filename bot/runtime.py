@@ -11,9 +11,9 @@ from bot.config import Config
 from bot.intake import TurnQueue
 from bot.llm import LLM
 from bot.messages import AfterTimeout, Reply
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
 from bot.prompts import Prompts
-from bot.render import Format
+from bot.render.format import Format
 
 
 class Channel(Protocol):

@@ -12,9 +12,11 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, render_template, request
 
-from bot import checks, deadletters, handoff, keys
+from bot import keys
 from bot.config import Config
+from bot.ops import checks, deadletters
 from bot.runtime import Runtime
+from bot.turn import handoff
 
 logger = logging.getLogger(__name__)
 

@@ -9,11 +9,12 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from bot import events, handoff, proactive
-from bot.conversation import Conversation
 from bot.errors import Rejected
+from bot.outbound import events, proactive
 from bot.prompts import PromptError, sample_variables
 from bot.runtime import Runtime
+from bot.turn import handoff
+from bot.turn.conversation import Conversation
 from handlers import signatures
 from handlers.base import Payload, validate_payload
 

@@ -11,7 +11,7 @@ from redis import Redis
 from bot.config import Config
 from bot.errors import Rejected
 from bot.messages import AfterTimeout, IncomingMessage, Reply
-from bot.render import PLAIN, Format
+from bot.render.format import PLAIN, Format
 
 
 class Adapter:

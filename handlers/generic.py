@@ -16,7 +16,7 @@ from redis import Redis
 from bot.config import Config, ConfigError
 from bot.errors import BotError, Permanent, Rejected
 from bot.messages import AfterTimeout, IncomingMessage, Reply
-from bot.render import MARKDOWN
+from bot.render.format import MARKDOWN
 from handlers import http, signatures
 from handlers.allowlist import Allowlist
 from handlers.base import Adapter, Payload, load

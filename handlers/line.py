@@ -17,7 +17,7 @@ from bot import retry
 from bot.config import Config
 from bot.errors import BotError, Permanent
 from bot.messages import AfterTimeout, IncomingMessage, Reply
-from bot.render import PLAIN
+from bot.render.format import PLAIN
 from handlers import http, signatures
 from handlers.base import Adapter, Payload, load
 from handlers.http import PlatformAPI

@@ -8,7 +8,7 @@ from flask import Request
 from marshmallow import fields
 
 from bot.messages import IncomingMessage, Reply
-from bot.render import PLAIN
+from bot.render.format import PLAIN
 from handlers.base import Payload, load
 from handlers.meta import MetaAdapter
 

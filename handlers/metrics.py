@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from rq import Worker
 
 from bot import keys
-from bot.metrics import Collector
+from bot.ops.metrics import Collector
 from bot.runtime import Runtime
 from handlers import signatures
 

@@ -12,7 +12,7 @@ from marshmallow import fields
 
 from bot.errors import Permanent, Transient
 from bot.messages import AfterTimeout, IncomingMessage, Reply
-from bot.render import SLACK_MRKDWN
+from bot.render.format import SLACK_MRKDWN
 from handlers import http, signatures
 from handlers.base import Adapter, Payload, load
 from handlers.http import PlatformAPI

@@ -10,7 +10,7 @@ from marshmallow import fields, pre_load
 
 from bot.errors import FormattingRejected, Permanent, Transient
 from bot.messages import IncomingMessage, Reply
-from bot.render import TELEGRAM_HTML
+from bot.render.format import TELEGRAM_HTML
 from bot.retry import retry_after
 from handlers import http, signatures
 from handlers.base import Adapter, Payload, load

@@ -17,7 +17,7 @@ from bot import keys
 from bot.config import Config
 from bot.errors import Rejected
 from bot.messages import IncomingMessage, Reply
-from bot.render import WEB_HTML
+from bot.render.format import WEB_HTML
 from handlers.base import Adapter, Payload, load
 
 ID = validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$")

@@ -8,9 +8,9 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
-from bot import rejects
 from bot.errors import Rejected
 from bot.intake import Accepted
+from bot.ops import rejects
 from handlers.base import Adapter
 from handlers.registry import ADAPTERS
 

@@ -10,7 +10,7 @@ from redis import Redis
 
 from bot.config import Config
 from bot.messages import IncomingMessage, Reply
-from bot.render import WHATSAPP
+from bot.render.format import WHATSAPP
 from handlers.base import Payload, load
 from handlers.meta import MetaAdapter
 

@@ -18,8 +18,8 @@ from typing import Iterator
 import pytest
 import redis as redis_lib
 
-from bot import metrics
-from bot.local import free_port, redis_server_binary
+from bot.ops import metrics
+from bot.worker.local import free_port, redis_server_binary
 from tests.fakes import FakeOpenAI, FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,7 +146,7 @@ def client(app):
 @pytest.fixture
 def run_worker(app):
     """Run a real RQ worker in burst mode: it answers everything queued, then returns."""
-    from bot.worker import work
+    from bot.worker.process import work
 
     return lambda: work(app.extensions["bot"], burst=True)
 

@@ -12,7 +12,7 @@ from typing import Any
 import telegram
 
 from app import create_app
-from bot.worker import work
+from bot.worker.process import work
 from tests.conftest import TELEGRAM_SECRET
 from tests.fakes import Canned
 
@@ -74,7 +74,7 @@ def stored(redis) -> list[bytes]:
 
 def dead_letters(redis) -> list[dict[str, Any]]:
     """The dead-lettered turns, newest first."""
-    from bot import deadletters
+    from bot.ops import deadletters
 
     return deadletters.newest(redis, limit=1000)
 

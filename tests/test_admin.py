@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from bot import logs
+from bot.ops import logs
 from tests.conftest import ROOT
 from tests.fakes import openai_error
 from tests.helpers import Bot, post_update, update

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from app import create_app
-from bot.memory import estimate_tokens, fit
-from bot.worker import work
+from bot.turn.memory import estimate_tokens, fit
+from bot.worker.process import work
 from tests.helpers import post_update, update
 
 GROUP = {"chat_id": -100555, "chat_type": "supergroup"}
@@ -83,7 +83,7 @@ def test_group_replies_all_answers_everything(settings, telegram):
 
 
 def test_messages_leaving_the_history_are_summarised_not_forgotten(settings, llm):
-    from bot.memory import SUMMARY_INSTRUCTION
+    from bot.turn.memory import SUMMARY_INSTRUCTION
 
     app = create_app({**settings, "HISTORY_MAX_MESSAGES": "6"})
     for text in ("my name is Ada", "I live in Lyon", "I like tea", "and coffee", "where do I live?"):

@@ -8,7 +8,7 @@ import pytest
 from rq.registry import ScheduledJobRegistry
 
 from app import create_app
-from bot.worker import work
+from bot.worker.process import work
 from tests.fakes import Canned, FakePlatform, openai_error
 from tests.helpers import post_update, update
 from tests.vendors import STANDARD_SECRET, standard_verified

@@ -14,11 +14,11 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from app import create_app
-from bot import ledger
 from bot.config import ConfigError
 from bot.errors import Permanent, Rejected, Transient
 from bot.messages import Reply
-from bot.worker import work
+from bot.ops import ledger
+from bot.worker.process import work
 from handlers.allowlist import Allowlist
 from handlers.signatures import standard_key, standard_sign, standard_verify
 from tests.conftest import stop_group

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from app import create_app
-from bot import handoff, ledger
+from bot.ops import ledger
+from bot.turn import handoff
 from tests.helpers import Bot, texts
 
 TOKEN = "api-token-for-tests"

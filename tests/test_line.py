@@ -12,9 +12,10 @@ import pytest
 from linebot.v3 import webhooks as line_sdk
 
 from app import create_app
-from bot import keys, ledger
-from bot.render import utf16_len
-from bot.worker import work
+from bot import keys
+from bot.ops import ledger
+from bot.render.format import utf16_len
+from bot.worker.process import work
 from handlers.line import signature
 from tests.fakes import Call, Canned, FakePlatform, completion
 from tests.helpers import dead_letters, stored

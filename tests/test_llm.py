@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from bot import ledger
 from bot.config import ConfigError
+from bot.ops import ledger
 from bot.parameters import first_cap
 from tests.conftest import ROOT
 from tests.fakes import Canned, openai_refusal, vllm_extra_forbidden
@@ -158,7 +158,7 @@ def test_the_release_check_says_when_the_server_does_not_offer_the_model(setting
 
 
 def test_the_release_check_warns_when_it_cannot_list_the_models(settings):
-    from bot.local import free_port
+    from bot.worker.local import free_port
 
     result = check(settings, OPENAI_BASE_URL=f"http://127.0.0.1:{free_port()}/v1")  # nothing listens there
     assert result.exit_code == 0, result.output

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from app import create_app
-from bot.render import utf16_len
+from bot.render.format import utf16_len
 from tests.fakes import Call, Canned, FakePlatform, completion
 from tests.helpers import APP_SECRET, VERIFY_TOKEN, dead_letters, graph_error, post_signed, signed, stored
 

@@ -6,7 +6,7 @@ import redis as redis_lib
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
 from tests.conftest import TELEGRAM_SECRET, free_port
 from tests.fakes import Canned, completion, openai_error, telegram_error
 from tests.helpers import Bot, post_update, update

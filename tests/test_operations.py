@@ -6,7 +6,7 @@ import json
 import logging
 
 from app import create_app
-from bot.logs import JsonFormatter
+from bot.ops.logs import JsonFormatter
 from tests.conftest import free_port
 from tests.fakes import telegram_error
 from tests.helpers import post_update, update
@@ -39,7 +39,7 @@ def test_readyz_without_redis_is_503(settings):
 
 
 def test_log_lines_are_json_with_the_events_fields():
-    record = logging.LogRecord("bot.turns", logging.INFO, "", 0, "turn done", (), None)
+    record = logging.LogRecord("bot.turn.job", logging.INFO, "", 0, "turn done", (), None)
     record.conversation, record.latency_ms = "telegram:1", 42
     line = json.loads(JsonFormatter().format(record))
     assert (line["message"], line["conversation"], line["latency_ms"], line["level"]) == ("turn done", "telegram:1", 42, "INFO")

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from app import create_app
-from bot import commands, ledger
+from bot.ops import ledger
+from bot.turn import commands
 from tests.fakes import openai_error, telegram_error
 from tests.helpers import Bot, dead_letters, post_update, texts, update
 

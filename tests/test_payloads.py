@@ -17,7 +17,7 @@ from linebot.v3 import WebhookParser
 from linebot.v3 import webhooks as line_sdk
 
 from app import create_app
-from bot import ledger
+from bot.ops import ledger
 from tests.fakes import Canned, FakePlatform
 from tests.helpers import APP_SECRET, VERIFY_TOKEN, post_signed, stored
 from tests.vendors import (

@@ -6,7 +6,8 @@ import json
 import time
 from datetime import datetime, timedelta, timezone
 
-from bot import ledger, proactive
+from bot.ops import ledger
+from bot.outbound import proactive
 from tests.fakes import telegram_error
 from tests.helpers import Bot, dead_letters, post_update, texts, update
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app import create_app
-from bot import ledger
+from bot.ops import ledger
 from bot.prompts import PromptError, render, sample_variables
 from tests.helpers import Bot
 

@@ -9,8 +9,8 @@ import pytest
 from rq.registry import FailedJobRegistry
 
 from app import create_app
-from bot import ledger
-from bot.worker import work
+from bot.ops import ledger
+from bot.worker.process import work
 from tests.conftest import RedisServer, stop_group
 from tests.fakes import Canned, completion
 from tests.helpers import Bot, post_update, update

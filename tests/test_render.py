@@ -5,8 +5,8 @@ from __future__ import annotations
 import html
 import re
 
-from bot.render import MARKDOWN, PLAIN, SLACK_MRKDWN, TELEGRAM_HTML, WHATSAPP, Format, render, utf16_len
-from bot.spans import to_spans
+from bot.render.format import MARKDOWN, PLAIN, SLACK_MRKDWN, TELEGRAM_HTML, WHATSAPP, Format, render, utf16_len
+from bot.render.spans import to_spans
 
 
 def telegram(markdown: str, limit: int = 4096) -> list[str]:

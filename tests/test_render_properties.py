@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.render import MARKDOWN, PLAIN, SLACK_MRKDWN, TELEGRAM_HTML, WHATSAPP, Format, Part, chunks, render, utf16_len
-from bot.spans import Span, Tag, to_spans
+from bot.render.format import MARKDOWN, PLAIN, SLACK_MRKDWN, TELEGRAM_HTML, WHATSAPP, Format, Part, chunks, render, utf16_len
+from bot.render.spans import Span, Tag, to_spans
 from handlers.generic import Generic
 from handlers.line import Line
 from handlers.messenger import Messenger

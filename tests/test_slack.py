@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from app import create_app
-from bot import ledger
-from bot.worker import work
+from bot.ops import ledger
+from bot.worker.process import work
 from handlers import signatures
 from tests.fakes import Canned, FakePlatform
 from tests.helpers import dead_letters, stored

@@ -10,8 +10,8 @@ from rq import Queue, Worker
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from app import create_app
-from bot import ledger
-from bot.worker import work
+from bot.ops import ledger
+from bot.worker.process import work
 from tests.helpers import post_update, update
 
 

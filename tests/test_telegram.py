@@ -10,9 +10,9 @@ import time
 import pytest
 import telegram as ptb  # python-telegram-bot: `telegram` is the fake's fixture here
 
-from bot import ledger, metrics
 from bot.config import Config
-from bot.render import utf16_len
+from bot.ops import ledger, metrics
+from bot.render.format import utf16_len
 from tests.fakes import Canned, completion, openai_error, telegram_error
 from tests.helpers import SENT_AT, Bot, dead_letters, post_update, stored, texts, update
 

@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import pytest
 
 from app import create_app
-from bot import triggers
-from bot.worker import work
+from bot.outbound import triggers
+from bot.worker.process import work
 from tests.helpers import post_update, update
 
 

@@ -13,11 +13,11 @@ from flask import Flask, request
 from werkzeug.datastructures import MultiDict
 
 from app import create_app
-from bot import ledger
 from bot.config import Config
 from bot.errors import Rejected, Transient
 from bot.messages import Reply
-from bot.worker import work
+from bot.ops import ledger
+from bot.worker.process import work
 from handlers.twilio import Twilio, sign
 from tests.conftest import free_port
 from tests.fakes import Canned, FakePlatform, completion

@@ -93,7 +93,7 @@ def test_without_a_key_the_offline_model_answers(settings):
     offline = create_app(settings)
     client = offline.test_client()
     say(client, "hello")
-    from bot.worker import work
+    from bot.worker.process import work
 
     work(offline.extensions["bot"], burst=True)
     assert events(client)["replies"][0]["html"] == "(offline model) you said: hello"

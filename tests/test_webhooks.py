@@ -52,7 +52,7 @@ def test_messages_of_one_conversation_share_one_pending_turn(client, redis):
 
 
 def test_a_signed_payload_of_unexpected_shape_is_counted_and_kept_without_secrets(app, client, redis):
-    from bot import rejects
+    from bot.ops import rejects
 
     response = post_update(client, {"update_id": "not-a-number", "message": {"text": "hi"}, "bot_token": "123:SECRET"})
     assert response.status_code == 400

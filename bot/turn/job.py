@@ -9,14 +9,17 @@ import time
 from redis.exceptions import RedisError
 from rq.exceptions import ShutDownImminentException
 
-from bot import commands, events, handoff, ledger, memory, proactive, runtime
-from bot.conversation import OUTGOING, Conversation, LeaseLost, Turn
-from bot.delivery import Keepalive, deliver
+from bot import runtime
 from bot.errors import BotError
-from bot.limits import Limits
+from bot.ops import ledger
+from bot.outbound import events, proactive
 from bot.prompts import Prompt, variables
 from bot.retry import with_retries
 from bot.runtime import Runtime
+from bot.turn import commands, handoff, memory
+from bot.turn.conversation import OUTGOING, Conversation, LeaseLost, Turn
+from bot.turn.delivery import Keepalive, deliver
+from bot.turn.limits import Limits
 
 logger = logging.getLogger(__name__)
 

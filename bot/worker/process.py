@@ -9,10 +9,12 @@ import threading
 from redis.exceptions import RedisError
 from rq import Queue
 
-from bot import runtime, triggers, turns
+from bot import runtime
 from bot.intake import Recovered
+from bot.outbound import triggers
 from bot.runtime import Runtime
-from bot.slots import Pool
+from bot.turn import job
+from bot.worker.slots import Pool
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ def work(rt: Runtime, burst: bool = False) -> None:
     if not burst:
         sweeper.start()
     queues = [Queue(rt.config.queue_name, connection=rt.redis), rt.turns.events]  # turns first: events can wait
-    pool = Pool(queues, rt.config.worker_concurrency, rt.config.shutdown_grace, lambda: turns.hand_back_running(rt))
+    pool = Pool(queues, rt.config.worker_concurrency, rt.config.shutdown_grace, lambda: job.hand_back_running(rt))
     try:
         # RQ's own lines for each job (started, OK, result kept) repeat the "turn done" line: its warnings only
         pool.run(burst, "DEBUG" if rt.config.log_level == "DEBUG" else "WARNING")

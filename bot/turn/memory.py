@@ -9,8 +9,8 @@ from bot.errors import BotError
 from bot.retry import with_retries
 
 if TYPE_CHECKING:  # the worker's types, without importing the worker into the web process
-    from bot.conversation import Conversation
     from bot.runtime import Runtime
+    from bot.turn.conversation import Conversation
 
 logger = logging.getLogger(__name__)
 

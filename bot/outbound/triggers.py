@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo
 import yaml
 from croniter import croniter
 
-from bot import keys, proactive
+from bot import keys
 from bot.messages import IncomingMessage
+from bot.outbound import proactive
 from bot.runtime import Runtime
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,8 @@ from typing import Any, Callable
 
 from redis import Redis
 
-from bot import deadletters, keys
+from bot import keys
+from bot.ops import deadletters
 from bot.runtime import Runtime
 
 SCAN_BATCH = 1000  # keys read per round trip while looking for the conversation's records

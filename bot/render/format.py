@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Callable
 
-from bot.spans import Span, Tag, common_prefix, to_spans
-from bot.split import Splitter
+from bot.render.spans import Span, Tag, common_prefix, to_spans
+from bot.render.split import Splitter
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ from typing import Any
 
 from redis import Redis
 
-from bot import deadletters, keys, ledger
+from bot import keys
 from bot.config import Config
 from bot.messages import IncomingMessage
+from bot.ops import deadletters, ledger
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from redis import Redis
 
-from bot import keys, metrics
+from bot import keys
+from bot.ops import metrics
 
 CAPACITY = 10_000  # the oldest go first beyond this
 KEEP_SECONDS = 30 * 86400  # DEAD_LETTER_TTL's default: a letter keeps the user's words, so it is not kept for ever

@@ -10,8 +10,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from bot import checks, deadletters, forget, ledger, rejects, triggers
 from bot.messages import IncomingMessage
+from bot.ops import checks, deadletters, forget, ledger, rejects
+from bot.outbound import triggers
 from bot.runtime import Runtime
 
 
@@ -24,7 +25,7 @@ def _runtime() -> Runtime:
 @with_appcontext
 def worker(burst: bool) -> None:
     """Run an RQ worker that answers conversations."""
-    from bot.worker import work  # the web process never needs RQ's worker machinery
+    from bot.worker.process import work  # the web process never needs RQ's worker machinery
 
     work(_runtime(), burst=burst)
 

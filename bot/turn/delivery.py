@@ -9,12 +9,12 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Callable, Iterator
 
-from bot.conversation import Conversation, LeaseLost, Turn
 from bot.errors import BotError, FormattingRejected, Unconfirmed
 from bot.messages import AfterTimeout, Reply
-from bot.render import render
+from bot.render.format import render
 from bot.retry import with_retries
 from bot.runtime import Channel, Runtime
+from bot.turn.conversation import Conversation, LeaseLost, Turn
 
 logger = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from rq import Queue, Retry
 
 from bot import jobs, keys, runtime
 from bot.config import Config
-from bot.conversation import Turn
 from bot.runtime import Runtime
 from bot.signing import standard_key, standard_sign
+from bot.turn.conversation import Turn
 
 logger = logging.getLogger(__name__)
 

@@ -14,15 +14,16 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from bot import deadletters, jobs, keys, ledger, runtime
-from bot.conversation import Conversation, Turn
-from bot.delivery import Keepalive, deliver
+from bot import jobs, keys, runtime
 from bot.errors import BotError, Permanent
-from bot.ledger import DEAD_LETTER, REPLIED, UNCONFIRMED, unconfirmed_detail
 from bot.messages import IncomingMessage
+from bot.ops import deadletters, ledger
+from bot.ops.ledger import DEAD_LETTER, REPLIED, UNCONFIRMED, unconfirmed_detail
 from bot.prompts import PromptError, variables
 from bot.retry import with_retries
 from bot.runtime import Runtime
+from bot.turn.conversation import Conversation, Turn
+from bot.turn.delivery import Keepalive, deliver
 
 logger = logging.getLogger(__name__)
 
