@@ -17,7 +17,11 @@ from bot.ops import cli, logs
 from bot.ops.metrics import Metrics
 from bot.prompts import Prompts
 from bot.runtime import Runtime
-from handlers import admin, api, headers, health, metrics, registry, samples, telegram_cli, webchat, webhook_cli, webhooks
+from handlers import admin, api, headers, health, metrics, webhooks
+from handlers.cli import samples
+from handlers.cli import telegram as telegram_cli
+from handlers.cli import webhook as webhook_cli
+from handlers.platforms import registry, webchat
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from bot.prompts import PromptError, sample_variables
 from bot.runtime import Runtime
 from bot.turn import handoff
 from bot.turn.conversation import Conversation
-from handlers import signatures
-from handlers.base import Payload, validate_payload
+from handlers.platforms import signatures
+from handlers.platforms.base import Payload, validate_payload
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

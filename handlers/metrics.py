@@ -12,7 +12,7 @@ from rq import Worker
 from bot import keys
 from bot.ops.metrics import Collector
 from bot.runtime import Runtime
-from handlers import signatures
+from handlers.platforms import signatures
 
 bp = Blueprint("metrics", __name__)
 

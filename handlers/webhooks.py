@@ -11,8 +11,8 @@ from werkzeug.exceptions import HTTPException
 from bot.errors import Rejected
 from bot.intake import Accepted
 from bot.ops import rejects
-from handlers.base import Adapter
-from handlers.registry import ADAPTERS
+from handlers.platforms.base import Adapter
+from handlers.platforms.registry import ADAPTERS
 
 logger = logging.getLogger(__name__)
 

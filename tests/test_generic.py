@@ -19,8 +19,8 @@ from bot.errors import Permanent, Rejected, Transient
 from bot.messages import Reply
 from bot.ops import ledger
 from bot.worker.process import work
-from handlers.allowlist import Allowlist
-from handlers.signatures import standard_key, standard_sign, standard_verify
+from handlers.platforms.allowlist import Allowlist
+from handlers.platforms.signatures import standard_key, standard_sign, standard_verify
 from tests.conftest import stop_group
 from tests.fakes import Canned, FakePlatform, completion
 from tests.helpers import dead_letters, stored

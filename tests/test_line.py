@@ -16,7 +16,7 @@ from bot import keys
 from bot.ops import ledger
 from bot.render.format import utf16_len
 from bot.worker.process import work
-from handlers.line import signature
+from handlers.platforms.line import signature
 from tests.fakes import Call, Canned, FakePlatform, completion
 from tests.helpers import dead_letters, stored
 from tests.vendors import LINE_SECRET, line_signature, post_line

@@ -12,14 +12,14 @@ from hypothesis import strategies as st
 
 from bot.render.format import MARKDOWN, PLAIN, SLACK_MRKDWN, TELEGRAM_HTML, WHATSAPP, Format, Part, chunks, render, utf16_len
 from bot.render.spans import Span, Tag, to_spans
-from handlers.generic import Generic
-from handlers.line import Line
-from handlers.messenger import Messenger
-from handlers.slack import Slack
-from handlers.telegram import Telegram
-from handlers.twilio import Twilio
-from handlers.webchat import Webchat
-from handlers.whatsapp import WhatsApp
+from handlers.platforms.generic import Generic
+from handlers.platforms.line import Line
+from handlers.platforms.messenger import Messenger
+from handlers.platforms.slack import Slack
+from handlers.platforms.telegram import Telegram
+from handlers.platforms.twilio import Twilio
+from handlers.platforms.webchat import Webchat
+from handlers.platforms.whatsapp import WhatsApp
 from tests import tdlib
 
 PLATFORMS = [(a.format, a.max_text) for a in (Telegram, Slack, WhatsApp, Messenger, Twilio, Line, Generic, Webchat)]

@@ -8,7 +8,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from app import create_app
-from handlers.samples import BUILDERS, sample
+from handlers.cli.samples import BUILDERS, sample
 
 EVERY_PLATFORM = {
     "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "slack-secret",

@@ -12,7 +12,7 @@ import pytest
 from app import create_app
 from bot.ops import ledger
 from bot.worker.process import work
-from handlers import signatures
+from handlers.platforms import signatures
 from tests.fakes import Canned, FakePlatform
 from tests.helpers import dead_letters, stored
 from tests.vendors import SLACK_SECRET, post_slack

@@ -18,7 +18,7 @@ from bot.errors import Rejected, Transient
 from bot.messages import Reply
 from bot.ops import ledger
 from bot.worker.process import work
-from handlers.twilio import Twilio, sign
+from handlers.platforms.twilio import Twilio, sign
 from tests.conftest import free_port
 from tests.fakes import Canned, FakePlatform, completion
 from tests.helpers import dead_letters, stored

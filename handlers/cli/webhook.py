@@ -9,8 +9,8 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from bot.errors import BotError
-from handlers.base import Adapter
-from handlers.registry import ADAPTERS
+from handlers.platforms.base import Adapter
+from handlers.platforms.registry import ADAPTERS
 
 cli = AppGroup("webhook", help="Set, show or delete a platform's webhook through the platform's API.")
 PLATFORM = click.argument("platform", type=click.Choice(list(ADAPTERS)), metavar="PLATFORM")

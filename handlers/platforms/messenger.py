@@ -9,8 +9,8 @@ from marshmallow import fields
 
 from bot.messages import IncomingMessage, Reply
 from bot.render.format import PLAIN
-from handlers.base import Payload, load
-from handlers.meta import MetaAdapter
+from handlers.platforms.base import Payload, load
+from handlers.platforms.meta import MetaAdapter
 
 
 class Party(Payload):

@@ -13,9 +13,9 @@ from marshmallow import fields
 from bot.errors import Permanent, Transient
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render.format import SLACK_MRKDWN
-from handlers import http, signatures
-from handlers.base import Adapter, Payload, load
-from handlers.http import PlatformAPI
+from handlers.platforms import http, signatures
+from handlers.platforms.base import Adapter, Payload, load
+from handlers.platforms.http import PlatformAPI
 
 DEFAULT_API_URL = "https://slack.com/api"
 SIGNATURE = "X-Slack-Signature"

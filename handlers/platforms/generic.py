@@ -17,10 +17,10 @@ from bot.config import Config, ConfigError
 from bot.errors import BotError, Permanent, Rejected
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render.format import MARKDOWN
-from handlers import http, signatures
-from handlers.allowlist import Allowlist
-from handlers.base import Adapter, Payload, load
-from handlers.http import PlatformAPI
+from handlers.platforms import http, signatures
+from handlers.platforms.allowlist import Allowlist
+from handlers.platforms.base import Adapter, Payload, load
+from handlers.platforms.http import PlatformAPI
 
 SECRET_FORMAT = re.compile(r"(whsec_)?[A-Za-z0-9+/]+={0,2}")
 MIN_KEY_BYTES = 24  # the spec's shortest secret

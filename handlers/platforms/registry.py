@@ -5,8 +5,8 @@ from __future__ import annotations
 from redis import Redis
 
 from bot.config import Config
-from handlers import generic, line, messenger, slack, telegram, twilio, webchat, whatsapp
-from handlers.base import Adapter
+from handlers.platforms import generic, line, messenger, slack, telegram, twilio, webchat, whatsapp
+from handlers.platforms.base import Adapter
 
 ADAPTERS: dict[str, type[Adapter]] = {adapter.name: adapter for adapter in (
     telegram.Telegram,

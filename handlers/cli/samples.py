@@ -15,7 +15,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from bot.config import Config
-from handlers import line, signatures, twilio
+from handlers.platforms import line, signatures, twilio
 
 Sample = tuple[dict[str, str], bytes]  # headers, body
 

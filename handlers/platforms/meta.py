@@ -14,9 +14,9 @@ from redis import Redis
 
 from bot.config import Config
 from bot.errors import BotError, Permanent, Rejected, Transient
-from handlers import http, signatures
-from handlers.base import Adapter
-from handlers.http import PlatformAPI
+from handlers.platforms import http, signatures
+from handlers.platforms.base import Adapter
+from handlers.platforms.http import PlatformAPI
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from bot.config import Config
 from bot.errors import BotError, Permanent
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render.format import PLAIN
-from handlers import http, signatures
-from handlers.base import Adapter, Payload, load
-from handlers.http import PlatformAPI
+from handlers.platforms import http, signatures
+from handlers.platforms.base import Adapter, Payload, load
+from handlers.platforms.http import PlatformAPI
 
 logger = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from bot.errors import FormattingRejected, Permanent, Transient
 from bot.messages import IncomingMessage, Reply
 from bot.render.format import TELEGRAM_HTML
 from bot.retry import retry_after
-from handlers import http, signatures
-from handlers.base import Adapter, Payload, load
-from handlers.http import PlatformAPI
+from handlers.platforms import http, signatures
+from handlers.platforms.base import Adapter, Payload, load
+from handlers.platforms.http import PlatformAPI
 
 DEFAULT_API_URL = "https://api.telegram.org"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"

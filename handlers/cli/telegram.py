@@ -12,9 +12,9 @@ from flask.cli import AppGroup
 
 from bot.errors import Rejected, Transient
 from bot.retry import backoff
-from handlers.base import validate_payload
-from handlers.telegram import UPDATE, Telegram
-from handlers.webhook_cli import call_platform, enabled_adapter
+from handlers.cli.webhook import call_platform, enabled_adapter
+from handlers.platforms.base import validate_payload
+from handlers.platforms.telegram import UPDATE, Telegram
 
 POLL_SECONDS = 25  # how long one getUpdates call waits for updates
 MAX_DOUBLINGS = 10  # the backoff is at its longest long before; more would overflow its float

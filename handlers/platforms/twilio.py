@@ -18,9 +18,9 @@ from redis import Redis
 from bot.config import Config
 from bot.errors import BotError, Permanent, Transient
 from bot.messages import AfterTimeout, IncomingMessage, Reply
-from handlers import http, signatures
-from handlers.base import Adapter, Payload, validate_payload
-from handlers.http import PlatformAPI
+from handlers.platforms import http, signatures
+from handlers.platforms.base import Adapter, Payload, validate_payload
+from handlers.platforms.http import PlatformAPI
 
 logger = logging.getLogger(__name__)
 

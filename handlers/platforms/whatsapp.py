@@ -11,8 +11,8 @@ from redis import Redis
 from bot.config import Config
 from bot.messages import IncomingMessage, Reply
 from bot.render.format import WHATSAPP
-from handlers.base import Payload, load
-from handlers.meta import MetaAdapter
+from handlers.platforms.base import Payload, load
+from handlers.platforms.meta import MetaAdapter
 
 # What a person sends: text, a choice from the bot's buttons or lists, or media the bot cannot read.
 # Reactions, system and unsupported messages are not answered.

@@ -18,7 +18,7 @@ from bot.config import Config
 from bot.errors import Rejected
 from bot.messages import IncomingMessage, Reply
 from bot.render.format import WEB_HTML
-from handlers.base import Adapter, Payload, load
+from handlers.platforms.base import Adapter, Payload, load
 
 ID = validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$")
 KEEP_SECONDS = 86400  # a browser session's replies wait this long to be read
@@ -90,7 +90,7 @@ class Webchat(Adapter):
         }
 
 
-bp = Blueprint("webchat", __name__, template_folder="templates")
+bp = Blueprint("webchat", __name__, template_folder="../templates")
 
 
 def _webchat() -> Webchat:
