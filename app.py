@@ -1,8 +1,8 @@
-"""The composition root: builds the Flask app (web) and the runtime the worker uses."""
+"""The composition root: `create_app` builds the Flask app (web) and the runtime the worker uses; importing this module
+builds nothing (gunicorn serves "app:create_app()", and `flask --app app` finds the factory)."""
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 from typing import Mapping
@@ -59,8 +59,3 @@ def _announce(rt: Runtime) -> None:
     if rt.config.offline:
         logger.warning(OFFLINE_MODEL_HINT)
 
-
-app = create_app()
-# What the imports and the app built lives as long as the process: the collector need not walk it again. A full
-# collection over it (the openai SDK's many types among it) stopped every request and turn in flight for 80 ms.
-gc.freeze()

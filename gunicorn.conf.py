@@ -5,6 +5,8 @@ process for as long as it likes (slowloris; bench/slowloris.py measures it). The
 buffers each request whole before passing it on, as Heroku's router does; these settings bound the rest.
 """
 
+import gc
+
 from gunicorn import glogging
 
 from bot.config import Config
@@ -43,3 +45,10 @@ def _path(url: str) -> str:
 
 
 logger_class = AccessLogger
+
+
+def post_worker_init(worker: object) -> None:
+    """Once a web process has built its app. What the imports and the app built lives as long as the process: the
+    collector need not walk it again. A full collection over it (the openai SDK's many types among it) stopped every
+    request and turn in flight for 80 ms. (The worker command freezes its own: bot/ops/cli.py.)"""
+    gc.freeze()

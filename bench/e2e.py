@@ -340,7 +340,7 @@ class Stack:
         self.exit.callback(self.llm.stop)
         self.exit.callback(self.telegram.stop)
         self.env = bot_env(redis_url, self.llm.url, self.telegram.url)
-        self.url = f"http://127.0.0.1:{self.exit.enter_context(servers.web_server('app:app', self.env))}/webhooks/telegram"
+        self.url = f"http://127.0.0.1:{self.exit.enter_context(servers.web_server(servers.PROCFILE_APP, self.env))}/webhooks/telegram"
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ def worker(burst: bool) -> None:
     """Run an RQ worker that answers conversations."""
     from bot.worker.process import work  # the web process never needs RQ's worker machinery
 
+    gc.freeze()  # the app and the imports live as long as the process: why, in gunicorn.conf.py's post_worker_init
     work(_runtime(), burst=burst)
 
 
