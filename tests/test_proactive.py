@@ -110,3 +110,13 @@ def test_a_message_scheduled_before_the_upgrade_still_goes_out(settings, telegra
     b.app.extensions["bot"].turns.queue.enqueue("bot.proactive.send_later", CONVERSATION, json.dumps(item))
     b.run()
     assert texts(telegram)[-1] == "Scheduled by the previous release."
+
+
+def test_a_message_scheduled_under_the_previous_module_path_still_goes_out(settings, redis, telegram):
+    b = Bot(settings, API_TOKEN=TOKEN)
+    known(b)
+    item = proactive.outgoing("Scheduled before the modules moved.")
+    redis.set(f"bot:scheduled:{item['id']}", json.dumps({**item, "conversation": CONVERSATION}))
+    b.app.extensions["bot"].turns.queue.enqueue("bot.proactive.send_scheduled", CONVERSATION, item["id"])  # its time came
+    b.run()
+    assert texts(telegram)[-1] == "Scheduled before the modules moved."

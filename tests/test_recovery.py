@@ -153,3 +153,13 @@ def test_a_worker_killed_mid_send_of_a_proactive_message_neither_rewrites_it_nor
     assert [body["text"][:2] for body in telegram.sent[1:]] == ["P0", "P1", "P2"]  # the part in flight is not asked again
     assert ledger.lookup(redis, "api", response.get_json()["id"])["outcome"] == "unconfirmed"
     assert len(llm.completions) == 2  # "hi", and the message: written once
+
+
+def test_a_turn_queued_under_the_previous_module_path_still_runs(settings, telegram):
+    b = Bot(settings)
+    post_update(b.client, update("queued before the upgrade"))
+    queue = b.app.extensions["bot"].turns.queue
+    queue.empty()  # the job intake queued, replaced by one as the previous release named it
+    queue.enqueue("bot.turns.run", "telegram:123456789")
+    b.run()
+    assert sent_texts(telegram) == ["LLM: queued before the upgrade"]
