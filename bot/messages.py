@@ -1,4 +1,5 @@
-"""The only things that cross between handlers/ (platforms) and bot/ (conversations)."""
+"""The seam: the only things that cross between handlers/ (platforms) and bot/ (conversations), the messages both
+ways and the outbound half of an adapter."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import json
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
+
+from bot.render.format import Format
 
 
 @dataclass(frozen=True)
@@ -58,3 +61,29 @@ class AfterTimeout(StrEnum):
     RESEND = "resend"  # safe to send again: it did not land, or the platform drops a repeat of the same key
     DELIVERED = "delivered"  # the platform shows it landed
     UNKNOWN = "unknown"  # no way to tell: it is not resent (a duplicate is worse) but recorded as unconfirmed
+
+
+class Channel(Protocol):
+    """The outbound half of a platform adapter: all that bot/ knows of a platform."""
+
+    name: str
+    max_text: int  # the platform's limit for one message
+    format: Format
+    typing_every: float  # seconds between typing indicators: a little less than the platform shows one
+    reply_window: int  # seconds after the user's last message that the platform takes free-form text; 0: any time
+
+    def send(self, reply: Reply) -> None:
+        """Deliver one part; raise Transient, Permanent or FormattingRejected."""
+        ...
+
+    def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
+        """Show the user that the bot is writing."""
+        ...
+
+    def after_timeout(self, reply: Reply) -> AfterTimeout:
+        """Whether a part sent without an answer in time may be sent again, landed, or cannot be known."""
+        ...
+
+    def forget(self, conversation_id: str) -> int:
+        """Delete what the platform adapter keeps of a conversation (an erasure request); returns how many records."""
+        ...

@@ -3,42 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol
+from typing import Mapping
 
 from redis import Redis
 
 from bot.config import Config
 from bot.intake import TurnQueue
 from bot.llm import LLM
-from bot.messages import AfterTimeout, Reply
+from bot.messages import Channel
 from bot.ops.metrics import Metrics
 from bot.prompts import Prompts
-from bot.render.format import Format
-
-
-class Channel(Protocol):
-    """The outbound half of a platform adapter: all that bot/ knows of a platform."""
-
-    name: str
-    max_text: int  # the platform's limit for one message
-    format: Format
-    typing_every: float  # seconds between typing indicators: a little less than the platform shows one
-
-    def send(self, reply: Reply) -> None:
-        """Deliver one part; raise Transient, Permanent or FormattingRejected."""
-        ...
-
-    def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
-        """Show the user that the bot is writing."""
-        ...
-
-    def after_timeout(self, reply: Reply) -> AfterTimeout:
-        """Whether a part sent without an answer in time may be sent again, landed, or cannot be known."""
-        ...
-
-    def forget(self, conversation_id: str) -> int:
-        """Delete what the platform adapter keeps of a conversation (an erasure request); returns how many records."""
-        ...
 
 
 @dataclass(frozen=True)

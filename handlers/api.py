@@ -17,6 +17,7 @@ from bot.turn import handoff
 from bot.turn.conversation import Conversation
 from handlers.platforms import signatures
 from handlers.platforms.base import Payload, validate_payload
+from handlers.platforms.registry import ADAPTERS
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -75,14 +76,16 @@ def send() -> Any:
 
 
 def _check_reachable(conversation: str) -> None:
-    """Refuse a conversation nobody wrote in, and a WhatsApp user outside the 24-hour window."""
+    """Refuse a conversation nobody wrote in, and a user outside their platform's reply window (WhatsApp's 24 hours)."""
     rt = _runtime()
     contact = Conversation(rt.redis, conversation, rt.config).contact()
     if contact is None:
         raise Rejected(f"unknown conversation {conversation}: its user must have written to the bot first", 404)
-    if proactive.outside_whatsapp_window(contact):
-        raise Rejected("outside WhatsApp's 24-hour customer-service window: the user last wrote more than 24 hours "
-                       "ago, and WhatsApp only delivers approved templates then", 409)
+    window = ADAPTERS[contact.platform].reply_window if contact.platform in ADAPTERS else 0  # enabled here or not
+    if proactive.outside_reply_window(contact, window):
+        hours = window // 3600
+        raise Rejected(f"outside {contact.platform}'s {hours}-hour customer-service window: the user last wrote more than "
+                       f"{hours} hours ago, and {contact.platform} only delivers approved templates then", 409)
 
 
 def _check_prompt(name: str, values: dict[str, Any]) -> None:

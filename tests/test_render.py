@@ -5,8 +5,13 @@ from __future__ import annotations
 import html
 import re
 
-from bot.render.format import MARKDOWN, PLAIN, SLACK_MRKDWN, TELEGRAM_HTML, WHATSAPP, Format, render, utf16_len
+from bot.render.format import MARKDOWN, PLAIN, Format, render, utf16_len
 from bot.render.spans import to_spans
+from handlers.platforms.slack import Slack
+from handlers.platforms.telegram import Telegram
+from handlers.platforms.whatsapp import WhatsApp
+
+TELEGRAM_HTML, SLACK_MRKDWN, WHATSAPP = Telegram.format, Slack.format, WhatsApp.format
 
 
 def telegram(markdown: str, limit: int = 4096) -> list[str]:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.render.format import MARKDOWN, PLAIN, SLACK_MRKDWN, TELEGRAM_HTML, WHATSAPP, Format, Part, chunks, render, utf16_len
+from bot.render.format import MARKDOWN, PLAIN, Format, Part, chunks, render, utf16_len
 from bot.render.spans import Span, Tag, to_spans
 from handlers.platforms.generic import Generic
 from handlers.platforms.line import Line
@@ -22,6 +22,7 @@ from handlers.platforms.webchat import Webchat
 from handlers.platforms.whatsapp import WhatsApp
 from tests import tdlib
 
+TELEGRAM_HTML, SLACK_MRKDWN, WHATSAPP = Telegram.format, Slack.format, WhatsApp.format
 PLATFORMS = [(a.format, a.max_text) for a in (Telegram, Slack, WhatsApp, Messenger, Twilio, Line, Generic, Webchat)]
 FORMATS = {"html": TELEGRAM_HTML, "plain": PLAIN, "slack": SLACK_MRKDWN, "whatsapp": WHATSAPP, "markdown": MARKDOWN}
 CASES = PLATFORMS + [(fmt, limit) for fmt in FORMATS.values() for limit in (120, 300)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -39,6 +40,17 @@ def test_the_audience_can_be_one_platform(settings, tmp_path, telegram, redis):
     known(app, 1)
     triggers.run_due(rt)
     assert redis.keys("bot:outbox:*") == []
+
+
+def test_users_outside_their_platforms_reply_window_are_skipped(settings, tmp_path, redis):
+    meta = {"WHATSAPP_ACCESS_TOKEN": "t", "WHATSAPP_APP_SECRET": "s", "WHATSAPP_VERIFY_TOKEN": "v"}
+    app, rt = bot({**settings, **meta}, tmp_path, [{"name": "t", "cron": "* * * * *", "audience": "platform:whatsapp", "text": "x"}])
+    for user, hours in (("fresh", 23), ("stale", 25)):  # WhatsApp takes free-form text for 24 hours
+        contact = {"platform": "whatsapp", "message_id": user, "conversation_id": f"1065:{user}", "user_id": user, "text": "",
+                   "received_at": time.time() - hours * 3600, "context": {}}
+        redis.set(f"bot:contact:whatsapp:1065:{user}", json.dumps(contact))
+    triggers.run_due(rt)
+    assert redis.keys("bot:outbox:*") == [b"bot:outbox:whatsapp:1065:fresh"]
 
 
 def test_the_last_tick_is_the_latest_scheduled_time():

@@ -27,8 +27,6 @@ from bot.turn.delivery import Keepalive, deliver
 
 logger = logging.getLogger(__name__)
 
-WHATSAPP_WINDOW = 24 * 3600  # seconds after the user's last message that WhatsApp takes free-form text
-
 
 def outgoing(text: str | None = None, prompt: str | None = None, values: dict[str, Any] | None = None) -> dict[str, Any]:
     """A message to send: literal `text`, or text the LLM writes from the named `prompt` and its `values`."""
@@ -118,9 +116,9 @@ def _letter(convo: Conversation, item: dict[str, Any], error: BotError) -> dict[
             "outgoing": item}
 
 
-def outside_whatsapp_window(contact: IncomingMessage) -> bool:
-    """WhatsApp delivers free-form text only within 24 hours of the user's last message (else error 131047)."""
-    return contact.platform == "whatsapp" and time.time() - contact.received_at > WHATSAPP_WINDOW
+def outside_reply_window(contact: IncomingMessage, window: int) -> bool:
+    """Whether the user last wrote longer ago than the platform's reply window (0: none) lets free-form text through."""
+    return bool(window) and time.time() - contact.received_at > window
 
 
 def _record(rt: Runtime, convo: Conversation, item: dict[str, Any], outcome: str, detail: str) -> None:

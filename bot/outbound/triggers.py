@@ -90,13 +90,15 @@ def _fire(rt: Runtime, trigger: Trigger) -> None:
 
 
 def _audience(rt: Runtime, audience: str):
-    """The known conversations the trigger is for; WhatsApp users outside their 24-hour window are skipped."""
+    """The known conversations the trigger is for; users outside their platform's reply window (WhatsApp's 24 hours)
+    are skipped."""
     platform = audience.split(":", 1)[1] if audience.startswith("platform:") else None
     for name in rt.redis.scan_iter(match=keys.contact("*"), count=500):
         raw = rt.redis.get(name)
         contact = IncomingMessage.from_json(raw) if raw else None
         if contact is None or (platform and contact.platform != platform):
             continue
-        if proactive.outside_whatsapp_window(contact):
+        channel = rt.channels.get(contact.platform)
+        if channel and proactive.outside_reply_window(contact, channel.reply_window):
             continue
         yield contact

@@ -86,7 +86,7 @@ def _html_close(tag: Tag) -> str:
     return f"</{tag[0]}>"
 
 
-def _marks(marks: dict[str, tuple[str, str]], escape: Callable[[str], str] = lambda s: s, code_in_links: bool = True) -> Format:
+def marks(marks: dict[str, tuple[str, str]], escape: Callable[[str], str] = lambda s: s, code_in_links: bool = True) -> Format:
     """A lightweight markup that wraps each formatted run in marks, such as *bold*; links become `text (url)`."""
     marks = {"a": ("", " ({0})"), **marks}
 
@@ -99,23 +99,15 @@ def _marks(marks: dict[str, tuple[str, str]], escape: Callable[[str], str] = lam
     return Format(opening, closing, escape, counts_markup=True, code_in_links=code_in_links)
 
 
-_CODE = {"code": ("`", "`"), "pre": ("```\n", "\n```")}
+CODE = {"code": ("`", "`"), "pre": ("```\n", "\n```")}  # code as the lightweight markups of chat apps mark it
 
-# Telegram's HTML parse mode; its length limit counts the text after entity parsing.
-TELEGRAM_HTML = Format(_html_open, _html_close, lambda s: html.escape(s, quote=False))
-# The web chat page shows the same small tag set, styled by its own CSS.
-WEB_HTML = TELEGRAM_HTML
-PLAIN = _marks({})
-# Slack's mrkdwn: only &, < and > are escaped; a link's text shows no code marks, so they are left out.
-SLACK_MRKDWN = _marks(
-    {"b": ("*", "*"), "i": ("_", "_"), "s": ("~", "~"), "a": ("<{0}|", ">"), **_CODE},
-    lambda s: s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
-    code_in_links=False,
-)
-WHATSAPP = _marks({"b": ("*", "*"), "i": ("_", "_"), "s": ("~", "~"), **_CODE})
+# A small tag set (b, i, s, code, pre with its language, a, blockquote): what Telegram's HTML parse mode and the web chat
+# page show. Its length counts the text only, as Telegram's limit counts the text after entity parsing.
+HTML = Format(_html_open, _html_close, lambda s: html.escape(s, quote=False))
+PLAIN = marks({})
 # Standard Markdown again, for systems that render it themselves.
-MARKDOWN = _marks({"b": ("**", "**"), "i": ("_", "_"), "s": ("~~", "~~"), "a": ("[", "]({0})"),
-                   "code": ("`", "`"), "pre": ("```{0}\n", "\n```")})
+MARKDOWN = marks({"b": ("**", "**"), "i": ("_", "_"), "s": ("~~", "~~"), "a": ("[", "]({0})"),
+                  "code": ("`", "`"), "pre": ("```{0}\n", "\n```")})
 
 
 def render(markdown: str, fmt: Format, limit: int) -> list[Part]:

@@ -10,10 +10,10 @@ from dataclasses import replace
 from typing import Callable, Iterator
 
 from bot.errors import BotError, FormattingRejected, Unconfirmed
-from bot.messages import AfterTimeout, Reply
+from bot.messages import AfterTimeout, Channel, Reply
 from bot.render.format import render
 from bot.retry import with_retries
-from bot.runtime import Channel, Runtime
+from bot.runtime import Runtime
 from bot.turn.conversation import Conversation, LeaseLost, Turn
 
 logger = logging.getLogger(__name__)

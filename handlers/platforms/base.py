@@ -10,23 +10,22 @@ from redis import Redis
 
 from bot.config import Config
 from bot.errors import Rejected
-from bot.messages import AfterTimeout, IncomingMessage, Reply
+from bot.messages import AfterTimeout, Channel, IncomingMessage, Reply
 from bot.render.format import PLAIN, Format
 
 
-class Adapter:
-    """One chat platform: verifies and parses its webhooks, sends its replies.
+class Adapter(Channel):
+    """One chat platform: verifies and parses its webhooks, and is the Channel (bot/messages.py) its replies go through.
 
-    Subclasses set the class attributes and implement verify, parse and send; the rest
+    Subclasses set the class attributes (name and max_text among them) and implement verify, parse and send; the rest
     has defaults that suit most platforms.
     """
 
-    name: str
-    max_text: int  # the platform's limit for one message
     format: Format = PLAIN
     required: tuple[str, ...] = ()  # the environment variables that enable it
     dedupe_ttl: int = 3 * 86400  # seconds a message id is remembered: longer than the platform retries
     typing_every: float = 4.0  # seconds between typing indicators, where the platform has one
+    reply_window: int = 0  # most platforms take free-form text however long ago the user last wrote
     # Set where no API can register the webhook: one sentence saying where the operator sets it instead.
     webhook_console: str = ""
 

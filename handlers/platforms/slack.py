@@ -12,7 +12,7 @@ from marshmallow import fields
 
 from bot.errors import Permanent, Transient
 from bot.messages import AfterTimeout, IncomingMessage, Reply
-from bot.render.format import SLACK_MRKDWN
+from bot.render.format import CODE, marks
 from handlers.platforms import http, signatures
 from handlers.platforms.base import Adapter, Payload, load
 from handlers.platforms.http import PlatformAPI
@@ -24,6 +24,12 @@ AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked"
 MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
 PERSON_SUBTYPES = {None, "file_share"}  # a person's new message: plain, or sharing files (with words or not)
 REPLY_EVENT = "bot_reply_part"  # the metadata event type of every part the bot posts
+# mrkdwn: only &, < and > are escaped; a link's text shows no code marks, so they are left out.
+MRKDWN = marks(
+    {"b": ("*", "*"), "i": ("_", "_"), "s": ("~", "~"), "a": ("<{0}|", ">"), **CODE},
+    lambda s: s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
+    code_in_links=False,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +67,7 @@ class Slack(Adapter):
 
     name = "slack"
     max_text = 4000  # Slack's recommended ceiling for `text`, markup included
-    format = SLACK_MRKDWN
+    format = MRKDWN
     required = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
     dedupe_ttl = 26 * 3600  # three retries within 6 minutes, or 24 h with Delayed Events
     webhook_console = ("Slack's bot token cannot set the webhook: paste https://<your-app>/webhooks/slack as the "

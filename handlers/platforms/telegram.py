@@ -10,7 +10,7 @@ from marshmallow import fields, pre_load
 
 from bot.errors import FormattingRejected, Permanent, Transient
 from bot.messages import IncomingMessage, Reply
-from bot.render.format import TELEGRAM_HTML
+from bot.render.format import HTML
 from bot.retry import retry_after
 from handlers.platforms import http, signatures
 from handlers.platforms.base import Adapter, Payload, load
@@ -73,7 +73,7 @@ class Telegram(Adapter):
 
     name = "telegram"
     max_text = 4096
-    format = TELEGRAM_HTML
+    format = HTML  # the HTML parse mode
     required = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET")
     dedupe_ttl = 26 * 3600  # Telegram drops undelivered updates after 24 h
 

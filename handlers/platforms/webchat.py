@@ -17,7 +17,7 @@ from bot import keys
 from bot.config import Config
 from bot.errors import Rejected
 from bot.messages import IncomingMessage, Reply
-from bot.render.format import WEB_HTML
+from bot.render.format import HTML
 from handlers.platforms.base import Adapter, Payload, load
 
 ID = validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$")
@@ -39,7 +39,7 @@ class Webchat(Adapter):
 
     name = "webchat"
     max_text = 20000
-    format = WEB_HTML
+    format = HTML  # styled by the page's own CSS
     dedupe_ttl = 3600  # the page retries a failed POST within seconds
     webhook_console = "the chat page needs no webhook: it posts to this app itself, from /chat"
 

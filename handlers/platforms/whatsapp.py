@@ -10,13 +10,14 @@ from redis import Redis
 
 from bot.config import Config
 from bot.messages import IncomingMessage, Reply
-from bot.render.format import WHATSAPP
+from bot.render.format import CODE, marks
 from handlers.platforms.base import Payload, load
 from handlers.platforms.meta import MetaAdapter
 
 # What a person sends: text, a choice from the bot's buttons or lists, or media the bot cannot read.
 # Reactions, system and unsupported messages are not answered.
 CONTENT = {"text", "interactive", "button", "image", "audio", "video", "document", "sticker", "location", "contacts"}
+FORMATTING = marks({"b": ("*", "*"), "i": ("_", "_"), "s": ("~", "~"), **CODE})
 
 
 class Text(Payload):
@@ -94,11 +95,12 @@ class WhatsApp(MetaAdapter):
     title = "WhatsApp"
     prefix = "WHATSAPP"
     max_text = 4096
-    format = WHATSAPP
+    format = FORMATTING
     required = ("WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN")
     token_setting = "WHATSAPP_ACCESS_TOKEN"
     webhook_object = "whatsapp_business_account"
     typing_every = 20  # WhatsApp shows the indicator for up to 25 s
+    reply_window = 24 * 3600  # free-form text only within 24 hours of the user's last message (else error 131047)
     rate_limits = frozenset({4, 80007, 130429, 131056})  # app, business use case, throughput, pair rate
     refusals = {(131047, None): "WhatsApp refused free-form text: the user's last message is more than 24 hours old "
                                 "(131047); reply with an approved template instead"}
