@@ -62,7 +62,7 @@ def test_a_weak_password_leaves_admin_off_and_fails_the_release_check(settings, 
 
 def test_the_admin_password_is_never_logged_whatever_its_length(settings):
     env = {**os.environ, **settings, "ADMIN_USERNAME": "ops", "ADMIN_PASSWORD": "pw4"}
-    script = "import logging, app; logging.getLogger('probe').warning('signed in with pw4')"
+    script = "import logging, app; app.create_app(); logging.getLogger('probe').warning('signed in with pw4')"
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert "signed in with [secret]" in result.stderr and "pw4" not in result.stderr
 
