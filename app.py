@@ -10,7 +10,7 @@ from typing import Mapping
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bot import llm, storage
+from bot import llm, runtime, storage
 from bot.config import OFFLINE_MODEL_HINT, Config
 from bot.intake import TurnQueue
 from bot.ops import cli, logs
@@ -42,15 +42,15 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     channels = registry.enabled(settings, redis)
     prompts = Prompts(settings.prompts_dir, settings.prompt, redis)
     measures = Metrics(redis)
-    app.extensions["bot"] = Runtime(settings, redis, llm.build(settings, measures), channels, TurnQueue(redis, settings),
-                                    prompts, measures)
+    rt = Runtime(settings, redis, llm.build(settings, measures), channels, TurnQueue(redis, settings), prompts, measures)
+    app.extensions[runtime.APP_KEY] = rt
     for blueprint in (webhooks.bp, webchat.bp, api.bp, health.bp, metrics.bp):
         app.register_blueprint(blueprint)
-    admin.install(app, app.extensions["bot"])
+    admin.install(app, rt)
     headers.install(app)
     for command in (*cli.COMMANDS, webhook_cli.cli, telegram_cli.cli, samples.send_sample, webchat.chat):
         app.cli.add_command(command)
-    _announce(app.extensions["bot"])
+    _announce(rt)
     return app
 
 

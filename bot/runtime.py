@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from flask import current_app
 from redis import Redis
 
 from bot.config import Config
@@ -28,6 +29,7 @@ class Runtime:
     metrics: Metrics
 
 
+APP_KEY = "bot"  # where create_app keeps the app's runtime: app.extensions[APP_KEY]
 _current: Runtime | None = None  # RQ calls job functions by name, so they find their dependencies here
 
 
@@ -42,3 +44,8 @@ def current() -> Runtime:
     if _current is None:
         raise RuntimeError("no runtime installed: start workers with `flask --app app worker`")
     return _current
+
+
+def app_runtime() -> Runtime:
+    """The runtime of the Flask app serving this request or running this command: what create_app built for it."""
+    return current_app.extensions[APP_KEY]

@@ -10,12 +10,12 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, render_template, request
+from flask import Blueprint, Flask, Response, render_template, request
 
 from bot import keys
 from bot.config import Config
 from bot.ops import checks, deadletters
-from bot.runtime import Runtime
+from bot.runtime import Runtime, app_runtime
 from bot.turn import handoff
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def _guard() -> Response | None:
     """Everything under /admin: basic auth, with wrong guesses throttled per client; the dashboard's calls from itself only."""
     if not request.path.startswith("/admin"):
         return None
-    rt: Runtime = current_app.extensions["bot"]
+    rt = app_runtime()
     failures = keys.login_failures(request.remote_addr or "?")
     if int(rt.redis.get(failures) or 0) >= LOGIN_FAILURES:
         return Response("Admin: too many wrong credentials from this address: try again in a minute.", 429, {"Retry-After": "60"})
@@ -93,7 +93,7 @@ def _from_dashboard() -> bool:
 @bp.get("/admin")
 def overview() -> str:
     """Conversations, paused ones, dead letters, and each user's usage today with its estimated cost."""
-    rt: Runtime = current_app.extensions["bot"]
+    rt = app_runtime()
     paused = _paused(rt)
     return render_template("admin.html", active=rt.redis.zcard(keys.active()), known=rt.redis.zcard(keys.recent()),
                            recent=_recent(rt, {item["conversation"] for item in paused}), paused=paused,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
 from bot.errors import Rejected
 from bot.intake import Accepted
 from bot.ops import rejects
+from bot.runtime import app_runtime
 from handlers.platforms.base import Adapter
 from handlers.platforms.registry import ADAPTERS
 
@@ -30,7 +31,7 @@ def receive(platform: str) -> Response:
     handshake = adapter.handshake(request)
     if handshake is not None:
         return handshake
-    rt = current_app.extensions["bot"]
+    rt = app_runtime()
     for message in adapter.parse(request):
         if rt.turns.accept(message, adapter.dedupe_ttl) is Accepted.DUPLICATE:
             rt.metrics.count("dedupe_hits", platform=adapter.name)
@@ -43,7 +44,7 @@ def count(response: Response) -> Response:
     if request.path.startswith("/webhooks/"):
         platform = (request.view_args or {}).get("platform")
         platform = platform if platform in ADAPTERS else "unknown"  # bounded: no label per made-up path
-        current_app.extensions["bot"].metrics.count("webhooks", platform=platform, status=str(response.status_code))
+        app_runtime().metrics.count("webhooks", platform=platform, status=str(response.status_code))
     return response
 
 
@@ -57,11 +58,11 @@ def confirm(platform: str) -> Response:
 
 
 def _adapter(platform: str) -> Adapter:
-    adapter = current_app.extensions["bot"].channels.get(platform)
+    adapter = app_runtime().channels.get(platform)
     if adapter is not None:
         return adapter
     if platform in ADAPTERS:
-        missing = ADAPTERS[platform].missing(current_app.extensions["bot"].config)
+        missing = ADAPTERS[platform].missing(app_runtime().config)
         raise Rejected(f"platform {platform} is not enabled: set {', '.join(missing)}", 404)
     raise Rejected(f"unknown platform {platform}", 404)
 
@@ -78,7 +79,7 @@ def rejected(error: Rejected) -> tuple[Response, int]:
 def _keep(platform: str, reason: str) -> None:
     body = request.get_json(silent=True) if request.is_json else request.form.to_dict() or request.get_data(as_text=True)
     try:
-        rejects.keep(current_app.extensions["bot"].redis, platform, reason, body)
+        rejects.keep(app_runtime().redis, platform, reason, body)
     except RedisError:
         logger.warning("could not keep the refused payload: Redis unavailable")
 

@@ -8,17 +8,12 @@ import time
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from bot.messages import IncomingMessage
 from bot.ops import checks, deadletters, forget, ledger, rejects
 from bot.outbound import triggers
-from bot.runtime import Runtime
-
-
-def _runtime() -> Runtime:
-    return current_app.extensions["bot"]
+from bot.runtime import Runtime, app_runtime
 
 
 @click.command("worker")
@@ -29,14 +24,14 @@ def worker(burst: bool) -> None:
     from bot.worker.process import work  # the web process never needs RQ's worker machinery
 
     gc.freeze()  # the app and the imports live as long as the process: why, in gunicorn.conf.py's post_worker_init
-    work(_runtime(), burst=burst)
+    work(app_runtime(), burst=burst)
 
 
 @click.command("check")
 @with_appcontext
 def check() -> None:
     """Check configuration, prompts and Redis: the Procfile's release step."""
-    rt = _runtime()
+    rt = app_runtime()
     click.echo(checks.summary(rt))
     found = checks.problems(rt, warn=lambda line: click.echo(f"warning: {line}", err=True))
     for problem in found:
@@ -52,7 +47,7 @@ def check() -> None:
 @with_appcontext
 def outcome(platform: str, message_id: str) -> None:
     """What happened to one message: PLATFORM and its MESSAGE_ID (Telegram's update_id, Slack's team:channel:ts, ...)."""
-    record = ledger.lookup(_runtime().redis, platform, message_id)
+    record = ledger.lookup(app_runtime().redis, platform, message_id)
     if record is None:
         raise click.ClickException("no outcome recorded: not received, still waiting for its turn, or older than 14 days")
     click.echo(json.dumps(record, indent=2))
@@ -63,7 +58,7 @@ def outcome(platform: str, message_id: str) -> None:
 @with_appcontext
 def rejected(limit: int) -> None:
     """Signed payloads refused for their shape: counts per platform, then the newest (secrets removed)."""
-    redis = _runtime().redis
+    redis = app_runtime().redis
     click.echo("refused: " + (", ".join(f"{name} {n}" for name, n in rejects.counts(redis).items()) or "none"))
     for record in rejects.newest(redis, limit):
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(record["at"]))
@@ -76,7 +71,7 @@ prompts = AppGroup("prompts", help="The prompt files in prompts/.")
 @prompts.command("check")
 def check_prompts() -> None:
     """Validate every prompt file (front matter, template, variables): the Procfile's release step."""
-    rt = _runtime()
+    rt = app_runtime()
     found = rt.prompts.problems(rt.config.timezone) + _trigger_problems(rt)
     for problem in found:
         click.echo(f"problem: {problem}", err=True)
@@ -101,7 +96,7 @@ def _trigger_problems(rt: Runtime) -> list[str]:
 def forget_conversation(conversation: str) -> None:
     """Erase CONVERSATION (platform:id, as the ledger and /admin show it): history, ledger, dead letters, contact."""
     try:
-        removed = forget.forget(_runtime(), conversation)
+        removed = forget.forget(app_runtime(), conversation)
     except forget.Busy as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Forgot {conversation}: " + ", ".join(f"{count} {kind}" for kind, count in removed.items()) + ".")
@@ -116,7 +111,7 @@ dead_letters = AppGroup("dead-letters", help="Turns that failed after every retr
 @click.option("--limit", default=20, show_default=True)
 def list_letters(limit: int) -> None:
     """The newest dead letters: id, when, conversation, why."""
-    for letter in deadletters.newest(_runtime().redis, limit):
+    for letter in deadletters.newest(app_runtime().redis, limit):
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(letter["at"]))
         click.echo(f"{letter['id']}  {when}  {letter['conversation']}  {_one_line(letter['reason'], REASON_WIDTH)}")
 
@@ -138,7 +133,7 @@ def show(letter_id: str) -> None:
 @click.argument("letter_id")
 def replay(letter_id: str) -> None:
     """Put the dead letter's messages back into their conversation for a new turn, and forget the letter."""
-    rt, letter = _runtime(), _letter(letter_id)
+    rt, letter = app_runtime(), _letter(letter_id)
     for raw in letter["messages"]:
         rt.turns.accept(IncomingMessage.from_json(raw), dedupe_ttl=0)
     if letter.get("outgoing"):  # a proactive message that could not be sent
@@ -152,7 +147,7 @@ def replay(letter_id: str) -> None:
 @click.option("--all", "everything", is_flag=True, help="Forget every dead letter.")
 def purge(letter_id: str | None, everything: bool) -> None:
     """Forget one dead letter, or --all of them."""
-    redis = _runtime().redis
+    redis = app_runtime().redis
     if everything:
         click.echo(f"Purged {deadletters.purge(redis)} dead letter(s).")
     elif letter_id and deadletters.remove(redis, letter_id):
@@ -162,7 +157,7 @@ def purge(letter_id: str | None, everything: bool) -> None:
 
 
 def _letter(letter_id: str) -> dict:
-    letter = deadletters.get(_runtime().redis, letter_id)
+    letter = deadletters.get(app_runtime().redis, letter_id)
     if letter is None:
         raise click.ClickException(f"no dead letter {letter_id}: `flask --app app dead-letters list` shows their ids")
     return letter

@@ -11,10 +11,10 @@ from urllib.parse import urlencode
 
 import click
 import requests
-from flask import current_app
 from flask.cli import with_appcontext
 
 from bot.config import Config
+from bot.runtime import app_runtime
 from handlers.platforms import line, signatures, twilio
 
 Sample = tuple[dict[str, str], bytes]  # headers, body
@@ -100,7 +100,7 @@ def sample(platform: str, config: Config, url: str, text: str) -> Sample:
 @click.option("--text", default="Hello from a sample event!", show_default=True)
 def send_sample(platform: str, url: str, text: str) -> None:
     """POST one correctly signed sample event for PLATFORM to a running instance, and show its answer."""
-    rt = current_app.extensions["bot"]
+    rt = app_runtime()
     if platform not in rt.channels:
         raise click.ClickException(f"{platform} is not enabled here: set its variables first")
     target = f"{url.rstrip('/')}/webhooks/{platform}"

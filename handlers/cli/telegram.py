@@ -7,11 +7,11 @@ import time
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from bot.errors import Rejected, Transient
 from bot.retry import backoff
+from bot.runtime import app_runtime
 from handlers.cli.webhook import call_platform, enabled_adapter
 from handlers.platforms.base import validate_payload
 from handlers.platforms.telegram import UPDATE, Telegram
@@ -54,7 +54,7 @@ def _updates(adapter: Telegram, offset: int, hold: int) -> list[dict[str, Any]]:
 
 def _accept(update: dict[str, Any]) -> None:
     """The webhook's own path for one update: validate, parse, dedupe, store, enqueue."""
-    adapter, rt = enabled_adapter(Telegram.name), current_app.extensions["bot"]
+    adapter, rt = enabled_adapter(Telegram.name), app_runtime()
     try:
         messages = adapter.messages(validate_payload(UPDATE, update))
     except Rejected as error:  # a bad update is skipped, not retried forever

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from bot.errors import BotError
+from bot.runtime import app_runtime
 from handlers.platforms.base import Adapter
 from handlers.platforms.registry import ADAPTERS
 
@@ -55,7 +55,7 @@ def _adapter(platform: str) -> Adapter:
 
 def enabled_adapter(platform: str) -> Adapter:
     """The platform's adapter, or one sentence on the settings that would enable it (exit status 1)."""
-    rt = current_app.extensions["bot"]
+    rt = app_runtime()
     if platform not in rt.channels:
         raise click.ClickException(f"{platform} is not enabled here: set {' and '.join(ADAPTERS[platform].missing(rt.config))}")
     return rt.channels[platform]

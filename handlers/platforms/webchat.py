@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 import click
-from flask import Blueprint, Request, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, Request, abort, jsonify, render_template, request
 from flask.cli import with_appcontext
 from marshmallow import fields, validate
 
@@ -18,6 +18,7 @@ from bot.config import Config
 from bot.errors import Rejected
 from bot.messages import IncomingMessage, Reply
 from bot.render.format import HTML
+from bot.runtime import app_runtime
 from handlers.platforms.base import Adapter, Payload, load
 
 ID = validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$")
@@ -94,7 +95,7 @@ bp = Blueprint("webchat", __name__, template_folder="../templates")
 
 
 def _webchat() -> Webchat:
-    adapter = current_app.extensions["bot"].channels.get(Webchat.name)
+    adapter = app_runtime().channels.get(Webchat.name)
     if adapter is None:
         abort(404, description="The chat page is off: set WEBCHAT_ENABLED=1 to turn it on.")
     return adapter
@@ -123,7 +124,7 @@ WAIT_SECONDS = 120  # how long `flask chat` waits for a reply before saying the 
 @with_appcontext
 def chat() -> None:
     """Chat with the bot in the terminal, through the real pipeline: intake, Redis, a worker, the LLM."""
-    adapter, turns = _webchat(), current_app.extensions["bot"].turns
+    adapter, turns = _webchat(), app_runtime().turns
     session, after = f"terminal-{uuid.uuid4().hex[:12]}", "0"
     click.echo("Type a message, Enter to send; Ctrl-D to quit. Replies need a running worker (make run).")
     while line := _read():
