@@ -16,7 +16,7 @@ from bot.config import Config
 from bot.errors import BotError, Permanent, Transient
 from bot.ops.metrics import Metrics
 from bot.parameters import CAPS, Parameters, first_cap
-from bot.retry import retry_after
+from bot.retry import retry_after, with_retries
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +171,19 @@ class Measured:
         return replace(completion, seconds=seconds)
 
 
-def build(config: Config, metrics: Metrics) -> LLM:
-    """The configured LLM, measured: OpenAI or the server at OPENAI_BASE_URL, else the offline stand-in."""
-    return Measured(OfflineModel() if config.offline else OpenAIChat(config), metrics)
+class Retrying:
+    """An LLM whose transient failures are retried with backoff and jitter, honouring Retry-After (bot.retry)."""
+
+    def __init__(self, llm: LLM, retries: int) -> None:
+        self.llm = llm
+        self.retries = retries
+
+    def complete(self, messages: Messages, options: dict[str, Any] | None = None, deadline: float | None = None) -> Completion:
+        """The wrapped LLM's answer, tried up to `retries` more times, none ending past `deadline` (time.monotonic())."""
+        return with_retries(lambda: self.llm.complete(messages, options), self.retries, "LLM call", deadline=deadline)
+
+
+def build(config: Config, metrics: Metrics) -> Retrying:
+    """The configured LLM, measured and retried (OPENAI_MAX_RETRIES): OpenAI or the server at OPENAI_BASE_URL, else the
+    offline stand-in."""
+    return Retrying(Measured(OfflineModel() if config.offline else OpenAIChat(config), metrics), config.openai_max_retries)

@@ -10,7 +10,7 @@ from redis import Redis
 
 from bot.config import Config
 from bot.intake import TurnQueue
-from bot.llm import LLM
+from bot.llm import Retrying
 from bot.messages import Channel
 from bot.ops.metrics import Metrics
 from bot.prompts import Prompts
@@ -22,7 +22,7 @@ class Runtime:
 
     config: Config
     redis: Redis
-    llm: LLM
+    llm: Retrying
     channels: Mapping[str, Channel]
     turns: TurnQueue
     prompts: Prompts

@@ -20,7 +20,6 @@ from bot.messages import IncomingMessage
 from bot.ops import deadletters, ledger
 from bot.ops.ledger import DEAD_LETTER, REPLIED, UNCONFIRMED, unconfirmed_detail
 from bot.prompts import PromptError, variables
-from bot.retry import with_retries
 from bot.runtime import Runtime
 from bot.turn.conversation import Conversation, Turn
 from bot.turn.delivery import Keepalive, deliver
@@ -105,7 +104,7 @@ def _write(rt: Runtime, convo: Conversation, contact: IncomingMessage, item: dic
     except (OSError, PromptError) as error:
         raise Permanent(f"prompt {item['prompt']}: {error}") from None
     messages = [{"role": "system", "content": prompt.text}, *convo.history(rt.config.history_max_messages)]
-    completion = with_retries(lambda: rt.llm.complete(messages), rt.config.openai_max_retries, "LLM call", deadline=deadline)
+    completion = rt.llm.complete(messages, deadline=deadline)
     if not completion.text.strip():
         raise Permanent("the LLM wrote nothing")
     return completion.text

@@ -14,7 +14,6 @@ from bot.errors import BotError
 from bot.ops import ledger
 from bot.outbound import events, proactive
 from bot.prompts import Prompt, variables
-from bot.retry import with_retries
 from bot.runtime import Runtime
 from bot.turn import commands, handoff, memory
 from bot.turn.conversation import OUTGOING, Conversation, LeaseLost, Turn
@@ -165,8 +164,7 @@ def ask(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits, prompt: Pr
                if key in prompt.settings}
     for _ in range(MAX_RESTARTS + 1):
         try:
-            completion = with_retries(lambda: rt.llm.complete(_messages(rt, convo, turn, prompt), options),
-                                      rt.config.openai_max_retries, "LLM call", deadline=turn.deadline)
+            completion = rt.llm.complete(_messages(rt, convo, turn, prompt), options, deadline=turn.deadline)
         except BotError as error:
             convo.dead_letter(turn, f"LLM: {error}")
             return rt.config.failure_notice, "notice"

@@ -6,7 +6,6 @@ import logging
 from typing import TYPE_CHECKING
 
 from bot.errors import BotError
-from bot.retry import with_retries
 
 if TYPE_CHECKING:  # the worker's types, without importing the worker into the web process
     from bot.runtime import Runtime
@@ -62,8 +61,7 @@ def summarise_overflow(rt: Runtime, convo: Conversation, adding: int, deadline: 
         return
     older = history[: max(limit // 2, adding)]
     try:
-        completion = with_retries(lambda: rt.llm.complete(summary_request(summary, older)),
-                                  rt.config.openai_max_retries, "summary", deadline=deadline)
+        completion = rt.llm.complete(summary_request(summary, older), deadline=deadline)
     except BotError as error:  # the turn is answered; only the memory of older messages is lost
         logger.warning("summary failed, older messages are forgotten instead: %s", error, extra={"conversation": convo.name})
         return
