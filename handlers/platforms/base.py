@@ -12,6 +12,7 @@ from bot.config import Config
 from bot.errors import Rejected
 from bot.messages import AfterTimeout, Channel, IncomingMessage, Reply
 from bot.render.format import PLAIN, Format
+from handlers.platforms.http import PlatformAPI
 
 
 class Adapter(Channel):
@@ -21,8 +22,10 @@ class Adapter(Channel):
     has defaults that suit most platforms.
     """
 
+    prefix: str  # of its settings, such as TELEGRAM_BOT_TOKEN and TELEGRAM_API_URL
     format: Format = PLAIN
     required: tuple[str, ...] = ()  # the environment variables that enable it
+    default_api_url: str = ""  # the platform API's base URL, unless <prefix>_API_URL names another (a self-hosted server)
     dedupe_ttl: int = 3 * 86400  # seconds a message id is remembered: longer than the platform retries
     typing_every: float = 4.0  # seconds between typing indicators, where the platform has one
     reply_window: int = 0  # most platforms take free-form text however long ago the user last wrote
@@ -34,6 +37,8 @@ class Adapter(Channel):
         self.redis = redis
         # <PLATFORM>_DEDUPE_TTL overrides the default, which outlasts the platform's retries
         self.dedupe_ttl = int(config.setting(f"{self.name.upper()}_DEDUPE_TTL") or type(self).dedupe_ttl)
+        self.api_url = (config.setting(f"{self.prefix}_API_URL") or self.default_api_url).rstrip("/")
+        self.http = PlatformAPI(self.name, config.platform_timeout, config.worker_concurrency)
 
     @classmethod
     def missing(cls, config: Config) -> list[str]:

@@ -49,6 +49,7 @@ class Generic(Adapter):
     """Any system that signs its webhooks with GENERIC_WEBHOOK_SECRET and takes the replies at a callback URL."""
 
     name = "webhook"
+    prefix = "GENERIC"
     max_text = 20000
     format = MARKDOWN
     required = ("GENERIC_WEBHOOK_SECRET",)
@@ -63,6 +64,7 @@ class Generic(Adapter):
         self.allowlist = Allowlist(config.setting("GENERIC_CALLBACK_ALLOWLIST"), self.callback_url)
         if self.callback_url and (reason := self.allowlist.refusal(self.callback_url)):
             raise ConfigError(f"GENERIC_CALLBACK_URL: {reason}")
+        # callbacks go to callers' URLs: each connection's peer is checked against the allowlist
         self.http = PlatformAPI("webhook callback", config.platform_timeout, config.worker_concurrency, self.allowlist.peer_refusal)
 
     def verify(self, request: Request) -> None:

@@ -20,11 +20,9 @@ from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render.format import PLAIN
 from handlers.platforms import http, signatures
 from handlers.platforms.base import Adapter, Payload, load
-from handlers.platforms.http import PlatformAPI
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_API_URL = "https://api.line.me"
 SIGNATURE_HEADER = "x-line-signature"
 RETRY_KEY_HEADER = "X-Line-Retry-Key"
 RETRY_KEYS = uuid.uuid5(uuid.NAMESPACE_URL, "https://api.line.me/v2/bot/message/push")  # namespace of our retry keys
@@ -85,18 +83,18 @@ class Line(Adapter):
     """A LINE Official Account whose webhook URL is /webhooks/line."""
 
     name = "line"
+    prefix = "LINE"
     max_text = 5000
     format = PLAIN
     required = ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN")
     dedupe_ttl = 3 * 86400  # with webhook redelivery on, LINE resends events late and out of order
     typing_every = 15.0
+    default_api_url = "https://api.line.me"
 
     def __init__(self, config: Config, redis: Redis) -> None:
         super().__init__(config, redis)
         self.secret = config.setting("LINE_CHANNEL_SECRET")
-        self.api_url = (config.setting("LINE_API_URL") or DEFAULT_API_URL).rstrip("/")
         self.auth = {"Authorization": f"Bearer {config.setting('LINE_CHANNEL_ACCESS_TOKEN')}"}
-        self.http = PlatformAPI(self.name, config.platform_timeout, config.worker_concurrency)
 
     def verify(self, request: Request) -> None:
         """x-line-signature: the channel secret's HMAC of the raw body, compared in constant time."""

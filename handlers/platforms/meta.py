@@ -16,11 +16,9 @@ from bot.config import Config
 from bot.errors import BotError, Permanent, Rejected, Transient
 from handlers.platforms import http, signatures
 from handlers.platforms.base import Adapter
-from handlers.platforms.http import PlatformAPI
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_API_URL = "https://graph.facebook.com/v21.0"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 GRAPH_TEMPORARY = frozenset({1, 2})  # Graph's "unknown error" and "service temporarily unavailable": retry
 CALLBACK_UNVERIFIED = 2200  # Meta's GET to the callback URL did not echo hub.challenge
@@ -47,10 +45,10 @@ class GraphError:
 
 
 class MetaAdapter(Adapter):
-    """A Meta Graph platform; subclasses name their settings and the error codes that are theirs."""
+    """A Meta Graph platform; subclasses name their settings (<prefix>_APP_SECRET, <prefix>_VERIFY_TOKEN, ...) and the
+    error codes that are theirs."""
 
     title: ClassVar[str]  # the platform's name in messages for operators
-    prefix: ClassVar[str]  # settings are <prefix>_APP_SECRET, <prefix>_VERIFY_TOKEN, <prefix>_API_URL
     token_setting: ClassVar[str]  # the variable holding the access token
     webhook_object: ClassVar[str]  # what the app subscribes to for this platform's webhooks
     webhook_fields: ClassVar[str] = "messages"  # the webhook fields it subscribes to, comma-separated
@@ -58,15 +56,14 @@ class MetaAdapter(Adapter):
     # Refusals that will never go through, by (code, subcode): what the operator should know.
     refusals: ClassVar[dict[tuple[int, int | None], str]] = {}
     dedupe_ttl = 8 * 86400  # WhatsApp retries a delivery for up to 7 days
+    default_api_url = "https://graph.facebook.com/v21.0"  # with the Graph API's version
 
     def __init__(self, config: Config, redis: Redis) -> None:
         super().__init__(config, redis)
         self.app_secret = config.setting(f"{self.prefix}_APP_SECRET").encode()
         self.verify_token = config.setting(f"{self.prefix}_VERIFY_TOKEN")
-        self.api_url = (config.setting(f"{self.prefix}_API_URL") or DEFAULT_API_URL).rstrip("/")
         # A header, not ?access_token=: URLs end up in proxies' logs.
         self.auth = {"Authorization": f"Bearer {config.setting(self.token_setting)}"}
-        self.http = PlatformAPI(self.name, config.platform_timeout, config.worker_concurrency)
 
     def verify(self, request: Request) -> None:
         """HMAC-SHA256 of the raw body with the app secret, in lowercase hex after `sha256=`."""

@@ -15,9 +15,7 @@ from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render.format import CODE, marks
 from handlers.platforms import http, signatures
 from handlers.platforms.base import Adapter, Payload, load
-from handlers.platforms.http import PlatformAPI
 
-DEFAULT_API_URL = "https://slack.com/api"
 SIGNATURE = "X-Slack-Signature"
 TIMESTAMP = "X-Slack-Request-Timestamp"
 AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "missing_scope"}
@@ -66,19 +64,19 @@ class Slack(Adapter):
     """A Slack app whose Event Subscriptions Request URL is /webhooks/slack."""
 
     name = "slack"
+    prefix = "SLACK"
     max_text = 4000  # Slack's recommended ceiling for `text`, markup included
     format = MRKDWN
     required = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
     dedupe_ttl = 26 * 3600  # three retries within 6 minutes, or 24 h with Delayed Events
+    default_api_url = "https://slack.com/api"
     webhook_console = ("Slack's bot token cannot set the webhook: paste https://<your-app>/webhooks/slack as the "
                        "Request URL on your app's Event Subscriptions page at api.slack.com/apps")
 
     def __init__(self, config, redis) -> None:
         super().__init__(config, redis)
         self.secret = config.setting("SLACK_SIGNING_SECRET").encode()
-        self.api_url = (config.setting("SLACK_API_URL") or DEFAULT_API_URL).rstrip("/")
         self.headers = {"Authorization": f"Bearer {config.setting('SLACK_BOT_TOKEN')}"}
-        self.http = PlatformAPI(self.name, config.platform_timeout, config.worker_concurrency)
 
     def verify(self, request: Request) -> None:
         """v0 HMAC-SHA256 over the timestamp and the raw body, within 5 minutes."""

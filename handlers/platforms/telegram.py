@@ -14,9 +14,7 @@ from bot.render.format import HTML
 from bot.retry import retry_after
 from handlers.platforms import http, signatures
 from handlers.platforms.base import Adapter, Payload, load
-from handlers.platforms.http import PlatformAPI
 
-DEFAULT_API_URL = "https://api.telegram.org"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message"]
 
@@ -72,17 +70,17 @@ class Telegram(Adapter):
     """A Telegram bot whose webhook points at /webhooks/telegram."""
 
     name = "telegram"
+    prefix = "TELEGRAM"
     max_text = 4096
     format = HTML  # the HTML parse mode
     required = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET")
     dedupe_ttl = 26 * 3600  # Telegram drops undelivered updates after 24 h
+    default_api_url = "https://api.telegram.org"
 
     def __init__(self, config, redis) -> None:
         super().__init__(config, redis)
         self.secret = config.setting("TELEGRAM_WEBHOOK_SECRET")
-        base = config.setting("TELEGRAM_API_URL") or DEFAULT_API_URL
-        self.api_url = f"{base.rstrip('/')}/bot{config.setting('TELEGRAM_BOT_TOKEN')}/"
-        self.http = PlatformAPI(self.name, config.platform_timeout, config.worker_concurrency)
+        self.api_url = f"{self.api_url}/bot{config.setting('TELEGRAM_BOT_TOKEN')}/"
         self.bot_id = config.setting("TELEGRAM_BOT_TOKEN").split(":", 1)[0]  # a token starts with the bot's id
         self.username = config.setting("TELEGRAM_BOT_USERNAME").lstrip("@").lower()
         self.everything_in_groups = config.setting("GROUP_REPLIES", "mentions") == "all"

@@ -20,11 +20,9 @@ from bot.errors import BotError, Permanent, Transient
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from handlers.platforms import http, signatures
 from handlers.platforms.base import Adapter, Payload, validate_payload
-from handlers.platforms.http import PlatformAPI
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_API_URL = "https://api.twilio.com"
 SIGNATURE_HEADER = "X-Twilio-Signature"
 # Replies go through the REST API, so the webhook's TwiML answer asks Twilio to send nothing itself.
 LATE_SEND_SECONDS = 600  # how far back a part answered too late is looked for
@@ -60,19 +58,19 @@ class Twilio(Adapter):
     """A Twilio phone number or WhatsApp sender whose "A message comes in" webhook is /webhooks/twilio."""
 
     name = "twilio"
+    prefix = "TWILIO"
     max_text = 1600  # Messages.json's limit for Body
     required = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
     dedupe_ttl = 86400  # Twilio retries only when the URL asks it to (#rc=), within minutes
+    default_api_url = "https://api.twilio.com"
 
     def __init__(self, config: Config, redis: Redis) -> None:
         super().__init__(config, redis)
         account, self.token = config.setting("TWILIO_ACCOUNT_SID"), config.setting("TWILIO_AUTH_TOKEN")
         self.auth = (account, self.token)
         self.public_base_url = config.setting("PUBLIC_BASE_URL")
-        base = (config.setting("TWILIO_API_URL") or DEFAULT_API_URL).rstrip("/")
-        self.account_url = f"{base}/2010-04-01/Accounts/{account}"
+        self.account_url = f"{self.api_url}/2010-04-01/Accounts/{account}"
         self.phone_number = config.setting("TWILIO_PHONE_NUMBER")  # only the webhook commands need it
-        self.http = PlatformAPI(self.name, config.platform_timeout, config.worker_concurrency)
 
     def verify(self, request: Request) -> None:
         """X-Twilio-Signature over the public URL and every form value, in constant time."""

@@ -39,6 +39,7 @@ class Webchat(Adapter):
     """The browser page at /chat: it POSTs messages here and polls for replies."""
 
     name = "webchat"
+    prefix = "WEBCHAT"
     max_text = 20000
     format = HTML  # styled by the page's own CSS
     dedupe_ttl = 3600  # the page retries a failed POST within seconds
