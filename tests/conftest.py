@@ -20,12 +20,13 @@ import redis as redis_lib
 
 from bot.ops import metrics
 from bot.worker.local import free_port, redis_server_binary
+from handlers.platforms.registry import ADAPTERS
 from tests.fakes import FakeOpenAI, FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
 DEAD_PROXY = "http://127.0.0.1:9"  # nothing listens on the discard port: any non-loopback request fails
 os.environ.update(HTTP_PROXY=DEAD_PROXY, HTTPS_PROXY=DEAD_PROXY, NO_PROXY="127.0.0.1,localhost")
-PLATFORM_PREFIXES = ("TELEGRAM_", "SLACK_", "WHATSAPP_", "MESSENGER_", "TWILIO_", "LINE_", "GENERIC_", "WEBCHAT_")
+PLATFORM_PREFIXES = tuple(f"{adapter.prefix}_" for adapter in ADAPTERS.values())
 for name in list(os.environ):  # the tests' settings must not be mixed with the developer's own
     if name.startswith(("OPENAI_", "REDIS_URL", "PUBLIC_BASE_URL", *PLATFORM_PREFIXES)):
         del os.environ[name]

@@ -8,7 +8,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from app import create_app
-from handlers.cli.samples import BUILDERS, sample
+from handlers.platforms.registry import ADAPTERS
 
 EVERY_PLATFORM = {
     "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "slack-secret",
@@ -25,10 +25,10 @@ def everywhere(settings):
     return create_app({**settings, **EVERY_PLATFORM})
 
 
-@pytest.mark.parametrize("platform", sorted(BUILDERS))
-def test_every_sample_is_accepted_as_genuine(everywhere, redis, platform):
+@pytest.mark.parametrize("platform", sorted(ADAPTERS))
+def test_every_platforms_sample_is_accepted_as_genuine(everywhere, redis, platform):
     url = f"http://localhost/webhooks/{platform}"
-    headers, body = sample(platform, everywhere.extensions["bot"].config, url, "sample text")
+    headers, body = everywhere.extensions["bot"].channels[platform].sample(url, "sample text")
     response = everywhere.test_client().post(f"/webhooks/{platform}", data=body, headers=headers)
     assert response.status_code == 200, response.data
     assert redis.keys("bot:inbox:*"), "the sample was stored as a message"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Request, Response, jsonify
@@ -13,6 +14,8 @@ from bot.errors import Rejected
 from bot.messages import AfterTimeout, Channel, IncomingMessage, Reply
 from bot.render.format import PLAIN, Format
 from handlers.platforms.http import PlatformAPI
+
+Sample = tuple[dict[str, str], bytes]  # a webhook request's headers and body
 
 
 class Adapter(Channel):
@@ -92,6 +95,10 @@ class Adapter(Channel):
         """Remove the webhook through the platform's API, so it stops sending messages here."""
         raise NotImplementedError
 
+    def sample(self, url: str, text: str) -> Sample:
+        """A correctly signed webhook carrying `text` from a sample user, to POST to `url` (`flask send-sample`)."""
+        raise NotImplementedError
+
 
 class Payload(Schema):
     """Base of every webhook schema: fields we do not use are tolerated, not rejected."""
@@ -114,3 +121,8 @@ def validate_payload(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
         return schema.load(data)
     except ValidationError as error:
         raise Rejected(f"invalid payload: {error.messages}") from None
+
+
+def json_sample(headers: dict[str, str], payload: dict[str, Any]) -> Sample:
+    """A sample webhook whose body is `payload` as JSON."""
+    return {"Content-Type": "application/json", **headers}, json.dumps(payload).encode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 from datetime import datetime, timezone
 from typing import Any
 
@@ -19,7 +20,7 @@ from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render.format import MARKDOWN
 from handlers.platforms import http, signatures
 from handlers.platforms.allowlist import Allowlist
-from handlers.platforms.base import Adapter, Payload, load
+from handlers.platforms.base import Adapter, Payload, Sample, load
 from handlers.platforms.http import PlatformAPI
 
 SECRET_FORMAT = re.compile(r"(whsec_)?[A-Za-z0-9+/]+={0,2}")
@@ -103,6 +104,13 @@ class Generic(Adapter):
         if reason := self.allowlist.refusal(url):
             raise refuse(reason)
         return url
+
+    def sample(self, url: str, text: str) -> Sample:
+        """A message from a sample system, signed as Standard Webhooks asks."""
+        body = json.dumps({"conversation_id": "sample", "user_id": "sample-user", "text": text}).encode()
+        webhook_id, now = f"msg_{uuid.uuid4().hex}", int(time.time())
+        return {"Content-Type": "application/json", "webhook-id": webhook_id, "webhook-timestamp": str(now),
+                "webhook-signature": signatures.standard_sign(self.key, webhook_id, now, body)}, body
 
 
 def _key(secret: str) -> bytes:

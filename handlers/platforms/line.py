@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import time
 import uuid
@@ -19,7 +20,7 @@ from bot.errors import BotError, Permanent
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render.format import PLAIN
 from handlers.platforms import http, signatures
-from handlers.platforms.base import Adapter, Payload, load
+from handlers.platforms.base import Adapter, Payload, Sample, load
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +184,13 @@ class Line(Adapter):
     def _call(self, path: str, payload: dict[str, Any], headers: dict[str, str] | None = None) -> requests.Response:
         """POST to LINE's API with the channel access token."""
         return self.http.post(f"{self.api_url}/v2/bot/{path}", json=payload, headers={**self.auth, **(headers or {})})
+
+    def sample(self, url: str, text: str) -> Sample:
+        """A text message from a sample user, signed with the channel secret."""
+        event = {"type": "message", "mode": "active", "timestamp": int(time.time() * 1000), "webhookEventId": uuid.uuid4().hex,
+                 "source": {"type": "user", "userId": "U0SAMPLE"}, "message": {"id": "1", "type": "text", "text": text}}
+        body = json.dumps({"destination": "U0BOT", "events": [event]}).encode()
+        return {"Content-Type": "application/json", SIGNATURE_HEADER: signature(self.secret, body)}, body
 
 
 def signature(secret: str, body: bytes) -> str:

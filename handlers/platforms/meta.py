@@ -4,7 +4,9 @@ X-Hub-Signature-256, and calls to the Graph API with its error codes (platforms.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -15,7 +17,7 @@ from redis import Redis
 from bot.config import Config
 from bot.errors import BotError, Permanent, Rejected, Transient
 from handlers.platforms import http, signatures
-from handlers.platforms.base import Adapter
+from handlers.platforms.base import Adapter, Sample
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ class MetaAdapter(Adapter):
     rate_limits: ClassVar[frozenset[int]]  # Graph codes that mean "slow down"
     # Refusals that will never go through, by (code, subcode): what the operator should know.
     refusals: ClassVar[dict[tuple[int, int | None], str]] = {}
+    sample_payload: ClassVar[dict[str, Any]]  # a sample user's message, with SAMPLE_TEXT and SAMPLE_ID to fill in
     dedupe_ttl = 8 * 86400  # WhatsApp retries a delivery for up to 7 days
     default_api_url = "https://graph.facebook.com/v21.0"  # with the Graph API's version
 
@@ -132,3 +135,9 @@ class MetaAdapter(Adapter):
             return Permanent(f"Meta could not verify the callback URL ({error.message}): this app must be running there, "
                              f"reachable over HTTPS, with the same {self.prefix}_VERIFY_TOKEN")
         return self.error(error, f"{self.prefix}_APP_ID and {self.prefix}_APP_SECRET")
+
+    def sample(self, url: str, text: str) -> Sample:
+        """The platform's sample notification (`sample_payload`), signed with the app secret."""
+        body = json.dumps(self.sample_payload).replace("SAMPLE_TEXT", text).replace("SAMPLE_ID", uuid.uuid4().hex).encode()
+        signature = "sha256=" + signatures.digest(self.app_secret, body).hex()
+        return {"Content-Type": "application/json", SIGNATURE_HEADER: signature}, body

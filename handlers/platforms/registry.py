@@ -1,4 +1,5 @@
-"""Every platform the bot speaks: adding one is a module in handlers/ and a line here."""
+"""Every platform the bot speaks: adding one is a module in handlers/platforms/ (its adapter, which builds its own sample
+event too) and a line here."""
 
 from __future__ import annotations
 

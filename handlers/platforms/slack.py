@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
+import time
+import uuid
 from typing import Any
 
 from flask import Request, Response
@@ -14,7 +17,7 @@ from bot.errors import Permanent, Transient
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render.format import CODE, marks
 from handlers.platforms import http, signatures
-from handlers.platforms.base import Adapter, Payload, load
+from handlers.platforms.base import Adapter, Payload, Sample, load
 
 SIGNATURE = "X-Slack-Signature"
 TIMESTAMP = "X-Slack-Request-Timestamp"
@@ -140,6 +143,15 @@ class Slack(Adapter):
             return AfterTimeout.UNKNOWN
         keys = {(message.get("metadata") or {}).get("event_payload", {}).get("key") for message in body.get("messages") or []}
         return AfterTimeout.DELIVERED if reply.key in keys else AfterTimeout.RESEND
+
+    def sample(self, url: str, text: str) -> Sample:
+        """A direct message from a sample user, signed with the signing secret."""
+        event = {"type": "event_callback", "team_id": "T0SAMPLE", "event_id": f"Ev{uuid.uuid4().hex[:10]}", "event": {
+            "type": "message", "channel_type": "im", "channel": "D0SAMPLE", "user": "U0SAMPLE", "text": text,
+            "ts": f"{time.time():.6f}"}}
+        body, ts = json.dumps(event).encode(), str(int(time.time()))
+        signature = "v0=" + signatures.digest(self.secret, f"v0:{ts}:".encode() + body).hex()
+        return {"Content-Type": "application/json", TIMESTAMP: ts, SIGNATURE: signature}, body
 
 
 def _addressed_to_bot(event: dict[str, Any], bot_user: str | None) -> bool:

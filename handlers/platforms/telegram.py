@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import requests
@@ -13,7 +14,7 @@ from bot.messages import IncomingMessage, Reply
 from bot.render.format import HTML
 from bot.retry import retry_after
 from handlers.platforms import http, signatures
-from handlers.platforms.base import Adapter, Payload, load
+from handlers.platforms.base import Adapter, Payload, Sample, json_sample, load
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message"]
@@ -164,6 +165,13 @@ class Telegram(Adapter):
         if body.get("ok"):
             return body.get("result")
         raise _error(method, response, body)
+
+    def sample(self, url: str, text: str) -> Sample:
+        """An update from a sample user in a private chat, with the webhook's secret."""
+        update = {"update_id": int(time.time()), "message": {
+            "message_id": 1, "from": {"id": 42, "is_bot": False, "first_name": "Sample"},
+            "chat": {"id": 42, "type": "private"}, "date": int(time.time()), "text": text}}
+        return json_sample({SECRET_HEADER: self.secret}, update)
 
 
 def _from_person(message: dict[str, Any]) -> bool:

@@ -19,7 +19,7 @@ from bot.errors import Rejected
 from bot.messages import IncomingMessage, Reply
 from bot.render.format import HTML
 from bot.runtime import app_runtime
-from handlers.platforms.base import Adapter, Payload, load
+from handlers.platforms.base import Adapter, Payload, Sample, json_sample, load
 
 ID = validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$")
 KEEP_SECONDS = 86400  # a browser session's replies wait this long to be read
@@ -90,6 +90,10 @@ class Webchat(Adapter):
             "replies": [{"id": rid.decode(), "html": data[b"html"].decode()} for rid, data in replies],
             "typing": bool(typing),
         }
+
+    def sample(self, url: str, text: str) -> Sample:
+        """A message typed on the page, in a sample session."""
+        return json_sample({}, {"session": "sample-session", "message_id": uuid.uuid4().hex, "text": text})
 
 
 bp = Blueprint("webchat", __name__, template_folder="../templates")

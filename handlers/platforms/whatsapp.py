@@ -102,6 +102,10 @@ class WhatsApp(MetaAdapter):
     typing_every = 20  # WhatsApp shows the indicator for up to 25 s
     reply_window = 24 * 3600  # free-form text only within 24 hours of the user's last message (else error 131047)
     rate_limits = frozenset({4, 80007, 130429, 131056})  # app, business use case, throughput, pair rate
+    sample_payload = {"object": "whatsapp_business_account", "entry": [{"id": "0", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": {"phone_number_id": "100000000000000"},
+        "messages": [{"from": "15550000000", "id": "wamid.SAMPLE_ID", "timestamp": "0", "type": "text",
+                      "text": {"body": "SAMPLE_TEXT"}}]}}]}]}
     refusals = {(131047, None): "WhatsApp refused free-form text: the user's last message is more than 24 hours old "
                                 "(131047); reply with an approved template instead"}
 
