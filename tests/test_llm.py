@@ -8,6 +8,7 @@ import pytest
 
 from bot.config import ConfigError
 from bot.ops import ledger
+from bot.ops.ledger import Outcome
 from bot.parameters import first_cap
 from tests.conftest import ROOT
 from tests.fakes import Canned, openai_refusal, vllm_extra_forbidden
@@ -30,7 +31,7 @@ def chat(settings: dict[str, str], *words: str, **overrides: str) -> None:
 def answered(redis, telegram, *expected: str) -> bool:
     """Every message replied to, alone: no notice, no dead letter."""
     outcomes = [ledger.lookup(redis, "telegram", str(number))["outcome"] for number in range(1, len(expected) + 1)]
-    return texts(telegram) == list(expected) and outcomes == [ledger.REPLIED] * len(expected) and not dead_letters(redis)
+    return texts(telegram) == list(expected) and outcomes == [Outcome.REPLIED] * len(expected) and not dead_letters(redis)
 
 
 def sent(llm, *names: str) -> list[tuple]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from enum import StrEnum
 from typing import Any
 
 from redis import Redis
@@ -13,14 +14,18 @@ from bot.messages import IncomingMessage
 
 KEEP_SECONDS = 14 * 86400  # long enough to answer "what happened to my message last week?"
 
-# Outcomes a message can end in: exactly one each.
-REPLIED = "replied"  # answered in a turn of its own
-MERGED = "merged"  # answered together with the other messages of its turn
-NOTICE = "notice"  # the user got a notice instead: failure, rate limit, budget, non-text
-DEAD_LETTER = "dead_letter"  # nothing reached the user: an operator must look
-REJECTED = "rejected"  # deliberately not answered: over a limit already noticed, or ignored by config
-HANDOFF = "handoff"  # left for a person: the conversation is paused, or the user asked for one
-UNCONFIRMED = "unconfirmed"  # answered, but the platform never confirmed a part: the user may have missed it
+
+
+class Outcome(StrEnum):
+    """What a message can end in: exactly one each."""
+
+    REPLIED = "replied"  # answered in a turn of its own
+    MERGED = "merged"  # answered together with the other messages of its turn
+    NOTICE = "notice"  # the user got a notice instead: failure, rate limit, budget, non-text
+    DEAD_LETTER = "dead_letter"  # nothing reached the user: an operator must look
+    REJECTED = "rejected"  # deliberately not answered: over a limit already noticed, or ignored by config
+    HANDOFF = "handoff"  # left for a person: the conversation is paused, or the user asked for one
+    UNCONFIRMED = "unconfirmed"  # answered, but the platform never confirmed a part: the user may have missed it
 
 
 def unconfirmed_detail(unconfirmed: int, parts: int, platform: str) -> str:
@@ -28,7 +33,7 @@ def unconfirmed_detail(unconfirmed: int, parts: int, platform: str) -> str:
     return f"{unconfirmed} of {parts} reply parts taken by {platform} but never confirmed: not resent, to avoid a duplicate"
 
 
-def entries(messages: list[IncomingMessage], outcome: str, turn: str, detail: str = "", prompt: str = "") -> list[str]:
+def entries(messages: list[IncomingMessage], outcome: Outcome, turn: str, detail: str = "", prompt: str = "") -> list[str]:
     """Key and record, alternating, for each message of a turn: what the finishing script writes.
 
     `prompt` is the prompt file and version that wrote the reply: "which prompt said that?"
@@ -39,14 +44,14 @@ def entries(messages: list[IncomingMessage], outcome: str, turn: str, detail: st
     return flat
 
 
-def record(redis: Redis, platform: str, message_id: str, conversation: str, outcome: str, detail: str = "") -> None:
+def record(redis: Redis, platform: str, message_id: str, conversation: str, outcome: Outcome, detail: str = "") -> None:
     """Record the outcome of one message outside a turn, such as a proactive message (platform "api")."""
     pipe = redis.pipeline()
     pipe.set(keys.outcome(platform, message_id), _record(outcome, message_id, detail, "", conversation), ex=KEEP_SECONDS)
     pipe.hincrby(keys.outcome_counts(), outcome, 1).execute()
 
 
-def _record(outcome: str, turn: str, detail: str, prompt: str, conversation: str) -> str:
+def _record(outcome: Outcome, turn: str, detail: str, prompt: str, conversation: str) -> str:
     return json.dumps({"outcome": outcome, "turn": turn, "detail": detail, "prompt": prompt, "at": time.time(),
                        "conversation": conversation})
 

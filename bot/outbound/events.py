@@ -17,9 +17,10 @@ from rq import Queue, Retry
 
 from bot import jobs, keys, runtime
 from bot.config import Config
+from bot.ops.ledger import Outcome
 from bot.runtime import Runtime
 from bot.signing import standard_key, standard_sign
-from bot.turn.conversation import Turn
+from bot.turn.conversation import Kind, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def announce_turn(rt: Runtime, conversation: str, turn: Turn, outcome: str, failure: Exception | None) -> None:
+def announce_turn(rt: Runtime, conversation: str, turn: Turn, outcome: Outcome, failure: Exception | None) -> None:
     """The turn's outbound events: its messages, the reply, a handoff request, a dead letter."""
     def send(event_type: str, key: str = "", **data: Any) -> None:
         data = {"conversation": conversation, "turn": turn.id, **data}
@@ -97,7 +98,7 @@ def announce_turn(rt: Runtime, conversation: str, turn: Turn, outcome: str, fail
         send("message.received", f"_{n}", message_id=message.message_id, user_id=message.user_id, text=message.text)
     if turn.reply and failure is None:
         send("reply.sent", text=turn.reply, kind=turn.kind)
-    if turn.kind == "handoff" and turn.reply:
+    if turn.kind == Kind.HANDOFF and turn.reply:
         send("handoff.requested", by="user")
-    if outcome == "dead_letter":
+    if outcome == Outcome.DEAD_LETTER:
         send("dead_letter", reason=str(failure))

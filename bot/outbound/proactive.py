@@ -18,7 +18,7 @@ from bot import jobs, keys, runtime
 from bot.errors import BotError, Permanent
 from bot.messages import IncomingMessage
 from bot.ops import deadletters, ledger
-from bot.ops.ledger import DEAD_LETTER, REPLIED, UNCONFIRMED, unconfirmed_detail
+from bot.ops.ledger import Outcome, unconfirmed_detail
 from bot.prompts import PromptError, variables
 from bot.runtime import Runtime
 from bot.turn.conversation import Conversation, Turn
@@ -77,13 +77,13 @@ def _send(rt: Runtime, convo: Conversation, keepalive: Keepalive, item: dict[str
         if failure:
             raise failure
     except BotError as error:
-        return _record(rt, convo, item, DEAD_LETTER, deadletters.add(rt.redis, _letter(convo, item, error),
+        return _record(rt, convo, item, Outcome.DEAD_LETTER, deadletters.add(rt.redis, _letter(convo, item, error),
                                                                                rt.config.dead_letter_ttl))
     convo.remember([json.dumps({"role": "assistant", "content": turn.reply})],
                    (rt.config.history_max_messages, rt.config.history_ttl))
     if turn.unconfirmed:
-        return _record(rt, convo, item, UNCONFIRMED, unconfirmed_detail(turn.unconfirmed, turn.sent, contact.platform))
-    _record(rt, convo, item, REPLIED, "")
+        return _record(rt, convo, item, Outcome.UNCONFIRMED, unconfirmed_detail(turn.unconfirmed, turn.sent, contact.platform))
+    _record(rt, convo, item, Outcome.REPLIED, "")
 
 
 def _turn(rt: Runtime, convo: Conversation, contact: IncomingMessage, item: dict[str, Any]) -> Turn:
@@ -120,6 +120,6 @@ def outside_reply_window(contact: IncomingMessage, window: int) -> bool:
     return bool(window) and time.time() - contact.received_at > window
 
 
-def _record(rt: Runtime, convo: Conversation, item: dict[str, Any], outcome: str, detail: str) -> None:
+def _record(rt: Runtime, convo: Conversation, item: dict[str, Any], outcome: Outcome, detail: str) -> None:
     ledger.record(rt.redis, "api", item["id"], convo.name, outcome, detail)
     logger.info("proactive message %s", outcome, extra={"conversation": convo.name, "id": item["id"]})

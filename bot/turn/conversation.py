@@ -7,6 +7,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Any
 
 from redis import Redis
@@ -15,6 +16,7 @@ from bot import keys
 from bot.config import Config
 from bot.messages import IncomingMessage
 from bot.ops import deadletters, ledger
+from bot.ops.ledger import Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +109,16 @@ RECENT_KEPT = 10_000  # conversations the admin page can list, newest first
 OUTGOING = object()  # what next_turn returns while messages the bot sends on its own wait
 
 
+class Kind(StrEnum):
+    """What a turn's reply is, which says where it goes: the history keeps answers (and handoffs' messages), not notices."""
+
+    ANSWER = "answer"  # the LLM's
+    COMMAND = "command"  # to /start, /reset or /help
+    NOTICE = "notice"  # of a failure or a limit
+    HANDOFF = "handoff"  # the handoff notice, or none: a person answers
+    SILENT = "silent"  # none: over a limit already noticed, or a non-text message with NON_TEXT_NOTICE empty
+
+
 class LeaseLost(Exception):
     """Another worker holds the conversation now: this one must stop without sending."""
 
@@ -118,7 +130,7 @@ class Turn:
     id: str
     messages: list[IncomingMessage]
     reply: str | None = None
-    kind: str = "answer"  # "notice" (a failure or limit notice, kept out of the history) or "silent"
+    kind: Kind = Kind.ANSWER
     attempts: int = 1  # how many workers have started this turn
     prompt: str = ""  # the prompt file and version that wrote the reply: name@hash
     deadline: float = 0.0  # time.monotonic() by which this attempt of the turn must end: no retry waits past it
@@ -146,7 +158,7 @@ def _turn(raw: list[bytes], flat_state: list[bytes]) -> Turn:
     """A turn from its messages and its state hash, as _NEXT returns them."""
     state = {key.decode(): value.decode() for key, value in zip(flat_state[::2], flat_state[1::2])}
     return Turn(state.get("id", "?"), [IncomingMessage.from_json(item) for item in raw], state.get("reply"),
-                state.get("kind", "answer"), int(state.get("attempts", 1)), state.get("prompt", ""),
+                Kind(state.get("kind", Kind.ANSWER)), int(state.get("attempts", 1)), state.get("prompt", ""),
                 **Turn.progress_of(state))
 
 
@@ -245,7 +257,7 @@ class Conversation:
         """Record how far delivery got, so a retried turn never sends a part twice nor blindly resends one in flight."""
         self.redis.hset(keys.turn(self.name), mapping=turn.progress())
 
-    def finish(self, turn: Turn, outcome: str, history: list[str], limits: tuple[int, int], detail: str = "") -> None:
+    def finish(self, turn: Turn, outcome: Outcome, history: list[str], limits: tuple[int, int], detail: str = "") -> None:
         """Record each message's outcome, append the turn to the history, drop its state; all if the lease is ours.
 
         `limits` is (messages kept, seconds of inactivity before the history is forgotten).

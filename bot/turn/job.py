@@ -12,11 +12,12 @@ from rq.exceptions import ShutDownImminentException
 from bot import runtime
 from bot.errors import BotError
 from bot.ops import ledger
+from bot.ops.ledger import Outcome
 from bot.outbound import events, proactive
 from bot.prompts import Prompt, variables
 from bot.runtime import Runtime
 from bot.turn import commands, handoff, memory
-from bot.turn.conversation import OUTGOING, Conversation, LeaseLost, Turn
+from bot.turn.conversation import OUTGOING, Conversation, Kind, LeaseLost, Turn
 from bot.turn.delivery import Keepalive, deliver
 from bot.turn.limits import Limits
 
@@ -124,19 +125,19 @@ def answer(rt: Runtime, convo: Conversation, turn: Turn, keepalive: Keepalive) -
     _finish(rt, convo, turn, failure)
 
 
-def decide(rt: Runtime, convo: Conversation, turn: Turn) -> tuple[str, str]:
-    """The turn's reply and its kind: "answer", "command", "notice" (a limit or failure), "handoff" or "silent"."""
+def decide(rt: Runtime, convo: Conversation, turn: Turn) -> tuple[str, Kind]:
+    """The turn's reply and its kind."""
     if handoff.status(rt.redis, convo.name):
-        return "", "handoff"  # a person answers now: the messages wait for them in the history
+        return "", Kind.HANDOFF  # a person answers now: the messages wait for them in the history
     limits = Limits(rt.redis, rt.config)
     over = limits.exceeded(turn.messages)
     if over:
         notice = rt.config.rate_limit_notice if over == "rate" else rt.config.budget_notice
         first = limits.first_notice(turn.last, over)
         rt.metrics.count("limit_notices", limit=over, notified="yes" if first else "no")
-        return (notice, "notice") if first else ("", "silent")
+        return (notice, Kind.NOTICE) if first else ("", Kind.SILENT)
     if not any(message.text.strip() for message in turn.messages):  # stickers, images, voice only
-        return (rt.config.non_text_notice, "notice") if rt.config.non_text_notice else ("", "silent")
+        return (rt.config.non_text_notice, Kind.NOTICE) if rt.config.non_text_notice else ("", Kind.SILENT)
     command = commands.name(turn.last.text)
     if command:
         return _command(rt, convo, turn, command)
@@ -144,20 +145,20 @@ def decide(rt: Runtime, convo: Conversation, turn: Turn) -> tuple[str, str]:
     phrases = prompt.settings.get("handoff_phrases", handoff.PHRASES)
     if any(handoff.requested(message.text, phrases) for message in turn.messages):
         handoff.pause(rt.redis, convo.name, rt.config.handoff_timeout, by="user")
-        return rt.config.handoff_notice, "handoff"
+        return rt.config.handoff_notice, Kind.HANDOFF
     return ask(rt, convo, turn, limits, prompt)
 
 
-def _command(rt: Runtime, convo: Conversation, turn: Turn, command: str) -> tuple[str, str]:
+def _command(rt: Runtime, convo: Conversation, turn: Turn, command: str) -> tuple[str, Kind]:
     """Answer /start, /reset or /help without the LLM; /reset forgets the conversation's history."""
     prompt = _prompt_for(rt, turn)
     turn.prompt = prompt.label
     if command == "/reset":
         convo.forget()
-    return commands.reply(command, prompt), "command"
+    return commands.reply(command, prompt), Kind.COMMAND
 
 
-def ask(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits, prompt: Prompt) -> tuple[str, str]:
+def ask(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits, prompt: Prompt) -> tuple[str, Kind]:
     """The LLM's reply; in "restart" mode, asked again while new messages keep arriving during the call."""
     turn.prompt = prompt.label  # read once: an edit made during the turn applies to the next one
     options = {key: prompt.settings[key] for key in ("model", "temperature", "max_tokens", "reasoning_effort", "verbosity")
@@ -177,7 +178,7 @@ def ask(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits, prompt: Pr
     logger.info("LLM answered", extra={"conversation": convo.name, "turn": turn.id, "prompt": turn.prompt,
                                        "llm_ms": int(completion.seconds * 1000), "prompt_tokens": completion.prompt_tokens,
                                        "completion_tokens": completion.completion_tokens})
-    return completion.text, "answer"
+    return completion.text, Kind.ANSWER
 
 
 def _absorbed(convo: Conversation, turn: Turn) -> bool:
@@ -208,7 +209,7 @@ def _finish(rt: Runtime, convo: Conversation, turn: Turn, failure: BotError | No
     """Record the turn: every message gets exactly one outcome."""
     outcome, detail = _outcome(convo, turn, failure)
     events.announce_turn(rt, convo.name, turn, outcome, failure)
-    history = _history(turn) if turn.kind in ("answer", "handoff") and failure is None else []
+    history = _history(turn) if turn.kind in (Kind.ANSWER, Kind.HANDOFF) and failure is None else []
     if history and rt.config.history_summary:
         memory.summarise_overflow(rt, convo, len(history), turn.deadline)
     convo.finish(turn, outcome, history, (rt.config.history_max_messages, rt.config.history_ttl), detail)
@@ -218,23 +219,23 @@ def _finish(rt: Runtime, convo: Conversation, turn: Turn, failure: BotError | No
                                     "outcome": outcome, "latency_ms": int((time.time() - turn.messages[0].received_at) * 1000)})
 
 
-def _outcome(convo: Conversation, turn: Turn, failure: BotError | None) -> tuple[str, str]:
+def _outcome(convo: Conversation, turn: Turn, failure: BotError | None) -> tuple[Outcome, str]:
     """The outcome of every message of the turn, and its detail for the ledger."""
     if failure is not None:
-        return ledger.DEAD_LETTER, convo.dead_letter(turn, f"delivery: {failure}")
+        return Outcome.DEAD_LETTER, convo.dead_letter(turn, f"delivery: {failure}")
     if turn.unconfirmed:
-        return ledger.UNCONFIRMED, ledger.unconfirmed_detail(turn.unconfirmed, turn.sent, turn.last.platform)
-    if turn.kind in ("answer", "command"):
-        return (ledger.REPLIED if len(turn.messages) == 1 else ledger.MERGED), ""
-    if turn.kind == "handoff":
-        return ledger.HANDOFF, ""
-    return (ledger.NOTICE, turn.reply or "") if turn.kind == "notice" else (ledger.REJECTED, "limit or config")
+        return Outcome.UNCONFIRMED, ledger.unconfirmed_detail(turn.unconfirmed, turn.sent, turn.last.platform)
+    if turn.kind in (Kind.ANSWER, Kind.COMMAND):
+        return (Outcome.REPLIED if len(turn.messages) == 1 else Outcome.MERGED), ""
+    if turn.kind == Kind.HANDOFF:
+        return Outcome.HANDOFF, ""
+    return (Outcome.NOTICE, turn.reply or "") if turn.kind == Kind.NOTICE else (Outcome.REJECTED, "limit or config")
 
 
-def _measure(rt: Runtime, turn: Turn, outcome: str, sent: bool) -> None:
+def _measure(rt: Runtime, turn: Turn, outcome: Outcome, sent: bool) -> None:
     platform = turn.last.platform
     rt.metrics.count("turns", platform=platform, outcome=outcome)
-    if outcome == ledger.MERGED:
+    if outcome == Outcome.MERGED:
         rt.metrics.count("merged_messages", len(turn.messages), platform=platform)
     if sent:
         rt.metrics.observe("turn_seconds", time.time() - turn.messages[0].received_at, platform=platform)
@@ -242,14 +243,14 @@ def _measure(rt: Runtime, turn: Turn, outcome: str, sent: bool) -> None:
 
 def _give_up(rt: Runtime, convo: Conversation, turn: Turn, reason: str) -> None:
     letter = convo.dead_letter(turn, reason)
-    convo.finish(turn, ledger.DEAD_LETTER, [], (rt.config.history_max_messages, rt.config.history_ttl), letter)
-    _measure(rt, turn, ledger.DEAD_LETTER, sent=False)
+    convo.finish(turn, Outcome.DEAD_LETTER, [], (rt.config.history_max_messages, rt.config.history_ttl), letter)
+    _measure(rt, turn, Outcome.DEAD_LETTER, sent=False)
 
 
 def _history(turn: Turn) -> list[str]:
     """The user's messages, and the bot's answer to them (the history keeps what a person answering later sees)."""
     entries = [{"role": "user", "content": message.text} for message in turn.messages if message.text.strip()]
-    if turn.kind == "answer":
+    if turn.kind == Kind.ANSWER:
         entries.append({"role": "assistant", "content": turn.reply or ""})
     return [json.dumps(entry) for entry in entries]
 
