@@ -28,7 +28,7 @@ class IncomingMessage:
 
     @property
     def conversation(self) -> str:
-        """The conversation's key across platforms."""
+        """The conversation's key across platforms: split_conversation reads it back."""
         return f"{self.platform}:{self.conversation_id}"
 
     def to_json(self) -> str:
@@ -39,6 +39,12 @@ class IncomingMessage:
     def from_json(cls, raw: str | bytes) -> IncomingMessage:
         """Read back a message stored by `to_json`."""
         return cls(**json.loads(raw))
+
+
+def split_conversation(conversation: str) -> tuple[str, str]:
+    """A conversation's key (telegram:123456789) as its platform and the platform's own id for it."""
+    platform, _, conversation_id = conversation.partition(":")
+    return platform, conversation_id
 
 
 @dataclass(frozen=True)

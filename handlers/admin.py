@@ -119,7 +119,7 @@ def _row(name: str, at: float, contact: bytes | None, paused: bool, busy: bool) 
 
 
 def _paused(rt: Runtime) -> list[dict[str, Any]]:
-    names = [name.decode().split(":", 2)[2] for name in rt.redis.scan_iter(match=keys.paused("*"), count=1000)]
+    names = [name.decode().removeprefix(keys.paused("")) for name in rt.redis.scan_iter(match=keys.paused("*"), count=1000)]
     return [{"conversation": name, **(handoff.status(rt.redis, name) or {})} for name in names]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from redis import Redis
 
 from bot import keys
+from bot.messages import split_conversation
 from bot.ops import metrics
 
 CAPACITY = 10_000  # the oldest go first beyond this
@@ -22,7 +23,8 @@ def add(redis: Redis, record: dict[str, Any], keep: int = KEEP_SECONDS) -> str:
     pipe = redis.pipeline()
     pipe.set(keys.dead_letter(letter_id), json.dumps({"id": letter_id, "at": time.time(), **record}), ex=keep)
     pipe.zadd(keys.dead_letters(), {letter_id: time.time()})
-    pipe.hincrbyfloat(keys.metrics(), metrics.field("dead_letters", platform=record["conversation"].split(":", 1)[0]), 1)
+    platform, _ = split_conversation(record["conversation"])
+    pipe.hincrbyfloat(keys.metrics(), metrics.field("dead_letters", platform=platform), 1)
     pipe.execute()
     _trim(redis, keep)
     return letter_id

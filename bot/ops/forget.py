@@ -8,6 +8,7 @@ from typing import Any, Callable
 from redis import Redis
 
 from bot import keys
+from bot.messages import split_conversation
 from bot.ops import deadletters
 from bot.runtime import Runtime
 
@@ -23,7 +24,7 @@ def forget(rt: Runtime, conversation: str) -> dict[str, int]:
     unsent events and what its platform keeps of it; returns how many records of each kind went."""
     if rt.redis.exists(keys.lease(conversation)):
         raise Busy(f"a turn of {conversation} is running: try again in a minute")
-    platform, _, conversation_id = conversation.partition(":")
+    platform, conversation_id = split_conversation(conversation)
     channel = rt.channels.get(platform)
     removed = {"conversation records": rt.redis.delete(*_own_keys(conversation)),
                "outcomes": _forget_records(rt.redis, keys.outcome("*", "*"), conversation),

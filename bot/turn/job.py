@@ -11,6 +11,7 @@ from rq.exceptions import ShutDownImminentException
 
 from bot import runtime
 from bot.errors import BotError
+from bot.messages import split_conversation
 from bot.ops import ledger
 from bot.ops.ledger import Outcome
 from bot.outbound import events, proactive
@@ -79,7 +80,7 @@ def hand_back_running(rt: Runtime) -> int:
 
 def _turns(rt: Runtime, convo: Conversation, keepalive: Keepalive) -> bool:
     """Answer turns until the inbox is empty (False, the lease released) or for a whole deadline (True, still held)."""
-    platform = convo.name.split(":", 1)[0]
+    platform, _ = split_conversation(convo.name)
     stop_after = time.monotonic() + rt.config.turn_deadline
     while time.monotonic() < stop_after:
         _settle(convo, rt.config.for_platform(platform, "burst_window"), rt.config.for_platform(platform, "burst_max_wait"))
