@@ -56,7 +56,9 @@ def _indented(text: str) -> str:
     return "\n".join("    " + escape_controls(line) for line in text.split("\n"))
 
 
-SECRET_NAMES = re.compile(r"TOKEN(?!S)|SECRET|KEY|PASSWORD", re.IGNORECASE)  # OPENAI_MAX_TOKENS and the like are counts
+# Names of settings and payload fields whose values are secret: the logs blank them out, kept payloads remove them.
+# MAX_TOKENS and the like are counts; SID is Twilio's account id, AUTH and SIGNATURE the credentials around it.
+SECRET_NAMES = re.compile(r"token(?!s)|secret|signature|password|auth|key|sid", re.IGNORECASE)
 MIN_SECRET = 6  # shorter values (a flag such as SOME_KEY=1) would blank out every "1" in the logs
 URL_PASSWORD = re.compile(r"://[^/:@\s]*:([^/@\s]+)@")  # rediss://:<password>@host
 

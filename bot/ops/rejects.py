@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from typing import Any
 
 from redis import Redis
 
 from bot import keys
+from bot.ops.logs import SECRET_NAMES
 
 CAPACITY = 100  # the newest kept
 MAX_BODY = 10_000  # characters of each body kept
-SECRET_NAMES = re.compile(r"token|secret|signature|password|auth|key|sid", re.IGNORECASE)
 
 
 def keep(redis: Redis, platform: str, reason: str, body: Any) -> None:
