@@ -6,13 +6,12 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, render_template, request
 
-from bot import keys
+from bot import keys, times
 from bot.config import Config
 from bot.ops import checks, deadletters
 from bot.runtime import Runtime, app_runtime
@@ -115,7 +114,7 @@ def _recent(rt: Runtime, paused: set[str], limit: int = 50) -> list[dict[str, An
 def _row(name: str, at: float, contact: bytes | None, paused: bool, busy: bool) -> dict[str, Any]:
     state = "with a person" if paused else "turn queued or running" if busy else ""
     user = json.loads(contact).get("user_name", "") if contact else ""
-    return {"conversation": name, "user": user, "at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)), "state": state}
+    return {"conversation": name, "user": user, "at": times.stamp(at), "state": state}
 
 
 def _paused(rt: Runtime) -> list[dict[str, Any]]:
@@ -125,7 +124,7 @@ def _paused(rt: Runtime) -> list[dict[str, Any]]:
 
 def _usage(rt: Runtime) -> list[tuple[str, int]]:
     """Tokens per user today, biggest first."""
-    today = time.strftime("%Y-%m-%d", time.gmtime())
+    today = times.day()
     names = list(rt.redis.scan_iter(match=keys.usage("*", "tokens", today), count=1000))
     values = rt.redis.mget(names) if names else []
     users = [(name.decode().split(":", 2)[2].rsplit(":tokens:", 1)[0], int(value or 0)) for name, value in zip(names, values)]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import gc
 import json
-import time
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup, with_appcontext
 
+from bot import times
 from bot.messages import IncomingMessage
 from bot.ops import checks, deadletters, forget, ledger, rejects
 from bot.outbound import triggers
@@ -61,7 +61,7 @@ def rejected(limit: int) -> None:
     redis = app_runtime().redis
     click.echo("refused: " + (", ".join(f"{name} {n}" for name, n in rejects.counts(redis).items()) or "none"))
     for record in rejects.newest(redis, limit):
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(record["at"]))
+        when = times.stamp(record["at"])
         click.echo(f"{when}  {record['platform']}  {record['reason']}\n  {record['body']}")
 
 
@@ -112,7 +112,7 @@ dead_letters = AppGroup("dead-letters", help="Turns that failed after every retr
 def list_letters(limit: int) -> None:
     """The newest dead letters: id, when, conversation, why."""
     for letter in deadletters.newest(app_runtime().redis, limit):
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(letter["at"]))
+        when = times.stamp(letter["at"])
         click.echo(f"{letter['id']}  {when}  {letter['conversation']}  {_one_line(letter['reason'], REASON_WIDTH)}")
 
 

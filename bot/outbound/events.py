@@ -9,13 +9,12 @@ import json
 import logging
 import time
 import uuid
-from datetime import datetime, timezone
 from typing import Any
 
 import requests
 from rq import Queue, Retry
 
-from bot import jobs, keys, runtime
+from bot import jobs, keys, runtime, times
 from bot.config import Config
 from bot.ops.ledger import Outcome
 from bot.runtime import Runtime
@@ -44,7 +43,7 @@ def emit(config: Config, queue: Queue, kind: str, data: dict[str, Any], event_id
     if not config.events_secret:
         logger.error("EVENTS_URLS is set but EVENTS_SECRET is not: set it (whsec_...) to send events")
         return
-    event = json.dumps({"type": kind, "timestamp": _now(), "data": data})
+    event = json.dumps({"type": kind, "timestamp": times.iso(), "data": data})
     event_id = f"evt_{event_id or uuid.uuid4().hex}"
     pipe = queue.connection.pipeline()
     pipe.multi()  # explicitly: RQ's enqueue would start the transaction itself, and refuses to once commands are queued
@@ -80,10 +79,6 @@ def _post(config: Config, url: str, event_id: str, body: bytes) -> int:
     headers = {"content-type": "application/json", "webhook-id": event_id, "webhook-timestamp": str(now),
                "webhook-signature": standard_sign(standard_key(config.events_secret), event_id, now, body)}
     return requests.post(url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False).status_code
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def announce_turn(rt: Runtime, conversation: str, turn: Turn, outcome: Outcome, failure: Exception | None) -> None:

@@ -6,7 +6,7 @@ import time
 
 from redis import Redis
 
-from bot import keys
+from bot import keys, times
 from bot.config import Config
 from bot.messages import IncomingMessage
 
@@ -52,7 +52,7 @@ class Limits:
 
     @staticmethod
     def _tokens(user: str) -> str:
-        return keys.usage(user, "tokens", time.strftime("%Y-%m-%d", time.gmtime()))
+        return keys.usage(user, "tokens", times.day())
 
 
 def _user(message: IncomingMessage) -> str:

@@ -6,7 +6,6 @@ import json
 import re
 import time
 import uuid
-from datetime import datetime, timezone
 from typing import Any
 
 import requests
@@ -14,6 +13,7 @@ from flask import Request
 from marshmallow import fields, validate
 from redis import Redis
 
+from bot import times
 from bot.config import Config, ConfigError
 from bot.errors import BotError, Permanent, Rejected
 from bot.messages import AfterTimeout, IncomingMessage, Reply
@@ -128,8 +128,7 @@ def _event(reply: Reply, now: float) -> dict[str, Any]:
     """The callback's body: a Standard Webhooks event carrying one part of the reply."""
     data = {"conversation_id": reply.conversation_id, "user_id": reply.context["user_id"], "text": reply.text,
             "part": reply.part, "in_reply_to": reply.context["in_reply_to"]}
-    stamp = datetime.fromtimestamp(now, timezone.utc).isoformat().replace("+00:00", "Z")
-    return {"type": "message.reply", "timestamp": stamp, "data": data}
+    return {"type": "message.reply", "timestamp": times.iso(now), "data": data}
 
 
 def _failure(response: requests.Response) -> BotError:
