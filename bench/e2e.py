@@ -45,9 +45,9 @@ import requests
 from rq import Worker
 
 from bench import machine, servers
-from tests.conftest import TELEGRAM_SECRET, TELEGRAM_TOKEN  # also: sockets reach only loopback
+from tests import loopback
 from tests.fakes import Call, Canned, FakeOpenAI, FakeTelegram, completion
-from tests.helpers import update
+from tests.helpers import TELEGRAM_SECRET, TELEGRAM_TOKEN, update
 
 CHAT_BASE = 10_000  # conversation c is Telegram chat CHAT_BASE + c
 PRIMING_CHATS = 1_000_000  # the priming turns' chats, apart from the measured ones
@@ -333,6 +333,7 @@ class Stack:
         self.exit = ExitStack()
 
     def __enter__(self) -> Stack:
+        loopback.install()  # what it starts reaches only 127.0.0.1, as in the tests
         redis_url = self.exit.enter_context(servers.redis_server())
         self.redis = redis_lib.Redis.from_url(redis_url)
         self.redis_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])

@@ -7,14 +7,18 @@ import hashlib
 import hmac
 import itertools
 import json
+from pathlib import Path
 from typing import Any
 
 import telegram
 
 from app import create_app
 from bot.worker.process import work
-from tests.conftest import TELEGRAM_SECRET
 from tests.fakes import Canned
+
+ROOT = Path(__file__).resolve().parent.parent
+TELEGRAM_TOKEN = "123456:TEST-TOKEN"
+TELEGRAM_SECRET = "s3cret-token_value"
 
 _update_ids = itertools.count(872349101)
 SENT_AT = dt.datetime.fromtimestamp(1767225600, dt.timezone.utc)

@@ -28,8 +28,8 @@ import requests
 from werkzeug.serving import make_server
 
 from bench.servers import local_ports_to
-from tests.conftest import RedisServer
 from tests.fakes import Call, Canned, FakeOpenAI, FakeTelegram, openai_error, telegram_error
+from tests.processes import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "scenario-secret"

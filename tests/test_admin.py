@@ -10,9 +10,8 @@ import sys
 import pytest
 
 from bot.ops import logs, rejects
-from tests.conftest import ROOT
 from tests.fakes import openai_error
-from tests.helpers import Bot, post_update, update
+from tests.helpers import ROOT, Bot, post_update, update
 
 PASSWORD = "correct-horse-battery-staple"
 ADMIN = {"ADMIN_USERNAME": "ops", "ADMIN_PASSWORD": PASSWORD}

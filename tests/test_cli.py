@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.worker.local import free_port
-from tests.conftest import ROOT, stop_group
 from tests.fakes import Canned, telegram_error
-from tests.helpers import texts, update
+from tests.helpers import ROOT, texts, update
+from tests.processes import stop_group
 
 WEBHOOK_CONFLICT = "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
 

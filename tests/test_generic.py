@@ -21,9 +21,9 @@ from bot.ops import ledger
 from bot.worker.process import work
 from handlers.platforms.allowlist import Allowlist
 from handlers.platforms.signatures import standard_key, standard_sign, standard_verify
-from tests.conftest import stop_group
 from tests.fakes import Canned, FakePlatform, completion
 from tests.helpers import dead_letters, stored
+from tests.processes import stop_group
 from tests.vendors import STANDARD_SECRET, standard_headers, standard_verified
 
 KEY = standard_key(STANDARD_SECRET)

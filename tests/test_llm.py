@@ -10,9 +10,8 @@ from bot.config import ConfigError
 from bot.ops import ledger
 from bot.ops.ledger import Outcome
 from bot.parameters import first_cap
-from tests.conftest import ROOT
 from tests.fakes import Canned, openai_refusal, vllm_extra_forbidden
-from tests.helpers import Bot, dead_letters, texts
+from tests.helpers import ROOT, Bot, dead_letters, texts
 
 CAPS = ("max_tokens", "max_completion_tokens")
 

@@ -7,9 +7,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
 from bot.ops.metrics import Metrics
-from tests.conftest import TELEGRAM_SECRET, free_port
+from bot.worker.local import free_port
 from tests.fakes import Canned, completion, openai_error, telegram_error
-from tests.helpers import Bot, post_update, update
+from tests.helpers import TELEGRAM_SECRET, Bot, post_update, update
 
 
 def scrape(client, **headers: str) -> dict[tuple[str, tuple], float]:

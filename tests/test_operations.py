@@ -7,7 +7,7 @@ import logging
 
 from app import create_app
 from bot.ops.logs import JsonFormatter
-from tests.conftest import free_port
+from bot.worker.local import free_port
 from tests.fakes import telegram_error
 from tests.helpers import post_update, update
 

@@ -102,7 +102,7 @@ def test_the_shipped_prompts_are_valid(app):
 
 
 def test_prompt_selects_the_default_file(settings, llm):
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     Bot(settings, PROMPTS_DIR=str(ROOT / "prompts"), PROMPT="examples/faq.md").say("opening hours?")
     assert "frequently asked questions" in system_prompts(llm)[0]

@@ -11,9 +11,9 @@ from rq.registry import FailedJobRegistry
 from app import create_app
 from bot.ops import ledger
 from bot.worker.process import work
-from tests.conftest import RedisServer, stop_group
 from tests.fakes import Canned, completion
 from tests.helpers import Bot, post_update, update
+from tests.processes import RedisServer, stop_group
 
 LEASE = "bot:lease:telegram:123456789"
 

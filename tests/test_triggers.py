@@ -73,6 +73,6 @@ def test_prompts_check_validates_the_triggers(settings, tmp_path, entry, problem
 
 
 def test_the_shipped_triggers_file_is_valid_and_empty():
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     assert triggers.load(ROOT / "prompts" / "triggers.yaml") == []

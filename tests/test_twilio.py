@@ -17,9 +17,9 @@ from bot.config import Config
 from bot.errors import Rejected, Transient
 from bot.messages import Reply
 from bot.ops import ledger
+from bot.worker.local import free_port
 from bot.worker.process import work
 from handlers.platforms.twilio import Twilio, sign
-from tests.conftest import free_port
 from tests.fakes import Canned, FakePlatform, completion
 from tests.helpers import dead_letters, stored
 from tests.vendors import TWILIO_TOKEN, TWILIO_URL, post_twilio, twilio_signature

@@ -8,9 +8,8 @@ from typing import Iterator
 import pytest
 
 from app import create_app
-from tests.conftest import TELEGRAM_SECRET, TELEGRAM_TOKEN
 from tests.fakes import Canned, FakePlatform, telegram_error
-from tests.helpers import APP_SECRET, VERIFY_TOKEN, graph_error
+from tests.helpers import APP_SECRET, TELEGRAM_SECRET, TELEGRAM_TOKEN, VERIFY_TOKEN, graph_error
 
 PUBLIC = "https://bot.example.com"
 LINE_TOKEN = "line-channel-access-token"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app import create_app
-from tests.conftest import free_port
+from bot.worker.local import free_port
 from tests.helpers import post_update, stored, update
 
 
