@@ -5,13 +5,9 @@ from __future__ import annotations
 from app import create_app
 from bot.turn.memory import estimate_tokens, fit
 from bot.worker.process import work
-from tests.helpers import post_update, update
+from tests.helpers import post_update, texts, update
 
 GROUP = {"chat_id": -100555, "chat_type": "supergroup"}
-
-
-def texts(telegram) -> list[str]:
-    return [message["text"] for message in telegram.sent]
 
 
 def test_start_greets_help_helps_and_no_llm_is_asked(client, run_worker, llm, telegram):

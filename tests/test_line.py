@@ -72,7 +72,7 @@ def sent(line: FakePlatform, method: str) -> list[Call]:
     return [call for call in line.requests if call.method == method]
 
 
-def texts(calls: list[Call]) -> list[str]:
+def message_texts(calls: list[Call]) -> list[str]:
     """The text of every message in these calls, in order."""
     return [message["text"] for call in calls for message in call.body["messages"]]
 
@@ -140,7 +140,7 @@ def test_a_long_reply_uses_the_token_once_then_pushes_each_part_with_its_own_key
     post_line(client, webhook(event("write a lot")))
     run_worker()
     replies, pushes = sent(line, "reply"), sent(line, "push")
-    parts = texts(replies) + texts(pushes)
+    parts = message_texts(replies) + message_texts(pushes)
     assert len(replies) == 1 and len(pushes) == 2
     assert all(utf16_len(part) <= 5000 for part in parts)
     assert " ".join(parts).split() == words
@@ -153,7 +153,7 @@ def test_a_refused_reply_token_falls_back_to_one_push(client, run_worker, redis,
     post_line(client, webhook(event("hi")))
     run_worker()
     assert len(sent(line, "reply")) == 1
-    assert texts(sent(line, "push")) == ["LLM: hi"]
+    assert message_texts(sent(line, "push")) == ["LLM: hi"]
     assert dead_letters(redis) == []
 
 
@@ -172,7 +172,7 @@ def test_a_redelivered_event_is_answered_once(client, run_worker, line):
     assert post_line(client, webhook(first)).status_code == 200
     assert post_line(client, webhook(again)).status_code == 200
     run_worker()
-    assert texts(sent(line, "reply") + sent(line, "push")) == ["LLM: only once"]
+    assert message_texts(sent(line, "reply") + sent(line, "push")) == ["LLM: only once"]
 
 
 @pytest.mark.parametrize("source, chat", [
@@ -201,7 +201,7 @@ def test_an_image_gets_the_non_text_notice(client, run_worker, line):
     image = event(message=line_sdk.ImageMessageContent(id="1", content_provider=provider, quote_token="q"))
     assert post_line(client, webhook(image)).status_code == 200
     run_worker()
-    assert texts(sent(line, "reply")) == ["Sorry, I can only read text messages."]
+    assert message_texts(sent(line, "reply")) == ["Sorry, I can only read text messages."]
 
 
 def test_standby_and_other_events_are_acknowledged_and_ignored(client, redis, run_worker, line):
@@ -234,7 +234,7 @@ def test_a_server_error_is_retried_with_the_same_retry_key(client, run_worker, r
     post_line(client, webhook(event("again?", age=STALE)))
     run_worker()
     pushes = sent(line, "push")
-    assert texts(pushes) == ["LLM: again?", "LLM: again?"]  # the failed try, then the one LINE accepted
+    assert message_texts(pushes) == ["LLM: again?", "LLM: again?"]  # the failed try, then the one LINE accepted
     assert pushes[0].headers["X-Line-Retry-Key"] == pushes[1].headers["X-Line-Retry-Key"]
     assert dead_letters(redis) == []
 
