@@ -20,7 +20,7 @@ from bot.ops import metrics
 from handlers.platforms.registry import ADAPTERS
 from tests import loopback
 from tests.fakes import FakeOpenAI, FakeTelegram
-from tests.helpers import ROOT, TELEGRAM_SECRET, TELEGRAM_TOKEN
+from tests.helpers import ROOT, TELEGRAM_SECRET, TELEGRAM_TOKEN, Bot
 from tests.processes import RedisServer, stop_group
 
 loopback.install()
@@ -84,23 +84,25 @@ def settings(redis: redis_lib.Redis, redis_url: str, llm: FakeOpenAI, telegram: 
 
 
 @pytest.fixture
-def app(settings: dict[str, str]):
-    from app import create_app
-
-    return create_app(settings)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
+def bot(settings: dict[str, str]) -> Bot:
+    """A bot wired to the fakes; a test module that needs other settings overrides this fixture."""
+    return Bot(settings)
 
 
 @pytest.fixture
-def run_worker(app):
+def app(bot: Bot):
+    return bot.app
+
+
+@pytest.fixture
+def client(bot: Bot):
+    return bot.client
+
+
+@pytest.fixture
+def run_worker(bot: Bot):
     """Run a real RQ worker in burst mode: it answers everything queued, then returns."""
-    from bot.worker.process import work
-
-    return lambda: work(app.extensions["bot"], burst=True)
+    return bot.run
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from typing import Any
 import telegram
 
 from app import create_app
+from bot.runtime import APP_KEY, Runtime
 from bot.worker.process import work
 from tests.fakes import Canned
 
@@ -40,15 +41,21 @@ def update(text: str, chat_id: int = 123456789, *, update_id: int | None = None,
 
 
 class Bot:
-    """An app built from the tests' settings with some changed, its test client, and a burst worker for it."""
+    """The one way the tests build a bot: an app from the tests' settings with some changed, its runtime, its test
+    client, and a burst worker for it."""
 
     def __init__(self, settings: dict[str, str], **overrides: str) -> None:
         self.app = create_app({**settings, **overrides})
         self.client = self.app.test_client()
 
+    @property
+    def rt(self) -> Runtime:
+        """What the app's routes, commands and workers use."""
+        return self.app.extensions[APP_KEY]
+
     def run(self) -> None:
         """A real RQ worker in burst mode: it answers everything queued, then returns."""
-        work(self.app.extensions["bot"], burst=True)
+        work(self.rt, burst=True)
 
     def say(self, text: str, update_id: int | None = None) -> None:
         """The user writes `text` on Telegram, and the worker answers."""

@@ -11,14 +11,12 @@ from typing import Any, Iterator
 import pytest
 from linebot.v3 import webhooks as line_sdk
 
-from app import create_app
 from bot import keys
 from bot.ops import ledger
 from bot.render.format import utf16_len
-from bot.worker.process import work
 from handlers.platforms.line import signature
 from tests.fakes import Call, Canned, FakePlatform, completion
-from tests.helpers import dead_letters, stored
+from tests.helpers import Bot, dead_letters, stored
 from tests.vendors import LINE_SECRET, line_signature, post_line
 
 TOKEN = "line-test-channel-access-token"
@@ -45,9 +43,9 @@ def line() -> Iterator[FakePlatform]:
 
 
 @pytest.fixture
-def app(settings: dict[str, str], line: FakePlatform):
-    return create_app({**settings, "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
-                       "LINE_API_URL": line.url, "PLATFORM_MAX_RETRIES": "1"})
+def bot(settings: dict[str, str], line: FakePlatform):
+    return Bot({**settings, "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
+                "LINE_API_URL": line.url, "PLATFORM_MAX_RETRIES": "1"})
 
 
 def event(text: str = "hello", *, source: line_sdk.Source | None = None, age: float = 0.0, event_id: str | None = None,
@@ -268,31 +266,31 @@ def test_a_refused_access_token_is_dead_lettered_naming_the_variable(client, run
 
 
 def test_line_needs_both_its_secret_and_its_token(settings):
-    only_secret = create_app({**settings, "LINE_CHANNEL_SECRET": LINE_SECRET}).test_client()
+    only_secret = Bot({**settings, "LINE_CHANNEL_SECRET": LINE_SECRET}).client
     response = post_line(only_secret, webhook(event("hi")))
     assert response.status_code == 404
     assert "LINE_CHANNEL_ACCESS_TOKEN" in response.get_json()["error"]
 
 
 def test_a_push_answered_late_is_resent_with_its_retry_key_which_line_dedupes(settings, redis, line):
-    app = create_app({**settings, "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN, "LINE_API_URL": line.url,
+    b = Bot({**settings, "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN, "LINE_API_URL": line.url,
                       "PLATFORM_TIMEOUT": "0.5"})
     line.then(Canned(body={"sentMessages": [{"id": "1", "quoteToken": "q"}]}, delay=1.5),
               line_error(409, "The retry key is already accepted", {"X-Line-Accepted-Request-Id": "abc-123"}))
     payload = event("late push", age=STALE)
-    post_line(app.test_client(), webhook(payload))
-    work(app.extensions["bot"], burst=True)
+    post_line(b.client, webhook(payload))
+    b.run()
     first, second = sent(line, "push")
     assert first.headers["X-Line-Retry-Key"] == second.headers["X-Line-Retry-Key"]
     assert ledger.lookup(redis, "line", payload["webhookEventId"])["outcome"] == "replied"
 
 
 def test_a_reply_token_answered_late_is_not_resent_nor_pushed(settings, redis, line):
-    app = create_app({**settings, "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN, "LINE_API_URL": line.url,
+    b = Bot({**settings, "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN, "LINE_API_URL": line.url,
                       "PLATFORM_TIMEOUT": "0.5"})
     line.then(Canned(body={"sentMessages": [{"id": "1", "quoteToken": "q"}]}, delay=1.5))
     payload = event("late reply")
-    post_line(app.test_client(), webhook(payload))
-    work(app.extensions["bot"], burst=True)
+    post_line(b.client, webhook(payload))
+    b.run()
     assert len(sent(line, "reply")) == 1 and sent(line, "push") == []  # a spent token has no retry key to dedupe a push
     assert ledger.lookup(redis, "line", payload["webhookEventId"])["outcome"] == "unconfirmed"

@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from app import create_app
 from bot.render.format import utf16_len
 from tests.fakes import Call, Canned, FakePlatform, completion
-from tests.helpers import APP_SECRET, VERIFY_TOKEN, dead_letters, graph_error, post_signed, signed, stored
+from tests.helpers import APP_SECRET, VERIFY_TOKEN, Bot, dead_letters, graph_error, post_signed, signed, stored
 
 PAGE_TOKEN = "EAAJB-test-page-token"
 PAGE = "104512345678901"
@@ -53,10 +52,10 @@ def messenger():
 
 
 @pytest.fixture
-def app(settings, messenger):
-    return create_app({**settings, "MESSENGER_PAGE_ACCESS_TOKEN": PAGE_TOKEN, "MESSENGER_APP_SECRET": APP_SECRET,
-                       "MESSENGER_VERIFY_TOKEN": VERIFY_TOKEN, "MESSENGER_API_URL": f"{messenger.url}/v21.0",
-                       "PLATFORM_MAX_RETRIES": "1"})
+def bot(settings, messenger):
+    return Bot({**settings, "MESSENGER_PAGE_ACCESS_TOKEN": PAGE_TOKEN, "MESSENGER_APP_SECRET": APP_SECRET,
+                "MESSENGER_VERIFY_TOKEN": VERIFY_TOKEN, "MESSENGER_API_URL": f"{messenger.url}/v21.0",
+                "PLATFORM_MAX_RETRIES": "1"})
 
 
 def test_the_meta_test_vector_is_accepted(client, redis):

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from app import create_app
 from bot.ops import ledger
 from bot.turn import commands
 from tests.fakes import openai_error, telegram_error
@@ -44,7 +43,7 @@ def test_the_burst_window_waits_for_the_user_to_finish(settings, telegram):
 def test_restart_mode_folds_messages_sent_during_the_llm_call_into_its_reply_but_not_a_command(settings, llm, telegram,
                                                                                              start_workers, second, expected):
     settings.update(BURST_MODE="restart")  # the workers' environment too
-    client = create_app(settings).test_client()
+    client = Bot(settings).client
     llm.gate.clear()
     post_update(client, update("R first", update_id=21))
     start_workers()

@@ -16,10 +16,9 @@ import pytest
 from linebot.v3 import WebhookParser
 from linebot.v3 import webhooks as line_sdk
 
-from app import create_app
 from bot.ops import ledger
 from tests.fakes import Canned, FakePlatform
-from tests.helpers import APP_SECRET, VERIFY_TOKEN, post_signed, stored
+from tests.helpers import APP_SECRET, VERIFY_TOKEN, Bot, post_signed, stored
 from tests.vendors import (
     LINE_SECRET,
     SLACK_SECRET,
@@ -55,8 +54,8 @@ def api():
 
 
 @pytest.fixture
-def app(settings: dict[str, str], api: FakePlatform):
-    return create_app({
+def bot(settings: dict[str, str], api: FakePlatform):
+    return Bot({
         **settings, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_URL": f"{api.url}/slack",
         "WHATSAPP_ACCESS_TOKEN": "EAAJB-wa", "WHATSAPP_APP_SECRET": APP_SECRET, "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
         "WHATSAPP_API_URL": f"{api.url}/whatsapp", "MESSENGER_PAGE_ACCESS_TOKEN": "EAAJB-page",

@@ -9,12 +9,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from app import create_app
 from bot.ops import ledger
-from bot.worker.process import work
 from handlers.platforms import signatures
 from tests.fakes import Canned, FakePlatform
-from tests.helpers import dead_letters, stored
+from tests.helpers import Bot, dead_letters, stored
 from tests.vendors import SLACK_SECRET, post_slack
 
 OK = Canned(body={"ok": True, "channel": "D123ABC456", "ts": "1767225601.000100"})
@@ -28,9 +26,9 @@ def slack():
 
 
 @pytest.fixture
-def app(settings, slack):
-    return create_app({**settings, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SLACK_SECRET,
-                       "SLACK_API_URL": slack.url, "PLATFORM_MAX_RETRIES": "1"})
+def bot(settings, slack):
+    return Bot({**settings, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SLACK_SECRET,
+                "SLACK_API_URL": slack.url, "PLATFORM_MAX_RETRIES": "1"})
 
 
 def event(text: str = "hello bot", *, kind: str = "message", ts: str = "1767225600.000200", event_id: str = "Ev1",
@@ -160,12 +158,12 @@ def history(slack, landed: bool):
 @pytest.mark.parametrize("landed, posts", [(True, 1), (False, 2)])
 def test_a_part_slack_answers_late_for_is_looked_for_in_the_channel_and_resent_only_if_missing(settings, slack, redis, landed,
                                                                                                 posts):
-    app = create_app({**settings, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_URL": slack.url,
+    b = Bot({**settings, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_URL": slack.url,
                       "PLATFORM_TIMEOUT": "0.5"})
     slack.defaults["conversations.history"] = history(slack, landed)
     slack.then(Canned(body=OK.body, delay=1.5))
-    post_slack(app.test_client(), event("late", event_id="Ev9"))
-    work(app.extensions["bot"], burst=True)
+    post_slack(b.client, event("late", event_id="Ev9"))
+    b.run()
     sent = slack.calls("chat.postMessage")
     assert len(sent) == posts and len({json.dumps(body["metadata"]) for body in sent}) == 1  # a resend carries the same key
     [lookup] = [parse_qs(urlsplit(call.path).query) for call in slack.requests if call.method == "conversations.history"]

@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from app import create_app
 from bot.render.format import utf16_len
 from tests.fakes import Call, Canned, FakePlatform, completion
-from tests.helpers import APP_SECRET, VERIFY_TOKEN, dead_letters, graph_error, post_signed, signed, stored
+from tests.helpers import APP_SECRET, VERIFY_TOKEN, Bot, dead_letters, graph_error, post_signed, signed, stored
 
 ACCESS_TOKEN = "EAAJB-test-whatsapp-token"
 NUMBER = "106540352242922"  # the business number the user writes to
@@ -75,10 +74,10 @@ def whatsapp():
 
 
 @pytest.fixture
-def app(settings, whatsapp):
-    return create_app({**settings, "WHATSAPP_ACCESS_TOKEN": ACCESS_TOKEN, "WHATSAPP_APP_SECRET": APP_SECRET,
-                       "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN, "WHATSAPP_PHONE_NUMBER_ID": FALLBACK_NUMBER,
-                       "WHATSAPP_API_URL": f"{whatsapp.url}/v21.0", "PLATFORM_MAX_RETRIES": "1"})
+def bot(settings, whatsapp):
+    return Bot({**settings, "WHATSAPP_ACCESS_TOKEN": ACCESS_TOKEN, "WHATSAPP_APP_SECRET": APP_SECRET,
+                "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN, "WHATSAPP_PHONE_NUMBER_ID": FALLBACK_NUMBER,
+                "WHATSAPP_API_URL": f"{whatsapp.url}/v21.0", "PLATFORM_MAX_RETRIES": "1"})
 
 
 def test_the_meta_test_vector_is_accepted(client, redis):
