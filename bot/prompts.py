@@ -156,7 +156,8 @@ class Prompts:
 
     def problems(self, timezone: str = "UTC") -> list[str]:
         """Every prompt file's problems, one sentence each, for `flask prompts check`."""
-        found = [] if (self.directory / self.default).is_file() else [f"missing {self.directory / self.default}: add it or set PROMPT"]
+        default = self.directory / self.default
+        found = [] if default.is_file() else [f"missing {default}: add it or set PROMPT"]
         for path in sorted(self.directory.rglob("*.md")):
             try:
                 render(str(path.relative_to(self.directory)), path.read_text(encoding="utf-8"), sample_variables(timezone))

@@ -64,7 +64,8 @@ def _guard() -> Response | None:
     if not _signed_in(rt.config):
         if request.authorization:  # a browser's first request carries none: only guesses count
             rt.redis.pipeline().set(failures, 0, ex=60, nx=True).incr(failures).execute()
-        return Response("Admin: sign in with ADMIN_USERNAME and ADMIN_PASSWORD.", 401, {"WWW-Authenticate": 'Basic realm="admin"'})
+        return Response("Admin: sign in with ADMIN_USERNAME and ADMIN_PASSWORD.", 401,
+                        {"WWW-Authenticate": 'Basic realm="admin"'})
     if request.blueprint == "rq_dashboard" and request.endpoint not in DASHBOARD_PAGES and not _from_dashboard():
         return Response("Admin: the dashboard's actions work from its own pages only.", 403)
     return None

@@ -116,9 +116,9 @@ def start_workers(settings: dict[str, str], tmp_path: Path) -> Iterator:
         env = {**os.environ, **settings, "PYTHONFAULTHANDLER": "1"}
         new = []
         for _ in range(count):
-            log = open(tmp_path / f"worker-{len(processes)}.log", "wb")
-            new.append(subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], cwd=ROOT, env=env,
-                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+            with open(tmp_path / f"worker-{len(processes)}.log", "wb") as log:  # the worker keeps its own handle
+                new.append(subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], cwd=ROOT, env=env,
+                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
             processes.append(new[-1])
         return new
 

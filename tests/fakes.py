@@ -6,6 +6,7 @@ a script of canned responses when a test sets one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -122,10 +123,8 @@ class FakeServer:
                 for name, value in answer.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up, as a timed-out one does
                     self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up first, as a timed-out client does
 
             do_GET = do_PUT = do_DELETE = do_POST  # platform APIs that read, replace and remove settings
 
@@ -247,7 +246,8 @@ def vllm_extra_forbidden(names: list[str], payload: dict) -> Canned:
     """vLLM's 400 to fields it does not know: pydantic's errors, as text, in vLLM's own envelope."""
     errors = [{"type": "extra_forbidden", "loc": ("body", name), "msg": "Extra inputs are not permitted", "input": payload[name]}
               for name in names]
-    return Canned(status=400, body={"object": "error", "message": str(errors), "type": "BadRequestError", "param": None, "code": 400})
+    return Canned(status=400, body={"object": "error", "message": str(errors), "type": "BadRequestError", "param": None,
+                                    "code": 400})
 
 
 class FakeTelegram(FakeServer):
@@ -284,12 +284,14 @@ class FakeTelegram(FakeServer):
             with self.lock:
                 self.refused.append((problem, text))
             return telegram_error(400, problem)
-        return Canned(body={"ok": True, "result": {"message_id": len(self.sent), "chat": {"id": payload.get("chat_id")}, "text": text}})
+        result = {"message_id": len(self.sent), "chat": {"id": payload.get("chat_id")}, "text": text}
+        return Canned(body={"ok": True, "result": result})
 
     def check(self) -> None:
         """Fail if Telegram would have refused any part a test did not script it to refuse."""
         if self.refused:
-            raise AssertionError("Telegram would refuse these parts:\n" + "\n".join(f"{why}: {text!r}" for why, text in self.refused))
+            refused = "\n".join(f"{why}: {text!r}" for why, text in self.refused)
+            raise AssertionError("Telegram would refuse these parts:\n" + refused)
 
 
 def telegram_error(code: int, description: str, retry_after: int | None = None) -> Canned:
@@ -307,7 +309,8 @@ class FakePlatform(FakeServer):
     which come at any time.
     """
 
-    def __init__(self, defaults: dict[str, Canned | Callable[[Call], Canned]] | None = None, scripted: Callable[[Call], bool] = lambda call: True) -> None:
+    def __init__(self, defaults: dict[str, Canned | Callable[[Call], Canned]] | None = None,
+                 scripted: Callable[[Call], bool] = lambda call: True) -> None:
         super().__init__()
         self.defaults = defaults or {}
         self.scripted = scripted

@@ -34,7 +34,8 @@ def update(text: str, chat_id: int = 123456789, *, update_id: int | None = None,
     chat = telegram.Chat(id=chat_id, type=chat_type, first_name="Ada")
     sender = telegram.User(id=42, is_bot=is_bot, first_name="Ada", username="ada", language_code="en")
     replied = None if reply_to is None else telegram.Message(
-        1, SENT_AT - dt.timedelta(minutes=1), chat, from_user=telegram.User(id=reply_to, is_bot=True, first_name="Bot"), text="earlier")
+        1, SENT_AT - dt.timedelta(minutes=1), chat, from_user=telegram.User(id=reply_to, is_bot=True, first_name="Bot"),
+        text="earlier")
     message = telegram.Message(message_id, SENT_AT, chat, from_user=sender, text=text, reply_to_message=replied,
                                message_thread_id=thread, is_topic_message=thread is not None or None)
     return telegram.Update(update_id if update_id is not None else next(_update_ids), message=message).to_dict()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
@@ -45,7 +46,5 @@ class RedisServer:
 
 def stop_group(process: subprocess.Popen, sig: int) -> None:
     """Signal a worker and its children (the RQ scheduler it forks)."""
-    try:
+    with contextlib.suppress(ProcessLookupError):  # it ended already
         os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass

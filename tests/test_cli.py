@@ -51,7 +51,8 @@ def _start(env: dict[str, str], tmp_path: Path, *command: str) -> tuple[subproce
 
 
 def test_polling_outlasts_a_silent_long_poll_and_waits_out_transient_failures(settings, telegram, run_worker, tmp_path):
-    telegram.then(Canned(body={"ok": True, "result": []}, delay=2),  # nobody wrote: Telegram holds the call, longer than PLATFORM_TIMEOUT
+    # nobody wrote: Telegram holds the first call, longer than PLATFORM_TIMEOUT
+    telegram.then(Canned(body={"ok": True, "result": []}, delay=2),
                   Canned(status=502, body="Bad Gateway"),  # a proxy in front of a self-hosted Bot API server
                   telegram_error(500, "Internal Server Error"),
                   telegram_error(429, "Too Many Requests: retry after 1", retry_after=1),
@@ -98,7 +99,8 @@ def test_dead_letters_list_prints_one_line_per_letter(app, redis):
     from bot.ops import deadletters
 
     traceback = "Traceback (most recent call last):\n  File \"bot/turns.py\", line 39, in run\n" + "    frame\n" * 40
-    deadletters.add(redis, {"conversation": "telegram:1", "reason": "Telegram sendMessage failed (400):\n\tBad Request", "messages": []})
+    deadletters.add(redis, {"conversation": "telegram:1", "reason": "Telegram sendMessage failed (400):\n\tBad Request",
+                            "messages": []})
     deadletters.add(redis, {"conversation": "telegram:2", "reason": traceback + "ValueError: boom", "messages": []})
     lines = app.test_cli_runner().invoke(args=["dead-letters", "list"]).output.splitlines()
     assert [line.split("  ", 3)[2:] for line in lines] == [

@@ -280,7 +280,8 @@ def test_the_allowlist_is_checked_again_before_each_send(client, redis, receiver
     narrowed.run()
     assert receiver.requests == []
     [dead] = dead_letters(redis)
-    assert dead["reason"] == f"delivery: callback host {receiver.url.removeprefix('http://')} is not in GENERIC_CALLBACK_ALLOWLIST"
+    host = receiver.url.removeprefix("http://")
+    assert dead["reason"] == f"delivery: callback host {host} is not in GENERIC_CALLBACK_ALLOWLIST"
 
 
 ALLOWLIST_CASES = {
@@ -307,7 +308,8 @@ ALLOWLIST_CASES = {
     "short IP spelling": ("https://10.1/x", "10.1 is not in"),
     "trailing dot": ("https://hooks.example.com./x", "is not in"),
 }
-ALLOWLIST = " *.example.com, crm.internal,crm.internal:8443, *.hooks.example.net:8443, 192.168.1.20, [::1], [::1]:8443, fe80::1, *.0.0.1, *.1 "
+ALLOWLIST = (" *.example.com, crm.internal,crm.internal:8443, *.hooks.example.net:8443, 192.168.1.20, [::1], [::1]:8443, "
+             "fe80::1, *.0.0.1, *.1 ")
 
 
 @pytest.mark.parametrize("url, reason", ALLOWLIST_CASES.values(), ids=ALLOWLIST_CASES.keys())
@@ -335,7 +337,8 @@ def rebinding_dns(monkeypatch) -> None:
 
 
 def reply_to(url: str) -> Reply:
-    return Reply("webhook", "crm-42", "hi", "hi", key="turn-0", context={"callback_url": url, "user_id": "u-7", "in_reply_to": "msg_1"})
+    context = {"callback_url": url, "user_id": "u-7", "in_reply_to": "msg_1"}
+    return Reply("webhook", "crm-42", "hi", "hi", key="turn-0", context=context)
 
 
 def test_a_wildcard_host_resolving_to_an_internal_address_is_refused_as_it_connects(env, receiver, rebinding_dns):

@@ -15,7 +15,8 @@ from tests.helpers import APP_SECRET, VERIFY_TOKEN, Bot, dead_letters, graph_err
 PAGE_TOKEN = "EAAJB-test-page-token"
 PAGE = "104512345678901"
 ADA, BOB, CY = "6789012345678901", "6789012345678902", "6789012345678903"  # page-scoped user ids
-SENT = {"recipient_id": ADA, "message_id": "m_AG5Hz2Uq7tuwNEhXfYYKj8mJEM_QPpz5jdCK48PnKAjSdjfipqxqMvK8ma6AC8fplwlqLP_5cgXIbu7I3rBN0P"}
+SENT = {"recipient_id": ADA,
+        "message_id": "m_AG5Hz2Uq7tuwNEhXfYYKj8mJEM_QPpz5jdCK48PnKAjSdjfipqxqMvK8ma6AC8fplwlqLP_5cgXIbu7I3rBN0P"}
 
 _mids = itertools.count(1)
 

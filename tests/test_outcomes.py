@@ -86,7 +86,8 @@ def test_over_the_rate_limit_the_user_gets_one_notice_per_window(settings, redis
     for n in (51, 52, 53, 54):
         post_update(b.client, update(f"msg {n}", update_id=n))
         b.run()
-    assert texts(telegram) == ["LLM: msg 51", "LLM: msg 52", "You're sending messages faster than I can answer. Please wait a minute."]
+    notice = "You're sending messages faster than I can answer. Please wait a minute."
+    assert texts(telegram) == ["LLM: msg 51", "LLM: msg 52", notice]
     assert [outcome(redis, n) for n in (51, 52, 53, 54)] == ["replied", "replied", "notice", "rejected"]
 
 

@@ -26,7 +26,8 @@ def sent_texts(telegram) -> list[str]:
     return [call.body["text"] for call in telegram.delivered if call.method == "sendMessage"]
 
 
-def test_a_worker_killed_during_the_llm_call_is_replaced_and_the_message_answered_once(client, redis, llm, telegram, start_workers):
+def test_a_worker_killed_during_the_llm_call_is_replaced_and_the_message_answered_once(client, redis, llm, telegram,
+                                                                                      start_workers):
     llm.gate.clear()
     post_update(client, update("K one", update_id=7001))
     [first] = start_workers()

@@ -104,7 +104,8 @@ def test_blank_replies_render_to_nothing():
 def test_code_as_link_text_keeps_its_link():
     markdown = "call [`foo()`](https://e.com/foo) now"
     assert telegram(markdown) == ['call <a href="https://e.com/foo"><code>foo()</code></a> now']
-    assert [p.text for p in render(markdown, SLACK_MRKDWN, 4000)] == ["call <https://e.com/foo|foo()> now"]  # no code in link text
+    # no code in a link's text
+    assert [p.text for p in render(markdown, SLACK_MRKDWN, 4000)] == ["call <https://e.com/foo|foo()> now"]
     assert [p.text for p in render(markdown, WHATSAPP, 4096)] == ["call `foo()` (https://e.com/foo) now"]
     assert [p.text for p in render(markdown, MARKDOWN, 4096)] == ["call [`foo()`](https://e.com/foo) now"]
 

@@ -71,7 +71,8 @@ def test_a_direct_message_gets_one_reply_in_mrkdwn(client, run_worker, slack, ll
 
 
 def test_url_verification_echoes_the_challenge(client, redis):
-    response = post_slack(client, {"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"})
+    challenge = {"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"}
+    response = post_slack(client, challenge)
     assert response.status_code == 200
     assert response.data == b"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
     assert stored(redis) == []
@@ -97,7 +98,8 @@ def test_a_mention_and_its_im_event_are_answered_once(client, run_worker, slack)
 def test_a_retry_is_deduped_but_a_retry_of_an_unseen_event_is_processed(client, run_worker, slack):
     post_slack(client, event("first", ts="1.1"))
     post_slack(client, event("first", ts="1.1"), headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
-    post_slack(client, event("never seen", ts="1.2", event_id="Ev9"), headers={"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_error"})
+    post_slack(client, event("never seen", ts="1.2", event_id="Ev9"),
+               headers={"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_error"})
     run_worker()
     assert texts(slack) == ["LLM: first + never seen"]
 

@@ -106,7 +106,8 @@ def test_a_malformed_update_is_400_with_a_reason(client, redis):
     response = post_update(client, {"message": {"text": "no update id"}})
     assert response.status_code == 400
     assert "update_id" in response.get_json()["error"]
-    not_json = client.post("/webhooks/telegram", data=b"{oops", headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token_value", "Content-Type": "application/json"})
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-token_value", "Content-Type": "application/json"}
+    not_json = client.post("/webhooks/telegram", data=b"{oops", headers=headers)
     assert not_json.status_code == 400
     assert stored(redis) == []
 
@@ -272,9 +273,10 @@ def test_replies_in_a_group_without_topics_share_the_chat_s_history_and_name_no_
         message = _message(GROUP, text=text, reply_to_message=replied, message_thread_id=answered)  # a reply thread, not a topic
         post_update(client, ptb.Update(next(_ids), message=message).to_dict())
         run_worker()
-    assert [m["content"] for m in llm.completions[1]["messages"][1:]] == ["first question", "LLM: first question", "second question"]
+    history = [m["content"] for m in llm.completions[1]["messages"][1:]]
+    assert history == ["first question", "LLM: first question", "second question"]
     assert [sent.get("message_thread_id") for sent in telegram.sent] == [None, None]
-    assert [call.get("message_thread_id") for call in telegram.calls("sendChatAction")] == [None] * len(telegram.calls("sendChatAction"))
+    assert all(call.get("message_thread_id") is None for call in telegram.calls("sendChatAction"))
 
 
 def test_a_part_telegram_takes_but_answers_late_for_is_not_resent_and_its_outcome_says_so(settings, redis, llm, telegram, caplog):

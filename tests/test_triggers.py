@@ -41,7 +41,8 @@ def test_the_audience_can_be_one_platform(settings, tmp_path, telegram, redis):
 
 def test_users_outside_their_platforms_reply_window_are_skipped(settings, tmp_path, redis):
     meta = {"WHATSAPP_ACCESS_TOKEN": "t", "WHATSAPP_APP_SECRET": "s", "WHATSAPP_VERIFY_TOKEN": "v"}
-    b = with_triggers({**settings, **meta}, tmp_path, [{"name": "t", "cron": "* * * * *", "audience": "platform:whatsapp", "text": "x"}])
+    entry = {"name": "t", "cron": "* * * * *", "audience": "platform:whatsapp", "text": "x"}
+    b = with_triggers({**settings, **meta}, tmp_path, [entry])
     for user, hours in (("fresh", 23), ("stale", 25)):  # WhatsApp takes free-form text for 24 hours
         contact = {"platform": "whatsapp", "message_id": user, "conversation_id": f"1065:{user}", "user_id": user, "text": "",
                    "received_at": time.time() - hours * 3600, "context": {}}

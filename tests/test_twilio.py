@@ -183,7 +183,8 @@ def test_behind_a_proxy_the_public_base_url_is_what_twilio_signed(twilio_setting
 
 def test_behind_heroku_s_router_its_forwarded_proto_and_the_host_make_the_signed_url(client, run_worker, twilio):
     public = "https://bot.example.com/webhooks/twilio"
-    routed = {"Host": "bot.example.com", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443", "X-Forwarded-For": "54.172.60.1"}
+    routed = {"Host": "bot.example.com", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443",
+              "X-Forwarded-For": "54.172.60.1"}
     assert post_twilio(client, inbound("forwarded"), url=public, headers=routed).status_code == 200
     assert post_twilio(client, inbound("not forwarded"), url=public, headers={"Host": "bot.example.com"}).status_code == 403
     run_worker()
@@ -201,8 +202,9 @@ def test_a_forwarded_host_is_never_believed(client, redis):
 def test_facing_clients_directly_no_forwarded_header_is_believed(twilio_settings):
     direct = Bot({**twilio_settings, "TRUSTED_PROXIES": "0"}).client
     forged = {"Host": "bot.example.com", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443"}
-    assert post_twilio(direct, inbound("forged"), url="https://bot.example.com/webhooks/twilio", headers=forged).status_code == 403
-    assert post_twilio(direct, inbound("as sent"), url="http://bot.example.com/webhooks/twilio", headers=forged).status_code == 200
+    https, http = "https://bot.example.com/webhooks/twilio", "http://bot.example.com/webhooks/twilio"
+    assert post_twilio(direct, inbound("forged"), url=https, headers=forged).status_code == 403
+    assert post_twilio(direct, inbound("as sent"), url=http, headers=forged).status_code == 200
 
 
 def test_the_same_message_sid_twice_is_answered_once(client, run_worker, twilio):
@@ -275,7 +277,8 @@ def test_rate_limit_then_server_errors_are_retried_then_dead_lettered(client, ru
     (400, 63016, "Failed to send freeform message because you are outside the allowed window.", "within 24 hours"),
     (401, 20003, "Authenticate", "check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"),
 ])
-def test_a_refused_message_is_dead_lettered_after_one_attempt(client, run_worker, twilio, redis, status, code, message, explained):
+def test_a_refused_message_is_dead_lettered_after_one_attempt(client, run_worker, twilio, redis, status, code, message,
+                                                               explained):
     twilio.then(twilio_error(status, code, message))
     post_twilio(client, inbound("hi"))
     run_worker()

@@ -176,7 +176,8 @@ def test_line_delete_says_where_to_turn_the_webhook_off(app, api):
 
 
 def test_line_refusal_names_the_token_to_check(app, api):
-    api.then(Canned(401, {"message": "Authentication failed. Confirm that the access token in the authorization header is valid."}))
+    api.then(Canned(401, {"message": "Authentication failed. Confirm that the access token in the authorization header "
+                                     "is valid."}))
     result = run(app, "set", "line", PUBLIC)
     assert (result.exit_code, result.output) == (
         1, "Error: LINE webhook endpoint failed (401): the channel access token was refused; check LINE_CHANNEL_ACCESS_TOKEN\n")

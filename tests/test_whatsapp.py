@@ -169,7 +169,8 @@ def test_statuses_and_errors_are_acknowledged_and_ignored(client, redis, run_wor
     status = change()
     del status["value"]["contacts"], status["value"]["messages"]
     status["value"]["statuses"] = [{
-        "id": "wamid.HBgNNTUxNjk5MjMxODIyMhUCABEYEjgx", "status": "delivered", "timestamp": "1750857384", "recipient_id": ADA["phone"],
+        "id": "wamid.HBgNNTUxNjk5MjMxODIyMhUCABEYEjgx", "status": "delivered", "timestamp": "1750857384",
+        "recipient_id": ADA["phone"],
         "pricing": {"billable": True, "pricing_model": "CBP", "category": "service"},
     }]
     errors = change()
@@ -187,7 +188,8 @@ def test_conversations_are_keyed_on_the_business_number_and_the_bsuid_else_the_p
     no_bsuid_anywhere = change(text_message("c", {"phone": "447700900123", "bsuid": None}))
     bsuid_only_in_contacts = change(text_message("b", {"phone": BOB["phone"], "bsuid": None}))
     bsuid_only_in_contacts["value"]["contacts"][0]["user_id"] = BOB["bsuid"]
-    for payload in (notification(change(text_message("a"))), notification(bsuid_only_in_contacts), notification(no_bsuid_anywhere)):
+    payloads = (notification(change(text_message("a"))), notification(bsuid_only_in_contacts), notification(no_bsuid_anywhere))
+    for payload in payloads:
         assert post_signed(client, "whatsapp", payload).status_code == 200
     inboxes = sorted(key.decode() for key in redis.keys("bot:inbox:*"))
     assert inboxes == [f"bot:inbox:whatsapp:{NUMBER}:447700900123", f"bot:inbox:whatsapp:{NUMBER}:{ADA['bsuid']}",
@@ -197,7 +199,8 @@ def test_conversations_are_keyed_on_the_business_number_and_the_bsuid_else_the_p
 
 
 def test_a_user_without_a_phone_number_is_answered_through_the_bsuid(client, run_worker, whatsapp):
-    post_signed(client, "whatsapp", notification(change(text_message("I use a username", {"phone": None, "bsuid": ADA["bsuid"]}))))
+    username_only = text_message("I use a username", {"phone": None, "bsuid": ADA["bsuid"]})
+    post_signed(client, "whatsapp", notification(change(username_only)))
     run_worker()
     [sent] = sends(whatsapp)
     assert sent.body["recipient"] == ADA["bsuid"] and "to" not in sent.body
@@ -236,7 +239,8 @@ def test_a_long_reply_is_split_at_4096_in_whatsapp_formatting(client, run_worker
 
 
 def test_rate_limits_and_server_errors_are_retried_then_dead_lettered(client, run_worker, redis, whatsapp):
-    whatsapp.then(graph_error(429, 130429, "(#130429) Rate limit hit"), graph_error(500, 131000, "(#131000) Something went wrong"))
+    whatsapp.then(graph_error(429, 130429, "(#130429) Rate limit hit"),
+                  graph_error(500, 131000, "(#131000) Something went wrong"))
     post_signed(client, "whatsapp", notification(change(text_message("busy?"))))
     run_worker()
     assert len(sends(whatsapp)) == 2  # the first try and PLATFORM_MAX_RETRIES=1

@@ -50,7 +50,8 @@ def _model_problems(config: Config, warn: Callable[[str], None]) -> list[str]:
     try:
         offered = llm.model_ids(config)
     except BotError as error:
-        warn(f"OPENAI_MODEL not checked: listing the LLM server's models failed ({error}); check OPENAI_BASE_URL and OPENAI_API_KEY.")
+        warn(f"OPENAI_MODEL not checked: listing the LLM server's models failed ({error}); "
+             "check OPENAI_BASE_URL and OPENAI_API_KEY.")
         return []
     if not offered:
         warn("OPENAI_MODEL not checked: the LLM server lists no models.")

@@ -32,7 +32,8 @@ def add(redis: Redis, record: dict[str, Any], keep: int = KEEP_SECONDS) -> str:
 
 def _trim(redis: Redis, keep: int) -> None:
     """Forget letters past the capacity, and those older than `keep` (letters kept before they expired on their own)."""
-    pipe = redis.pipeline().zrange(keys.dead_letters(), 0, -CAPACITY - 1).zrangebyscore(keys.dead_letters(), 0, time.time() - keep)
+    pipe = redis.pipeline().zrange(keys.dead_letters(), 0, -CAPACITY - 1)
+    pipe.zrangebyscore(keys.dead_letters(), 0, time.time() - keep)
     ids = {letter_id.decode() for found in pipe.execute() for letter_id in found}
     if ids:
         redis.pipeline().delete(*map(keys.dead_letter, ids)).zrem(keys.dead_letters(), *ids).execute()

@@ -87,7 +87,8 @@ def secrets_in(environ: Mapping[str, str]) -> list[str]:
     """
     named = [value for name, value in environ.items() if SECRET_NAMES.search(name)
              and (len(value) >= MIN_SECRET or value and name.upper().endswith("PASSWORD"))]
-    return named + [password for value in environ.values() for password in URL_PASSWORD.findall(value) if len(password) >= MIN_SECRET]
+    passwords = [password for value in environ.values() for password in URL_PASSWORD.findall(value)]
+    return named + [password for password in passwords if len(password) >= MIN_SECRET]
 
 
 def configure(level: str, fmt: str, secrets: Iterable[str] = ()) -> None:

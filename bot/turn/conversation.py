@@ -245,7 +245,8 @@ class Conversation:
     def defer(self, turn: Turn, keep: int) -> None:
         """Keep the turn's first `keep` messages; the rest go back to the front of the inbox, for the next turns."""
         if keep < len(turn.messages):
-            if self._defer(keys=[keys.lease(self.name), keys.batch(self.name), keys.inbox(self.name)], args=[self.token, keep]) < 0:
+            c = self.name
+            if self._defer(keys=[keys.lease(c), keys.batch(c), keys.inbox(c)], args=[self.token, keep]) < 0:
                 raise LeaseLost(self.name)
             del turn.messages[keep:]
 
@@ -295,5 +296,6 @@ class Conversation:
         letter_id = deadletters.add(self.redis, keep=self.keep[1], record={
             "conversation": self.name, "turn": turn.id, "reason": reason, "reply": turn.reply, "sent": turn.sent,
             "messages": [message.to_json() for message in turn.messages]})
-        logger.error("turn dead-lettered: %s", reason, extra={"conversation": self.name, "turn": turn.id, "dead_letter": letter_id})
+        logger.error("turn dead-lettered: %s", reason,
+                     extra={"conversation": self.name, "turn": turn.id, "dead_letter": letter_id})
         return letter_id

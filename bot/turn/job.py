@@ -69,8 +69,8 @@ def _retry_now(rt: Runtime, convo: Conversation, error: Exception) -> None:
         handed = rt.turns.hand_back(convo.name, convo.token)
     except RedisError:
         handed = False  # Redis is down: the lease lapses, and the sweeper resumes the turn then
-    logger.error("turn failed (%s): %s", type(error).__name__, "retrying it at once" if handed else "retried once the lease lapses",
-                 extra={"conversation": convo.name})
+    logger.error("turn failed (%s): %s", type(error).__name__,
+                 "retrying it at once" if handed else "retried once the lease lapses", extra={"conversation": convo.name})
 
 
 def hand_back_running(rt: Runtime) -> int:

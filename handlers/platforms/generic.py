@@ -66,7 +66,8 @@ class Generic(Adapter):
         if self.callback_url and (reason := self.allowlist.refusal(self.callback_url)):
             raise ConfigError(f"GENERIC_CALLBACK_URL: {reason}")
         # callbacks go to callers' URLs: each connection's peer is checked against the allowlist
-        self.http = PlatformAPI("webhook callback", config.platform_timeout, config.worker_concurrency, self.allowlist.peer_refusal)
+        self.http = PlatformAPI("webhook callback", config.platform_timeout, config.worker_concurrency,
+                                self.allowlist.peer_refusal)
 
     def verify(self, request: Request) -> None:
         """Standard Webhooks: an HMAC of the id, the timestamp and the raw body, signed within 5 minutes."""

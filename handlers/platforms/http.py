@@ -33,7 +33,8 @@ class PlatformAPI:
         # Keep a connection for each turn that may call at once (a worker's slots): past requests' default of 10,
         # every call opened a new connection (and TLS handshake) and logged "Connection pool is full".
         pool_maxsize = max(10, connections)
-        adapter = CheckedAdapter(peer_refusal, pool_maxsize=pool_maxsize) if peer_refusal else HTTPAdapter(pool_maxsize=pool_maxsize)
+        adapter = (CheckedAdapter(peer_refusal, pool_maxsize=pool_maxsize) if peer_refusal
+                   else HTTPAdapter(pool_maxsize=pool_maxsize))
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
 

@@ -65,7 +65,8 @@ class Messenger(MetaAdapter):
     typing_every = 15  # typing_on lapses after about 20 s
     rate_limits = frozenset({4, 32, 613, 80006})  # app, page, calls per time, Messenger business use case
     sample_payload = {"object": "page", "entry": [{"id": "PAGE", "messaging": [{
-        "sender": {"id": "PSID0SAMPLE"}, "recipient": {"id": "PAGE"}, "message": {"mid": "m_SAMPLE_ID", "text": "SAMPLE_TEXT"}}]}]}
+        "sender": {"id": "PSID0SAMPLE"}, "recipient": {"id": "PAGE"},
+        "message": {"mid": "m_SAMPLE_ID", "text": "SAMPLE_TEXT"}}]}]}
     refusals = {(10, 2018278): "Messenger refused the message: the user's last message is more than 24 hours old "
                                "(10/2018278); outside that window only tagged messages (MESSAGE_TAG) may be sent"}
 

@@ -155,7 +155,8 @@ class Twilio(Adapter):
 
     def sample(self, url: str, text: str) -> Sample:
         """An SMS from a sample number, signed over `url` as Twilio signs the URL it calls."""
-        form = {"MessageSid": f"SM{uuid.uuid4().hex}", "From": "+15550000000", "To": "+15551111111", "Body": text, "NumMedia": "0"}
+        form = {"MessageSid": f"SM{uuid.uuid4().hex}", "From": "+15550000000", "To": "+15551111111", "Body": text,
+                "NumMedia": "0"}
         headers = {"Content-Type": "application/x-www-form-urlencoded", SIGNATURE_HEADER: sign(self.token, url, form.items())}
         return headers, urlencode(form).encode()
 
