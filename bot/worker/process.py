@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import platform
 import random
 import threading
 
@@ -62,6 +63,10 @@ def work(rt: Runtime, burst: bool = False) -> None:
     """Install the runtime and run turn jobs, WORKER_CONCURRENCY at once, until stopped (or, with `burst`,
     until the queues are empty)."""
     runtime.install(rt)
+    # The openai SDK names the platform in its first request's headers, and Python reads it from `uname -p`, a
+    # subprocess. Should RQ fork its scheduler while that subprocess's pipe is open, the scheduler holds the pipe and the
+    # turn waits on it as long as the scheduler lives. Read it now, before any slot starts: Python keeps it.
+    platform.platform()
     sweeper = Sweeper(rt, max(1.0, rt.config.lease_seconds / 4))
     if not burst:
         sweeper.start()
