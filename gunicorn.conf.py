@@ -1,4 +1,4 @@
-"""gunicorn's settings for the Procfile's web process, each chosen on purpose (README: Deploying to Heroku).
+"""gunicorn's settings for the Procfile's web process, each chosen on purpose (docs/operations.md: Deploying to Heroku).
 
 gunicorn reads a request's headers without a deadline: a client that trickles them holds one of the 8 threads of a
 process for as long as it likes (slowloris; bench/slowloris.py measures it). The defence is a proxy in front that

@@ -27,7 +27,7 @@ SENT_AT = dt.datetime.fromtimestamp(1767225600, dt.timezone.utc)
 
 def update(text: str, chat_id: int = 123456789, *, update_id: int | None = None, chat_type: str = "private",
            thread: int | None = None, is_bot: bool = False, message_id: int = 57, reply_to: int | None = None) -> dict[str, Any]:
-    """A Telegram update carrying one text message (platforms.md 1.3), built and serialised by python-telegram-bot.
+    """A Telegram update carrying one text message (docs/platforms.md 1.3), built and serialised by python-telegram-bot.
 
     `thread` makes it a forum topic's message; `reply_to` a reply to a message of the bot whose id it is.
     """
@@ -91,9 +91,9 @@ def dead_letters(redis) -> list[dict[str, Any]]:
     return deadletters.newest(redis, limit=1000)
 
 
-# Meta (WhatsApp, Messenger): platforms.md sections 3, 4 and 10.6
+# Meta (WhatsApp, Messenger): docs/platforms.md sections 3, 4 and 10.6
 
-APP_SECRET = "test_app_secret"  # the secret of platforms.md 10.6
+APP_SECRET = "test_app_secret"  # the secret of docs/platforms.md 10.6
 VERIFY_TOKEN = "meta-verify-token"
 
 
@@ -114,7 +114,7 @@ def post_signed(client, platform: str, payload: Any):
 
 
 def graph_error(status: int, code: int, message: str, subcode: int | None = None) -> Canned:
-    """A Graph API error response (platforms.md 3.5)."""
+    """A Graph API error response (docs/platforms.md 3.5)."""
     error = {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AzWq3bB7tHz"}
     if subcode is not None:
         error["error_subcode"] = subcode

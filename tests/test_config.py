@@ -59,4 +59,4 @@ def test_the_default_model_is_a_current_small_one_everywhere():
 
     manifest = json.loads((ROOT / "app.json").read_text())
     assert Config().openai_model == manifest["env"]["OPENAI_MODEL"]["value"] == "gpt-5.4-mini"
-    assert "| `OPENAI_MODEL` | `gpt-5.4-mini` |" in (ROOT / "README.md").read_text()
+    assert "| `OPENAI_MODEL` | `gpt-5.4-mini` |" in (ROOT / "docs" / "configuration.md").read_text()

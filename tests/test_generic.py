@@ -89,7 +89,7 @@ def send(client, payload: Any, **kwargs: Any):
 
 
 
-# platforms.md 10.2: the Standard Webhooks reference library's own vector.
+# docs/platforms.md 10.2: the Standard Webhooks reference library's own vector.
 
 VECTOR_ID, VECTOR_TS, VECTOR_BODY = "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, b'{"test": 2432232314}'
 VECTOR_SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="

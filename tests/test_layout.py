@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import gc
 import os
+import re
 import runpy
 import subprocess
 import sys
@@ -118,3 +119,14 @@ def test_the_worker_process_freezes_what_it_built_before_taking_turns(settings):
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
                             env={**os.environ, **settings})
     assert result.stdout.split()[-2:] == ["0", "True"], result.stdout + result.stderr
+
+
+def test_every_section_of_docs_platforms_md_the_code_cites_is_there():
+    """Comments cite the platforms' contracts as `docs/platforms.md section 3` or `docs/platforms.md 10.6`."""
+    headings = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", (ROOT / "docs" / "platforms.md").read_text(), re.M))
+    code = [path for package in (*PACKAGES, "tests") for path in (ROOT / package).rglob("*.py")]
+    cited = {number for path in code
+             for numbers in re.findall(r"docs/platforms\.md (?:sections? )?(\d+(?:\.\d+)?(?:(?:, | and )\d+(?:\.\d+)?)*)",
+                                       path.read_text(encoding="utf-8"))
+             for number in re.split(r", | and ", numbers)}
+    assert cited and cited <= headings, sorted(cited - headings)

@@ -22,7 +22,7 @@ _mids = itertools.count(1)
 
 
 def event(text: str | None, psid: str = ADA, mid: str | None = None) -> dict[str, Any]:
-    """A user's message to the Page as in platforms.md 4.3; a None text is an attachment."""
+    """A user's message to the Page as in docs/platforms.md 4.3; a None text is an attachment."""
     message: dict[str, Any] = {"mid": mid or f"m_AbC{next(_mids)}"}
     if text is None:
         message["attachments"] = [{"type": "image", "payload": {"url": "https://scontent.xx.fbcdn.net/v/t1.15752-9/cat.jpg"}}]
@@ -62,7 +62,7 @@ def bot(settings, messenger):
 def test_the_meta_test_vector_is_accepted(client, redis):
     body = b'{"object":"page","entry":[]}'
     headers = {"X-Hub-Signature-256": "sha256=5da47c9c7409e70d7a1851f0cfd9bc27786bd99587a9bf1dd5b51e23a2de03cf",
-               "Content-Type": "application/json"}  # platforms.md 10.6
+               "Content-Type": "application/json"}  # docs/platforms.md 10.6
     assert client.post("/webhooks/messenger", data=body, headers=headers).status_code == 200
     assert stored(redis) == []
 

@@ -1,7 +1,7 @@
 """Real payload kinds replayed on every platform: each is answered 200 and ends in a reply, the non-text
 notice, or nothing at all (nothing stored, no ledger entry).
 
-The shapes are the platforms' published samples (platforms.md, the Events API, Graph and Twilio references);
+The shapes are the platforms' published samples (docs/platforms.md, the Events API, Graph and Twilio references);
 LINE's are written by line-bot-sdk's own models.
 """
 
@@ -95,7 +95,7 @@ def sent(api: FakePlatform) -> list[str]:
     return [text for call in api.requests for text in SENT[call.path.split("/")[1]](call.body)]
 
 
-# Slack: Events API envelopes (platforms.md 2.3) around each event.
+# Slack: Events API envelopes (docs/platforms.md 2.3) around each event.
 
 SLACK_USER, SLACK_BOT, TS = "U123ABC456", "U0BOTUSER", "1767225600.000200"
 DM = {"channel": "D123ABC456", "channel_type": "im", "user": SLACK_USER, "ts": TS, "event_ts": TS}
@@ -148,7 +148,7 @@ SLACK = [
 ]
 
 
-# WhatsApp: Graph notifications (platforms.md 3.3) carrying one message, status or error.
+# WhatsApp: Graph notifications (docs/platforms.md 3.3) carrying one message, status or error.
 
 WA_USER = {"from": "16505551234", "from_user_id": "US.13491208655302741918"}
 WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="
@@ -212,7 +212,7 @@ WHATSAPP = [
 ]
 
 
-# Messenger: Page notifications (platforms.md 4.3) with one messaging event.
+# Messenger: Page notifications (docs/platforms.md 4.3) with one messaging event.
 
 PAGE, PSID = "104512345678901", "6789012345678901"
 PICTURE = {"url": "https://scontent.xx.fbcdn.net/v/t1.15752-9/cat.jpg"}
@@ -258,7 +258,7 @@ MESSENGER = [
 ]
 
 
-# Twilio: form webhooks (platforms.md 5.3).
+# Twilio: form webhooks (docs/platforms.md 5.3).
 
 SMS = {"MessageSid": "SM1f0e8ae6ade43cb3c0ce4525424e404f", "AccountSid": "AC0123", "From": "+14155551234",
        "To": "+15557654321", "NumMedia": "0", "NumSegments": "1", "SmsStatus": "received", "ApiVersion": "2010-04-01"}
@@ -348,7 +348,7 @@ LINE = [
 ]
 
 
-# Generic signed webhooks (platforms.md 9).
+# Generic signed webhooks (docs/platforms.md 9).
 
 GENERIC = [
     Case("webhook", "text", {"conversation_id": "crm-42", "user_id": "u-7", "text": "hello bot"}, "reply", "hello bot"),

@@ -33,7 +33,7 @@ def bot(settings, slack):
 
 def event(text: str = "hello bot", *, kind: str = "message", ts: str = "1767225600.000200", event_id: str = "Ev1",
           **fields: object) -> dict:
-    """An event_callback as in platforms.md 2.3."""
+    """An event_callback as in docs/platforms.md 2.3."""
     body = {"type": kind, "channel": "D123ABC456", "user": "U123ABC456", "text": text, "ts": ts, "event_ts": ts}
     if kind == "message":
         body["channel_type"] = "im"

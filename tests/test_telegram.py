@@ -206,7 +206,7 @@ def test_a_success_that_is_not_the_bot_api_s_is_a_dead_letter_naming_the_setting
     assert "check TELEGRAM_API_URL" in letter["reason"]
 
 
-# Real update kinds, built and serialised by python-telegram-bot, each with its outcome (platforms.md 1.3)
+# Real update kinds, built and serialised by python-telegram-bot, each with its outcome (docs/platforms.md 1.3)
 
 ADA = ptb.User(42, "Ada", False, username="ada", language_code="en")
 BOT = ptb.User(123456, "Ada Test Bot", True, username="ada_test_bot")  # the bot of the tests' token, 123456:…

@@ -50,7 +50,7 @@ def bot(twilio_settings: dict[str, str]):
 
 
 def inbound(text: str = "hello", *, sender: str = USER, to: str = NUMBER, sid: str | None = None, **extra: Any) -> dict[str, Any]:
-    """An incoming SMS webhook's form, as in platforms.md 5.3."""
+    """An incoming SMS webhook's form, as in docs/platforms.md 5.3."""
     sid = sid or f"SM{next(_sids):032x}"
     return {"MessageSid": sid, "SmsSid": sid, "SmsMessageSid": sid, "AccountSid": ACCOUNT_SID, "From": sender, "To": to,
             "Body": text, "NumMedia": "0", "NumSegments": "1", "SmsStatus": "received", "ApiVersion": "2010-04-01",
@@ -70,7 +70,7 @@ def twilio_error(status: int, code: int, message: str, **headers: str) -> Canned
 
 
 
-# platforms.md 10.3: the official vectors from twilio-python's tests/unit/test_request_validator.py
+# docs/platforms.md 10.3: the official vectors from twilio-python's tests/unit/test_request_validator.py
 
 VECTOR_TOKEN = "12345"
 VECTOR_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"

@@ -72,7 +72,7 @@ def auth(fake: FakePlatform) -> set[str]:
     return {call.headers.get("Authorization", "") for call in fake.requests}
 
 
-# Telegram: the Bot API, the token in the path (platforms.md 1.1)
+# Telegram: the Bot API, the token in the path (docs/platforms.md 1.1)
 
 
 def test_telegram_set_registers_url_secret_and_updates(app, telegram):

@@ -24,7 +24,7 @@ _ids = itertools.count(1)
 
 
 def text_message(text: str, user: dict[str, str | None] = ADA, wamid: str | None = None) -> dict[str, Any]:
-    """A user's text message as in platforms.md 3.3; a None phone is a user who adopted a username."""
+    """A user's text message as in docs/platforms.md 3.3; a None phone is a user who adopted a username."""
     message: dict[str, Any] = {"id": wamid or f"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQz{next(_ids)}", "timestamp": "1749416383",
                                "type": "text", "text": {"body": text}}
     if user["phone"]:

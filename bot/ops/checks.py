@@ -30,7 +30,7 @@ def problems(rt: Runtime, warn: Callable[[str], None] = logger.warning) -> list[
     if weak := weak_admin_password(rt.config):
         found.append(weak)
     if not rt.channels:
-        found.append("No platform is enabled: set one platform's variables (README, Platform setup), or WEBCHAT_ENABLED=1.")
+        found.append("No platform is enabled: set one platform's variables (docs/platforms.md), or WEBCHAT_ENABLED=1.")
     return found
 
 

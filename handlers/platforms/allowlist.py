@@ -1,4 +1,4 @@
-"""The callback allowlist of generic webhooks: which hosts and ports replies may be POSTed to (platforms.md section 9)."""
+"""The callback allowlist of generic webhooks: which hosts and ports replies may be POSTed to (docs/platforms.md section 9)."""
 
 from __future__ import annotations
 

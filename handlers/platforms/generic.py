@@ -1,4 +1,4 @@
-"""Any system, through signed generic webhooks: Standard Webhooks in, signed callbacks out (platforms.md section 9)."""
+"""Any system, through signed generic webhooks: Standard Webhooks in, signed callbacks out (docs/platforms.md section 9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""LINE Messaging API: webhook events in, reply or push out (platforms.md section 6)."""
+"""LINE Messaging API: webhook events in, reply or push out (docs/platforms.md section 6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Facebook Messenger: Page webhooks in, the Send API out (platforms.md section 4)."""
+"""Facebook Messenger: Page webhooks in, the Send API out (docs/platforms.md section 4)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """What WhatsApp and Messenger share as Meta Graph platforms: the hub.challenge handshake,
-X-Hub-Signature-256, and calls to the Graph API with its error codes (platforms.md sections 3 and 4)."""
+X-Hub-Signature-256, and calls to the Graph API with its error codes (docs/platforms.md sections 3 and 4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Slack Events API: signed events in, chat.postMessage out (platforms.md section 2)."""
+"""Slack Events API: signed events in, chat.postMessage out (docs/platforms.md section 2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Telegram Bot API: webhook updates in, sendMessage out (platforms.md section 1)."""
+"""Telegram Bot API: webhook updates in, sendMessage out (docs/platforms.md section 1)."""
 
 from __future__ import annotations
 

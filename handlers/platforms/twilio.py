@@ -1,4 +1,4 @@
-"""Twilio Messaging, SMS and WhatsApp: signed form webhooks in, Messages.json out (platforms.md section 5)."""
+"""Twilio Messaging, SMS and WhatsApp: signed form webhooks in, Messages.json out (docs/platforms.md section 5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""WhatsApp Cloud API: Graph webhooks in, /{phone_number_id}/messages out (platforms.md section 3)."""
+"""WhatsApp Cloud API: Graph webhooks in, /{phone_number_id}/messages out (docs/platforms.md section 3)."""
 
 from __future__ import annotations
 
