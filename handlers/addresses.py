@@ -39,8 +39,9 @@ def _networks(setting: str, value: str) -> list[Network]:
     try:
         return [ip_network(entry.strip()) for entry in value.split(",") if entry.strip()]
     except ValueError as error:
-        raise ConfigError(f"{setting}: {error}. Give comma-separated addresses or networks in CIDR notation, with no host "
-                          "bits past the prefix (203.0.113.0/24, 2001:db8::/32, 198.51.100.7), or unset it to allow any.") from None
+        raise ConfigError(f"{setting}: {error}. Give comma-separated addresses or networks in CIDR notation, with no "
+                          "host bits past the prefix (203.0.113.0/24, 2001:db8::/32, 198.51.100.7), or unset it to allow "
+                          "any.") from None
 
 
 def _guard(allowed: dict[str, list[Network]]) -> None:

@@ -17,7 +17,8 @@ ROUTER = "10.1.2.3"  # the proxy in front, as TRUSTED_PROXIES=1 (the default) tr
 def post(b: Bot, remote: str, forwarded: str | None = None, payload: object = None):
     """A Telegram update from `remote`, with an X-Forwarded-For header if given."""
     headers = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET, **({"X-Forwarded-For": forwarded} if forwarded else {})}
-    return b.client.post("/webhooks/telegram", json=payload or update("hi"), headers=headers, environ_base={"REMOTE_ADDR": remote})
+    body = payload or update("hi")
+    return b.client.post("/webhooks/telegram", json=body, headers=headers, environ_base={"REMOTE_ADDR": remote})
 
 
 def test_an_address_in_the_list_is_answered_and_another_is_refused_unread(settings, redis, telegram):

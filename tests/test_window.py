@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from bot import keys, ledger, triggers
+from bot import keys
+from bot.ops import ledger
+from bot.outbound import triggers
 from tests import test_messenger as messenger_samples
 from tests import test_whatsapp as whatsapp_samples
 from tests.fakes import Canned, FakePlatform
@@ -111,9 +113,10 @@ def test_past_the_window_whatsapp_gets_the_template_and_the_history_says_so(b, r
     b.run()
     call = last_sent(graph)
     assert call.path == f"/v21.0/{whatsapp_samples.NUMBER}/messages"
+    body = [{"type": "text", "text": "Ada"}, {"type": "text", "text": "#1042"}]
     assert call.body == {"messaging_product": "whatsapp", "recipient_type": "individual", "to": ADA_PHONE, "type": "template",
-                         "template": {"name": "order_update", "language": {"code": "en_US"}, "components": [
-                             {"type": "body", "parameters": [{"type": "text", "text": "Ada"}, {"type": "text", "text": "#1042"}]}]}}
+                         "template": {"name": "order_update", "language": {"code": "en_US"},
+                                      "components": [{"type": "body", "parameters": body}]}}
     assert len(llm.completions) == written  # the template is the message: no prompt is written
     assert history(b, WHATSAPP)[-1] == {"role": "assistant", "content": "(template order_update: Ada, #1042)"}
     assert ledger.lookup(redis, "api", response.get_json()["id"])["outcome"] == "replied"
@@ -138,7 +141,8 @@ def test_within_the_window_the_text_goes_and_the_template_is_kept_for_later(b, r
 
 def test_twilio_whatsapp_users_get_the_content_template_past_the_window(b, redis, twilio):
     wrote(b, redis, TWILIO_WHATSAPP, hours_ago=25)
-    assert send(b, TWILIO_WHATSAPP, text=SHIPPED, template={"name": CONTENT_SID, "parameters": ["Ada", "#1042"]}).status_code == 202
+    template = {"name": CONTENT_SID, "parameters": ["Ada", "#1042"]}
+    assert send(b, TWILIO_WHATSAPP, text=SHIPPED, template=template).status_code == 202
     b.run()
     assert twilio.calls("Messages.json")[-1] == {"To": TWILIO_USER, "From": TWILIO_SENDER, "ContentSid": CONTENT_SID,
                                                  "ContentVariables": '{"1": "Ada", "2": "#1042"}'}  # no Body: it would fail
@@ -157,8 +161,8 @@ def test_messenger_past_the_window_sends_the_text_with_its_tag(b, redis, graph):
     b.run()
     call = last_sent(graph)
     assert call.path == "/v21.0/me/messages"
-    assert call.body == {"recipient": {"id": messenger_samples.ADA}, "messaging_type": "MESSAGE_TAG", "tag": "POST_PURCHASE_UPDATE",
-                         "message": {"text": SHIPPED}}
+    assert call.body == {"recipient": {"id": messenger_samples.ADA}, "messaging_type": "MESSAGE_TAG",
+                         "tag": "POST_PURCHASE_UPDATE", "message": {"text": SHIPPED}}
     assert history(b, MESSENGER)[-1] == {"role": "assistant", "content": SHIPPED}
 
 
