@@ -8,13 +8,13 @@ import json
 import logging
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, render_template, request
 
 from bot import checks, deadletters, handoff, keys
 from bot.config import Config
 from bot.runtime import Runtime
+from handlers import headers
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +83,7 @@ def _from_dashboard() -> bool:
     Browsers resend basic-auth credentials with cross-site requests; a foreign page cannot add X-Requested-With
     without a CORS preflight, which this app never grants, nor make its browser say it is this origin.
     """
-    site, origin = request.headers.get("Sec-Fetch-Site"), request.headers.get("Origin")
-    return (request.headers.get("X-Requested-With") == "XMLHttpRequest" and site in (None, "same-origin")
-            and (origin is None or urlsplit(origin).netloc == request.host))
+    return request.headers.get("X-Requested-With") == "XMLHttpRequest" and headers.same_origin()
 
 
 @bp.get("/admin")

@@ -79,6 +79,9 @@ class Adapter:
         """A message's file through the platform's API; platforms that carry none never ask."""
         raise Permanent(f"{self.name} does not download media")
 
+    def discard(self, media: list[Media]) -> None:
+        """Platforms keep a turn's files themselves: nothing of ours to delete when it ends."""
+
     def forget(self, conversation_id: str) -> int:
         """Most adapters keep nothing of a conversation themselves."""
         return 0

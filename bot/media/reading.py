@@ -93,6 +93,12 @@ def said(reads: dict[str, Read], messages: list[IncomingMessage]) -> list[Read]:
             for message in messages if message.message_id in reads or message.text.strip()]
 
 
+def discard(rt: Any, turn: Any) -> None:
+    """Let the platform drop what it holds of the turn's files (the chat page's uploads): the turn has ended."""
+    channel, media = rt.channels.get(turn.last.platform), [item for message in turn.messages for item in media_of(message.media)]
+    if channel is not None and media:
+        channel.discard(media)
+
 
 def read_turn(rt: Any, convo: Any, turn: Any, limits: Any) -> tuple[str, str] | None:
     """Read the turn's media into `turn.reads`; the notice to answer instead when it cannot be (a failure is dead-lettered)."""
