@@ -33,7 +33,8 @@ def test_a_photo_and_a_recorded_voice_note_reach_the_model(served, start_workers
         page.goto(f"{served}/chat")
         page.fill("#text", "is this broken?")
         page.set_input_files("#file", photo)
-        expect(page.locator(".msg.bot")).to_have_text("(offline model) you said: is this broken?, a photo of 50 KB", timeout=15000)
+        answer = "(offline model) you said: is this broken?, a photo of 50 KB"
+        expect(page.locator(".msg.bot")).to_have_text(answer, timeout=15000)
         page.click("#record")
         expect(page.locator("#record")).to_have_class(re.compile("recording"))
         page.click("#record")

@@ -9,7 +9,7 @@ import pytest
 from rq.job import Job
 from werkzeug.serving import make_server
 
-from bot import ledger
+from bot.ops import ledger
 from tests.helpers import Bot, dead_letters
 from tests.samples_media import png, wav
 from tests.test_bodies import post_chunked
@@ -40,7 +40,8 @@ def test_a_photo_reaches_the_model_and_is_deleted_when_its_turn_ends(client, red
     ref = answer.get_json()["upload"]
     assert 0 < redis.ttl(f"bot:channel:webchat:upload:{ref}") <= 900  # the backstop, should no turn end
     assert send(client, ref, "is this broken?").status_code == 200
-    jobs = [Job.fetch(key.decode().split(":")[2], connection=redis) for key in redis.scan_iter("rq:job:*") if key.count(b":") == 2]
+    jobs = [Job.fetch(key.decode().split(":")[2], connection=redis) for key in redis.scan_iter("rq:job:*")
+            if key.count(b":") == 2]
     assert jobs and not any(ref in repr(job.args) or "broken" in repr(job.args) for job in jobs)  # the inbox holds the message
     run_worker()
     [part] = llm.images
