@@ -38,8 +38,10 @@ def test_a_photo_reaches_the_model_and_is_deleted_when_its_turn_ends(client, red
     answer = upload(client, image, content_type="text/plain")  # the bytes decide what it is, not the browser
     assert answer.status_code == 200 and answer.get_json()["kind"] == "image"
     ref = answer.get_json()["upload"]
-    assert 0 < redis.ttl(f"bot:channel:webchat:upload:{ref}") <= 900  # the backstop, should no turn end
+    key = f"bot:channel:webchat:upload:{ref}"
+    assert 0 < redis.ttl(key) <= 120  # the backstop, should no message refer to it
     assert send(client, ref, "is this broken?").status_code == 200
+    assert 120 < redis.ttl(key) <= 900  # the backstop, should its turn never end
     jobs = [Job.fetch(key.decode().split(":")[2], connection=redis) for key in redis.scan_iter("rq:job:*")
             if key.count(b":") == 2]
     assert jobs and not any(ref in repr(job.args) or "broken" in repr(job.args) for job in jobs)  # the inbox holds the message

@@ -16,7 +16,10 @@ from bot.media.fetch import check_size
 from bot.media.refs import Media
 from bot.media.sniff import AUDIO, IMAGES, sniffed
 
-KEEP_SECONDS = 900  # the backstop: an upload no message ever referred to, or whose turn never ended, fades after this
+# Backstops: the turn deletes its upload when it ends. One no message refers to (the page sends its message at once,
+# its retries within a minute) fades soon, bounding what a visitor may pile up; one a message carries waits longer.
+UNSENT_SECONDS = 120
+KEEP_SECONDS = 900
 KINDS = {**dict.fromkeys(IMAGES, "image"), **dict.fromkeys(AUDIO, "audio")}  # what the bytes may show
 
 
@@ -34,15 +37,17 @@ class Uploads:
         ref = secrets.token_urlsafe(24)
         key = self._key(ref)
         self.redis.pipeline().hset(key, mapping={"session": session, "mime": mime, "data": data}) \
-            .expire(key, KEEP_SECONDS).execute()
+            .expire(key, UNSENT_SECONDS).execute()
         return {"upload": ref, "kind": KINDS[mime]}
 
     def attached(self, session: str, ref: str, seconds: float | None) -> Media:
-        """The file a message of `session` refers to; 400 unless that session uploaded it and it is still here."""
-        (owner, mime), size = self.redis.pipeline().hmget(self._key(ref), "session", "mime") \
-            .hstrlen(self._key(ref), "data").execute()
+        """The file a message of `session` refers to, kept now until its turn; 400 unless that session uploaded it and it
+        is still here."""
+        key = self._key(ref)
+        (owner, mime), size = self.redis.pipeline().hmget(key, "session", "mime").hstrlen(key, "data").execute()
         if owner is None or owner.decode() != session:
             raise Rejected("That file is no longer here: please attach it again.")
+        self.redis.expire(key, KEEP_SECONDS)
         kind = KINDS[mime.decode()]
         # Audio comes from the page's record button only: a voice note, its length as the page timed it.
         return Media(kind, ref, mime.decode(), size=size, seconds=seconds if kind == "audio" else None, voice=kind == "audio")
