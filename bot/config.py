@@ -50,6 +50,7 @@ class Config:
     trusted_proxies: int = 1  # proxies in front whose X-Forwarded-For/-Proto/-Port are believed: Heroku's router; 0: none
     webchat_enabled: bool = False
     webchat_rate_limit: int = 20  # messages per minute from one address
+    webchat_upload_max_bytes: int = 5 * 1024 * 1024  # the largest photo or voice note the chat page takes (not MAX_BODY_BYTES)
     failure_notice: str = "Sorry, I can't answer right now. Please try again in a few minutes."
     burst_window: float = 1.0  # seconds of quiet that end a burst of messages; 0 answers each turn at once
     burst_max_wait: float = 5.0  # the longest a message waits for its burst to end

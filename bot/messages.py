@@ -131,6 +131,10 @@ class Channel(Protocol):
         """A message's file, through the platform's API, refused past `limit` bytes (bot.media.fetch.TooLarge)."""
         ...
 
+    def discard(self, media: list[Media]) -> None:
+        """Delete what the adapter holds of a turn's files once the turn has ended (the chat page's uploads)."""
+        ...
+
     def forget(self, conversation_id: str) -> int:
         """Delete what the platform adapter keeps of a conversation (an erasure request); returns how many records."""
         ...

@@ -7,7 +7,6 @@ import hmac
 import json
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, render_template, request
 
@@ -16,6 +15,7 @@ from bot.config import Config
 from bot.ops import checks, deadletters
 from bot.runtime import Runtime, app_runtime
 from bot.turn import handoff
+from handlers import headers
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +85,7 @@ def _from_dashboard() -> bool:
     Browsers resend basic-auth credentials with cross-site requests; a foreign page cannot add X-Requested-With
     without a CORS preflight, which this app never grants, nor make its browser say it is this origin.
     """
-    site, origin = request.headers.get("Sec-Fetch-Site"), request.headers.get("Origin")
-    return (request.headers.get("X-Requested-With") == "XMLHttpRequest" and site in (None, "same-origin")
-            and (origin is None or urlsplit(origin).netloc == request.host))
+    return request.headers.get("X-Requested-With") == "XMLHttpRequest" and headers.same_origin()
 
 
 @bp.get("/admin")

@@ -196,9 +196,9 @@ class FakeOpenAI(FakeServer):
 
     @property
     def images(self) -> list[dict]:
-        """Every image part the chat completions received."""
-        return [part for body in self.completions for message in body["messages"] if isinstance(message["content"], list)
-                for part in message["content"] if part["type"] == "image_url"]
+        """Every image part the chat completions (or the Responses API, its input_image as chat's image_url) received."""
+        return [part for body in self.completions + self.responses for message in body["messages"]
+                if isinstance(message["content"], list) for part in message["content"] if part["type"] == "image_url"]
 
     @property
     def completions(self) -> list[dict]:
@@ -215,6 +215,8 @@ class FakeOpenAI(FakeServer):
                                                             "owned_by": "system"} for name in self.models]})
         if call.method == "transcriptions":
             return self._transcription(call.body)
+        if call.method == "responses" and (refusal := _foreign_parts(call.body["input"])):
+            return refusal
         payload = call.body if call.method == "completions" else {**call.body, "messages": chat_messages(call.body["input"])}
         key = _text(payload["messages"][-1]["content"])
         self._track(key, +1)
@@ -352,8 +354,31 @@ def chat_messages(items: list[dict] | str) -> list[dict]:
         elif item.get("type") == "function_call":
             messages.append({"role": "assistant", "content": None, "tool_calls": [item]})
         elif "role" in item:
-            messages.append({"role": item["role"], "content": item["content"]})
+            messages.append({"role": item["role"], "content": _chat_content(item["content"])})
     return messages
+
+
+# The content part types a Responses API input message takes (OpenAI's 400 lists them)
+INPUT_PARTS = ("input_text", "input_image", "output_text", "refusal", "input_file", "computer_screenshot", "summary_text")
+
+
+def _foreign_parts(items: list[dict] | str) -> Canned | None:
+    """OpenAI's 400 to a content part the Responses API does not take (chat completions' text and image_url among them)."""
+    for n, item in enumerate(items if isinstance(items, list) else []):
+        for m, part in enumerate(item.get("content") if isinstance(item.get("content"), list) else []):
+            kind = part.get("type")
+            if kind not in INPUT_PARTS or (kind == "input_image" and not isinstance(part.get("image_url"), str)):
+                return openai_refusal(f"input[{n}].content[{m}]", "invalid_value", f"Invalid value: {kind!r}. "
+                                      f"Supported values are: {', '.join(repr(name) for name in INPUT_PARTS)}.")
+    return None
+
+
+def _chat_content(content: str | list[dict]) -> str | list[dict]:
+    """A Responses message's content parts as chat completions' text and image_url parts."""
+    if isinstance(content, str):
+        return content
+    return [{"type": "image_url", "image_url": {"url": part["image_url"]}} if part["type"] == "input_image"
+            else {"type": "text", "text": part.get("text", "")} for part in content]
 
 
 def openai_error(status: int, message: str, code: str | None = None, retry_after: str | None = None) -> Canned:

@@ -97,6 +97,13 @@ def said(reads: dict[str, Read], messages: list[IncomingMessage]) -> list[Read]:
             for message in messages if message.message_id in reads or message.text.strip()]
 
 
+def discard(rt: Any, turn: Any) -> None:
+    """Let the platform drop what it holds of the turn's files (the chat page's uploads): the turn has ended."""
+    channel, media = rt.channels.get(turn.last.platform), [item for message in turn.messages for item in media_of(message.media)]
+    if channel is not None and media:
+        channel.discard(media)
+
+
 def read_turn(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits) -> tuple[str, Kind] | None:
     """Read the turn's media into `turn.reads`; the notice to answer instead when it cannot be (a failure is dead-lettered)."""
     reader = Reader(rt, rt.channels[turn.last.platform].download, turn.deadline, lambda tokens: limits.spend(turn.last, tokens))

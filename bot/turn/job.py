@@ -229,6 +229,7 @@ def _finish(rt: Runtime, convo: Conversation, turn: Turn, failure: BotError | No
     if history and rt.config.history_summary:
         memory.summarise_overflow(rt, convo, len(history), turn.deadline)
     convo.finish(turn, outcome, history, detail)
+    reading.discard(rt, turn)
     _measure(rt, turn, outcome, sent=failure is None and bool(turn.reply))
     logger.info("turn done", extra={"conversation": convo.name, "platform": turn.last.platform, "turn": turn.id,
                                     "messages": len(turn.messages), "prompt": turn.prompt,
@@ -261,6 +262,7 @@ def _measure(rt: Runtime, turn: Turn, outcome: Outcome, sent: bool) -> None:
 def _give_up(rt: Runtime, convo: Conversation, turn: Turn, reason: str) -> None:
     letter = convo.dead_letter(turn, reason)
     convo.finish(turn, Outcome.DEAD_LETTER, [], letter)
+    reading.discard(rt, turn)
     _measure(rt, turn, Outcome.DEAD_LETTER, sent=False)
 
 

@@ -117,6 +117,9 @@ class Adapter(Channel):
         """What the history keeps of a template sent in place of the message; None where the message goes out, tagged."""
         return None
 
+    def discard(self, media: list[Media]) -> None:
+        """Platforms keep a turn's files themselves: nothing of ours to delete when it ends."""
+
     def forget(self, conversation_id: str) -> int:
         """Most adapters keep nothing of a conversation themselves."""
         return 0
