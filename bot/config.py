@@ -6,8 +6,9 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Mapping
 
-OFFLINE_MODEL_HINT = ("Neither OPENAI_API_KEY nor OPENAI_BASE_URL is set: replies come from the offline stand-in model. Set OPENAI_API_KEY "
-                      "(and OPENAI_MODEL), or OPENAI_BASE_URL for another server, keyless or not, to use a real one.")
+OFFLINE_MODEL_HINT = ("Neither OPENAI_API_KEY nor OPENAI_BASE_URL is set: replies come from the offline stand-in model. "
+                      "Set OPENAI_API_KEY (and OPENAI_MODEL), or OPENAI_BASE_URL for another server, keyless or not, to use "
+                      "a real one.")
 
 
 class ConfigError(ValueError):
@@ -49,6 +50,7 @@ class Config:
     trusted_proxies: int = 1  # proxies in front whose X-Forwarded-For/-Proto/-Port are believed: Heroku's router; 0: none
     webchat_enabled: bool = False
     webchat_rate_limit: int = 20  # messages per minute from one address
+    webchat_upload_max_bytes: int = 5 * 1024 * 1024  # the largest photo or voice note the chat page takes (not MAX_BODY_BYTES)
     failure_notice: str = "Sorry, I can't answer right now. Please try again in a few minutes."
     burst_window: float = 1.0  # seconds of quiet that end a burst of messages; 0 answers each turn at once
     burst_max_wait: float = 5.0  # the longest a message waits for its burst to end
@@ -92,7 +94,8 @@ class Config:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
         """Build from `environ` (default: the process environment); raises ConfigError when malformed."""
         env = dict(os.environ if environ is None else environ)
-        values = {f.name: _parse(f.name.upper(), env[f.name.upper()], f.type) for f in fields(cls) if f.name.upper() in env and f.name != "env"}
+        values = {f.name: _parse(f.name.upper(), env[f.name.upper()], f.type) for f in fields(cls)
+                  if f.name.upper() in env and f.name != "env"}
         return cls(**values, env=env)
 
     def setting(self, name: str, default: str = "") -> str:

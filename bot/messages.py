@@ -1,4 +1,5 @@
-"""The only things that cross between handlers/ (platforms) and bot/ (conversations)."""
+"""The seam: the only things that cross between handlers/ (platforms) and bot/ (conversations), the messages both
+ways and the outbound half of an adapter."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import json
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
+
+from bot.media.refs import Media
+from bot.render.format import Format
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,7 @@ class IncomingMessage:
 
     @property
     def conversation(self) -> str:
-        """The conversation's key across platforms."""
+        """The conversation's key across platforms: split_conversation reads it back."""
         return f"{self.platform}:{self.conversation_id}"
 
     def to_json(self) -> str:
@@ -57,7 +61,9 @@ class IncomingMessage:
 def valid_unicode(value: Any) -> Any:
     """`value` with every lone surrogate in its strings, at any depth, replaced by U+FFFD; pairs are joined."""
     if isinstance(value, str):
-        return value if value.isascii() or _encodable(value) else value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        if value.isascii() or _encodable(value):
+            return value
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     if isinstance(value, dict):
         return {valid_unicode(key): valid_unicode(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -71,6 +77,12 @@ def _encodable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def split_conversation(conversation: str) -> tuple[str, str]:
+    """A conversation's key (telegram:123456789) as its platform and the platform's own id for it."""
+    platform, _, conversation_id = conversation.partition(":")
+    return platform, conversation_id
 
 
 @dataclass(frozen=True)
@@ -109,3 +121,57 @@ class AfterTimeout(StrEnum):
     RESEND = "resend"  # safe to send again: it did not land, or the platform drops a repeat of the same key
     DELIVERED = "delivered"  # the platform shows it landed
     UNKNOWN = "unknown"  # no way to tell: it is not resent (a duplicate is worse) but recorded as unconfirmed
+
+
+class Channel(Protocol):
+    """The outbound half of a platform adapter: all that bot/ knows of a platform."""
+
+    name: str
+    max_text: int  # the platform's limit for one message
+    format: Format
+    typing_every: float  # seconds between typing indicators: a little less than the platform shows one
+    preview_every: float  # the fewest seconds between two frames of a reply being written (bot.turn.preview)
+
+    def send(self, reply: Reply) -> None:
+        """Deliver one part; raise Transient, Permanent or FormattingRejected."""
+        ...
+
+    def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
+        """Show the user that the bot is writing."""
+        ...
+
+    def previews(self, context: dict[str, Any]) -> bool:
+        """Whether the reply may be shown while it is written, in the conversation the context names."""
+        ...
+
+    def preview(self, draft: Draft) -> str:
+        """Show a frame of the reply being written; the handle of what shows it, for the next frames (or "")."""
+        ...
+
+    def after_timeout(self, reply: Reply) -> AfterTimeout:
+        """Whether a part sent without an answer in time may be sent again, landed, or cannot be known."""
+        ...
+
+    def download(self, media: Media, limit: int) -> bytes:
+        """A message's file, through the platform's API, refused past `limit` bytes (bot.media.fetch.TooLarge)."""
+        ...
+
+    def discard(self, media: list[Media]) -> None:
+        """Delete what the adapter holds of a turn's files once the turn has ended (the chat page's uploads)."""
+        ...
+
+    def forget(self, conversation_id: str) -> int:
+        """Delete what the platform adapter keeps of a conversation (an erasure request); returns how many records."""
+        ...
+
+    def outside_window(self, contact: IncomingMessage) -> bool:
+        """Whether the user last wrote longer ago than the platform's reply window (WhatsApp's 24 hours) lets text through."""
+        ...
+
+    def window_refusal(self, contact: IncomingMessage, template: dict[str, Any] | None) -> str:
+        """Why a message the bot sends on its own cannot reach the user now, with this template if any ("" when it can)."""
+        ...
+
+    def template_text(self, template: dict[str, Any]) -> str | None:
+        """What the history keeps of a template sent in place of the message; None where the message goes out, tagged."""
+        ...

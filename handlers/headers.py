@@ -7,6 +7,7 @@ included) can be missed.
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, request
 
@@ -43,3 +44,12 @@ def secure(response: Response) -> Response:
     for name, value in EVERYWHERE.items():
         response.headers.setdefault(name, value)
     return response
+
+
+def same_origin() -> bool:
+    """The request came from this app's own pages, as far as the browser says (a client that is no browser says nothing).
+
+    A foreign page's request carries its own Origin and Sec-Fetch-Site: cross-site; it cannot make its browser say otherwise.
+    """
+    site, origin = request.headers.get("Sec-Fetch-Site"), request.headers.get("Origin")
+    return site in (None, "same-origin") and (origin is None or urlsplit(origin).netloc == request.host)

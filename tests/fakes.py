@@ -6,6 +6,7 @@ a script of canned responses when a test sets one.
 
 from __future__ import annotations
 
+import contextlib
 import email.policy
 import json
 import threading
@@ -131,26 +132,22 @@ class FakeServer:
                 for name, value in answer.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up, as a timed-out one does
                     self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up first, as a timed-out client does
 
             def _stream(self, answer: Canned) -> None:
                 """The events, each flushed when written, the end of the body marked by closing the connection."""
                 self.send_response(answer.status)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
-                try:
-                    events = answer.events or []
+                events = answer.events or []
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     for number, event in enumerate(events):
                         if number == len(events) // 2 and answer.midway is not None:
                             answer.midway.wait(30)
                         self.wfile.write(event)
                         self.wfile.flush()
                         time.sleep(answer.pace)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
 
             do_GET = do_PUT = do_DELETE = do_POST  # platform APIs that read, replace and remove settings
 
@@ -221,9 +218,9 @@ class FakeOpenAI(FakeServer):
 
     @property
     def images(self) -> list[dict]:
-        """Every image part the chat completions received."""
-        return [part for body in self.completions for message in body["messages"] if isinstance(message["content"], list)
-                for part in message["content"] if part["type"] == "image_url"]
+        """Every image part the chat completions (or the Responses API, its input_image as chat's image_url) received."""
+        return [part for body in self.completions + self.responses for message in body["messages"]
+                if isinstance(message["content"], list) for part in message["content"] if part["type"] == "image_url"]
 
     @property
     def completions(self) -> list[dict]:
@@ -240,6 +237,8 @@ class FakeOpenAI(FakeServer):
                                                             "owned_by": "system"} for name in self.models]})
         if call.method == "transcriptions":
             return self._transcription(call.body)
+        if call.method == "responses" and (refusal := _foreign_parts(call.body["input"])):
+            return refusal
         payload = call.body if call.method == "completions" else {**call.body, "messages": chat_messages(call.body["input"])}
         key = _text(payload["messages"][-1]["content"])
         self._track(key, +1)
@@ -273,9 +272,11 @@ class FakeOpenAI(FakeServer):
                                                                "total_tokens": 46}})
 
     def _refusal(self, payload: dict) -> Canned | None:
-        if not self.vision and any(isinstance(message["content"], list) and any(part["type"] == "image_url" for part in message["content"])
+        if not self.vision and any(isinstance(message["content"], list)
+                                   and any(part["type"] == "image_url" for part in message["content"])
                                    for message in payload["messages"]):
-            return openai_refusal("messages", "invalid_value", "Invalid content type. image_url is only supported by certain models.")
+            return openai_refusal("messages", "invalid_value",
+                                  "Invalid content type. image_url is only supported by certain models.")
         if self.style == "current" and "max_tokens" in payload:
             return openai_refusal("max_tokens", "unsupported_parameter", "Unsupported parameter: 'max_tokens' is not "
                                   "supported with this model. Use 'max_completion_tokens' instead.")
@@ -317,7 +318,8 @@ def _text(content: str | list[dict]) -> str:
     """A message's content as text; an image part as its type and size."""
     if isinstance(content, str):
         return content
-    return " ".join(part["text"] if part["type"] == "text" else f"[image {len(part['image_url']['url'])} chars]" for part in content)
+    return " ".join(part["text"] if part["type"] == "text" else f"[image {len(part['image_url']['url'])} chars]"
+                    for part in content)
 
 
 def completion(text: str, finish_reason: str = "stop", completion_tokens: int = 5, reasoning_tokens: int = 0) -> dict:
@@ -383,8 +385,31 @@ def chat_messages(items: list[dict] | str) -> list[dict]:
         elif item.get("type") == "function_call":
             messages.append({"role": "assistant", "content": None, "tool_calls": [item]})
         elif "role" in item:
-            messages.append({"role": item["role"], "content": item["content"]})
+            messages.append({"role": item["role"], "content": _chat_content(item["content"])})
     return messages
+
+
+# The content part types a Responses API input message takes (OpenAI's 400 lists them)
+INPUT_PARTS = ("input_text", "input_image", "output_text", "refusal", "input_file", "computer_screenshot", "summary_text")
+
+
+def _foreign_parts(items: list[dict] | str) -> Canned | None:
+    """OpenAI's 400 to a content part the Responses API does not take (chat completions' text and image_url among them)."""
+    for n, item in enumerate(items if isinstance(items, list) else []):
+        for m, part in enumerate(item.get("content") if isinstance(item.get("content"), list) else []):
+            kind = part.get("type")
+            if kind not in INPUT_PARTS or (kind == "input_image" and not isinstance(part.get("image_url"), str)):
+                return openai_refusal(f"input[{n}].content[{m}]", "invalid_value", f"Invalid value: {kind!r}. "
+                                      f"Supported values are: {', '.join(repr(name) for name in INPUT_PARTS)}.")
+    return None
+
+
+def _chat_content(content: str | list[dict]) -> str | list[dict]:
+    """A Responses message's content parts as chat completions' text and image_url parts."""
+    if isinstance(content, str):
+        return content
+    return [{"type": "image_url", "image_url": {"url": part["image_url"]}} if part["type"] == "input_image"
+            else {"type": "text", "text": part.get("text", "")} for part in content]
 
 
 def openai_error(status: int, message: str, code: str | None = None, retry_after: str | None = None) -> Canned:
@@ -403,7 +428,8 @@ def vllm_extra_forbidden(names: list[str], payload: dict) -> Canned:
     """vLLM's 400 to fields it does not know: pydantic's errors, as text, in vLLM's own envelope."""
     errors = [{"type": "extra_forbidden", "loc": ("body", name), "msg": "Extra inputs are not permitted", "input": payload[name]}
               for name in names]
-    return Canned(status=400, body={"object": "error", "message": str(errors), "type": "BadRequestError", "param": None, "code": 400})
+    return Canned(status=400, body={"object": "error", "message": str(errors), "type": "BadRequestError", "param": None,
+                                    "code": 400})
 
 
 class FakeTelegram(FakeServer):
@@ -449,8 +475,8 @@ class FakeTelegram(FakeServer):
             return telegram_error(400, "Bad Request: invalid file_id")
         if len(self.files[file_id]) > 20 * 1024 * 1024:
             return telegram_error(400, "Bad Request: file is too big")
-        return Canned(body={"ok": True, "result": {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(self.files[file_id]),
-                                                   "file_path": f"voice/{file_id}.oga"}})
+        return Canned(body={"ok": True, "result": {"file_id": file_id, "file_unique_id": f"u{file_id}",
+                                                   "file_size": len(self.files[file_id]), "file_path": f"voice/{file_id}.oga"}})
 
     def _file(self, file_id: str) -> Canned:
         if file_id not in self.files:
@@ -466,12 +492,14 @@ class FakeTelegram(FakeServer):
             return telegram_error(400, problem)
         if draft:
             return Canned(body={"ok": True, "result": True})
-        return Canned(body={"ok": True, "result": {"message_id": len(self.sent), "chat": {"id": payload.get("chat_id")}, "text": text}})
+        result = {"message_id": len(self.sent), "chat": {"id": payload.get("chat_id")}, "text": text}
+        return Canned(body={"ok": True, "result": result})
 
     def check(self) -> None:
         """Fail if Telegram would have refused any part a test did not script it to refuse."""
         if self.refused:
-            raise AssertionError("Telegram would refuse these parts:\n" + "\n".join(f"{why}: {text!r}" for why, text in self.refused))
+            refused = "\n".join(f"{why}: {text!r}" for why, text in self.refused)
+            raise AssertionError("Telegram would refuse these parts:\n" + refused)
 
 
 ANY_TIME = ("sendChatAction", "sendMessageDraft")  # the calls a scripted answer is never meant for
@@ -489,7 +517,8 @@ def graph_media(server: FakeServer, files: dict[str, bytes], prefix: str = "") -
     """FakePlatform defaults serving WhatsApp's media download: GET /<media id> gives the URL (under `prefix`), which
     gives the file; both only with a bearer token, as Meta's do; an unknown id is Graph's 404."""
     def lookup(media_id: str) -> Callable[[Call], Canned]:
-        return lambda call: _bearer(call) or Canned(body={"messaging_product": "whatsapp", "id": media_id, "file_size": len(files[media_id]),
+        return lambda call: _bearer(call) or Canned(body={"messaging_product": "whatsapp", "id": media_id,
+                                                          "file_size": len(files[media_id]),
                                                           "url": f"{server.url}{prefix}/files/{media_id}.bin"})
 
     def serve(media_id: str) -> Callable[[Call], Canned]:
@@ -520,7 +549,8 @@ class FakePlatform(FakeServer):
     which come at any time.
     """
 
-    def __init__(self, defaults: dict[str, Canned | Callable[[Call], Canned]] | None = None, scripted: Callable[[Call], bool] = lambda call: True) -> None:
+    def __init__(self, defaults: dict[str, Canned | Callable[[Call], Canned]] | None = None,
+                 scripted: Callable[[Call], bool] = lambda call: True) -> None:
         super().__init__()
         self.defaults = defaults or {}
         self.scripted = scripted

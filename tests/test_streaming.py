@@ -8,10 +8,11 @@ import time
 
 import pytest
 
-from bot import ledger
-from tests.conftest import stop_group
+from bot.ops import ledger
+from bot.ops.ledger import Outcome
 from tests.fakes import Canned, FakePlatform, completion, tool_calls
 from tests.helpers import Bot, post_update, texts, update
+from tests.processes import stop_group
 from tests.test_tools import tool_settings, write_tool
 from tests.vendors import SLACK_SECRET, ToolEndpoint, post_slack
 
@@ -40,7 +41,7 @@ def test_a_private_chat_sees_drafts_of_the_reply_then_the_reply_once(settings, l
     assert texts(telegram) == [f"<b>{LONG}</b>"]
     assert {draft["draft_id"] for draft in telegram.drafts} == {telegram.drafts[0]["draft_id"]}  # one part, one draft
     assert all(draft["parse_mode"] == "HTML" and draft["chat_id"] == 123456789 for draft in telegram.drafts)
-    assert ledger.lookup(redis, "telegram", "901")["outcome"] == ledger.REPLIED
+    assert ledger.lookup(redis, "telegram", "901")["outcome"] == Outcome.REPLIED
     assert llm.completions[0]["stream"] is True and llm.completions[0]["stream_options"] == {"include_usage": True}
 
 
@@ -132,7 +133,7 @@ def test_a_worker_killed_mid_stream_leaves_a_draft_and_the_reply_comes_once(sett
     start_workers()
     telegram.wait_for(lambda: ledger.lookup(redis, "telegram", "902") is not None, timeout=60)
     assert texts(telegram) == [f"LLM: {LONG}"]
-    assert ledger.lookup(redis, "telegram", "902")["outcome"] == ledger.REPLIED
+    assert ledger.lookup(redis, "telegram", "902")["outcome"] == Outcome.REPLIED
     assert len(llm.completions) == 2  # asked again: a half-written reply is never sent
 
 
@@ -172,7 +173,7 @@ def test_slack_shows_the_reply_in_one_message_that_its_first_part_completes(on_s
     final = slack.calls("chat.update")[-1]
     assert final == {"channel": "D123", "ts": "1767225601.000100", "text": paragraphs[0]}  # part 0 completes the message
     assert second["text"] == paragraphs[1] and "ts" not in second
-    assert ledger.lookup(redis, "slack", "T123:D123:1767225600.000200")["outcome"] == ledger.REPLIED
+    assert ledger.lookup(redis, "slack", "T123:D123:1767225600.000200")["outcome"] == Outcome.REPLIED
 
 
 def test_a_worker_killed_mid_stream_on_slack_leaves_one_message_the_resumed_turn_completes(on_slack, llm, slack, redis,

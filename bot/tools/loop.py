@@ -14,15 +14,15 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from bot import keys
-from bot.conversation import Conversation, Turn
 from bot.errors import BotError, Permanent, Unconfirmed
 from bot.llm import Completion, Messages, ToolCall
-from bot.preview import Preview
 from bot.retry import with_retries
 from bot.runtime import Runtime
 from bot.tools import files
 from bot.tools.files import HANDOFF, Tool
 from bot.tools.journal import ERROR, OK, SENT, UNKNOWN, Journal
+from bot.turn.conversation import Conversation, Turn
+from bot.turn.preview import Preview
 
 logger = logging.getLogger(__name__)
 
@@ -70,9 +70,8 @@ def _ask(rt: Runtime, turn: Turn, transcript: Messages, options: dict[str, Any],
          spend: Callable[[Completion], None], preview: Preview | None) -> Completion:
     """One model call, retried, streamed to the preview if there is one; its tokens count against the user's budget at once."""
     definitions = [tool.definition() for tool in offered.values()]
-    on_text = preview.write if preview is not None else None
-    completion = with_retries(lambda: rt.llm.complete(transcript, options, definitions, "auto" if may_call else "none", on_text),
-                              rt.config.openai_max_retries, "LLM call", deadline=turn.deadline)
+    choice, on_text = "auto" if may_call else "none", preview.write if preview is not None else None
+    completion = rt.llm.complete(transcript, options, definitions, choice, on_text, deadline=turn.deadline)
     spend(completion)
     return completion
 
