@@ -189,3 +189,19 @@ def test_a_worker_killed_mid_stream_on_slack_leaves_one_message_the_resumed_turn
     slack.wait_for(lambda: ledger.lookup(redis, "slack", "T123:D123:1767225600.000200") is not None, timeout=60)
     assert len(slack.calls("chat.postMessage")) == 1  # never a second message
     assert slack.calls("chat.update")[-1] == {"channel": "D123", "ts": "1767225601.000100", "text": f"LLM: {LONG}"}
+
+
+def test_restart_mode_discards_the_draft_when_new_messages_restart_the_answer(settings, llm, telegram, start_workers):
+    settings.update(BURST_MODE="restart")  # the workers' environment too
+    client = Bot(settings).client
+    llm.midway.clear()
+    post_update(client, update("R first", update_id=31))
+    start_workers()
+    telegram.wait_for(lambda: telegram.drafts)  # the first answer, half written
+    post_update(client, update("R second", update_id=32))
+    llm.answer_after = lambda: "" in [draft["text"] for draft in telegram.drafts]  # asked again once the draft is gone
+    llm.midway.set()
+    telegram.wait_for(lambda: telegram.sent)
+    assert texts(telegram) == ["LLM: R first + R second"]
+    shown = [draft["text"] for draft in telegram.drafts]
+    assert shown[0].startswith("LLM:") and "" in shown and "R second" not in "".join(shown[:shown.index("")])

@@ -29,53 +29,56 @@ class Preview:
         self.keep, self.lost = keep, lost  # keep: saves turn.preview, the handle of what shows the frames
         self.text = self.status = ""
         self.shown = 0
-        self._news, self._closed = threading.Event(), threading.Event()
+        self._news = self._urgent = self._closed = False
+        self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, name=f"preview {turn.id}", daemon=True)
 
     def __enter__(self) -> Preview:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._closed.set()
-        self._news.set()
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
         if self._thread.ident is not None:
             self._thread.join()
 
     def write(self, text: str) -> None:
         """The model's text so far: what a streamed call tells as it grows."""
-        self.text, self.status = text, ""
-        self._nudge()
+        self._nudge(text, "")
 
     def calling(self, tools: list[str]) -> None:
         """A round of tool calls: a status line under the text, never the calls themselves."""
-        self.status = f"*Using {', '.join(dict.fromkeys(tools))}…*"
-        self._nudge()
+        self._nudge(self.text, f"*Using {', '.join(dict.fromkeys(tools))}…*")
 
     def discard(self) -> None:
-        """New messages restart the answer (burst mode "restart"): what was shown goes."""
-        self.text = self.status = ""
+        """New messages restart the answer (burst mode "restart"): what was shown goes at once, throttle or not."""
         if self.shown:
-            self._nudge()
+            self._nudge("", "", urgent=True)
 
-    def _nudge(self) -> None:
+    def _nudge(self, text: str, status: str, urgent: bool = False) -> None:
+        with self._changed:
+            self.text, self.status = text, status
+            self._news, self._urgent = True, self._urgent or urgent
+            self._changed.notify()
         if self._thread.ident is None:
             self._thread.start()
-        self._news.set()
 
     def _run(self) -> None:
+        ready_at = 0.0
         while self.left > 0:
-            self._news.wait()
-            self._news.clear()
-            if self._closed.is_set() or self.lost():
-                return
-            started = time.monotonic()
-            pause = self._show()
-            if self._closed.wait(max(0.0, started + pause - time.monotonic())):
-                return
+            with self._changed:
+                while not self._closed and not (self._news and (self._urgent or time.monotonic() >= ready_at)):
+                    self._changed.wait(max(0.0, ready_at - time.monotonic()) if self._news else None)
+                if self._closed or self.lost():
+                    return
+                self._news = self._urgent = False
+                text, status = self.text, self.status
+            ready_at = time.monotonic() + self._show(text, status)
 
-    def _show(self) -> float:
-        """Send one frame of the text as it is now; the seconds until the next may go."""
-        text, status, turn = self.text, self.status, self.turn
+    def _show(self, text: str, status: str) -> float:
+        """Send one frame; the seconds until the next may go."""
+        turn = self.turn
         parts = render("\n\n".join(piece for piece in (text, status) if piece), self.channel.format, self.channel.max_text)
         index = max(len(parts) - 1, 0)  # the part being written; the renderer closes every tag it opens
         self.left, self.shown = self.left - 1, self.shown + 1
