@@ -329,16 +329,19 @@ def bot_env(redis_url: str, llm_url: str, telegram_url: str) -> dict[str, str]:
 class Stack:
     """Redis, the fakes and the web server, shared by runs; each run starts worker processes of its own."""
 
+    llm_type, telegram_type, traffic_type = PacedLLM, CountingTelegram, Traffic  # bench/streaming.py's are others
+
     def __init__(self, logs: Path) -> None:
         self.logs = logs
         self.exit = ExitStack()
+        self.measured: Traffic | None = None  # the last run's traffic
 
     def __enter__(self) -> Stack:
         loopback.install()  # what it starts reaches only 127.0.0.1, as in the tests
         redis_url = self.exit.enter_context(servers.redis_server())
         self.redis = redis_lib.Redis.from_url(redis_url)
         self.redis_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
-        self.llm, self.telegram = PacedLLM().start(), CountingTelegram().start()
+        self.llm, self.telegram = self.llm_type().start(), self.telegram_type().start()
         self.exit.callback(self.llm.stop)
         self.exit.callback(self.telegram.stop)
         self.env = bot_env(redis_url, self.llm.url, self.telegram.url)
@@ -356,7 +359,8 @@ class Stack:
         workers = self.start_workers(load)
         try:
             cold = self.memory(workers)
-            priming = Traffic(self.url, range(PRIMING_CHATS, PRIMING_CHATS + int(min(load.in_flight, 4 * load.workers))))
+            chats = range(PRIMING_CHATS, PRIMING_CHATS + int(min(load.in_flight, 4 * load.workers)))
+            priming = self.traffic_type(self.url, chats)
             self.drive(priming, 4 * load.latency)  # lazy imports and first connections are not per-turn memory
             return self._measure(load, workers, {"cold": cold, "idle": self.memory(workers)})
         finally:
@@ -394,7 +398,7 @@ class Stack:
             traffic.stop()
 
     def _measure(self, load: Load, workers: list, memory: dict[str, dict[str, int]]) -> Result:
-        traffic = Traffic(self.url, range(CHAT_BASE, CHAT_BASE + load.conversations), load.think)
+        traffic = self.measured = self.traffic_type(self.url, range(CHAT_BASE, CHAT_BASE + load.conversations), load.think)
         self.drive(traffic, load.warmup, stop=False)
         ours = self.processes(workers)
         cpu = CpuWindow({pid: role for role, pids in ours.items() for pid in pids})

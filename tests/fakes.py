@@ -139,7 +139,9 @@ class FakeServer:
                 """The events, each flushed when written, the end of the body marked by closing the connection."""
                 self.send_response(answer.status)
                 self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")  # the body ends when the connection does, kept alive or not
                 self.end_headers()
+                self.close_connection = True
                 events = answer.events or []
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     for number, event in enumerate(events):
