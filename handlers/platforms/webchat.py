@@ -3,40 +3,34 @@
 from __future__ import annotations
 
 import html
-import json
-import logging
 import re
 import time
 import uuid
-from typing import Any, Iterator
+from typing import Any
 
 import click
 from flask import Blueprint, Request, abort, jsonify, render_template, request
 from flask.cli import with_appcontext
 from marshmallow import ValidationError, fields, validate, validates_schema
 from redis import Redis
-from redis.exceptions import RedisError
 
 from bot import keys
 from bot.config import Config
 from bot.errors import Rejected
-from bot.messages import Draft, IncomingMessage, Reply
+from bot.messages import IncomingMessage, Reply
 from bot.render.format import HTML
 from bot.runtime import app_runtime
 from handlers import bodies, headers
 from handlers.platforms.base import Adapter, Payload, Sample, json_sample, load
-from handlers.platforms.sse import Streams, Update
+from handlers.platforms.sse import Streams
+from handlers.platforms.webchat_drafts import Drafts, draft_key
 from handlers.platforms.webchat_uploads import Uploads
-
-logger = logging.getLogger(__name__)
 
 ID = validate.Regexp(r"[A-Za-z0-9_-]{8,64}\Z")  # marshmallow matches from the start; \Z, unlike $, refuses a final newline
 STREAM_ID = re.compile(r"([0-9]{1,20})(?:-([0-9]{1,20}))?")  # a reply's id, as Redis streams write them
 MAX_STREAM_PART = 2**64 - 2  # Redis refuses larger parts, and an exclusive range from the largest id
 KEEP_SECONDS = 86400  # a browser session's replies wait this long to be read
 TYPING_SECONDS = 6  # longer than the turn's 4-second typing tick
-DRAFT_SECONDS = 60  # a reply being written shows this long at most after its last frame (its worker may have died)
-WAKE_MS = 1000  # the longest a stream waits for news: how soon the typing flag's changes show
 
 
 class ChatMessage(Payload):
@@ -55,7 +49,7 @@ class ChatMessage(Payload):
 CHAT_MESSAGE = ChatMessage()
 
 
-class Webchat(Uploads, Adapter):
+class Webchat(Drafts, Uploads, Adapter):
     """The browser page at /chat: it POSTs messages here and polls for replies."""
 
     name = "webchat"
@@ -99,17 +93,7 @@ class Webchat(Uploads, Adapter):
         text = reply.text if reply.formatted else html.escape(reply.text)
         pipe = self.redis.pipeline()
         pipe.xadd(stream, {"html": text}, maxlen=200, approximate=True).expire(stream, KEEP_SECONDS)
-        pipe.delete(keys.channel(self.name, "typing", reply.conversation_id), _draft(reply.conversation_id)).execute()
-
-    def previews(self, context: dict[str, Any]) -> bool:
-        """The page shows a reply being written."""
-        return True
-
-    def preview(self, draft: Draft) -> str:
-        """Keep the newest frame where the page's stream (or its next poll) finds it; the reply's first part clears it."""
-        key = _draft(draft.conversation_id)
-        self.redis.pipeline().xadd(key, {"html": draft.text}, maxlen=1, approximate=False).expire(key, DRAFT_SECONDS).execute()
-        return ""
+        pipe.delete(keys.channel(self.name, "typing", reply.conversation_id), draft_key(reply.conversation_id)).execute()
 
     def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
         """Flag the session as typing; the flag fades unless renewed."""
@@ -118,44 +102,11 @@ class Webchat(Uploads, Adapter):
     def forget(self, conversation_id: str) -> int:
         """The session's reply stream and typing flag."""
         return self.redis.delete(keys.channel(self.name, conversation_id), keys.channel(self.name, "typing", conversation_id),
-                                 _draft(conversation_id))
-
-    def events(self, session: str, after: str) -> dict[str, Any]:
-        """The replies after stream id `after`, whether the bot is typing, and the reply being written (or None)."""
-        return self._events(session, after)[0]
-
-    def _events(self, session: str, after: str) -> tuple[dict[str, Any], str]:
-        """The events, and the stream id of the frame shown ("0" for none)."""
-        pipe = self.redis.pipeline()
-        pipe.xrange(keys.channel(self.name, session), min=f"({after}" if after != "0" else "-", count=50)
-        pipe.exists(keys.channel(self.name, "typing", session)).xrevrange(_draft(session), count=1)
-        replies, typing, drafts = pipe.execute()
-        state = {"replies": [{"id": rid.decode(), "html": data[b"html"].decode()} for rid, data in replies],
-                 "typing": bool(typing), "draft": drafts[0][1][b"html"].decode() if drafts else None}
-        return state, drafts[0][0].decode() if drafts else "0"
-
-    def updates(self, session: str, after: str) -> Iterator[Update]:
-        """The events as they change, for a stream: each step waits for a reply or a frame, a second at most."""
-        shown: tuple[Any, ...] = ()
-        try:
-            while True:
-                state, frame = self._events(session, after)
-                if state["replies"] or (state["typing"], state["draft"]) != shown:
-                    after, shown = state["replies"][-1]["id"] if state["replies"] else after, (state["typing"], state["draft"])
-                    yield after, json.dumps(state)
-                else:
-                    yield None
-                self.redis.xread({keys.channel(self.name, session): after, _draft(session): frame}, block=WAKE_MS)
-        except RedisError as error:  # the stream ends; the page reconnects, or polls
-            logger.warning("chat page stream ended: Redis failed (%s)", error)
+                                 draft_key(conversation_id))
 
     def sample(self, url: str, text: str) -> Sample:
         """A message typed on the page, in a sample session."""
         return json_sample({}, {"session": "sample-session", "message_id": uuid.uuid4().hex, "text": text})
-
-
-def _draft(session: str) -> str:
-    return keys.channel(Webchat.name, "draft", session)
 
 
 bp = Blueprint("webchat", __name__, template_folder="../templates")
