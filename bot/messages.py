@@ -102,7 +102,7 @@ class Reply:
 
 @dataclass(frozen=True)
 class Draft:
-    """One frame of a reply being written (bot.preview): the part it has reached, as far as it goes."""
+    """One frame of a reply being written (bot.turn.preview): the part it has reached, as far as it goes."""
 
     platform: str
     conversation_id: str

@@ -10,6 +10,8 @@ import pytest
 
 from bot.ops import ledger
 from bot.ops.ledger import Outcome
+from bot.render.format import HTML, render
+from tests import tdlib
 from tests.fakes import Canned, FakePlatform, completion, tool_calls
 from tests.helpers import Bot, post_update, texts, update
 from tests.processes import stop_group
@@ -205,3 +207,13 @@ def test_restart_mode_discards_the_draft_when_new_messages_restart_the_answer(se
     assert texts(telegram) == ["LLM: R first + R second"]
     shown = [draft["text"] for draft in telegram.drafts]
     assert shown[0].startswith("LLM:") and "" in shown and "R second" not in "".join(shown[:shown.index("")])
+
+
+RICH = ("**Bold _and italic_** then `code`, a [link](https://example.com/a?b=1&c=2), ~~struck~~ <b>raw</b>\n\n"
+        "> a quote with **bold**\n\n```python\nprint('<html> & more')\n```\n\n- one\n- two with `x < y`")
+
+
+def test_every_prefix_of_a_reply_renders_as_html_telegram_parses():
+    for end in range(len(RICH) + 1):  # each frame is a prefix of the reply, cut anywhere
+        for part in render(RICH[:end], HTML, 4096):
+            assert tdlib.refusal(part.text, "HTML", empty=True) is None, RICH[:end]
