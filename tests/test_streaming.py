@@ -217,3 +217,19 @@ def test_every_prefix_of_a_reply_renders_as_html_telegram_parses():
     for end in range(len(RICH) + 1):  # each frame is a prefix of the reply, cut anywhere
         for part in render(RICH[:end], HTML, 4096):
             assert tdlib.refusal(part.text, "HTML", empty=True) is None, RICH[:end]
+
+
+def test_a_first_frame_slack_answers_late_for_is_found_by_its_key_and_never_posted_twice(on_slack, llm, slack, redis):
+    def history(call) -> Canned:  # Slack's channel history: what the fake took, the late post among it
+        posts = [post.body for post in slack.delivered if post.method == "chat.postMessage"]
+        return Canned(body={"ok": True, "messages": [{"type": "message", "ts": "1767225601.000100", "text": post["text"],
+                                                      "metadata": post.get("metadata")} for post in posts]})
+
+    slack.defaults["conversations.history"] = history
+    slack.then(Canned(body=SLACK_OK.body, delay=1.5))  # the first frame's post, answered after PLATFORM_TIMEOUT
+    bot = Bot({**on_slack, "PLATFORM_TIMEOUT": "0.5"})
+    slack_dm(bot.client, "hello")
+    bot.run()
+    assert len(slack.calls("chat.postMessage")) == 1
+    assert slack.calls("chat.update")[-1] == {"channel": "D123", "ts": "1767225601.000100", "text": "LLM: hello"}
+    assert ledger.lookup(redis, "slack", "T123:D123:1767225600.000200")["outcome"] == Outcome.REPLIED

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from flask import Request, Response
 from marshmallow import fields, validate
 
-from bot.errors import Permanent, Transient
+from bot.errors import Permanent, Transient, Unconfirmed
 from bot.media.fetch import check_size
 from bot.media.refs import Media
 from bot.messages import AfterTimeout, Draft, IncomingMessage, Reply
@@ -171,7 +171,15 @@ class Slack(Adapter):
         if draft.handle:
             self._call("chat.update", {"channel": draft.context["channel"], "ts": draft.handle, "text": text})
             return draft.handle
-        return str(self._call("chat.postMessage", self._message_in(draft.context, text))["ts"])
+        key = f"{draft.key}-preview"  # so that a post answered too late is found, and never made twice
+        payload = self._message_in(draft.context, text) | {"metadata": {"event_type": REPLY_EVENT, "event_payload": {"key": key}}}
+        try:
+            return str(self._call("chat.postMessage", payload)["ts"])
+        except Unconfirmed:
+            posts = self._posts(draft.context)
+            if posts is None:  # it may be there, and a second would be a copy: no more frames for this reply
+                raise Permanent("Slack took a preview without answering, and the channel could not be checked") from None
+            return posts.get(key, "")  # landed: that message, from now on; else the next frame posts it
 
     @staticmethod
     def _message_in(context: dict[str, Any], text: str) -> dict[str, Any]:
@@ -189,19 +197,26 @@ class Slack(Adapter):
         An update of a message shown while the reply was written is safe to repeat: it sets the same text again."""
         if reply.preview:
             return AfterTimeout.RESEND
-        thread = reply.context.get("thread_ts")
+        posts = self._posts(reply.context)
+        if posts is None:
+            return AfterTimeout.UNKNOWN
+        return AfterTimeout.DELIVERED if reply.key in posts else AfterTimeout.RESEND
+
+    def _posts(self, context: dict[str, Any]) -> dict[str, str] | None:
+        """The bot's recent posts in the channel (or the thread), ts by the key in their metadata; None if unknown."""
+        thread = context.get("thread_ts")
         method, params = ("conversations.replies", {"ts": thread}) if thread else ("conversations.history", {})
-        params |= {"channel": reply.context["channel"], "limit": 50, "include_all_metadata": "true"}
+        params |= {"channel": context["channel"], "limit": 50, "include_all_metadata": "true"}
         try:
             body = http.json_body(self.http.request("GET", f"{self.api_url}/{method}", params=params, headers=self.headers))
         except Transient:
-            return AfterTimeout.UNKNOWN
+            return None
         if not body.get("ok"):
             logger.warning("Slack %s failed (%s): a late reply part cannot be checked, so it is not resent; give the app "
                            "the channels:history, groups:history, im:history and mpim:history scopes", method, body.get("error"))
-            return AfterTimeout.UNKNOWN
-        keys = {(message.get("metadata") or {}).get("event_payload", {}).get("key") for message in body.get("messages") or []}
-        return AfterTimeout.DELIVERED if reply.key in keys else AfterTimeout.RESEND
+            return None
+        return {(message.get("metadata") or {}).get("event_payload", {}).get("key"): message.get("ts", "")
+                for message in body.get("messages") or []}
 
     def sample(self, url: str, text: str) -> Sample:
         """A direct message from a sample user, signed with the signing secret."""
