@@ -20,6 +20,17 @@ if CHROMIUM is None and not os.environ.get("CI"):
 
 
 @pytest.fixture
+def max_streams() -> str:
+    """WEBCHAT_MAX_STREAMS; a test parametrizes it to 0 to see the page poll instead."""
+    return "2"
+
+
+@pytest.fixture
+def settings(settings, max_streams):
+    return {**settings, "WEBCHAT_MAX_STREAMS": max_streams}
+
+
+@pytest.fixture
 def served(app):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -48,7 +59,8 @@ def test_typing_a_message_shows_the_reply(served, llm, start_workers):
         browser.close()
 
 
-def test_a_reply_shows_while_it_is_written_then_once_whole(served, llm, start_workers):
+@pytest.mark.parametrize("max_streams, route", [("2", "/webchat/stream"), ("0", "/webchat/events")])
+def test_a_reply_shows_while_it_is_written_then_once_whole(served, llm, start_workers, max_streams, route):
     from playwright.sync_api import expect, sync_playwright
 
     start_workers()
@@ -56,6 +68,8 @@ def test_a_reply_shows_while_it_is_written_then_once_whole(served, llm, start_wo
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page()
+        asked = []
+        page.on("request", lambda request: asked.append(request.url))
         page.goto(f"{served}/chat")
         page.fill("#text", "one two three four five six")
         page.press("#text", "Enter")
@@ -64,4 +78,7 @@ def test_a_reply_shows_while_it_is_written_then_once_whole(served, llm, start_wo
         llm.midway.set()
         expect(page.locator(".msg.bot")).to_have_text(["LLM: one two three four five six"], timeout=15000)
         expect(page.locator(".msg.bot.draft")).to_have_count(0)
+        # server-sent events while the process has a stream free; else, after the refused stream, the poll
+        polled = any("/webchat/events" in url for url in asked)
+        assert any(route in url for url in asked) and polled == (route == "/webchat/events")
         browser.close()
