@@ -37,7 +37,7 @@ def forget(rt: Runtime, conversation: str) -> dict[str, int]:
 
 def _own_keys(c: str) -> list[str]:
     return [keys.history(c), keys.summary(c), keys.contact(c), keys.inbox(c), keys.batch(c), keys.turn(c), keys.outbox(c),
-            keys.paused(c), keys.pending(c), keys.journal(c)]
+            keys.paused(c), keys.pending(c), keys.journal(c), keys.transcript(c)]
 
 
 def _forget_listed(redis: Redis, key: str, conversation: str) -> int:

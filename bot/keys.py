@@ -162,3 +162,8 @@ def tool_file(name: str) -> str:
 def tool_calls() -> str:
     """The newest tool calls, for the admin page: tool, conversation, milliseconds, outcome (never arguments or results)."""
     return _key("toolcalls")
+
+
+def transcript(conversation: str) -> str:
+    """The conversation's turn log for the operator console: messages in and out with their outcomes (bot.transcript)."""
+    return _key("transcript", conversation)

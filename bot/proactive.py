@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from bot import deadletters, events, keys, ledger, runtime
+from bot import deadletters, events, keys, ledger, runtime, transcript
 from bot.conversation import Conversation, Turn
 from bot.delivery import Keepalive, deliver
 from bot.errors import BotError, Permanent
@@ -123,4 +123,5 @@ def outside_whatsapp_window(contact: IncomingMessage) -> bool:
 
 def _record(rt: Runtime, convo: Conversation, item: dict[str, Any], outcome: str, detail: str) -> None:
     ledger.record(rt.redis, "api", item["id"], convo.name, outcome, detail)
+    transcript.sent(rt.redis, rt.config.transcript_ttl, convo.name, item, outcome, detail)
     logger.info("proactive message %s", outcome, extra={"conversation": convo.name, "id": item["id"]})

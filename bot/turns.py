@@ -10,7 +10,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from rq.exceptions import ShutDownImminentException
 
-from bot import commands, events, handoff, ledger, memory, proactive, runtime
+from bot import commands, events, handoff, ledger, memory, proactive, runtime, transcript
 from bot.conversation import OUTGOING, Conversation, LeaseLost, Turn
 from bot.delivery import Keepalive, deliver
 from bot.errors import BotError
@@ -224,6 +224,7 @@ def _finish(rt: Runtime, convo: Conversation, turn: Turn, failure: BotError | No
     if history and rt.config.history_summary:
         memory.summarise_overflow(rt, convo, len(history), turn.deadline)
     convo.finish(turn, outcome, history, detail)
+    transcript.turn(rt.redis, rt.config.transcript_ttl, convo.name, turn, outcome, detail)
     _measure(rt, turn, outcome, sent=failure is None and bool(turn.reply))
     logger.info("turn done", extra={"conversation": convo.name, "platform": turn.last.platform, "turn": turn.id,
                                     "messages": len(turn.messages), "prompt": turn.prompt,
@@ -256,6 +257,7 @@ def _measure(rt: Runtime, turn: Turn, outcome: str, sent: bool) -> None:
 def _give_up(rt: Runtime, convo: Conversation, turn: Turn, reason: str) -> None:
     letter = convo.dead_letter(turn, reason)
     convo.finish(turn, ledger.DEAD_LETTER, [], letter)
+    transcript.turn(rt.redis, rt.config.transcript_ttl, convo.name, turn, ledger.DEAD_LETTER, letter)
     _measure(rt, turn, ledger.DEAD_LETTER, sent=False)
 
 

@@ -1,0 +1,49 @@
+"""The turn log: what the operator console shows of a conversation, longer and fuller than the history the LLM sees.
+
+Every message in and out (notices and the bot's own messages included) with its outcome, the turn's latency, the prompt
+that answered and its tool calls: the newest MAX_ENTRIES of each conversation, kept TRANSCRIPT_TTL seconds after the last.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from redis import Redis
+
+from bot import keys
+
+if TYPE_CHECKING:
+    from bot.conversation import Turn
+
+MAX_ENTRIES = 200
+
+
+def turn(redis: Redis, ttl: int, conversation: str, done: Turn, outcome: str, detail: str = "") -> None:
+    """Log a finished turn: each of its messages, then what the bot said, all with the turn's outcome."""
+    shared = {"turn": done.id, "outcome": outcome, "detail": detail, "prompt": done.prompt,
+              "latency_ms": int((time.time() - done.messages[0].received_at) * 1000)}
+    said = [{**shared, "who": "user", "text": message.text, "user": message.user_name, "message_id": message.message_id,
+             "media": [item.get("kind", "file") for item in message.media], "at": message.received_at}
+            for message in done.messages]
+    if done.reply:
+        said.append({**shared, "who": "bot", "kind": done.kind, "text": done.reply, "tools": done.tools, "at": time.time()})
+    _append(redis, ttl, conversation, said)
+
+
+def sent(redis: Redis, ttl: int, conversation: str, item: dict[str, Any], outcome: str, detail: str = "") -> None:
+    """Log a message the bot sent on its own: a proactive or event message, or a person's reply during a handoff."""
+    _append(redis, ttl, conversation, [{"who": item.get("by", "proactive"), "kind": "message", "text": item.get("reply") or "",
+                                        "turn": item["id"], "outcome": outcome, "detail": detail,
+                                        "prompt": item.get("prompt") or "", "at": time.time()}])
+
+
+def _append(redis: Redis, ttl: int, conversation: str, said: list[dict[str, Any]]) -> None:
+    key = keys.transcript(conversation)
+    redis.pipeline().rpush(key, *map(json.dumps, said)).ltrim(key, -MAX_ENTRIES, -1).expire(key, ttl).execute()
+
+
+def entries(redis: Redis, conversation: str, limit: int = MAX_ENTRIES) -> list[dict[str, Any]]:
+    """The conversation's newest `limit` entries, oldest first."""
+    return [json.loads(raw) for raw in redis.lrange(keys.transcript(conversation), -limit, -1)]

@@ -1,0 +1,39 @@
+"""The turn log the console shows: both sides of every turn with its outcome, latency and prompt, the bot's own messages,
+bounded in length and kept for TRANSCRIPT_TTL."""
+
+from __future__ import annotations
+
+from bot import transcript
+from bot.config import Config
+from bot.conversation import Turn
+from bot.messages import IncomingMessage
+from tests.fakes import openai_error
+from tests.helpers import Bot
+
+ADA = "telegram:123456789"
+API = {"Authorization": "Bearer api-token-for-tests"}
+
+
+def test_a_turn_logs_both_sides_with_outcome_latency_and_prompt(settings, redis, llm):
+    b = Bot(settings, API_TOKEN="api-token-for-tests", TRANSCRIPT_TTL="3600")
+    b.say("hello <b>there</b>")
+    llm.then(*[openai_error(500, "boom")] * 3)
+    b.say("and now?")  # the LLM fails: a notice (the turn kept as a dead letter)
+    b.client.post("/api/messages", json={"conversation": ADA, "text": "Your order shipped."}, headers=API)
+    b.run()
+    log = transcript.entries(redis, ADA)
+    assert [(entry["who"], entry["text"], entry["outcome"]) for entry in log] == [
+        ("user", "hello <b>there</b>", "replied"), ("bot", "LLM: hello <b>there</b>", "replied"),
+        ("user", "and now?", "notice"), ("bot", Config.failure_notice, "notice"),
+        ("proactive", "Your order shipped.", "replied")]
+    assert log[1]["prompt"].startswith("system.md@") and log[1]["latency_ms"] >= 0 and log[3]["kind"] == "notice"
+    assert log[0]["user"] == "Ada" and 3590 < redis.ttl(f"bot:transcript:{ADA}") <= 3600
+
+
+def test_the_log_keeps_the_newest_entries_only(redis):
+    message = IncomingMessage("telegram", "1", "7", "42", "hi")
+    for n in range(transcript.MAX_ENTRIES):
+        transcript.turn(redis, 60, "telegram:7", Turn(f"t{n}", [message], reply=f"answer {n}"), "replied")
+    log = transcript.entries(redis, "telegram:7")
+    assert len(log) == transcript.MAX_ENTRIES and log[-1]["text"] == f"answer {transcript.MAX_ENTRIES - 1}"
+    assert log[0]["text"] == "hi" and log[0]["turn"] == f"t{transcript.MAX_ENTRIES // 2}"
