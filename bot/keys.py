@@ -167,3 +167,8 @@ def tool_calls() -> str:
 def transcript(conversation: str) -> str:
     """The conversation's turn log for the operator console: messages in and out with their outcomes (bot.transcript)."""
     return _key("transcript", conversation)
+
+
+def minute(number: int) -> str:
+    """One minute's counts for the console's charts (turns by outcome, LLM errors, reply latency buckets)."""
+    return _key("minute", str(number))
