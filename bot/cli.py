@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from bot import checks, deadletters, forget, ledger, rejects, triggers
-from bot.messages import IncomingMessage
+from bot import checks, deadletters, forget, ledger, rejects
 from bot.runtime import Runtime
 
 
@@ -74,25 +72,14 @@ prompts = AppGroup("prompts", help="The prompt files in prompts/.")
 def check_prompts() -> None:
     """Validate every prompt file (front matter, template, variables) and tool file: the Procfile's release step."""
     rt = _runtime()
-    tool_problems, warnings = rt.tools.problems()
-    for warning in warnings:
+    result = checks.prompts_check(rt)
+    for warning in result["warnings"]:
         click.echo(f"warning: {warning}", err=True)
-    found = rt.prompts.problems(rt.config.timezone) + _trigger_problems(rt) + tool_problems
-    for problem in found:
+    for problem in result["problems"]:
         click.echo(f"problem: {problem}", err=True)
-    if found:
+    if result["problems"]:
         raise SystemExit(1)
     click.echo(f"prompts ok: {rt.config.prompts_dir}/")
-
-
-def _trigger_problems(rt: Runtime) -> list[str]:
-    """What is wrong with the triggers file, and with the prompts its triggers name."""
-    try:
-        named = [trigger.prompt for trigger in triggers.load(Path(rt.config.triggers_file)) if trigger.prompt]
-    except ValueError as error:
-        return [str(error)]
-    return [f"{rt.config.triggers_file}: prompt {name} does not exist" for name in named
-            if not (Path(rt.config.prompts_dir) / name).is_file()]
 
 
 @click.command("forget")
@@ -138,12 +125,8 @@ def show(letter_id: str) -> None:
 @click.argument("letter_id")
 def replay(letter_id: str) -> None:
     """Put the dead letter's messages back into their conversation for a new turn, and forget the letter."""
-    rt, letter = _runtime(), _letter(letter_id)
-    for raw in letter["messages"]:
-        rt.turns.accept(IncomingMessage.from_json(raw), dedupe_ttl=0)
-    if letter.get("outgoing"):  # a proactive message that could not be sent
-        rt.turns.send_out(letter["conversation"], json.dumps(letter["outgoing"]))
-    deadletters.remove(rt.redis, letter_id)
+    letter = _letter(letter_id)
+    deadletters.replay(_runtime(), letter)
     click.echo(f"Replayed {len(letter['messages'])} message(s) into {letter['conversation']}.")
 
 

@@ -172,3 +172,13 @@ def transcript(conversation: str) -> str:
 def minute(number: int) -> str:
     """One minute's counts for the console's charts (turns by outcome, LLM errors, reply latency buckets)."""
     return _key("minute", str(number))
+
+
+def prompts_check() -> str:
+    """The newest `prompts check` result: when, its problems and warnings, for the console."""
+    return _key("promptscheck")
+
+
+def prompt_turns(day: str) -> str:
+    """Turns answered by each prompt (name@version) on one day (UTC), for the console."""
+    return _key("promptturns", day)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from redis import Redis
@@ -12,7 +13,8 @@ LATENCY = "turn_seconds:"  # the per-minute fields of reply latency, one per his
 
 
 def window(redis: Redis, minutes: int, now: float | None = None) -> dict[str, Any]:
-    """The last `minutes` minutes: turns by outcome, failed LLM calls, and reply latency's p50 and p95 (seconds, or None)."""
+    """The last `minutes` minutes: turns by outcome, failed LLM calls, and reply latency's p50 and p95 (seconds, or None),
+    each minute's and (under "total") the whole window's."""
     last = metrics.minute(now)
     numbers = range(last - minutes + 1, last + 1)
     pipe = redis.pipeline(transaction=False)
@@ -20,7 +22,10 @@ def window(redis: Redis, minutes: int, now: float | None = None) -> dict[str, An
         pipe.hgetall(keys.minute(number))
     counts = [{name.decode(): float(value) for name, value in found.items()} for found in pipe.execute()]
     outcomes = sorted({name.split(":", 1)[1] for minute in counts for name in minute if name.startswith("turns:")})
-    return {"at": [number * 60 for number in numbers],
+    merged = sum(map(Counter, counts), Counter())
+    total = {"turns": {outcome: merged[f"turns:{outcome}"] for outcome in outcomes}, "llm_errors": merged.get("llm_errors", 0),
+             "p50": percentile(merged, 0.5), "p95": percentile(merged, 0.95)}
+    return {"at": [number * 60 for number in numbers], "total": total,
             "turns": {outcome: [minute.get(f"turns:{outcome}", 0) for minute in counts] for outcome in outcomes},
             "llm_errors": [minute.get("llm_errors", 0) for minute in counts],
             "p50": [percentile(minute, 0.5) for minute in counts], "p95": [percentile(minute, 0.95) for minute in counts]}

@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from redis import Redis
+from redis.client import Pipeline
 
 from bot import keys
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from bot.conversation import Turn
 
 MAX_ENTRIES = 200
+PROMPT_DAYS_KEPT = 8  # days each prompt's daily turn count is kept
 
 
 def turn(redis: Redis, ttl: int, conversation: str, done: Turn, outcome: str, detail: str = "") -> None:
@@ -29,19 +31,31 @@ def turn(redis: Redis, ttl: int, conversation: str, done: Turn, outcome: str, de
             for message in done.messages]
     if done.reply:
         said.append({**shared, "who": "bot", "kind": done.kind, "text": done.reply, "tools": done.tools, "at": time.time()})
-    _append(redis, ttl, conversation, said)
+    pipe = _append(redis.pipeline(), ttl, conversation, said)
+    if done.prompt:
+        pipe.hincrby(keys.prompt_turns(_day()), done.prompt, 1).expire(keys.prompt_turns(_day()), PROMPT_DAYS_KEPT * 86400)
+    pipe.execute()
 
 
 def sent(redis: Redis, ttl: int, conversation: str, item: dict[str, Any], outcome: str, detail: str = "") -> None:
     """Log a message the bot sent on its own: a proactive or event message, or a person's reply during a handoff."""
-    _append(redis, ttl, conversation, [{"who": item.get("by", "proactive"), "kind": "message", "text": item.get("reply") or "",
+    _append(redis.pipeline(), ttl, conversation, [{"who": item.get("by", "proactive"), "kind": "message", "text": item.get("reply") or "",
                                         "turn": item["id"], "outcome": outcome, "detail": detail,
-                                        "prompt": item.get("prompt") or "", "at": time.time()}])
+                                        "prompt": item.get("prompt") or "", "at": time.time()}]).execute()
 
 
-def _append(redis: Redis, ttl: int, conversation: str, said: list[dict[str, Any]]) -> None:
+def _append(pipe: Pipeline, ttl: int, conversation: str, said: list[dict[str, Any]]) -> Pipeline:
     key = keys.transcript(conversation)
-    redis.pipeline().rpush(key, *map(json.dumps, said)).ltrim(key, -MAX_ENTRIES, -1).expire(key, ttl).execute()
+    return pipe.rpush(key, *map(json.dumps, said)).ltrim(key, -MAX_ENTRIES, -1).expire(key, ttl)
+
+
+def prompt_turns(redis: Redis, day: str = "") -> dict[str, int]:
+    """How many turns each prompt (name@version) answered on `day` (YYYY-MM-DD, UTC; default today)."""
+    return {name.decode(): int(count) for name, count in redis.hgetall(keys.prompt_turns(day or _day())).items()}
+
+
+def _day() -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime())
 
 
 def entries(redis: Redis, conversation: str, limit: int = MAX_ENTRIES) -> list[dict[str, Any]]:

@@ -94,7 +94,7 @@ def test_rq_dashboard_is_mounted(admin):
     assert response.status_code == 200 and b"RQ" in response.data
 
 
-def test_the_overview_lists_usage_handoffs_and_dead_letters(admin, llm):
+def test_the_console_lists_usage_handoffs_and_dead_letters(admin, llm):
     client = admin.client
     post_update(client, update("hello"))
     post_update(client, update("talk to a human", chat_id=5))
@@ -102,10 +102,11 @@ def test_the_overview_lists_usage_handoffs_and_dead_letters(admin, llm):
     admin.run()
     post_update(client, update("again"))
     admin.run()
-    page = client.get("/admin", headers=AUTH).get_data(as_text=True)
-    assert "telegram:5" in page  # handed to a person
-    assert "LLM: LLM answered 401" in page  # a dead letter
-    assert "telegram:42" in page and "$0.0000" in page  # usage of the user, with its cost
+    assert "telegram:5" in page(client, "/admin/handoff")  # handed to a person
+    assert "LLM: LLM answered 401" in page(client, "/admin/dead-letters")
+    overview = page(client, "/admin")
+    assert "telegram:42" in overview and "$0.0000" in overview  # usage of the user, with its cost
+    assert "replied <b>1</b>" in overview and "notice <b>1</b>" in overview  # the last hour's turns by outcome
 
 
 def test_without_credentials_there_is_no_admin(client):
@@ -119,7 +120,7 @@ def test_the_dashboard_accepts_heroku_redis_certificates():
     assert _dashboard_url("redis://localhost:6379/0") == "redis://localhost:6379/0"
 
 
-def test_the_overview_lists_conversations_newest_first_with_what_has_them(admin):
+def test_conversations_are_listed_newest_first_with_what_has_them_and_searched(admin):
     client = admin.client
     for chat_id in (1, 2, 3):
         post_update(client, update("hello", chat_id=chat_id))
@@ -127,7 +128,15 @@ def test_the_overview_lists_conversations_newest_first_with_what_has_them(admin)
     post_update(client, update("talk to a human", chat_id=2))
     admin.run()
     post_update(client, update("still there?", chat_id=1))  # queued: no worker runs
-    page = client.get("/admin", headers=AUTH).get_data(as_text=True)
-    rows = [row for row in page.split("<tr>") if "telegram:" in row and "UTC" not in row][:3]
+    listed = page(client, "/admin/conversations")
+    rows = [row for row in listed.split("<tr>") if "telegram:" in row]
     assert ["telegram:2" in rows[0], "telegram:3" in rows[1], "telegram:1" in rows[2]] == [True, True, True]
-    assert "with a person" in rows[0] and "turn queued or running" in rows[2] and "Ada" in rows[1]
+    assert "handed to a person" in rows[0] and ">queued<" in rows[2] and "Ada" in rows[1]
+    assert "telegram:3" in page(client, "/admin/conversations?q=gram:3") and "telegram:2" not in page(client, "/admin/conversations?q=:3")
+    assert page(client, "/admin/conversations?q=ADA").count(">telegram:") == 3 and "none found" in page(client, "/admin/conversations?q=bob")
+
+
+def page(client, path: str) -> str:
+    response = client.get(path, headers=AUTH)
+    assert response.status_code == 200, path
+    return response.get_data(as_text=True)

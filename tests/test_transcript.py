@@ -37,3 +37,11 @@ def test_the_log_keeps_the_newest_entries_only(redis):
     log = transcript.entries(redis, "telegram:7")
     assert len(log) == transcript.MAX_ENTRIES and log[-1]["text"] == f"answer {transcript.MAX_ENTRIES - 1}"
     assert log[0]["text"] == "hi" and log[0]["turn"] == f"t{transcript.MAX_ENTRIES // 2}"
+
+
+def test_turns_are_counted_per_prompt_and_day(settings, redis):
+    b = Bot(settings)
+    b.say("one")
+    b.say("two")
+    [(label, count)] = transcript.prompt_turns(redis).items()
+    assert label.startswith("system.md@") and count == 2 and transcript.prompt_turns(redis, "2001-01-01") == {}

@@ -1,0 +1,83 @@
+"""The operator console's actions: POSTs only, each checked by handlers.admin's guard (CSRF token, same origin).
+
+Each redirects to the page it came from, or the one it names, with a code of what happened (handlers.console.NOTICES).
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, current_app, redirect, request, url_for
+from werkzeug.wrappers import Response
+
+from bot import checks, deadletters, events, handoff, proactive
+from bot.conversation import Conversation
+from bot.runtime import Runtime
+
+bp = Blueprint("console_actions", __name__, url_prefix="/admin")
+
+MAX_REPLY = 4000  # characters: as the API takes
+
+
+def _rt() -> Runtime:
+    return current_app.extensions["bot"]
+
+
+def _back(done: str, default: str) -> Response:
+    """Back to the console page the form names (never elsewhere), saying what happened."""
+    back = request.form.get("back", "")
+    local = back.startswith("/admin") and "//" not in back and "\\" not in back and "?" not in back
+    return redirect(f"{back if local else default}?done={done}", 303)
+
+
+@bp.post("/dead-letters/<letter_id>/replay")
+def replay(letter_id: str) -> Response:
+    """Put a dead letter's messages back into their conversation for a new turn."""
+    letter = deadletters.get(_rt().redis, letter_id)
+    if letter:
+        deadletters.replay(_rt(), letter)
+    return _back("replayed" if letter else "gone", url_for("console.dead_letters"))
+
+
+@bp.post("/dead-letters/purge")
+def purge() -> Response:
+    """Forget every dead letter, once the box saying so is ticked."""
+    confirmed = request.form.get("confirm") == "purge"
+    if confirmed:
+        deadletters.purge(_rt().redis)
+    return _back("purged" if confirmed else "confirm", url_for("console.dead_letters"))
+
+
+@bp.post("/conversations/<path:conversation>/pause")
+def pause(conversation: str) -> Response:
+    """Hand the conversation to a person for HANDOFF_TIMEOUT: the bot stays silent, the messages are kept."""
+    rt = _rt()
+    handoff.pause(rt.redis, conversation, rt.config.handoff_timeout, by="console")
+    events.emit(rt.config, rt.turns.events, "handoff.requested", {"conversation": conversation, "by": "console"})
+    return _back("paused", url_for("console.conversation", conversation=conversation))
+
+
+@bp.post("/conversations/<path:conversation>/resume")
+def resume(conversation: str) -> Response:
+    """Give the conversation back to the bot."""
+    handoff.resume(_rt().redis, conversation)
+    return _back("resumed", url_for("console.conversation", conversation=conversation))
+
+
+@bp.post("/conversations/<path:conversation>/reply")
+def reply(conversation: str) -> Response:
+    """The person's reply: sent by the conversation's own turn, in order and once, as a proactive message is."""
+    rt, text = _rt(), request.form.get("text", "").strip()
+    contact = Conversation(rt.redis, conversation, rt.config).contact()
+    problem = "empty" if not 0 < len(text) <= MAX_REPLY else "unknown" if contact is None else \
+        "window" if proactive.outside_whatsapp_window(contact) else ""
+    if not problem:
+        rt.turns.send_out(conversation, json.dumps({**proactive.outgoing(text), "by": "person"}))
+    return _back(problem or "replied", url_for("console.conversation", conversation=conversation))
+
+
+@bp.post("/prompts/check")
+def check_prompts() -> Response:
+    """Run `prompts check` now; its result shows on the prompts page."""
+    checks.prompts_check(_rt())
+    return _back("checked", url_for("console.prompts"))

@@ -1,0 +1,67 @@
+"""The operator console's pages and actions through the test client: every action a POST with the page's token from this
+origin, user text never markup, the pages' security headers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.fakes import openai_error
+from tests.helpers import Bot, dead_letters, post_update, update
+from tests.test_admin import ADMIN, AUTH, page
+
+PLANTED = "<img src=x onerror=alert(origin)>"
+
+
+@pytest.fixture
+def admin(settings) -> Bot:
+    return Bot(settings, **ADMIN)
+
+
+def token(client, path: str = "/admin/prompts") -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page(client, path)).group(1)
+
+
+def test_an_action_needs_the_pages_token_and_this_origin(admin, llm):
+    llm.then(openai_error(401, "bad key"))
+    post_update(admin.client, update("hello"))
+    admin.run()
+    client, good = admin.client, {"csrf": token(admin.client), "confirm": "purge"}
+    forged = [({**good, "csrf": "made-up"}, {}), ({"confirm": "purge"}, {}), (good, {"Origin": "https://attacker.example"}),
+              (good, {"Sec-Fetch-Site": "cross-site"}), (good, {"Sec-Fetch-Site": "same-site"})]
+    for form, headers in forged:
+        assert client.post("/admin/dead-letters/purge", data=form, headers={**AUTH, **headers}).status_code == 403
+    assert client.get("/admin/dead-letters/purge", headers=AUTH).status_code == 405  # no action by GET
+    assert len(dead_letters(admin.app.extensions["bot"].redis)) == 1
+    unconfirmed = client.post("/admin/dead-letters/purge", data={"csrf": good["csrf"]}, headers=AUTH)
+    assert unconfirmed.status_code == 303 and len(dead_letters(admin.app.extensions["bot"].redis)) == 1
+    done = client.post("/admin/dead-letters/purge", data=good, headers={**AUTH, "Origin": "http://localhost",
+                                                                      "Sec-Fetch-Site": "same-origin"})
+    assert done.status_code == 303 and done.headers["Location"] == "/admin/dead-letters?done=purged"
+    assert dead_letters(admin.app.extensions["bot"].redis) == []
+
+
+def test_a_token_from_another_password_is_refused(settings, admin):
+    other = Bot(settings, ADMIN_USERNAME="ops", ADMIN_PASSWORD="another-horse-battery-staple")
+    stale = token(admin.client)
+    assert other.client.post("/admin/dead-letters/purge", data={"csrf": stale, "confirm": "purge"},
+                             headers={"Authorization": "Basic b3BzOmFub3RoZXItaG9yc2UtYmF0dGVyeS1zdGFwbGU="}).status_code == 403
+
+
+def test_what_a_user_wrote_is_never_markup(admin):
+    post_update(admin.client, update(PLANTED))
+    admin.run()
+    shown = page(admin.client, "/admin/conversations/telegram:123456789")
+    assert "&lt;img src=x onerror=alert(origin)&gt;" in shown and PLANTED not in shown
+
+
+def test_console_pages_allow_only_their_own_files(admin):
+    for path in ("/admin", "/admin/conversations", "/admin/conversations/telegram:1", "/admin/dead-letters", "/admin/handoff",
+                 "/admin/prompts"):
+        response = admin.client.get(path, headers=AUTH)
+        policy = response.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in policy and "script-src 'self';" in policy and "unsafe" not in policy, path
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+    chart = admin.client.get("/admin/static/vendor/uplot/uPlot.iife.min.js", headers=AUTH)
+    assert chart.status_code == 200 and chart.mimetype == "text/javascript"
