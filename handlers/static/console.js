@@ -4,7 +4,7 @@
 const COLOURS = ["#2e6fdb", "#12b76a", "#f79009", "#d92d20", "#7a5af8", "#667085", "#0ba5ec", "#ee46bc"];
 
 function chart(element, title, labels, columns) {
-  const series = [{}].concat(labels.map((label, i) => ({label: label, stroke: COLOURS[i % COLOURS.length], spanGaps: false})));
+  const series = [{}].concat(labels.map((label, i) => ({label: label, stroke: COLOURS[i % COLOURS.length], points: {show: true, size: 4}})));
   const width = Math.max(300, element.clientWidth - 10);
   new uPlot({title: title, width: width, height: 200, series: series, scales: {x: {time: true}}}, columns, element);
 }
