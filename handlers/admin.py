@@ -10,12 +10,13 @@ import hmac
 import logging
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, request
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from bot import checks, keys
+from bot import keys
 from bot.config import Config
-from bot.runtime import Runtime
+from bot.ops import checks
+from bot.runtime import Runtime, app_runtime
 from handlers import console, console_actions
 
 logger = logging.getLogger(__name__)
@@ -59,14 +60,15 @@ def _guard() -> Response | None:
     """Everything under /admin: basic auth, with wrong guesses throttled per client; the dashboard's calls from itself only."""
     if not request.path.startswith("/admin"):
         return None
-    rt: Runtime = current_app.extensions["bot"]
+    rt = app_runtime()
     failures = keys.login_failures(request.remote_addr or "?")
     if int(rt.redis.get(failures) or 0) >= LOGIN_FAILURES:
         return Response("Admin: too many wrong credentials from this address: try again in a minute.", 429, {"Retry-After": "60"})
     if not _signed_in(rt.config):
         if request.authorization:  # a browser's first request carries none: only guesses count
             rt.redis.pipeline().set(failures, 0, ex=60, nx=True).incr(failures).execute()
-        return Response("Admin: sign in with ADMIN_USERNAME and ADMIN_PASSWORD.", 401, {"WWW-Authenticate": 'Basic realm="admin"'})
+        return Response("Admin: sign in with ADMIN_USERNAME and ADMIN_PASSWORD.", 401,
+                        {"WWW-Authenticate": 'Basic realm="admin"'})
     if request.blueprint == "rq_dashboard" and request.endpoint not in DASHBOARD_PAGES and not _from_dashboard():
         return Response("Admin: the dashboard's actions work from its own pages only.", 403)
     acting = request.blueprint != "rq_dashboard" and request.method not in ("GET", "HEAD")
@@ -111,7 +113,7 @@ def _signer(config: Config) -> URLSafeTimedSerializer:
 
 def csrf_token() -> str:
     """A token for a console form: `<input type="hidden" name="csrf" value="{{ csrf_token() }}">`."""
-    return _signer(current_app.extensions["bot"].config).dumps("console")
+    return _signer(app_runtime().config).dumps("console")
 
 
 def _csrf_ok(config: Config) -> bool:

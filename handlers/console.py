@@ -5,15 +5,16 @@ Server-rendered, read through the core's own functions; every action is a form p
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 
-from bot import checks, deadletters, directory, handoff, ledger, series, transcript
-from bot.conversation import Conversation
+from bot import times
 from bot.messages import IncomingMessage
-from bot.runtime import Runtime
+from bot.ops import checks, deadletters, directory, ledger, series, transcript
+from bot.runtime import app_runtime
+from bot.turn import handoff
+from bot.turn.conversation import Conversation
 from handlers import metrics
 
 bp = Blueprint("console", __name__, url_prefix="/admin", template_folder="templates", static_folder="static")
@@ -28,14 +29,10 @@ NOTICES = {  # what an action's redirect says, by the code it carries: never tex
     "empty": "Not sent: write a reply of 1 to 4000 characters.", "gone": "No such dead letter: replayed or purged already?"}
 
 
-def _rt() -> Runtime:
-    return current_app.extensions["bot"]
-
-
 @bp.app_template_filter("when")
 def when(at: float | None) -> str:
     """A Unix time as UTC, to the second."""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)) if at else ""
+    return times.stamp(at) if at else ""
 
 
 @bp.context_processor
@@ -46,7 +43,7 @@ def _notice() -> dict[str, Any]:
 @bp.get("")
 def overview() -> str:
     """Turns by outcome, reply latency, LLM errors over the last hour and day; the queue; usage and tool calls."""
-    rt = _rt()
+    rt = app_runtime()
     rt.metrics.flush()  # this process's latest counts too
     return render_template("console/overview.html", hour=series.window(rt.redis, 60), day=series.window(rt.redis, 1440),
                            gauges=metrics.gauges(rt), outcomes=ledger.counts(rt.redis), usage=directory.usage_today(rt.redis),
@@ -57,15 +54,16 @@ def overview() -> str:
 def conversations() -> str:
     """Conversations newest first, searched by platform, id or user name, a page at a time."""
     query, number = request.args.get("q", "")[:200], max(1, request.args.get("page", 1, type=int))
-    rows, more = directory.page(_rt().redis, query, number, PAGE_SIZE)
+    rows, more = directory.page(app_runtime().redis, query, number, PAGE_SIZE)
     return render_template("console/conversations.html", rows=rows, query=query, number=number, more=more)
 
 
 @bp.get("/conversations/<path:conversation>")
 def conversation(conversation: str) -> str:
     """One conversation: its state, its handoff, its dead letters, and its transcript with each message's outcome."""
-    rt = _rt()
-    letters = [_shown(letter) for letter in deadletters.newest(rt.redis, deadletters.CAPACITY) if letter["conversation"] == conversation]
+    rt = app_runtime()
+    letters = [_shown(letter) for letter in deadletters.newest(rt.redis, deadletters.CAPACITY)
+               if letter["conversation"] == conversation]
     return render_template("console/conversation.html", conversation=conversation, letters=letters,
                            contact=Conversation(rt.redis, conversation, rt.config).contact(),
                            states=directory.states(rt.redis, conversation), paused=handoff.status(rt.redis, conversation),
@@ -75,7 +73,8 @@ def conversation(conversation: str) -> str:
 @bp.get("/dead-letters")
 def dead_letters() -> str:
     """The newest dead letters: why, the messages, a replay button each; and purge."""
-    return render_template("console/dead_letters.html", letters=[_shown(letter) for letter in deadletters.newest(_rt().redis, 100)])
+    letters = [_shown(letter) for letter in deadletters.newest(app_runtime().redis, 100)]
+    return render_template("console/dead_letters.html", letters=letters)
 
 
 def _shown(letter: dict[str, Any]) -> dict[str, Any]:
@@ -88,13 +87,13 @@ def _shown(letter: dict[str, Any]) -> dict[str, Any]:
 @bp.get("/handoff")
 def handoffs() -> str:
     """Conversations handed to a person, with resume and a reply box each; and a form to hand one over."""
-    return render_template("console/handoff.html", paused=directory.paused(_rt().redis))
+    return render_template("console/handoff.html", paused=directory.paused(app_runtime().redis))
 
 
 @bp.get("/prompts")
 def prompts() -> str:
     """The prompt files and their versions, which are live, the turns each answered today, and the last check."""
-    rt = _rt()
+    rt = app_runtime()
     live = {name: [platform for platform in rt.channels if rt.prompts.pick(platform) == name] for name, _ in rt.prompts.files()}
     return render_template("console/prompts.html", files=rt.prompts.files(), live=live, default=rt.prompts.default,
                            turns=transcript.prompt_turns(rt.redis), check=checks.last_prompts_check(rt.redis))

@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, current_app, redirect, request, url_for
+from flask import Blueprint, redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from bot import checks, deadletters, events, handoff, proactive
-from bot.conversation import Conversation
-from bot.runtime import Runtime
+from bot.ops import checks, deadletters
+from bot.outbound import events, proactive
+from bot.runtime import app_runtime
+from bot.turn import handoff
+from bot.turn.conversation import Conversation
 
 bp = Blueprint("console_actions", __name__, url_prefix="/admin")
 
 MAX_REPLY = 4000  # characters: as the API takes
-
-
-def _rt() -> Runtime:
-    return current_app.extensions["bot"]
 
 
 def _back(done: str, default: str) -> Response:
@@ -33,9 +31,9 @@ def _back(done: str, default: str) -> Response:
 @bp.post("/dead-letters/<letter_id>/replay")
 def replay(letter_id: str) -> Response:
     """Put a dead letter's messages back into their conversation for a new turn."""
-    letter = deadletters.get(_rt().redis, letter_id)
+    letter = deadletters.get(app_runtime().redis, letter_id)
     if letter:
-        deadletters.replay(_rt(), letter)
+        deadletters.replay(app_runtime(), letter)
     return _back("replayed" if letter else "gone", url_for("console.dead_letters"))
 
 
@@ -44,14 +42,14 @@ def purge() -> Response:
     """Forget every dead letter, once the box saying so is ticked."""
     confirmed = request.form.get("confirm") == "purge"
     if confirmed:
-        deadletters.purge(_rt().redis)
+        deadletters.purge(app_runtime().redis)
     return _back("purged" if confirmed else "confirm", url_for("console.dead_letters"))
 
 
 @bp.post("/conversations/<path:conversation>/pause")
 def pause(conversation: str) -> Response:
     """Hand the conversation to a person for HANDOFF_TIMEOUT: the bot stays silent, the messages are kept."""
-    rt = _rt()
+    rt = app_runtime()
     handoff.pause(rt.redis, conversation, rt.config.handoff_timeout, by="console")
     events.emit(rt.config, rt.turns.events, "handoff.requested", {"conversation": conversation, "by": "console"})
     return _back("paused", url_for("console.conversation", conversation=conversation))
@@ -60,17 +58,18 @@ def pause(conversation: str) -> Response:
 @bp.post("/conversations/<path:conversation>/resume")
 def resume(conversation: str) -> Response:
     """Give the conversation back to the bot."""
-    handoff.resume(_rt().redis, conversation)
+    handoff.resume(app_runtime().redis, conversation)
     return _back("resumed", url_for("console.conversation", conversation=conversation))
 
 
 @bp.post("/conversations/<path:conversation>/reply")
 def reply(conversation: str) -> Response:
     """The person's reply: sent by the conversation's own turn, in order and once, as a proactive message is."""
-    rt, text = _rt(), request.form.get("text", "").strip()
+    rt, text = app_runtime(), request.form.get("text", "").strip()
     contact = Conversation(rt.redis, conversation, rt.config).contact()
+    channel = rt.channels.get(contact.platform) if contact else None
     problem = "empty" if not 0 < len(text) <= MAX_REPLY else "unknown" if contact is None else \
-        "window" if proactive.outside_whatsapp_window(contact) else ""
+        "window" if channel and proactive.outside_reply_window(contact, channel.reply_window) else ""
     if not problem:
         rt.turns.send_out(conversation, json.dumps({**proactive.outgoing(text), "by": "person"}))
     return _back(problem or "replied", url_for("console.conversation", conversation=conversation))
@@ -79,5 +78,5 @@ def reply(conversation: str) -> Response:
 @bp.post("/prompts/check")
 def check_prompts() -> Response:
     """Run `prompts check` now; its result shows on the prompts page."""
-    checks.prompts_check(_rt())
+    checks.prompts_check(app_runtime())
     return _back("checked", url_for("console.prompts"))

@@ -33,13 +33,13 @@ def test_an_action_needs_the_pages_token_and_this_origin(admin, llm):
     for form, headers in forged:
         assert client.post("/admin/dead-letters/purge", data=form, headers={**AUTH, **headers}).status_code == 403
     assert client.get("/admin/dead-letters/purge", headers=AUTH).status_code == 405  # no action by GET
-    assert len(dead_letters(admin.app.extensions["bot"].redis)) == 1
+    assert len(dead_letters(admin.rt.redis)) == 1
     unconfirmed = client.post("/admin/dead-letters/purge", data={"csrf": good["csrf"]}, headers=AUTH)
-    assert unconfirmed.status_code == 303 and len(dead_letters(admin.app.extensions["bot"].redis)) == 1
+    assert unconfirmed.status_code == 303 and len(dead_letters(admin.rt.redis)) == 1
     done = client.post("/admin/dead-letters/purge", data=good, headers={**AUTH, "Origin": "http://localhost",
                                                                       "Sec-Fetch-Site": "same-origin"})
     assert done.status_code == 303 and done.headers["Location"] == "/admin/dead-letters?done=purged"
-    assert dead_letters(admin.app.extensions["bot"].redis) == []
+    assert dead_letters(admin.rt.redis) == []
 
 
 def test_a_token_from_another_password_is_refused(settings, admin):

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from bot import series, transcript
+from bot.ops import series, transcript
 from tests import test_browser
 from tests.fakes import openai_error
 from tests.helpers import Bot, dead_letters, post_update, texts, update
@@ -144,4 +144,4 @@ def test_a_cross_site_form_is_refused_even_with_a_stolen_token(admin, browser, l
     page.route("http://attacker.example/", lambda route: route.fulfill(body=attack, content_type="text/html"))
     with page.expect_response(target) as answer:
         page.goto("http://attacker.example/")
-    assert answer.value.status == 403 and len(dead_letters(admin.app.extensions["bot"].redis)) == 1
+    assert answer.value.status == 403 and len(dead_letters(admin.rt.redis)) == 1

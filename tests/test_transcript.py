@@ -3,10 +3,10 @@ bounded in length and kept for TRANSCRIPT_TTL."""
 
 from __future__ import annotations
 
-from bot import transcript
 from bot.config import Config
-from bot.conversation import Turn
 from bot.messages import IncomingMessage
+from bot.ops import transcript
+from bot.turn.conversation import Turn
 from tests.fakes import openai_error
 from tests.helpers import Bot
 
