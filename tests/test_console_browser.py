@@ -60,7 +60,7 @@ def test_a_chat_appears_with_both_sides_and_their_outcomes(browser, redis, teleg
     expect(chat.locator(".msg.bot")).to_have_text("LLM: hello <b>console</b>", **WAIT)
     telegram.wait_for(lambda: series.window(redis, 60)["total"]["turns"])  # the worker's counts flushed, at its job's end
     console.goto("/admin")
-    expect(console.locator(".chart canvas")).to_have_count(6, **WAIT)  # uPlot drew the hour's and the day's charts
+    expect(console.locator(".chart canvas")).to_have_count(8, **WAIT)  # uPlot drew the hour's and the day's charts
     expect(console.locator(".window").first).to_contain_text("replied 1")
     shoot(console, "overview")
     console.click("text=Conversations")

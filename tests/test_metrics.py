@@ -152,3 +152,12 @@ def test_a_percentile_is_read_from_a_minutes_buckets():
     minute = {"turn_seconds:1.0": 2, "turn_seconds:2.0": 2, "turn_seconds:+Inf": 1, "turns:replied": 5}
     assert series.percentile(minute, 0.5) == 1.25 and series.percentile(minute, 0.95) == 2.0
     assert series.percentile({}, 0.5) is None
+
+
+def test_the_queue_is_sampled_into_the_minutes_counts(settings, client, redis):
+    post_update(client, update("waiting", chat_id=1))
+    post_update(client, update("waiting too", chat_id=2))  # two turns queued, no worker running
+    series.sample(Bot(settings).rt)  # what each worker's sweeper does
+    last_hour = series.window(redis, 60)
+    assert [(depth, workers) for depth, workers in zip(last_hour["queue_depth"], last_hour["workers"]) if workers is not None] \
+        == [(2, 0)]  # one minute sampled: the others have no figure, rather than a zero

@@ -17,6 +17,7 @@ function draw(section, window) {
   chart(find("latency"), "Reply latency (s)", ["p50", "p95"], [at, window.p50, window.p95]);
   const notices = window.turns.notice || at.map(() => 0);
   chart(find("errors"), "LLM errors and notices per minute", ["LLM errors", "notices"], [at, window.llm_errors, notices]);
+  chart(find("queue"), "Queued turns and workers", ["queued", "workers"], [at, window.queue_depth, window.workers]);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
