@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from bot.turn import handoff
 from tests.fakes import openai_error
 from tests.helpers import Bot, dead_letters, post_update, update
 from tests.test_admin import ADMIN, AUTH, page
@@ -65,3 +66,29 @@ def test_console_pages_allow_only_their_own_files(admin):
         assert response.headers["X-Content-Type-Options"] == "nosniff", path
     chart = admin.client.get("/admin/static/vendor/uplot/uPlot.iife.min.js", headers=AUTH)
     assert chart.status_code == 200 and chart.mimetype == "text/javascript"
+
+
+def test_pause_from_the_console_and_replies_it_refuses(admin, telegram):
+    admin.say("hello")
+    client, csrf = admin.client, token(admin.client)
+    paused = client.post("/admin/conversations/telegram:123456789/pause", data={"csrf": csrf}, headers=AUTH)
+    assert paused.headers["Location"] == "/admin/conversations/telegram:123456789?done=paused"
+    assert handoff.status(admin.rt.redis, "telegram:123456789")["by"] == "console"
+    assert "Resume: the bot answers again" in page(client, "/admin/conversations/telegram:123456789?done=paused")
+    refused = {"/admin/conversations/telegram:123456789/reply": {"text": "  "},  # nothing to send
+               "/admin/conversations/telegram:555/reply": {"text": "hi"}}  # nobody wrote there
+    for path, form in refused.items():
+        location = client.post(path, data={**form, "csrf": csrf}, headers=AUTH).headers["Location"]
+        assert location.endswith(("?done=empty", "?done=unknown")) and "Not sent" in page(client, location)
+    admin.run()
+    assert len(telegram.sent) == 1  # nothing more was sent
+
+
+def test_the_prompts_page_shows_the_last_check_from_the_release_or_the_console(admin):
+    assert "Not run yet" in page(admin.client, "/admin/prompts")
+    assert admin.app.test_cli_runner().invoke(args=["prompts", "check"]).exit_code == 0
+    shown = page(admin.client, "/admin/prompts")
+    assert '<b class="good">ok</b>' in shown and "system.md" in shown
+    done = admin.client.post("/admin/prompts/check", data={"csrf": token(admin.client)}, headers=AUTH)
+    assert done.headers["Location"] == "/admin/prompts?done=checked"
+    assert "Prompts checked." in page(admin.client, done.headers["Location"])
