@@ -101,7 +101,7 @@ def test_a_dead_letter_is_replayed_and_answered(admin, browser, redis, llm, tele
     expect(page.locator(".entry.bot .outcome").last).to_have_text("replied")
 
 
-def test_a_person_answers_a_handed_off_conversation_and_gives_it_back(admin, browser, redis, telegram, shoot):
+def test_a_person_answers_a_handed_off_conversation_and_gives_it_back(admin, browser, redis, llm, telegram, shoot):
     from playwright.sync_api import expect
 
     post_update(admin.client, update("talk to a human"))
@@ -124,6 +124,8 @@ def test_a_person_answers_a_handed_off_conversation_and_gives_it_back(admin, bro
     expect(page.locator(".notice")).to_contain_text("The bot answers again")
     post_update(admin.client, update("one more question"))
     telegram.wait_for(lambda: texts(telegram)[-1:] == ["LLM: thanks! + one more question"])  # the kept message too
+    said = {"role": "assistant", "content": "Hi Ada, Sam here: your order ships today.", "name": "person"}
+    assert said in llm.completions[-1]["messages"]  # the model knows a person said it
     telegram.wait_for(lambda: [entry["who"] for entry in transcript.entries(redis, ADA)][-2:] == ["user", "bot"])
     assert len(telegram.sent) == 3
     page.goto("/admin/prompts")

@@ -79,7 +79,7 @@ def _send(rt: Runtime, convo: Conversation, keepalive: Keepalive, item: dict[str
     except BotError as error:
         return _record(rt, convo, item, Outcome.DEAD_LETTER, deadletters.add(rt.redis, _letter(convo, item, error),
                                                                                rt.config.dead_letter_ttl))
-    convo.remember([json.dumps({"role": "assistant", "content": turn.reply})])
+    convo.remember([json.dumps({"role": "assistant", "content": turn.reply, **_author(item)})])
     if turn.unconfirmed:
         return _record(rt, convo, item, Outcome.UNCONFIRMED, unconfirmed_detail(turn.unconfirmed, turn.sent, contact.platform))
     _record(rt, convo, item, Outcome.REPLIED, "")
@@ -107,6 +107,11 @@ def _write(rt: Runtime, convo: Conversation, contact: IncomingMessage, item: dic
     if not completion.text.strip():
         raise Permanent("the LLM wrote nothing")
     return completion.text
+
+
+def _author(item: dict[str, Any]) -> dict[str, str]:
+    """Who wrote the message, for the history: a person answering a handoff is named (chat completions' `name`)."""
+    return {"name": item["by"]} if item.get("by") else {}
 
 
 def _letter(convo: Conversation, item: dict[str, Any], error: BotError) -> dict[str, Any]:
