@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from bot.ops import logs, rejects
+from bot.ops import directory, logs, rejects
 from tests.fakes import openai_error
 from tests.helpers import ROOT, Bot, post_update, update
 
@@ -141,6 +141,9 @@ def test_conversations_are_listed_newest_first_with_what_has_them_and_searched(a
     searched = {query: page(client, f"/admin/conversations?q={query}") for query in ("gram:3", ":3", "ADA", "bob")}
     assert "telegram:3" in searched["gram:3"] and "telegram:2" not in searched[":3"] and "none found" in searched["bob"]
     assert searched["ADA"].count(">telegram:") == 3  # by the user's name, whatever its case
+    pages = [directory.page(admin.rt.redis, "", number, size=2) for number in (1, 2)]
+    assert [([row["conversation"] for row in rows], more) for rows, more in pages] == [
+        (["telegram:2", "telegram:3"], True), (["telegram:1"], False)]
 
 
 def page(client, path: str) -> str:
