@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
-import time
 from typing import Any, Iterator
 
 from redis import Redis
 
-from bot import keys
+from bot import keys, times
 from bot.ops import deadletters
 from bot.turn import handoff
 
@@ -17,15 +17,9 @@ CHUNK = 500  # conversations read per round trip while searching
 
 def page(redis: Redis, query: str = "", number: int = 1, size: int = 50) -> tuple[list[dict[str, Any]], bool]:
     """One page of conversations, newest first, whose platform, id or user name contains `query`; and whether more follow."""
-    wanted, skip, found = query.strip().lower(), (number - 1) * size, []
-    for row in _newest(redis):
-        if wanted in row["conversation"].lower() or wanted in row["user"].lower():
-            if skip:
-                skip -= 1
-                continue
-            found.append(row)
-            if len(found) > size:
-                break
+    wanted = query.strip().lower()
+    matching = (row for row in _newest(redis) if wanted in row["conversation"].lower() or wanted in row["user"].lower())
+    found = list(itertools.islice(matching, (number - 1) * size, number * size + 1))  # one more: is there a next page?
     return _with_states(redis, found[:size]), len(found) > size
 
 
@@ -61,8 +55,7 @@ def paused(redis: Redis) -> list[dict[str, Any]]:
 
 def usage_today(redis: Redis, limit: int = 100) -> list[tuple[str, int]]:
     """Tokens per user today (UTC), biggest first."""
-    today = time.strftime("%Y-%m-%d", time.gmtime())
-    names = list(redis.scan_iter(match=keys.usage("*", "tokens", today), count=1000))
+    names = list(redis.scan_iter(match=keys.usage("*", "tokens", times.day()), count=1000))
     values = redis.mget(names) if names else []
     users = [(name.decode().split(":", 2)[2].rsplit(":tokens:", 1)[0], int(value or 0)) for name, value in zip(names, values)]
     return sorted(users, key=lambda pair: -pair[1])[:limit]
