@@ -45,3 +45,14 @@ def test_turns_are_counted_per_prompt_and_day(settings, redis):
     b.say("two")
     [(label, count)] = transcript.prompt_turns(redis).items()
     assert label.startswith("system.md@") and count == 2 and transcript.prompt_turns(redis, "2001-01-01") == {}
+
+
+def test_a_log_that_cannot_be_written_fails_no_turn(settings, redis, telegram, caplog):
+    from rq.registry import FailedJobRegistry
+
+    b = Bot(settings)
+    redis.set(f"bot:transcript:{ADA}", "not a list")  # every write to it fails, as an unreachable Redis would
+    b.say("hello")
+    assert [message["text"] for message in telegram.sent] == ["LLM: hello"]
+    assert FailedJobRegistry(queue=b.rt.turns.queue).count == 0 and redis.zscore("bot:recent", ADA) is not None
+    assert any(record.getMessage() == "transcript not written: ResponseError" for record in caplog.records)

@@ -7,16 +7,20 @@ that answered and its tool calls: the newest MAX_ENTRIES of each conversation, k
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 from redis.client import Pipeline
+from redis.exceptions import RedisError
 
 from bot import keys, times
 
 if TYPE_CHECKING:
     from bot.turn.conversation import Turn
+
+logger = logging.getLogger(__name__)
 
 MAX_ENTRIES = 200
 PROMPT_DAYS_KEPT = 8  # days each prompt's daily turn count is kept
@@ -35,19 +39,27 @@ def turn(redis: Redis, ttl: int, conversation: str, done: Turn, outcome: str, de
     if done.prompt:
         today = keys.prompt_turns(times.day())
         pipe.hincrby(today, done.prompt, 1).expire(today, PROMPT_DAYS_KEPT * 86400)
-    pipe.execute()
+    _execute(pipe, conversation)
 
 
 def sent(redis: Redis, ttl: int, conversation: str, item: dict[str, Any], outcome: str, detail: str = "") -> None:
     """Log a message the bot sent on its own: a proactive or event message, or a person's reply during a handoff."""
     entry = {"who": item.get("by", "proactive"), "kind": "message", "text": item.get("reply") or "", "turn": item["id"],
              "outcome": outcome, "detail": detail, "prompt": item.get("prompt") or "", "at": time.time()}
-    _append(redis.pipeline(), ttl, conversation, [entry]).execute()
+    _execute(_append(redis.pipeline(), ttl, conversation, [entry]), conversation)
 
 
 def _append(pipe: Pipeline, ttl: int, conversation: str, said: list[dict[str, Any]]) -> Pipeline:
     key = keys.transcript(conversation)
     return pipe.rpush(key, *map(json.dumps, said)).ltrim(key, -MAX_ENTRIES, -1).expire(key, ttl)
+
+
+def _execute(pipe: Pipeline, conversation: str) -> None:
+    """Write the entries; the outcomes are in the ledger already, so a failure now costs the console's view only."""
+    try:
+        pipe.execute()
+    except RedisError as error:
+        logger.warning("transcript not written: %s", type(error).__name__, extra={"conversation": conversation})
 
 
 def prompt_turns(redis: Redis, day: str = "") -> dict[str, int]:
