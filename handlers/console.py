@@ -24,7 +24,8 @@ NOTICES = {  # what an action's redirect says, by the code it carries: never tex
     "replayed": "Replayed: the messages are back in their conversation for a new turn.", "purged": "Every dead letter is gone.",
     "paused": "Handed to a person: the bot stays silent in this conversation.", "resumed": "The bot answers again.",
     "replied": "Sent: the reply goes out in order, through the conversation's own turn.", "checked": "Prompts checked.",
-    "unknown": "Not sent: nobody has written in this conversation yet.", "confirm": "Nothing purged: tick the box to confirm.",
+    "unknown": "Nobody has written in this conversation yet: nothing to send or hand over.",
+    "confirm": "Nothing purged: tick the box to confirm.",
     "window": "Not sent: the user last wrote longer ago than their platform takes free-form text (WhatsApp: 24 hours).",
     "empty": "Not sent: write a reply of 1 to 4000 characters.", "gone": "No such dead letter: replayed or purged already?"}
 

@@ -75,13 +75,18 @@ def test_pause_from_the_console_and_replies_it_refuses(admin, telegram):
     assert paused.headers["Location"] == "/admin/conversations/telegram:123456789?done=paused"
     assert handoff.status(admin.rt.redis, "telegram:123456789")["by"] == "console"
     assert "Resume: the bot answers again" in page(client, "/admin/conversations/telegram:123456789?done=paused")
-    refused = {"/admin/conversations/telegram:123456789/reply": {"text": "  "},  # nothing to send
-               "/admin/conversations/telegram:555/reply": {"text": "hi"}}  # nobody wrote there
-    for path, form in refused.items():
-        location = client.post(path, data={**form, "csrf": csrf}, headers=AUTH).headers["Location"]
-        assert location.endswith(("?done=empty", "?done=unknown")) and "Not sent" in page(client, location)
+    refused = [("/admin/conversations/telegram:123456789/reply", "  ", "Not sent: write a reply of 1 to 4000 characters."),
+               ("/admin/conversations/telegram:555/reply", "hi", "Nobody has written in this conversation yet")]
+    for path, text, said in refused:
+        location = client.post(path, data={"text": text, "csrf": csrf}, headers=AUTH).headers["Location"]
+        assert said in page(client, location)
     admin.run()
     assert len(telegram.sent) == 1  # nothing more was sent
+    assert handoff.resume(admin.rt.redis, "telegram:123456789")
+    for name, ends in (("telegram:123456789", "telegram:123456789?done=paused"), ("telegram:555", "/admin/handoff?done=unknown")):
+        done = client.post("/admin/handoff", data={"conversation": name, "csrf": csrf}, headers=AUTH)
+        assert done.status_code == 303 and done.headers["Location"].endswith(ends)
+    assert handoff.status(admin.rt.redis, "telegram:123456789") and not handoff.status(admin.rt.redis, "telegram:555")
 
 
 def test_the_prompts_page_shows_the_last_check_from_the_release_or_the_console(admin):
