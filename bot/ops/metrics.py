@@ -3,7 +3,7 @@ into the same figures and any web process can serve them all at /metrics.
 
 Each process buffers its counts and adds them to one Redis hash about once a second (and a turn
 job at its end), so recording costs no round trip on the request path. The same flush adds a few of them
-to per-minute hashes too, kept two days, for the console's charts (bot.series reads them).
+to per-minute hashes too, kept two days, for the console's charts (bot.ops.series reads them).
 """
 
 from __future__ import annotations
@@ -94,8 +94,8 @@ class Metrics:
                 self._add(_field(name, spec, {**labels, "le": _bound(bound)}), 1)
         self._add(_field(name + "_sum", spec, labels), seconds)
         if name in PER_MINUTE:  # the minute keeps the one bucket the duration fell in: enough for its percentiles
-            self._add(f"{name}:{_bound(next(bound for bound in (*spec.buckets, float('inf')) if seconds <= bound))}", 1,
-                      keys.minute(minute()))
+            fell_in = next(bound for bound in (*spec.buckets, float("inf")) if seconds <= bound)
+            self._add(f"{name}:{_bound(fell_in)}", 1, keys.minute(minute()))
 
     def flush(self) -> None:
         """Add the buffered figures to Redis; kept for the next flush if Redis is down."""

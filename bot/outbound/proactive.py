@@ -111,7 +111,7 @@ def _write(rt: Runtime, convo: Conversation, contact: IncomingMessage, item: dic
 
 def _author(item: dict[str, Any]) -> dict[str, str]:
     """Who wrote the message, for the history: a person answering a handoff is named (chat completions' `name`)."""
-    return {"name": item["by"]} if item.get("by") else {}
+    return {"name": "person"} if item.get("by") == "person" else {}
 
 
 def _letter(convo: Conversation, item: dict[str, Any], error: BotError) -> dict[str, Any]:
