@@ -31,10 +31,8 @@ def _back(done: str, default: str) -> Response:
 @bp.post("/dead-letters/<letter_id>/replay")
 def replay(letter_id: str) -> Response:
     """Put a dead letter's messages back into their conversation for a new turn."""
-    letter = deadletters.get(app_runtime().redis, letter_id)
-    if letter:
-        deadletters.replay(app_runtime(), letter)
-    return _back("replayed" if letter else "gone", url_for("console.dead_letters"))
+    replayed = deadletters.replay(app_runtime(), letter_id)
+    return _back("replayed" if replayed else "gone", url_for("console.dead_letters"))
 
 
 @bp.post("/dead-letters/purge")

@@ -97,3 +97,15 @@ def test_the_prompts_page_shows_the_last_check_from_the_release_or_the_console(a
     done = admin.client.post("/admin/prompts/check", data={"csrf": token(admin.client)}, headers=AUTH)
     assert done.headers["Location"] == "/admin/prompts?done=checked"
     assert "Prompts checked." in page(admin.client, done.headers["Location"])
+
+
+def test_a_dead_letter_replayed_twice_is_answered_once(admin, llm, telegram):
+    llm.then(openai_error(401, "bad key"))
+    admin.say("are you there?")  # a notice, and the turn kept as a dead letter
+    [letter] = dead_letters(admin.rt.redis)
+    csrf = token(admin.client)
+    answers = [admin.client.post(f"/admin/dead-letters/{letter['id']}/replay", data={"csrf": csrf}, headers=AUTH)
+               for _ in range(2)]  # a double click
+    assert [answer.headers["Location"].split("=")[-1] for answer in answers] == ["replayed", "gone"]
+    admin.run()
+    assert [message["text"] for message in telegram.sent][1:] == ["LLM: are you there?"]

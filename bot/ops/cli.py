@@ -122,8 +122,7 @@ def show(letter_id: str) -> None:
 @click.argument("letter_id")
 def replay(letter_id: str) -> None:
     """Put the dead letter's messages back into their conversation for a new turn, and forget the letter."""
-    letter = _letter(letter_id)
-    deadletters.replay(app_runtime(), letter)
+    letter = deadletters.replay(app_runtime(), letter_id) or _letter(letter_id)  # none: _letter says so
     click.echo(f"Replayed {len(letter['messages'])} message(s) into {letter['conversation']}.")
 
 

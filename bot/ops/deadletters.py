@@ -71,14 +71,19 @@ def conversations(redis: Redis) -> set[str]:
     return {letter["conversation"] for letter in newest(redis, CAPACITY)}
 
 
-def replay(rt: Runtime, letter: dict[str, Any]) -> None:
-    """Put the letter's messages back into their conversation for a new turn (a proactive message into its outbox), and
-    forget the letter."""
-    for raw in letter["messages"]:
-        rt.turns.accept(IncomingMessage.from_json(raw), dedupe_ttl=0)
+def replay(rt: Runtime, letter_id: str) -> dict[str, Any] | None:
+    """Put the letter's messages back into their conversation for a new turn (a proactive message into its outbox), once:
+    the letter is taken first, so a second replay of it (a double click) finds none. Returns the letter, or None."""
+    raw, taken, _ = rt.redis.pipeline().get(keys.dead_letter(letter_id)).delete(keys.dead_letter(letter_id)) \
+        .zrem(keys.dead_letters(), letter_id).execute()
+    if not taken:
+        return None
+    letter = json.loads(raw)
+    for message in letter["messages"]:
+        rt.turns.accept(IncomingMessage.from_json(message), dedupe_ttl=0)
     if letter.get("outgoing"):
         rt.turns.send_out(letter["conversation"], json.dumps(letter["outgoing"]))
-    remove(rt.redis, letter["id"])
+    return letter
 
 
 def purge(redis: Redis) -> int:
