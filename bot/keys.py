@@ -182,3 +182,8 @@ def prompts_check() -> str:
 def prompt_turns(day: str) -> str:
     """Turns answered by each prompt (name@version) on one day (UTC), for the console."""
     return _key("promptturns", day)
+
+
+def console_form(form_id: str) -> str:
+    """Set once a console form (a person's reply) was sent: its second sending does nothing."""
+    return _key("console", "form", form_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import uuid
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
@@ -45,7 +46,7 @@ def install(app: Flask, rt: Runtime) -> None:
     app.register_blueprint(rq_dashboard.blueprint, url_prefix="/admin/rq")
     app.register_blueprint(console.bp)
     app.register_blueprint(console_actions.bp)
-    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals.update(csrf_token=csrf_token, form_id=lambda: uuid.uuid4().hex)  # form_id: one per form shown
     app.before_request(_guard)
 
 

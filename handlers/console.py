@@ -25,7 +25,7 @@ NOTICES = {  # what an action's redirect says, by the code it carries: never tex
     "paused": "Handed to a person: the bot stays silent in this conversation.", "resumed": "The bot answers again.",
     "replied": "Sent: the reply goes out in order, through the conversation's own turn.", "checked": "Prompts checked.",
     "unknown": "Nobody has written in this conversation yet: nothing to send or hand over.",
-    "confirm": "Nothing purged: tick the box to confirm.",
+    "confirm": "Nothing purged: tick the box to confirm.", "stale": "Not sent: reload the page and write it again.",
     "window": "Not sent: the user last wrote longer ago than their platform takes free-form text (WhatsApp: 24 hours).",
     "empty": "Not sent: write a reply of 1 to 4000 characters.", "gone": "No such dead letter: replayed or purged already?"}
 

@@ -6,10 +6,12 @@ Each redirects to the page it came from, or the one it names, with a code of wha
 from __future__ import annotations
 
 import json
+import re
 
 from flask import Blueprint, redirect, request, url_for
 from werkzeug.wrappers import Response
 
+from bot import keys
 from bot.ops import checks, deadletters
 from bot.outbound import events, proactive
 from bot.runtime import app_runtime
@@ -19,6 +21,8 @@ from bot.turn.conversation import Conversation
 bp = Blueprint("console_actions", __name__, url_prefix="/admin")
 
 MAX_REPLY = 4000  # characters: as the API takes
+FORM_ID = re.compile(r"[0-9a-f]{32}")  # each reply form's own id (the form_id() pages put in it)
+FORM_SECONDS = 86400  # how long a sent form's id is remembered: longer than anyone keeps a page open to send it again
 
 
 def _back(done: str, default: str) -> Response:
@@ -77,14 +81,25 @@ def resume(conversation: str) -> Response:
 @bp.post("/conversations/<path:conversation>/reply")
 def reply(conversation: str) -> Response:
     """The person's reply: sent by the conversation's own turn, in order and once, as a proactive message is."""
-    rt, text = app_runtime(), request.form.get("text", "").strip()
-    contact = Conversation(rt.redis, conversation, rt.config).contact()
-    channel = rt.channels.get(contact.platform) if contact else None
-    problem = "empty" if not 0 < len(text) <= MAX_REPLY else "unknown" if contact is None else \
-        "window" if channel and proactive.outside_reply_window(contact, channel.reply_window) else ""
-    if not problem:
+    rt, text, form_id = app_runtime(), request.form.get("text", "").strip(), request.form.get("form", "")
+    problem = _reply_problem(conversation, text, form_id)
+    if not problem and rt.redis.set(keys.console_form(form_id), 1, nx=True, ex=FORM_SECONDS):  # a second sending: sent
         rt.turns.send_out(conversation, json.dumps({**proactive.outgoing(text), "by": "person"}))
     return _back(problem or "replied", url_for("console.conversation", conversation=conversation))
+
+
+def _reply_problem(conversation: str, text: str, form_id: str) -> str:
+    """Why the reply cannot be sent, as a notice's code; "" when it can."""
+    if not FORM_ID.fullmatch(form_id):
+        return "stale"
+    if not 0 < len(text) <= MAX_REPLY:
+        return "empty"
+    rt = app_runtime()
+    contact = Conversation(rt.redis, conversation, rt.config).contact()
+    if contact is None:
+        return "unknown"
+    channel = rt.channels.get(contact.platform)
+    return "window" if channel and proactive.outside_reply_window(contact, channel.reply_window) else ""
 
 
 @bp.post("/prompts/check")

@@ -75,11 +75,13 @@ def test_pause_from_the_console_and_replies_it_refuses(admin, telegram):
     assert paused.headers["Location"] == "/admin/conversations/telegram:123456789?done=paused"
     assert handoff.status(admin.rt.redis, "telegram:123456789")["by"] == "console"
     assert "Resume: the bot answers again" in page(client, "/admin/conversations/telegram:123456789?done=paused")
-    refused = [("/admin/conversations/telegram:123456789/reply", "  ", "Not sent: write a reply of 1 to 4000 characters."),
-               ("/admin/conversations/telegram:555/reply", "hi", "Nobody has written in this conversation yet")]
-    for path, text, said in refused:
-        location = client.post(path, data={"text": text, "csrf": csrf}, headers=AUTH).headers["Location"]
-        assert said in page(client, location)
+    form = re.search(r'name="form" value="([0-9a-f]{32})"', page(client, "/admin/conversations/telegram:123456789")).group(1)
+    refused = [("telegram:123456789", {"text": "  ", "form": form}, "Not sent: write a reply of 1 to 4000 characters."),
+               ("telegram:555", {"text": "hi", "form": form}, "Nobody has written in this conversation yet"),
+               ("telegram:123456789", {"text": "hi"}, "Not sent: reload the page and write it again.")]
+    for conversation, fields, said in refused:
+        sent = client.post(f"/admin/conversations/{conversation}/reply", data={**fields, "csrf": csrf}, headers=AUTH)
+        assert said in page(client, sent.headers["Location"])
     admin.run()
     assert len(telegram.sent) == 1  # nothing more was sent
     assert handoff.resume(admin.rt.redis, "telegram:123456789")
@@ -87,6 +89,11 @@ def test_pause_from_the_console_and_replies_it_refuses(admin, telegram):
         done = client.post("/admin/handoff", data={"conversation": name, "csrf": csrf}, headers=AUTH)
         assert done.status_code == 303 and done.headers["Location"].endswith(ends)
     assert handoff.status(admin.rt.redis, "telegram:123456789") and not handoff.status(admin.rt.redis, "telegram:555")
+    for _ in range(2):  # a double click on Send
+        client.post("/admin/conversations/telegram:123456789/reply", data={"text": "Sam here.", "form": form, "csrf": csrf},
+                    headers=AUTH)
+    admin.run()
+    assert [message["text"] for message in telegram.sent][1:] == ["Sam here."]
 
 
 def test_the_prompts_page_shows_the_last_check_from_the_release_or_the_console(admin):
