@@ -18,7 +18,7 @@ from bot import deadletters, events, keys, ledger, runtime
 from bot.conversation import Conversation, Turn
 from bot.delivery import Keepalive, deliver
 from bot.errors import BotError, Permanent
-from bot.ledger import DEAD_LETTER, REPLIED, UNCONFIRMED, unconfirmed_detail
+from bot.ledger import DEAD_LETTER, REPLIED, SENT, UNCONFIRMED, unconfirmed_detail
 from bot.messages import IncomingMessage
 from bot.prompts import PromptError, variables
 from bot.retry import with_retries
@@ -122,5 +122,9 @@ def outside_whatsapp_window(contact: IncomingMessage) -> bool:
 
 
 def _record(rt: Runtime, convo: Conversation, item: dict[str, Any], outcome: str, detail: str) -> None:
-    ledger.record(rt.redis, "api", item["id"], convo.name, outcome, detail)
+    """In the ledger under "api" and the item's id, or where the item says (a business event: "events", source:id)."""
+    platform, message_id = item.get("ledger") or ("api", item["id"])
+    if platform != "api" and outcome == REPLIED:
+        outcome = SENT  # a business event's message is no reply: the events ledger says sent
+    ledger.record(rt.redis, platform, message_id, convo.name, outcome, detail)
     logger.info("proactive message %s", outcome, extra={"conversation": convo.name, "id": item["id"]})
