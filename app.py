@@ -20,6 +20,7 @@ from bot.runtime import Runtime
 from bot.tools.catalog import Tools
 from handlers import admin, api, bodies, headers, health, metrics, registry, samples, telegram_cli, webchat, webhook_cli, webhooks
 from handlers.allowlist import Allowlist
+from handlers.business import install as install_business_events
 from handlers.http import PlatformAPI
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
                                     prompts, measures, _tools(settings, redis))
     for blueprint in (webhooks.bp, webchat.bp, api.bp, health.bp, metrics.bp):
         app.register_blueprint(blueprint)
+    install_business_events(app, settings)
     admin.install(app, app.extensions["bot"])
     headers.install(app)
     for command in (*cli.COMMANDS, webhook_cli.cli, telegram_cli.cli, samples.send_sample, webchat.chat):

@@ -11,6 +11,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from bot import checks, deadletters, forget, ledger, rejects, triggers
+from bot.business import rules
 from bot.messages import IncomingMessage
 from bot.runtime import Runtime
 
@@ -72,12 +73,12 @@ prompts = AppGroup("prompts", help="The prompt files in prompts/.")
 
 @prompts.command("check")
 def check_prompts() -> None:
-    """Validate every prompt file (front matter, template, variables) and tool file: the Procfile's release step."""
+    """Validate every prompt file (front matter, template, variables), tool file and rules file: the Procfile's release step."""
     rt = _runtime()
     tool_problems, warnings = rt.tools.problems()
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
-    found = rt.prompts.problems(rt.config.timezone) + _trigger_problems(rt) + tool_problems
+    found = rt.prompts.problems(rt.config.timezone) + _trigger_problems(rt) + tool_problems + _rule_problems(rt)
     for problem in found:
         click.echo(f"problem: {problem}", err=True)
     if found:
@@ -93,6 +94,11 @@ def _trigger_problems(rt: Runtime) -> list[str]:
         return [str(error)]
     return [f"{rt.config.triggers_file}: prompt {name} does not exist" for name in named
             if not (Path(rt.config.prompts_dir) / name).is_file()]
+
+
+def _rule_problems(rt: Runtime) -> list[str]:
+    """What is wrong with the business events' rules file (EVENT_RULES_FILE), and with the prompts its rules name."""
+    return rules.problems(Path(rt.config.event_rules_file), Path(rt.config.prompts_dir))
 
 
 @click.command("forget")

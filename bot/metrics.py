@@ -55,6 +55,8 @@ COUNTERS = {
     "dead_letters": Spec("Turns dead-lettered: see `flask dead-letters list`.", ("platform",)),
     "limit_notices": Spec("Turns refused by a per-user limit (rate, budget); notified=no once already told.",
                           ("limit", "notified")),
+    "business_events": Spec("Business events (Stripe, Shopify, ...) by source and what became of them: duplicate, queued "
+                            "(for its conversation's turn), no_rule, no_recipient, rejected, dead_letter.", ("source", "outcome")),
     "tool_calls": Spec("Tool calls, by tool and outcome (ok, error, unknown: it may or may not have acted).",
                        ("tool", "outcome")),
 }

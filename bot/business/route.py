@@ -1,0 +1,81 @@
+"""The RQ job of one business event: verified where its source needs it, matched to its rule, and sent through its
+conversation's own turn, as proactive messages are. Each event ends in exactly one ledger outcome; a retried job
+(RQ retries a transient failure) never gives it a second."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from rq import get_current_job
+
+from bot import keys, ledger, proactive, runtime
+from bot.business import paypal, records, rules
+from bot.business.records import LEDGER, BusinessEvent
+from bot.conversation import Conversation
+from bot.errors import Permanent, Transient
+from bot.ledger import DEAD_LETTER, NO_RECIPIENT, NO_RULE, REJECTED
+from bot.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+
+def handle(source: str, event_id: str) -> None:
+    """RQ job: give the kept event its outcome; a transient failure is raised for RQ to retry, until its last try."""
+    rt = runtime.current()
+    event = records.get(rt.redis, source, event_id)
+    if event is None:
+        logger.warning("business event not handled: its payload expired (EVENT_PAYLOAD_TTL)", extra={"event": f"{source}:{event_id}"})
+        return
+    try:
+        _route(rt, event)
+    except (Transient, rules.RuleError) as error:
+        job = get_current_job()
+        if job is not None and job.retries_left:
+            logger.warning("business event %s: %s; RQ retries it", event.ref, error)
+            raise
+        _finish(rt, event, DEAD_LETTER, f"{error}; after every retry")
+    except Permanent as error:
+        _finish(rt, event, DEAD_LETTER, str(error))
+
+
+def _route(rt: Runtime, event: BusinessEvent) -> None:
+    if event.source == "paypal" and (refusal := paypal.refusal(rt.config, event)):
+        _finish(rt, event, REJECTED, refusal)
+        # anyone may post to /events/paypal: a forged delivery must not shadow PayPal's own of the same id
+        rt.redis.delete(keys.seen(LEDGER, event.ref), keys.business_routed(event.source, event.event_id))
+        return None
+    rule = rules.find(rules.load(Path(rt.config.event_rules_file)), event.source, event.kind)
+    if rule is None:
+        return _finish(rt, event, NO_RULE, f"no rule for {event.source} {event.kind} in {rt.config.event_rules_file}")
+    values = event.variables()
+    conversation = rule.recipient(values)
+    if not conversation or Conversation(rt.redis, conversation, rt.config).contact() is None:
+        return _finish(rt, event, NO_RECIPIENT, f"its rule's `to` gave {conversation!r}: no conversation the bot knows")
+    event = records.addressed(rt.redis, event, conversation)
+    item = _outgoing(rule, values, event)
+    if rt.turns.send_out(conversation, json.dumps(item), keys.business_routed(event.source, event.event_id),
+                         rt.config.event_payload_ttl):
+        rt.metrics.count("business_events", source=event.source, outcome="queued")
+        logger.info("business event %s queued for its conversation", event.ref, extra={"conversation": conversation})
+
+
+def _outgoing(rule: rules.Rule, values: dict[str, Any], event: BusinessEvent) -> dict[str, Any]:
+    """The proactive message: its text or prompt, recorded in the ledger as the event; a template only if the rule has one."""
+    try:
+        text = rule.message(values)
+    except rules.RuleError as error:
+        raise Permanent(f"{event.source} {event.kind}: {error}") from None
+    item = {**proactive.outgoing(text, rule.prompt, values), "ledger": [LEDGER, event.ref]}
+    return {**item, "template": rule.template} if rule.template else item
+
+
+def _finish(rt: Runtime, event: BusinessEvent, outcome: str, detail: str) -> None:
+    """Record the event's one outcome, unless a try before this one did."""
+    if not rt.redis.set(keys.business_routed(event.source, event.event_id), 1, nx=True, ex=rt.config.event_payload_ttl):
+        return
+    ledger.record(rt.redis, LEDGER, event.ref, event.conversation, outcome, detail)
+    rt.metrics.count("business_events", source=event.source, outcome=outcome)
+    logger.info("business event %s: %s", event.ref, outcome, extra={"detail": detail})
