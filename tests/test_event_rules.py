@@ -12,8 +12,8 @@ from bot import keys, ledger
 from bot.business import records
 from tests.business import PAYPAL_WEBHOOK_ID, SOURCES, payment_intent, paypal_event, post_github, post_paypal, post_stripe
 from tests.conftest import ROOT
-from tests.fakes import Canned, FakePlatform
-from tests.helpers import Bot, texts
+from tests.fakes import Canned, FakePlatform, telegram_error
+from tests.helpers import Bot, dead_letters, texts
 
 ADA = "telegram:123456789"
 
@@ -199,3 +199,30 @@ def test_github_events_reach_their_rule_by_event_name(settings, tmp_path, redis,
                 event="release")
     b.run()
     assert texts(telegram)[-1] == "octo/shop v2.0 is out."
+
+
+def test_a_refused_send_is_a_dead_letter_replayed_into_the_events_ledger_its_template_passed_on(settings, tmp_path, redis,
+                                                                                                   telegram):
+    rules = TEXT_RULES + "    template: {name: payment_received, language: en, parameters: ['{{ amount }}']}\n"
+    b = bot(settings, tmp_path, rules)
+    telegram.then(telegram_error(403, "Forbidden: bot was blocked by the user"))
+    event = payment_intent(ADA)
+    post_stripe(b.client, event)
+    b.run()
+    assert outcome(redis, f"stripe:{event['id']}")["outcome"] == "dead_letter"
+    [letter] = dead_letters(redis)
+    assert letter["outgoing"]["template"] == {"name": "payment_received", "language": "en", "parameters": ["{{ amount }}"]}
+    assert b.app.test_cli_runner().invoke(args=["dead-letters", "replay", letter["id"]]).exit_code == 0
+    b.run()
+    assert texts(telegram)[-1] == "Payment of 25.00 EUR received."
+    assert outcome(redis, f"stripe:{event['id']}")["outcome"] == "sent"
+
+
+def test_a_text_that_does_not_render_for_the_event_is_a_dead_letter_saying_why(settings, tmp_path, redis, telegram):
+    b = bot(settings, tmp_path, f"stripe:\n  payment_intent.succeeded:\n    to: {ADA}\n    text: '{{{{ data.object.tracking }}}}'\n")
+    event = payment_intent(ADA)
+    post_stripe(b.client, event)
+    b.run()
+    found = outcome(redis, f"stripe:{event['id']}")
+    assert found["outcome"] == "dead_letter" and "'dict object' has no attribute 'tracking'" in found["detail"]
+    assert len(telegram.sent) == 1
