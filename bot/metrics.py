@@ -43,7 +43,7 @@ TURN_BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60, 120)
 LLM_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 60)
 
 COUNTERS = {
-    "webhooks": Spec("Webhook requests answered, by platform and HTTP status.", ("platform", "status")),
+    "webhooks": Spec("Webhook requests answered, by platform (or business-event source) and HTTP status.", ("platform", "status")),
     "dedupe_hits": Spec("Webhook messages already seen (platform retries), answered once.", ("platform",)),
     "stale_events": Spec("Webhook messages older than the platform's dedupe horizon: acknowledged, not answered.", ("platform",)),
     "turns": Spec("Turns finished, by outcome: replied, merged (a burst answered as one), notice, "

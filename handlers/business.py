@@ -28,6 +28,8 @@ def install(app: Flask, config: Config) -> None:
 def receive(source: str, key: str | None = None) -> Response:
     """Take one delivery: verified, then each of its events kept once and queued for a worker."""
     found = _source(source)
+    if key is not None and not found.keyed:
+        raise Rejected(f"event source {source} takes its events at /events/{source}", 404)
     found.verify(request, key)
     g.verified = found  # from here on a refusal is the source's own payload: worth keeping
     handshake = found.handshake(request)
@@ -38,6 +40,15 @@ def receive(source: str, key: str | None = None) -> Response:
         if not records.accept(rt.turns, event, found.dedupe_ttl, rt.config.event_payload_ttl):
             rt.metrics.count("business_events", source=found.name, outcome="duplicate")
     return jsonify(ok=True)
+
+
+@bp.after_request
+def count(response: Response) -> Response:
+    """Every answer to a source, by source and status, as the webhooks counter counts the platforms'."""
+    source = (request.view_args or {}).get("source")
+    source = source if source in registry.SOURCES else "unknown"  # bounded: no label per made-up path
+    current_app.extensions["bot"].metrics.count("webhooks", platform=source, status=str(response.status_code))
+    return response
 
 
 def _source(name: str) -> Source:

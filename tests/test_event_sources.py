@@ -177,3 +177,13 @@ def test_redis_down_is_503_so_the_source_retries(settings):
     down = create_app({**settings, **SOURCES, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
     response = post_stripe(down.test_client(), payment_intent())
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+
+
+def test_every_answer_is_counted_by_source_and_status(b, redis):
+    post_stripe(b.client, payment_intent(), secret="whsec_other")
+    post_stripe(b.client, payment_intent())
+    assert b.client.post("/events/stripe/extra", json={}).status_code == 404  # only Mailchimp's URL carries a key
+    b.app.extensions["bot"].metrics.flush()
+    counted = {tuple(json.loads(name)): float(value) for name, value in redis.hgetall(keys.metrics()).items()}
+    assert {name: n for name, n in counted.items() if name[0] == "webhooks"} == {
+        ("webhooks", "stripe", "403"): 1, ("webhooks", "stripe", "200"): 1, ("webhooks", "stripe", "404"): 1}

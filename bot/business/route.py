@@ -21,6 +21,8 @@ from bot.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
+MAX_CONVERSATION = 1024  # characters of a conversation's name, as the API takes it
+
 
 def handle(source: str, event_id: str) -> None:
     """RQ job: give the kept event its outcome; a transient failure is raised for RQ to retry, until its last try."""
@@ -52,7 +54,7 @@ def _route(rt: Runtime, event: BusinessEvent) -> None:
         return _finish(rt, event, NO_RULE, f"no rule for {event.source} {event.kind} in {rt.config.event_rules_file}")
     values = event.variables()
     conversation = rule.recipient(values)
-    if not conversation or Conversation(rt.redis, conversation, rt.config).contact() is None:
+    if not 0 < len(conversation) <= MAX_CONVERSATION or Conversation(rt.redis, conversation, rt.config).contact() is None:
         return _finish(rt, event, NO_RECIPIENT, f"its rule's `to` gave {conversation!r}: no conversation the bot knows")
     event = records.addressed(rt.redis, event, conversation)
     item = _outgoing(rule, values, event)

@@ -22,10 +22,11 @@ class Source:
     required: tuple[str, ...] = ()
     dedupe_ttl: int = 4 * 86400  # seconds a delivery id is remembered: past the longest retry schedule (3 days)
     signed: bool = True  # False: the web side cannot tell a forgery (PayPal is verified in the worker)
+    keyed: bool = False  # True: the URL carries a key, /events/<name>/<key> (Mailchimp)
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.secret = config.setting(self.required[0]) if self.required else ""
+        self.secret = config.setting(self.required[0])  # what the signature is checked with (PayPal: PayPal checks it)
 
     @classmethod
     def missing(cls, config: Config) -> list[str]:

@@ -22,6 +22,7 @@ class Mailchimp(Source):
 
     name = "mailchimp"
     required = ("MAILCHIMP_WEBHOOK_KEY",)
+    keyed = True
 
     def verify(self, request: Request, key: str | None) -> None:
         """The URL's key, in constant time."""
