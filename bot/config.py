@@ -6,8 +6,9 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Mapping
 
-OFFLINE_MODEL_HINT = ("Neither OPENAI_API_KEY nor OPENAI_BASE_URL is set: replies come from the offline stand-in model. Set OPENAI_API_KEY "
-                      "(and OPENAI_MODEL), or OPENAI_BASE_URL for another server, keyless or not, to use a real one.")
+OFFLINE_MODEL_HINT = ("Neither OPENAI_API_KEY nor OPENAI_BASE_URL is set: replies come from the offline stand-in model. "
+                      "Set OPENAI_API_KEY (and OPENAI_MODEL), or OPENAI_BASE_URL for another server, keyless or not, to use "
+                      "a real one.")
 
 
 class ConfigError(ValueError):
@@ -75,7 +76,7 @@ class Config:
     # $0.75 in and $4.50 out, blended at three prompt tokens to one written, as a chat's history makes them)
     events_urls: str = ""  # comma-separated URLs that receive conversation events; empty: none sent
     events_secret: str = ""  # whsec_... that signs the events (Standard Webhooks)
-    event_rules_file: str = "prompts/events.yaml"  # which business event (Stripe, Shopify, ...) becomes which message
+    event_rules_file: str = "events.yaml"  # in prompts_dir: which business event (Stripe, Shopify, ...) becomes which message
     event_payload_ttl: int = 7 * 86400  # seconds a received business event's payload is kept for inspection
     tools_webhook_secret: str = ""  # whsec_... that signs the calls to webhook tools (Standard Webhooks)
     tools_allowlist: str = ""  # hosts tools may be called at, written as GENERIC_CALLBACK_ALLOWLIST is
@@ -90,7 +91,8 @@ class Config:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
         """Build from `environ` (default: the process environment); raises ConfigError when malformed."""
         env = dict(os.environ if environ is None else environ)
-        values = {f.name: _parse(f.name.upper(), env[f.name.upper()], f.type) for f in fields(cls) if f.name.upper() in env and f.name != "env"}
+        values = {f.name: _parse(f.name.upper(), env[f.name.upper()], f.type) for f in fields(cls)
+                  if f.name.upper() in env and f.name != "env"}
         return cls(**values, env=env)
 
     def setting(self, name: str, default: str = "") -> str:

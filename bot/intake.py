@@ -13,16 +13,14 @@ from enum import IntEnum
 from typing import Any
 
 from redis import Redis
-from rq import Queue, Retry
+from rq import Queue
 from rq.job import Job
 
-from bot import events, keys
+from bot import jobs, keys
 from bot.config import Config
 from bot.messages import IncomingMessage
 
 logger = logging.getLogger(__name__)
-
-TURN_JOB = "bot.turns.run"  # by name: the web process never imports the worker's modules
 
 # Enqueue a turn unless one is pending: RQ's own enqueue commands, prepared by RQ and passed
 # in as ARGV from index j (job id, pending TTL, conversation, deadline, then the commands), run
@@ -133,7 +131,7 @@ class TurnQueue:
         self.redis = redis
         self.config = config
         self.queue = Queue(config.queue_name, connection=redis)
-        self.events = Queue(events.QUEUE, connection=redis)
+        self.events = Queue(jobs.EVENTS_QUEUE, connection=redis)
         self.pending_ttl = config.turn_timeout  # outlives any job; a dead worker's marker is cleared by recovery
         self.start_within = config.lease_seconds * 2  # a queued turn is checked on this long after it was queued
         self._accept = redis.register_script(_ACCEPT)
@@ -163,9 +161,10 @@ class TurnQueue:
         script_keys = [keys.outbox(conversation), keys.pending(conversation), keys.active(), *([claim] if claim else [])]
         return bool(self._send_out(keys=script_keys, args=[outgoing, claim_ttl, *self._turn_job(conversation)]))
 
-    def take(self, seen: str, dedupe_ttl: int, kept: str, record: str, keep: int, job: str, *args: str) -> bool:
-        """Keep `record` at `kept` and queue `job(*args)` on the events queue, once per `seen` key; False if seen before."""
-        commands = _commands(self.events, job, *args, retry=Retry(len(events.RETRY_INTERVALS), events.RETRY_INTERVALS))
+    def take(self, seen: str, dedupe_ttl: int, kept: str, record: str, keep: int, job: str, *args: str, **options: Any) -> bool:
+        """Keep `record` at `kept` and queue `job(*args)` (RQ's `options`) on the events queue, once per `seen` key; False
+        if seen before."""
+        commands = _commands(self.events, job, *args, **options)
         return bool(self._take(keys=[seen, kept], args=[dedupe_ttl, record, keep, *commands[1:]]))
 
     def hand_back(self, conversation: str, token: str) -> bool:
@@ -199,7 +198,7 @@ class TurnQueue:
 
     def _turn_job(self, conversation: str) -> list:
         """The job section of a script's ARGV: id, pending TTL, conversation, deadline, RQ's commands."""
-        job_id, *commands = _commands(self.queue, TURN_JOB, conversation, job_timeout=self.config.turn_timeout)
+        job_id, *commands = _commands(self.queue, jobs.TURN, conversation, job_timeout=self.config.turn_timeout)
         return [job_id, self.pending_ttl, conversation, time.time() + self.start_within, *commands]
 
 
@@ -209,7 +208,7 @@ def _commands(queue: Queue, func: str, *args: str, **options: Any) -> list:
     RQ writes its enqueue into a pipeline that is never sent; its commands run inside the script.
     """
     pipe = queue.connection.pipeline(transaction=False)
-    job = queue.enqueue(func, *args, pipeline=pipe, **events.JOB_KEEP, **options)
+    job = queue.enqueue(func, *args, pipeline=pipe, **jobs.JOB_KEEP, **options)
     section: list = [job.id]
     for command, _options in pipe.command_stack:
         section += [len(command), *command]

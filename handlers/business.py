@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
-from bot.business import records
 from bot.config import Config
 from bot.errors import Rejected
+from bot.outbound.business import records
+from bot.runtime import app_runtime
 from handlers.sources import registry
 from handlers.sources.base import Source
 
@@ -35,7 +36,7 @@ def receive(source: str, key: str | None = None) -> Response:
     handshake = found.handshake(request)
     if handshake is not None:
         return handshake
-    rt = current_app.extensions["bot"]
+    rt = app_runtime()
     for event in found.parse(request):
         if not records.accept(rt.turns, event, found.dedupe_ttl, rt.config.event_payload_ttl):
             rt.metrics.count("business_events", source=found.name, outcome="duplicate")
@@ -47,7 +48,7 @@ def count(response: Response) -> Response:
     """Every answer to a source, by source and status, as the webhooks counter counts the platforms'."""
     source = (request.view_args or {}).get("source")
     source = source if source in registry.SOURCES else "unknown"  # bounded: no label per made-up path
-    current_app.extensions["bot"].metrics.count("webhooks", platform=source, status=str(response.status_code))
+    app_runtime().metrics.count("webhooks", platform=source, status=str(response.status_code))
     return response
 
 
@@ -56,6 +57,6 @@ def _source(name: str) -> Source:
     if found is not None:
         return found
     if name in registry.SOURCES:
-        missing = registry.SOURCES[name].missing(current_app.extensions["bot"].config)
+        missing = registry.SOURCES[name].missing(app_runtime().config)
         raise Rejected(f"event source {name} is not enabled: set {', '.join(missing)}", 404)
     raise Rejected(f"unknown event source {name}", 404)

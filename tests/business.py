@@ -21,8 +21,9 @@ HUBSPOT_SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
 MAILCHIMP_KEY = "mc-8f3a1c0b9e2d4f67a5b1"
 PUBLIC_BASE_URL = "https://bot.example.com"
 PAYPAL_WEBHOOK_ID = "8PT597110X687430LKGECATA"
-SOURCES = {"STRIPE_WEBHOOK_SECRET": STRIPE_SECRET, "SHOPIFY_WEBHOOK_SECRET": SHOPIFY_SECRET, "GITHUB_WEBHOOK_SECRET": GITHUB_SECRET,
-           "HUBSPOT_CLIENT_SECRET": HUBSPOT_SECRET, "MAILCHIMP_WEBHOOK_KEY": MAILCHIMP_KEY, "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+SOURCES = {"STRIPE_WEBHOOK_SECRET": STRIPE_SECRET, "SHOPIFY_WEBHOOK_SECRET": SHOPIFY_SECRET,
+           "GITHUB_WEBHOOK_SECRET": GITHUB_SECRET, "HUBSPOT_CLIENT_SECRET": HUBSPOT_SECRET,
+           "MAILCHIMP_WEBHOOK_KEY": MAILCHIMP_KEY, "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
            "PAYPAL_CLIENT_ID": "paypal-client-id", "PAYPAL_CLIENT_SECRET": "paypal-client-secret",
            "PAYPAL_WEBHOOK_ID": PAYPAL_WEBHOOK_ID}
 
@@ -78,8 +79,9 @@ def post_github(client, payload: dict[str, Any] | bytes, event: str = "push", de
 
 def hubspot_batch(*event_ids: int, kind: str = "contact.creation") -> list[dict[str, Any]]:
     """HubSpot's webhook payload: a JSON array of events (its v1 sample's shape)."""
-    return [{"eventId": event_id, "subscriptionId": 12345, "portalId": 62515, "occurredAt": 1564113600000, "subscriptionType": kind,
-             "attemptNumber": 0, "objectId": 123, "changeSource": "CRM", "changeFlag": "NEW", "appId": 54321}
+    return [{"eventId": event_id, "subscriptionId": 12345, "portalId": 62515, "occurredAt": 1564113600000,
+             "subscriptionType": kind, "attemptNumber": 0, "objectId": 123, "changeSource": "CRM", "changeFlag": "NEW",
+             "appId": 54321}
             for event_id in event_ids]
 
 

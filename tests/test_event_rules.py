@@ -8,12 +8,12 @@ import json
 import pytest
 from rq import Queue
 
-from bot import keys, ledger
-from bot.business import records
+from bot import jobs, keys
+from bot.ops import ledger
+from bot.outbound.business import records
 from tests.business import PAYPAL_WEBHOOK_ID, SOURCES, payment_intent, paypal_event, post_github, post_paypal, post_stripe
-from tests.conftest import ROOT
 from tests.fakes import Canned, FakePlatform, telegram_error
-from tests.helpers import Bot, dead_letters, texts
+from tests.helpers import ROOT, Bot, dead_letters, texts
 
 ADA = "telegram:123456789"
 
@@ -21,7 +21,8 @@ ADA = "telegram:123456789"
 @pytest.fixture
 def paypal():
     """PayPal's OAuth token and verify-webhook-signature endpoints, verifying every event unless told otherwise."""
-    fake = FakePlatform({"token": Canned(body={"access_token": "A21AAFEpH4PsADK7qSS7", "token_type": "Bearer", "expires_in": 32400}),
+    token = Canned(body={"access_token": "A21AAFEpH4PsADK7qSS7", "token_type": "Bearer", "expires_in": 32400})
+    fake = FakePlatform({"token": token,
                          "verify-webhook-signature": Canned(body={"verification_status": "SUCCESS"})},
                         scripted=lambda call: call.method == "verify-webhook-signature").start()
     yield fake
@@ -92,7 +93,7 @@ def test_a_retried_event_job_sends_nothing_twice(settings, tmp_path, redis, tele
     event = payment_intent(ADA)
     post_stripe(b.client, event)
     b.run()
-    Queue("events", connection=redis).enqueue(records.JOB, "stripe", event["id"])  # as RQ's retry of it would
+    Queue("events", connection=redis).enqueue(jobs.BUSINESS_EVENT, "stripe", event["id"])  # as RQ's retry of it would
     b.run()
     assert texts(telegram)[1:] == ["Payment of 25.00 EUR received."]
     assert ledger.counts(redis)["sent"] == 1
@@ -159,7 +160,7 @@ def test_a_rule_with_a_broken_template_fails_prompts_check(settings, tmp_path):
     for rules, problem in (("stripe:\n  x:\n    to: '{{ data.object'\n    text: hi\n", "stripe x: to:"),
                            ("stripe:\n  x:\n    to: a\n    text: '{% if %}'\n", "stripe x: text:"),
                            ("stripe:\n  x:\n    to: a\n", "give either text or prompt"),
-                           ("stripe:\n  x:\n    to: a\n    prompt: examples/nowhere.md\n", "prompt examples/nowhere.md does not exist"),
+                           ("stripe:\n  x:\n    to: a\n    prompt: examples/nowhere.md\n", "examples/nowhere.md does not exist"),
                            ("zapier:\n  x:\n    to: a\n    text: b\n", "unknown source 'zapier'"),
                            ("stripe:\n  x:\n    to: a\n    text: b\n    colour: red\n", "colour")):
         (tmp_path / "events.yaml").write_text(rules)
@@ -193,7 +194,7 @@ def test_kept_payloads_expire_after_event_payload_ttl(settings, tmp_path, redis)
 
 
 def test_github_events_reach_their_rule_by_event_name(settings, tmp_path, redis, telegram):
-    rules = f"github:\n  release:\n    to: {ADA}\n    text: \"{{{{ repository.full_name }}}} {{{{ release.tag_name }}}} is out.\"\n"
+    rules = f"github:\n  release:\n    to: {ADA}\n    text: '{{{{ repository.full_name }}}} {{{{ release.tag_name }}}} is out.'\n"
     b = bot(settings, tmp_path, rules)
     post_github(b.client, {"action": "published", "release": {"tag_name": "v2.0"}, "repository": {"full_name": "octo/shop"}},
                 event="release")
@@ -219,7 +220,8 @@ def test_a_refused_send_is_a_dead_letter_replayed_into_the_events_ledger_its_tem
 
 
 def test_a_text_that_does_not_render_for_the_event_is_a_dead_letter_saying_why(settings, tmp_path, redis, telegram):
-    b = bot(settings, tmp_path, f"stripe:\n  payment_intent.succeeded:\n    to: {ADA}\n    text: '{{{{ data.object.tracking }}}}'\n")
+    rules = f"stripe:\n  payment_intent.succeeded:\n    to: {ADA}\n    text: '{{{{ data.object.tracking }}}}'\n"
+    b = bot(settings, tmp_path, rules)
     event = payment_intent(ADA)
     post_stripe(b.client, event)
     b.run()

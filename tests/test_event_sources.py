@@ -9,9 +9,10 @@ import pytest
 import stripe
 from rq import Queue
 
-from app import create_app
-from bot import keys, rejects
-from bot.business import records
+from bot import keys
+from bot.ops import rejects
+from bot.outbound.business import records
+from bot.worker.local import free_port
 from tests.business import (
     GITHUB_SECRET,
     HUBSPOT_SECRET,
@@ -33,7 +34,6 @@ from tests.business import (
     post_stripe,
     shopify_hmac,
 )
-from tests.conftest import free_port
 from tests.helpers import Bot, stored
 
 
@@ -174,8 +174,8 @@ def test_sources_without_their_secret_are_404_saying_what_to_set(settings):
 
 
 def test_redis_down_is_503_so_the_source_retries(settings):
-    down = create_app({**settings, **SOURCES, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
-    response = post_stripe(down.test_client(), payment_intent())
+    down = Bot({**settings, **SOURCES, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    response = post_stripe(down.client, payment_intent())
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
 
 
@@ -183,7 +183,7 @@ def test_every_answer_is_counted_by_source_and_status(b, redis):
     post_stripe(b.client, payment_intent(), secret="whsec_other")
     post_stripe(b.client, payment_intent())
     assert b.client.post("/events/stripe/extra", json={}).status_code == 404  # only Mailchimp's URL carries a key
-    b.app.extensions["bot"].metrics.flush()
+    b.rt.metrics.flush()
     counted = {tuple(json.loads(name)): float(value) for name, value in redis.hgetall(keys.metrics()).items()}
     assert {name: n for name, n in counted.items() if name[0] == "webhooks"} == {
         ("webhooks", "stripe", "403"): 1, ("webhooks", "stripe", "200"): 1, ("webhooks", "stripe", "404"): 1}

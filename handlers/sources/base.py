@@ -7,10 +7,10 @@ from typing import Any
 from flask import Request, Response, current_app
 from marshmallow import Schema
 
-from bot.business.records import BusinessEvent
 from bot.config import Config
 from bot.errors import Rejected
-from handlers.base import ID, Payload, validate_payload
+from bot.outbound.business.records import BusinessEvent
+from handlers.platforms.base import ID, Payload, validate_payload
 
 ANY_OBJECT = Payload()  # the payload of a source whose events each have their own shape: any JSON object
 

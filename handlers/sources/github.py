@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Request, Response, jsonify
 
-from bot.business.records import BusinessEvent
-from handlers import signatures
+from bot.outbound.business.records import BusinessEvent
+from handlers.platforms import signatures
 from handlers.sources.base import Source, json_body
 
 HEADER = "X-Hub-Signature-256"

@@ -7,12 +7,12 @@ import base64
 from flask import Request
 from marshmallow import fields, validate
 
-from bot.business.records import BusinessEvent
 from bot.errors import Rejected
-from handlers import signatures
-from handlers.base import ID, INT64, Payload
+from bot.outbound.business.records import BusinessEvent
+from handlers.platforms import signatures
+from handlers.platforms.base import ID, INT64, Payload
+from handlers.platforms.twilio import public_url
 from handlers.sources.base import Source, json_body
-from handlers.twilio import public_url
 
 HEADER = "X-HubSpot-Signature-v3"
 TIMESTAMP = "X-HubSpot-Request-Timestamp"  # milliseconds since the epoch

@@ -8,9 +8,9 @@ from typing import Any, Iterable
 
 from flask import Request, Response, jsonify
 
-from bot.business.records import BusinessEvent
 from bot.errors import Rejected
-from handlers import signatures
+from bot.outbound.business.records import BusinessEvent
+from handlers.platforms import signatures
 from handlers.sources.base import Source
 
 FIELD = re.compile(r"([^\[\]]+)((?:\[[^\[\]]*\])*)")  # data[merges][FNAME]

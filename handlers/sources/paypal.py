@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Request
 from marshmallow import fields
 
-from bot.business.paypal import HEADERS
-from bot.business.records import BusinessEvent
 from bot.errors import Rejected
-from handlers.base import ID, Payload
+from bot.outbound.business.paypal import HEADERS
+from bot.outbound.business.records import BusinessEvent
+from handlers.platforms.base import ID, Payload
 from handlers.sources.base import Source, json_body
 
 

@@ -6,8 +6,8 @@ import base64
 
 from flask import Request
 
-from bot.business.records import BusinessEvent
-from handlers import signatures
+from bot.outbound.business.records import BusinessEvent
+from handlers.platforms import signatures
 from handlers.sources.base import Source, json_body
 
 HEADER = "X-Shopify-Hmac-Sha256"

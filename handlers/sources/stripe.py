@@ -7,10 +7,10 @@ import hmac
 from flask import Request
 from marshmallow import fields
 
-from bot.business.records import BusinessEvent
 from bot.errors import Rejected
-from handlers import signatures
-from handlers.base import ID, Payload
+from bot.outbound.business.records import BusinessEvent
+from handlers.platforms import signatures
+from handlers.platforms.base import ID, Payload
 from handlers.sources.base import Source, json_body
 
 HEADER = "Stripe-Signature"
