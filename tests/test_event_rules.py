@@ -228,3 +228,19 @@ def test_a_text_that_does_not_render_for_the_event_is_a_dead_letter_saying_why(s
     found = outcome(redis, f"stripe:{event['id']}")
     assert found["outcome"] == "dead_letter" and "'dict object' has no attribute 'tracking'" in found["detail"]
     assert len(telegram.sent) == 1
+
+
+def test_paypal_down_is_retried_by_rq_and_dead_lettered_after_the_last_try(settings, tmp_path, redis, telegram, paypal):
+    from rq.registry import ScheduledJobRegistry
+
+    b = bot(settings, tmp_path, PAYPAL_RULES, PAYPAL_API_URL=paypal.url)
+    paypal.defaults["verify-webhook-signature"] = Canned(status=503, body={"name": "SERVICE_UNAVAILABLE"})
+    post_paypal(b.client, paypal_event("WH-DOWN"))
+    b.run()
+    assert outcome(redis, "paypal:WH-DOWN") is None  # not given up on: RQ tries again later
+    assert ScheduledJobRegistry("events", connection=redis).count == 1
+    Queue("events", connection=redis).enqueue(jobs.BUSINESS_EVENT, "paypal", "WH-DOWN")  # a last try: no retries left
+    b.run()
+    found = outcome(redis, "paypal:WH-DOWN")
+    assert found["outcome"] == "dead_letter" and "PayPal API answered 503; after every retry" in found["detail"]
+    assert len(telegram.sent) == 1
