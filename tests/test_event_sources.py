@@ -11,8 +11,9 @@ from rq import Queue
 
 from bot import keys
 from bot.ops import rejects
-from bot.outbound.business import records
+from bot.outbound.business import records, rules
 from bot.worker.local import free_port
+from handlers.sources import registry
 from tests.business import (
     GITHUB_SECRET,
     HUBSPOT_SECRET,
@@ -164,6 +165,10 @@ def test_a_paypal_event_is_kept_with_what_its_verification_needs(b, redis):
     assert json.loads(found.raw) == event and found.headers["PAYPAL-TRANSMISSION-ID"] == "69cd13f0-d67a-11e5-baa3-778b53f4ae55"
     assert post_paypal(b.client, {"id": "WH-1"}).status_code == 400
     assert rejects.newest(redis)[0]["platform"] == "paypal"  # kept with the unsigned: anyone may post there
+
+
+def test_the_rules_know_every_source_and_no_other():
+    assert tuple(registry.SOURCES) == rules.SOURCES
 
 
 def test_sources_without_their_secret_are_404_saying_what_to_set(settings):

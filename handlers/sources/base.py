@@ -47,7 +47,7 @@ class Source:
 
     def event(self, event_id: Any, kind: Any, payload: dict[str, Any], **extra: Any) -> BusinessEvent:
         """One event, its id and type bounded as the platforms' are (they go into Redis keys and the ledger)."""
-        event_id, kind = str(event_id or ""), str(kind or "")
+        event_id, kind = ("" if value is None else str(value) for value in (event_id, kind))
         if not event_id or not kind or len(event_id) > ID.max or len(kind) > ID.max:
             raise Rejected(f"{self.name}: missing or overlong event id or type")
         return BusinessEvent(self.name, event_id, kind, payload, **extra)
