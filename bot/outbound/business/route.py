@@ -11,7 +11,7 @@ from typing import Any
 from rq import get_current_job
 
 from bot import keys, runtime
-from bot.errors import Permanent, Transient
+from bot.errors import Permanent
 from bot.ops import ledger
 from bot.ops.ledger import Outcome
 from bot.outbound import proactive
@@ -26,7 +26,7 @@ MAX_CONVERSATION = 1024  # characters of a conversation's name, as the API takes
 
 
 def handle(source: str, event_id: str) -> None:
-    """RQ job: give the kept event its outcome; a transient failure is raised for RQ to retry, until its last try."""
+    """RQ job: give the kept event its outcome; a failure that may pass is raised for RQ to retry, until its last try."""
     rt = runtime.current()
     event = records.get(rt.redis, source, event_id)
     if event is None:
@@ -35,14 +35,14 @@ def handle(source: str, event_id: str) -> None:
         return
     try:
         _route(rt, event)
-    except (Transient, rules.RuleError) as error:
-        job = get_current_job()
-        if job is not None and job.retries_left:
-            logger.warning("business event %s: %s; RQ retries it", event.ref, error)
-            raise
-        _finish(rt, event, Outcome.DEAD_LETTER, f"{error}; after every retry")
     except Permanent as error:
         _finish(rt, event, Outcome.DEAD_LETTER, str(error))
+    except Exception as error:  # passing (PayPal down, the rules file mid-edit) or a bug: RQ tries again, up to the last try
+        if (job := get_current_job()) is not None and job.retries_left:
+            logger.warning("business event %s failed, RQ tries it again: %s", event.ref, error)
+            raise
+        logger.exception("business event %s failed on its last try", event.ref)
+        _finish(rt, event, Outcome.DEAD_LETTER, f"{error}; after every retry")
 
 
 def _route(rt: Runtime, event: BusinessEvent) -> None:

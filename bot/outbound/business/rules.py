@@ -24,6 +24,8 @@ from bot.config import Config
 
 SOURCES = ("stripe", "shopify", "github", "paypal", "hubspot", "mailchimp")
 _TEMPLATES = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+# What rendering may raise: a template's expressions work on payload values of any type ({{ amount / 100 }} on a list)
+RENDER_ERRORS = (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError)
 
 
 class RuleError(ValueError):
@@ -43,7 +45,7 @@ class Rule:
         """The conversation `to` names for these values; "" when it names none (a field missing, or empty)."""
         try:
             return render(self.to, values).strip()
-        except jinja2.TemplateError:
+        except RENDER_ERRORS:
             return ""
 
     def message(self, values: dict[str, Any]) -> str | None:
@@ -52,7 +54,7 @@ class Rule:
             return None
         try:
             return render(self.text, values)
-        except jinja2.TemplateError as error:
+        except RENDER_ERRORS as error:
             raise RuleError(f"text: {error}") from None
 
 
@@ -62,7 +64,7 @@ def _compiled(source: str) -> jinja2.Template:
 
 
 def render(source: str, values: dict[str, Any]) -> str:
-    """A rule's template rendered in the sandbox; raises jinja2.TemplateError."""
+    """A rule's template rendered in the sandbox; raises one of RENDER_ERRORS."""
     return _compiled(source).render(**values)
 
 
