@@ -21,6 +21,7 @@ from tests.business import (
     mailchimp_form,
     payment_intent,
     post_hubspot,
+    post_shopify,
     post_stripe,
 )
 from tests.helpers import Bot
@@ -40,13 +41,19 @@ mailchimp:
   subscribe:
     to: "{ADA}"
     text: "{{{{ data.merges.FNAME }}}} subscribed."
+shopify:
+  orders/fulfilled:
+    to: "{ADA}"
+    text: "Order {{{{ name }}}} shipped to {{{{ shipping_address.city }}}}."
 github:
   push:
     to: "{ADA}"
     text: "{{{{ pusher.name }}}} pushed to {{{{ repository.full_name }}}}."
 """
+ORDER = {"id": 450789469, "name": "#1001", "email": "ada@example.com", "total_price": "25.00", "currency": "EUR",
+         "shipping_address": {"city": "Lyon", "country_code": "FR"}, "line_items": [{"title": "Tea", "quantity": 2}]}
 PUSH = {"ref": "refs/heads/main", "repository": {"full_name": "octo/shop"}, "pusher": {"name": "ada"}}
-EXAMPLES = 60  # per source: with the turns they start, a few seconds
+EXAMPLES = 50  # per source: with the turns they start, a few seconds
 
 
 def renamed(document, new_id: uuid.UUID):
@@ -88,7 +95,12 @@ def test_mutated_events_are_answered_200_or_400_and_each_kept_one_gets_one_outco
         headers = {"X-Hub-Signature-256": github_signature(body), "X-GitHub-Event": "push", "X-GitHub-Delivery": str(delivery)}
         answers.add(b.client.post("/events/github", data=body, headers=headers).status_code)
 
-    for run in (stripe_events, hubspot_batches, mailchimp_posts, github_pushes):
+    @fuzz
+    @given(mutated(ORDER, "shopify"), st.uuids())
+    def shopify_orders(order, webhook_id):
+        answers.add(post_shopify(b.client, order, webhook_id=str(webhook_id)).status_code)
+
+    for run in (stripe_events, hubspot_batches, mailchimp_posts, github_pushes, shopify_orders):
         run()
     b.run()
     assert answers <= {200, 400} and 200 in answers
