@@ -59,6 +59,7 @@ def test_a_stripe_payment_tells_the_customer_on_telegram_that_it_arrived(setting
     assert outcome(redis, f"stripe:{event['id']}")["outcome"] == "sent"
     shown = b.app.test_cli_runner().invoke(args=["outcome", "events", f"stripe:{event['id']}"])
     assert shown.exit_code == 0 and json.loads(shown.output)["conversation"] == ADA
+    assert json.loads(shown.output)["event"]["payload"] == event  # kept for inspection
     b.say("thanks!")  # the message joined the history
     assert llm.completions[-1]["messages"][-2]["content"].startswith("Thank you, Ada: your payment")
 

@@ -73,6 +73,8 @@ def test_a_stripe_event_signed_by_the_sdk_is_kept_and_queued_once(b, redis):
     [found] = kept(redis, "stripe")
     assert (found.event_id, found.kind, found.payload) == (event["id"], "payment_intent.succeeded", event)
     assert queued(redis) == [("stripe", event["id"])]
+    shown = json.loads(b.app.test_cli_runner().invoke(args=["outcome", "events", f"stripe:{event['id']}"]).output)
+    assert shown["outcome"] is None and shown["event"]["payload"] == event  # waiting for a worker, and inspectable
 
 
 def test_stripe_forged_stale_and_unsigned_deliveries_are_refused(b, redis):

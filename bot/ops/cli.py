@@ -13,7 +13,7 @@ from bot import times
 from bot.messages import IncomingMessage
 from bot.ops import checks, deadletters, forget, ledger, rejects
 from bot.outbound import triggers
-from bot.outbound.business import rules
+from bot.outbound.business import records, rules
 from bot.runtime import Runtime, app_runtime
 
 
@@ -47,11 +47,14 @@ def check() -> None:
 @click.argument("message_id")
 @with_appcontext
 def outcome(platform: str, message_id: str) -> None:
-    """What happened to one message: PLATFORM and its MESSAGE_ID (Telegram's update_id, Slack's team:channel:ts, ...)."""
-    record = ledger.lookup(app_runtime().redis, platform, message_id)
-    if record is None:
+    """What happened to one message: PLATFORM and its MESSAGE_ID (Telegram's update_id, Slack's team:channel:ts, ...);
+    for a business event, `events <source>:<id>`, with its payload while it is kept."""
+    redis = app_runtime().redis
+    record = ledger.lookup(redis, platform, message_id)
+    event = records.kept(redis, message_id) if platform == records.LEDGER else None
+    if record is None and event is None:
         raise click.ClickException("no outcome recorded: not received, still waiting for its turn, or older than 14 days")
-    click.echo(json.dumps(record, indent=2))
+    click.echo(json.dumps({**(record or {"outcome": None}), **({"event": event} if event else {})}, indent=2))
 
 
 @click.command("rejects")

@@ -53,6 +53,13 @@ def get(redis: Redis, source: str, event_id: str) -> BusinessEvent | None:
     return BusinessEvent(**json.loads(raw)) if raw else None
 
 
+def kept(redis: Redis, ref: str) -> dict[str, Any] | None:
+    """The kept event that `source:id` names, for an operator's eyes; None once its retention ran out."""
+    source, _, event_id = ref.partition(":")
+    event = get(redis, source, event_id)
+    return asdict(event) if event else None
+
+
 def addressed(redis: Redis, event: BusinessEvent, conversation: str) -> BusinessEvent:
     """The event, noted as sent to `conversation`, so that forgetting the conversation forgets it too."""
     event = replace(event, conversation=conversation)
