@@ -187,11 +187,12 @@ def test_forget_removes_the_business_events_sent_to_the_conversation(settings, t
     assert records.get(redis, "stripe", mine["id"]) is None and records.get(redis, "stripe", other["id"]) is not None
 
 
-def test_kept_payloads_expire_after_event_payload_ttl(settings, tmp_path, redis):
-    b = bot(settings, tmp_path, TEXT_RULES, EVENT_PAYLOAD_TTL="3600")
-    event = payment_intent(ADA)
-    post_stripe(b.client, event)
-    assert 3590 < redis.ttl(keys.business_event("stripe", event["id"])) <= 3600
+def test_kept_payloads_expire_after_event_payload_ttl_but_never_before_their_jobs_retries(settings, tmp_path, redis):
+    for ttl, kept in (("86400", 86400), ("0", records.MIN_KEEP)):
+        b = bot(settings, tmp_path, TEXT_RULES, EVENT_PAYLOAD_TTL=ttl)
+        event = payment_intent(ADA)
+        assert post_stripe(b.client, event).status_code == 200
+        assert kept - 10 < redis.ttl(keys.business_event("stripe", event["id"])) <= kept
 
 
 def test_github_events_reach_their_rule_by_event_name(settings, tmp_path, redis, telegram):

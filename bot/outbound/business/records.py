@@ -15,6 +15,7 @@ from bot.intake import TurnQueue
 from bot.outbound.events import RETRY_INTERVALS
 
 LEDGER = "events"  # the outcome ledger's platform for business events: `flask outcome events <source>:<id>`
+MIN_KEEP = sum(RETRY_INTERVALS) + 3600  # seconds: a payload outlives its job's retries, and an hour of backlog
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,10 @@ class BusinessEvent:
 
 
 def accept(turns: TurnQueue, event: BusinessEvent, dedupe_ttl: int, keep: int) -> bool:
-    """Keep the event for `keep` s and queue its job, unless its id was seen in the last `dedupe_ttl` s; raises RedisError."""
+    """Keep the event for `keep` s (at least MIN_KEEP) and queue its job, unless its id was seen in the last `dedupe_ttl` s;
+    raises RedisError."""
     return turns.take(keys.seen(LEDGER, event.ref), dedupe_ttl, keys.business_event(event.source, event.event_id),
-                      json.dumps(asdict(event)), keep, jobs.BUSINESS_EVENT, event.source, event.event_id,
+                      json.dumps(asdict(event)), max(keep, MIN_KEEP), jobs.BUSINESS_EVENT, event.source, event.event_id,
                       retry=Retry(len(RETRY_INTERVALS), RETRY_INTERVALS))
 
 
