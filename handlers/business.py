@@ -38,7 +38,7 @@ def receive(source: str, key: str | None = None) -> Response:
         return handshake
     rt = app_runtime()
     for event in found.parse(request):
-        if not records.accept(rt.turns, event, found.dedupe_ttl, rt.config.event_payload_ttl):
+        if not records.accept(rt.turns, event, found.dedupe_ttl, records.retention(rt.config)):
             rt.metrics.count("business_events", source=found.name, outcome="duplicate")
     return jsonify(ok=True)
 

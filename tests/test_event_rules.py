@@ -193,6 +193,8 @@ def test_kept_payloads_expire_after_event_payload_ttl_but_never_before_their_job
         event = payment_intent(ADA)
         assert post_stripe(b.client, event).status_code == 200
         assert kept - 10 < redis.ttl(keys.business_event("stripe", event["id"])) <= kept
+        b.run()
+        assert outcome(redis, f"stripe:{event['id']}")["outcome"] == "sent"
 
 
 def test_github_events_reach_their_rule_by_event_name(settings, tmp_path, redis, telegram):

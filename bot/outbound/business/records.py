@@ -11,6 +11,7 @@ from redis import Redis
 from rq import Retry
 
 from bot import jobs, keys
+from bot.config import Config
 from bot.intake import TurnQueue
 from bot.outbound.events import RETRY_INTERVALS
 
@@ -42,11 +43,15 @@ class BusinessEvent:
 
 
 def accept(turns: TurnQueue, event: BusinessEvent, dedupe_ttl: int, keep: int) -> bool:
-    """Keep the event for `keep` s (at least MIN_KEEP) and queue its job, unless its id was seen in the last `dedupe_ttl` s;
-    raises RedisError."""
+    """Keep the event for `keep` s and queue its job, unless its id was seen in the last `dedupe_ttl` s; raises RedisError."""
     return turns.take(keys.seen(LEDGER, event.ref), dedupe_ttl, keys.business_event(event.source, event.event_id),
-                      json.dumps(asdict(event)), max(keep, MIN_KEEP), jobs.BUSINESS_EVENT, event.source, event.event_id,
+                      json.dumps(asdict(event)), keep, jobs.BUSINESS_EVENT, event.source, event.event_id,
                       retry=Retry(len(RETRY_INTERVALS), RETRY_INTERVALS))
+
+
+def retention(config: Config) -> int:
+    """Seconds an event's payload, and the mark of its outcome, are kept: EVENT_PAYLOAD_TTL, never less than MIN_KEEP."""
+    return max(config.event_payload_ttl, MIN_KEEP)
 
 
 def get(redis: Redis, source: str, event_id: str) -> BusinessEvent | None:

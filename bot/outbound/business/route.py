@@ -61,7 +61,7 @@ def _route(rt: Runtime, event: BusinessEvent) -> None:
     event = records.addressed(rt.redis, event, conversation)
     item = _outgoing(rule, values, event)
     if rt.turns.send_out(conversation, json.dumps(item), keys.business_routed(event.source, event.event_id),
-                         rt.config.event_payload_ttl):
+                         records.retention(rt.config)):
         rt.metrics.count("business_events", source=event.source, outcome="queued")
         logger.info("business event %s queued for its conversation", event.ref, extra={"conversation": conversation})
 
@@ -78,7 +78,7 @@ def _outgoing(rule: rules.Rule, values: dict[str, Any], event: BusinessEvent) ->
 
 def _finish(rt: Runtime, event: BusinessEvent, outcome: Outcome, detail: str) -> None:
     """Record the event's one outcome, unless a try before this one did."""
-    if not rt.redis.set(keys.business_routed(event.source, event.event_id), 1, nx=True, ex=rt.config.event_payload_ttl):
+    if not rt.redis.set(keys.business_routed(event.source, event.event_id), 1, nx=True, ex=records.retention(rt.config)):
         return
     ledger.record(rt.redis, LEDGER, event.ref, event.conversation, outcome, detail)
     rt.metrics.count("business_events", source=event.source, outcome=outcome)
