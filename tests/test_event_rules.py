@@ -163,7 +163,8 @@ def test_a_rule_with_a_broken_template_fails_prompts_check(settings, tmp_path):
                            ("stripe:\n  x:\n    to: a\n", "give either text or prompt"),
                            ("stripe:\n  x:\n    to: a\n    prompt: examples/nowhere.md\n", "examples/nowhere.md does not exist"),
                            ("zapier:\n  x:\n    to: a\n    text: b\n", "unknown source 'zapier'"),
-                           ("stripe:\n  x:\n    to: a\n    text: b\n    colour: red\n", "colour")):
+                           ("stripe:\n  x:\n    to: a\n    text: b\n    colour: red\n", "colour"),
+                           ("stripe:\n  x:\n    to: 42\n    text: b\n", "to, text and prompt must be strings")):
         (tmp_path / "events.yaml").write_text(rules)
         app = Bot(settings, EVENT_RULES_FILE=str(tmp_path / "events.yaml")).app
         result = app.test_cli_runner().invoke(args=["prompts", "check"])

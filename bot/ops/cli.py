@@ -99,7 +99,7 @@ def _trigger_problems(rt: Runtime) -> list[str]:
 
 def _rule_problems(rt: Runtime) -> list[str]:
     """What is wrong with the business events' rules file (EVENT_RULES_FILE), and with the prompts its rules name."""
-    return rules.problems(rules.path(rt.config), Path(rt.config.prompts_dir))
+    return rules.problems(rules.rules_file(rt.config), Path(rt.config.prompts_dir))
 
 
 @click.command("forget")

@@ -51,9 +51,9 @@ def _route(rt: Runtime, event: BusinessEvent) -> None:
         # anyone may post to /events/paypal: a forged delivery must not shadow PayPal's own of the same id
         rt.redis.delete(keys.seen(LEDGER, event.ref), keys.business_routed(event.source, event.event_id))
         return None
-    rule = rules.find(rules.load(rules.path(rt.config)), event.source, event.kind)
+    rule = rules.find(rules.load(rules.rules_file(rt.config)), event.source, event.kind)
     if rule is None:
-        return _finish(rt, event, Outcome.NO_RULE, f"no rule for {event.source} {event.kind} in {rules.path(rt.config)}")
+        return _finish(rt, event, Outcome.NO_RULE, f"no rule for {event.source} {event.kind} in {rules.rules_file(rt.config)}")
     values = event.variables()
     conversation = rule.recipient(values)
     if not 0 < len(conversation) <= MAX_CONVERSATION or Conversation(rt.redis, conversation, rt.config).contact() is None:

@@ -94,17 +94,19 @@ def _rule(where: str, entry: Any) -> Rule:
         rule = Rule(**entry)
     except TypeError as error:
         raise RuleError(f"{where}: {error}") from None
+    if not isinstance(rule.to, str) or not all(isinstance(value, (str, type(None))) for value in (rule.text, rule.prompt)):
+        raise RuleError(f"{where}: to, text and prompt must be strings")
     if (rule.text is None) == (rule.prompt is None):
         raise RuleError(f"{where}: give either text or prompt")
     for name in ("to", "text"):
         try:
-            _compiled(str(getattr(rule, name) or ""))
+            _compiled(getattr(rule, name) or "")
         except jinja2.TemplateSyntaxError as error:
             raise RuleError(f"{where}: {name}: {error}") from None
     return rule
 
 
-def path(config: Config) -> Path:
+def rules_file(config: Config) -> Path:
     """The rules file: EVENT_RULES_FILE, in PROMPTS_DIR unless absolute, so that the rules and their prompts move together."""
     return Path(config.prompts_dir) / config.event_rules_file
 
