@@ -77,6 +77,8 @@ class Config:
     # $0.75 in and $4.50 out, blended at three prompt tokens to one written, as a chat's history makes them)
     events_urls: str = ""  # comma-separated URLs that receive conversation events; empty: none sent
     events_secret: str = ""  # whsec_... that signs the events (Standard Webhooks)
+    event_rules_file: str = "events.yaml"  # in prompts_dir: which business event (Stripe, Shopify, ...) becomes which message
+    event_payload_ttl: int = 7 * 86400  # seconds a received business event's payload is kept for inspection
     tools_webhook_secret: str = ""  # whsec_... that signs the calls to webhook tools (Standard Webhooks)
     tools_allowlist: str = ""  # hosts tools may be called at, written as GENERIC_CALLBACK_ALLOWLIST is
     tools_max_rounds: int = 5  # rounds of tool calls in one turn; then the model must answer

@@ -162,3 +162,13 @@ def tool_file(name: str) -> str:
 def tool_calls() -> str:
     """The newest tool calls, for the admin page: tool, conversation, milliseconds, outcome (never arguments or results)."""
     return _key("toolcalls")
+
+
+def business_event(source: str, event_id: str) -> str:
+    """A business event received at /events/<source>: its payload, kept for its job and then for inspection."""
+    return _key("bizevent", source, event_id)
+
+
+def business_routed(source: str, event_id: str) -> str:
+    """Set by the one job run that gave a business event its outcome: a retried job never sends it twice."""
+    return _key("bizrouted", source, event_id)

@@ -13,6 +13,7 @@ from bot import times
 from bot.messages import IncomingMessage
 from bot.ops import checks, deadletters, forget, ledger, rejects
 from bot.outbound import triggers
+from bot.outbound.business import records, rules
 from bot.runtime import Runtime, app_runtime
 
 
@@ -46,11 +47,14 @@ def check() -> None:
 @click.argument("message_id")
 @with_appcontext
 def outcome(platform: str, message_id: str) -> None:
-    """What happened to one message: PLATFORM and its MESSAGE_ID (Telegram's update_id, Slack's team:channel:ts, ...)."""
-    record = ledger.lookup(app_runtime().redis, platform, message_id)
-    if record is None:
+    """What happened to one message: PLATFORM and its MESSAGE_ID (Telegram's update_id, Slack's team:channel:ts, ...);
+    for a business event, `events <source>:<id>`, with its payload while it is kept."""
+    redis = app_runtime().redis
+    record = ledger.lookup(redis, platform, message_id)
+    event = records.kept(redis, message_id) if platform == records.LEDGER else None
+    if record is None and event is None:
         raise click.ClickException("no outcome recorded: not received, still waiting for its turn, or older than 14 days")
-    click.echo(json.dumps(record, indent=2))
+    click.echo(json.dumps({**(record or {"outcome": None}), **({"event": event} if event else {})}, indent=2))
 
 
 @click.command("rejects")
@@ -70,12 +74,12 @@ prompts = AppGroup("prompts", help="The prompt files in prompts/.")
 
 @prompts.command("check")
 def check_prompts() -> None:
-    """Validate every prompt file (front matter, template, variables) and tool file: the Procfile's release step."""
+    """Validate every prompt file (front matter, template, variables), tool file and rules file: the Procfile's release step."""
     rt = app_runtime()
     tool_problems, warnings = rt.tools.problems()
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
-    found = rt.prompts.problems(rt.config.timezone) + _trigger_problems(rt) + tool_problems
+    found = rt.prompts.problems(rt.config.timezone) + _trigger_problems(rt) + tool_problems + _rule_problems(rt)
     for problem in found:
         click.echo(f"problem: {problem}", err=True)
     if found:
@@ -91,6 +95,11 @@ def _trigger_problems(rt: Runtime) -> list[str]:
         return [str(error)]
     return [f"{rt.config.triggers_file}: prompt {name} does not exist" for name in named
             if not (Path(rt.config.prompts_dir) / name).is_file()]
+
+
+def _rule_problems(rt: Runtime) -> list[str]:
+    """What is wrong with the business events' rules file (EVENT_RULES_FILE), and with the prompts its rules name."""
+    return rules.problems(rules.rules_file(rt.config), Path(rt.config.prompts_dir))
 
 
 @click.command("forget")

@@ -147,5 +147,9 @@ def _letter(convo: Conversation, item: dict[str, Any], error: BotError) -> dict[
 
 
 def _record(rt: Runtime, convo: Conversation, item: dict[str, Any], outcome: Outcome, detail: str) -> None:
-    ledger.record(rt.redis, "api", item["id"], convo.name, outcome, detail)
+    """In the ledger under "api" and the item's id, or where the item says (a business event: "events", source:id)."""
+    platform, message_id = item.get("ledger") or ("api", item["id"])
+    if platform != "api" and outcome is Outcome.REPLIED:
+        outcome = Outcome.SENT  # a business event's message is no reply: the events ledger says sent
+    ledger.record(rt.redis, platform, message_id, convo.name, outcome, detail)
     logger.info("proactive message %s", outcome, extra={"conversation": convo.name, "id": item["id"]})
