@@ -54,19 +54,21 @@ def payment_intent(conversation: str = "telegram:123456789", event_id: str | Non
             "request": {"id": None, "idempotency_key": None}, "data": {"object": intent}}
 
 
-def post_stripe(client, event: dict[str, Any], secret: str = STRIPE_SECRET, timestamp: int | None = None, header: str = ""):
+def post_stripe(client, event: dict[str, Any], secret: str = STRIPE_SECRET, timestamp: int | None = None, header: str = "",
+                **kwargs: Any):
     """POST as Stripe does: the body signed by the stripe SDK's own test helper."""
     body = json.dumps(event, indent=2)
     signature = header or stripe.WebhookSignature.generate_signature_header(body, secret, timestamp)
-    return client.post("/events/stripe", data=body, headers={"Stripe-Signature": signature, "Content-Type": "application/json"})
+    return client.post("/events/stripe", data=body, headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
+                       **kwargs)
 
 
 def post_shopify(client, payload: dict[str, Any], topic: str = "orders/fulfilled", webhook_id: str | None = None,
-                 secret: str = SHOPIFY_SECRET):
+                 secret: str = SHOPIFY_SECRET, **kwargs: Any):
     body = json.dumps(payload).encode()
     headers = {"X-Shopify-Hmac-Sha256": shopify_hmac(body, secret), "X-Shopify-Topic": topic, "Content-Type": "application/json",
                "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()), "X-Shopify-Shop-Domain": "shop.myshopify.com"}
-    return client.post("/events/shopify", data=body, headers=headers)
+    return client.post("/events/shopify", data=body, headers=headers, **kwargs)
 
 
 def post_github(client, payload: dict[str, Any] | bytes, event: str = "push", delivery: str | None = None,

@@ -11,6 +11,8 @@ from rq import Queue
 from bot import jobs, keys
 from bot.ops import ledger
 from bot.outbound.business import records
+from tests import test_whatsapp as whatsapp_samples
+from tests import test_window as window
 from tests.business import PAYPAL_WEBHOOK_ID, SOURCES, payment_intent, paypal_event, post_github, post_paypal, post_stripe
 from tests.fakes import Canned, FakePlatform, telegram_error
 from tests.helpers import ROOT, Bot, dead_letters, texts
@@ -164,7 +166,11 @@ def test_a_rule_with_a_broken_template_fails_prompts_check(settings, tmp_path):
                            ("stripe:\n  x:\n    to: a\n    prompt: examples/nowhere.md\n", "examples/nowhere.md does not exist"),
                            ("zapier:\n  x:\n    to: a\n    text: b\n", "unknown source 'zapier'"),
                            ("stripe:\n  x:\n    to: a\n    text: b\n    colour: red\n", "colour"),
-                           ("stripe:\n  x:\n    to: 42\n    text: b\n", "to, text and prompt must be strings")):
+                           ("stripe:\n  x:\n    to: 42\n    text: b\n", "to, text and prompt must be strings"),
+                           ("stripe:\n  x:\n    to: a\n    text: b\n    template: {language: en}\n",
+                            "stripe x: template: a template is"),
+                           ("stripe:\n  x:\n    to: a\n    text: b\n    template: {name: t, parameters: ['{{ x']}\n",
+                            "stripe x: template parameter 0:")):
         (tmp_path / "events.yaml").write_text(rules)
         app = Bot(settings, EVENT_RULES_FILE=str(tmp_path / "events.yaml")).app
         result = app.test_cli_runner().invoke(args=["prompts", "check"])
@@ -209,7 +215,7 @@ def test_github_events_reach_their_rule_by_event_name(settings, tmp_path, redis,
 
 def test_a_refused_send_is_a_dead_letter_replayed_into_the_events_ledger_its_template_passed_on(settings, tmp_path, redis,
                                                                                                    telegram):
-    rules = TEXT_RULES + "    template: {name: payment_received, language: en, parameters: ['{{ amount }}']}\n"
+    rules = TEXT_RULES + "    template: {name: payment_received, language: en, parameters: ['{{ data.object.currency }}']}\n"
     b = bot(settings, tmp_path, rules)
     telegram.then(telegram_error(403, "Forbidden: bot was blocked by the user"))
     event = payment_intent(ADA)
@@ -217,7 +223,7 @@ def test_a_refused_send_is_a_dead_letter_replayed_into_the_events_ledger_its_tem
     b.run()
     assert outcome(redis, f"stripe:{event['id']}")["outcome"] == "dead_letter"
     [letter] = dead_letters(redis)
-    assert letter["outgoing"]["template"] == {"name": "payment_received", "language": "en", "parameters": ["{{ amount }}"]}
+    assert letter["outgoing"]["template"] == {"name": "payment_received", "language": "en", "parameters": ["eur"]}
     assert b.app.test_cli_runner().invoke(args=["dead-letters", "replay", letter["id"]]).exit_code == 0
     b.run()
     assert texts(telegram)[-1] == "Payment of 25.00 EUR received."
@@ -249,3 +255,27 @@ def test_paypal_down_is_retried_by_rq_and_dead_lettered_after_the_last_try(setti
     found = outcome(redis, "paypal:WH-DOWN")
     assert found["outcome"] == "dead_letter" and "PayPal API answered 503; after every retry" in found["detail"]
     assert len(telegram.sent) == 1
+
+
+TEMPLATE_RULES = TEXT_RULES + """    template:
+      name: payment_received
+      language: en
+      parameters: ["{{ '%.2f' | format(data.object.amount / 100) }} {{ data.object.currency | upper }}"]
+"""
+
+
+def test_past_the_whatsapp_window_an_event_sends_its_rule_s_template_filled_from_the_payload(settings, tmp_path, redis):
+    (tmp_path / "events.yaml").write_text(TEMPLATE_RULES)
+    graph = FakePlatform({"messages": Canned(body=whatsapp_samples.SENT)}).start()
+    try:
+        b = window.bot(settings, graph, graph, **SOURCES, EVENT_RULES_FILE=str(tmp_path / "events.yaml"))
+        window.wrote(b, redis, window.WHATSAPP, hours_ago=25)
+        event = payment_intent(window.WHATSAPP)
+        assert post_stripe(b.client, event).status_code == 200
+        b.run()
+        template = window.last_sent(graph).body["template"]
+    finally:
+        graph.stop()
+    assert template == {"name": "payment_received", "language": {"code": "en"},
+                        "components": [{"type": "body", "parameters": [{"type": "text", "text": "25.00 EUR"}]}]}
+    assert outcome(redis, f"stripe:{event['id']}")["outcome"] == "sent"

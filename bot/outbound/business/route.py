@@ -67,13 +67,13 @@ def _route(rt: Runtime, event: BusinessEvent) -> None:
 
 
 def _outgoing(rule: rules.Rule, values: dict[str, Any], event: BusinessEvent) -> dict[str, Any]:
-    """The proactive message: its text or prompt, recorded in the ledger as the event; a template only if the rule has one."""
+    """The proactive message: its text or prompt, and the template that goes past the user's reply window, if the rule
+    has one; recorded in the ledger as the event."""
     try:
-        text = rule.message(values)
+        text, template = rule.message(values), rule.message_template(values)
     except rules.RuleError as error:
         raise Permanent(f"{event.source} {event.kind}: {error}") from None
-    item = {**proactive.outgoing(text, rule.prompt, values), "ledger": [LEDGER, event.ref]}
-    return {**item, "template": rule.template} if rule.template else item
+    return {**proactive.outgoing(text, rule.prompt, values, template), "ledger": [LEDGER, event.ref]}
 
 
 def _finish(rt: Runtime, event: BusinessEvent, outcome: Outcome, detail: str) -> None:

@@ -5,12 +5,13 @@
         to: "{{ data.object.metadata.conversation }}"   # <platform>:<id>, as the API takes it
         prompt: examples/payment-received.md            # or text: "Payment of {{ ... }} received."
 
-`to` and `text` are Jinja2 templates over the event's payload, rendered in a sandbox where a missing field is an
-error, never an empty string.
+`to`, `text` and a message template's parameters are Jinja2 templates over the event's payload, rendered in a sandbox
+where a missing field is an error, never an empty string.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.config import Config
+from bot.outbound.proactive import template as checked_template
 
 SOURCES = ("stripe", "shopify", "github", "paypal", "hubspot", "mailchimp")
 _TEMPLATES = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
@@ -39,7 +41,7 @@ class Rule:
     to: str  # a template making the conversation, <platform>:<id>
     text: str | None = None  # a template making the message itself
     prompt: str | None = None  # or a prompt file whose template the LLM writes the message from
-    template: dict[str, Any] | None = None  # a WhatsApp template, passed untouched to the proactive send
+    template: dict[str, Any] | None = None  # what goes past the reply window: {name, language, parameters} and/or {tag}
 
     def recipient(self, values: dict[str, Any]) -> str:
         """The conversation `to` names for these values; "" when it names none (a field missing, or empty)."""
@@ -56,6 +58,18 @@ class Rule:
             return render(self.text, values)
         except RENDER_ERRORS as error:
             raise RuleError(f"text: {error}") from None
+
+    def message_template(self, values: dict[str, Any]) -> dict[str, Any] | None:
+        """The message template with its parameters rendered over these values; None without one. Raises RuleError."""
+        if self.template is None:
+            return None
+        parameters = self.template["parameters"]
+        try:
+            filled = ({name: render(value, values) for name, value in parameters.items()} if isinstance(parameters, dict)
+                      else [render(value, values) for value in parameters])
+        except RENDER_ERRORS as error:
+            raise RuleError(f"template parameters: {error}") from None
+        return {**self.template, "parameters": filled}
 
 
 @functools.lru_cache(maxsize=256)  # the file is read for every event; each template compiled once
@@ -98,12 +112,27 @@ def _rule(where: str, entry: Any) -> Rule:
         raise RuleError(f"{where}: to, text and prompt must be strings")
     if (rule.text is None) == (rule.prompt is None):
         raise RuleError(f"{where}: give either text or prompt")
-    for name in ("to", "text"):
+    if rule.template is not None:
+        rule = _with_template(where, rule)
+    for name, source in (("to", rule.to), ("text", rule.text), *_parameters(rule.template)):
         try:
-            _compiled(getattr(rule, name) or "")
+            _compiled(source or "")
         except jinja2.TemplateSyntaxError as error:
             raise RuleError(f"{where}: {name}: {error}") from None
     return rule
+
+
+def _with_template(where: str, rule: Rule) -> Rule:
+    try:
+        return dataclasses.replace(rule, template=checked_template(rule.template))
+    except ValueError as error:
+        raise RuleError(f"{where}: template: {error}") from None
+
+
+def _parameters(template: dict[str, Any] | None) -> list[tuple[str, str]]:
+    parameters = (template or {}).get("parameters", [])
+    named = parameters.items() if isinstance(parameters, dict) else enumerate(parameters)
+    return [(f"template parameter {name}", value) for name, value in named]
 
 
 def rules_file(config: Config) -> Path:
