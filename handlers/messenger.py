@@ -5,12 +5,32 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Request
-from marshmallow import fields
+from marshmallow import fields, validate
+from redis import Redis
 
+from bot.config import Config
+from bot.media.fetch import check_size
+from bot.media.refs import Media
 from bot.messages import IncomingMessage, Reply
 from bot.render import PLAIN
+from handlers.allowlist import Allowlist
 from handlers.base import ID, TIME, Payload, load
+from handlers.http import PlatformAPI
+from handlers.media import fetch
 from handlers.meta import MetaAdapter
+
+MEDIA = {"image": "image", "audio": "audio", "file": "document"}  # attachment types the bot fetches, by media kind
+MEDIA_HOSTS = "*.fbcdn.net,*.fbsbx.com"  # Meta's CDNs, where attachments' payload.url points
+
+
+class AttachmentPayload(Payload):
+    url = fields.String(validate=validate.Length(max=4096))  # a CDN link: no token fetches it, none may go there
+    sticker_id = fields.Integer()  # a sticker sent as an image
+
+
+class Attachment(Payload):
+    type = fields.String(load_default="", validate=ID)
+    payload = fields.Nested(AttachmentPayload, allow_none=True, load_default=None)  # a `fallback` may carry none
 
 
 class Party(Payload):
@@ -20,7 +40,7 @@ class Party(Payload):
 class Message(Payload):
     mid = fields.String(required=True, validate=ID)  # Meta's retries repeat it
     text = fields.String()  # absent on attachments
-    attachments = fields.List(fields.Raw(), load_default=list)  # images, audio, stickers: answered with a notice
+    attachments = fields.List(fields.Nested(Attachment), load_default=list)  # images, audio, files, stickers, video
     is_echo = fields.Boolean(load_default=False)  # the Page's own sends, sender and recipient swapped
 
 
@@ -67,6 +87,13 @@ class Messenger(MetaAdapter):
     refusals = {(10, 2018278): "Messenger refused the message: the user's last message is more than 24 hours old "
                                "(10/2018278); outside that window only tagged messages (MESSAGE_TAG) may be sent"}
 
+    def __init__(self, config: Config, redis: Redis) -> None:
+        super().__init__(config, redis)
+        self.media_hosts = Allowlist(config.setting("MESSENGER_MEDIA_HOSTS") or MEDIA_HOSTS, setting="MESSENGER_MEDIA_HOSTS",
+                                     what="media")
+        # Its own client, without the token, whose connections check the address each host resolved to.
+        self.media_http = PlatformAPI(self.name, config.platform_timeout, config.worker_concurrency, self.media_hosts.peer_refusal)
+
     def parse(self, request: Request) -> list[IncomingMessage]:
         """Every user's message and postback in the notification (text "" for attachments); echoes and reads are ignored."""
         notification = load(NOTIFICATION, request)
@@ -85,7 +112,13 @@ class Messenger(MetaAdapter):
             text=said.get("text", ""),
             sent_at=sent / 1000 if sent is not None else None,
             context={"psid": psid},
+            media=[media.to_dict() for media in _media(said.get("attachments") or [])],
         )
+
+    def download(self, media: Media, limit: int) -> bytes:
+        """The attachment's CDN link, without the Page token, from MESSENGER_MEDIA_HOSTS only (redirects too)."""
+        check_size(media.size, limit)
+        return fetch(self.media_http, media.ref, limit, hops=self.media_hosts.refusal)
 
     def send(self, reply: Reply) -> None:
         """One text message, as the answer to the user's (messaging_type RESPONSE)."""
@@ -101,6 +134,13 @@ class Messenger(MetaAdapter):
         """Subscribe the app, then the Page too: Meta sends only the fields both subscribe to."""
         super().set_webhook(url)
         self.post("me/subscribed_apps", {"subscribed_fields": self.webhook_fields})  # the Page token names the Page
+
+
+def _media(attachments: list[dict[str, Any]]) -> list[Media]:
+    """The photos, voice clips and files among the attachments; stickers (an image with a sticker_id) and video are not."""
+    return [Media(MEDIA[attachment["type"]], attachment["payload"]["url"]) for attachment in attachments
+            if attachment["type"] in MEDIA and (attachment["payload"] or {}).get("url")
+            and "sticker_id" not in attachment["payload"]]
 
 
 def _from_user(event: dict[str, Any]) -> bool:
