@@ -12,15 +12,17 @@ from urllib.parse import urlparse
 
 import requests
 from flask import Request, Response
-from marshmallow import fields, validate
+from marshmallow import fields, pre_load, validate
 from redis import Redis
 
 from bot.config import Config
 from bot.errors import BotError, Permanent, Transient
+from bot.media.refs import Media
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from handlers import http, signatures
 from handlers.base import ID, NAME, Adapter, Payload, validate_payload
 from handlers.http import PlatformAPI
+from handlers.media import fetch
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +38,18 @@ HINTS = {  # Twilio error codes whose message alone does not tell the operator w
 }
 
 
+MAX_MEDIA = 10  # Twilio's most per message
+MEDIA = {"audio": "audio", "image": "image"}  # by the content type's first part; any other is read as a document
+
+
 def _required() -> fields.String:
     """A required, non-empty field: an empty MessageSid would dedupe every message as the same one."""
     return fields.String(required=True, validate=validate.Length(min=1, max=ID.max))
+
+
+class Medium(Payload):
+    url = fields.String(required=True, validate=validate.Length(max=2048))  # on Twilio's API host, behind basic auth
+    type = fields.String(load_default="", validate=ID)
 
 
 class Inbound(Payload):
@@ -51,6 +62,16 @@ class Inbound(Payload):
     NumMedia = fields.Integer(load_default=0)
     Latitude = fields.String(validate=ID)  # a location shared on WhatsApp, which comes with an empty Body
     ProfileName = fields.String(load_default="", validate=NAME)  # WhatsApp only
+    media = fields.List(fields.Nested(Medium), load_default=list)  # MediaUrlN and MediaContentTypeN, N from 0
+
+    @pre_load
+    def _media(self, data: Any, **kwargs: Any) -> Any:
+        """Gather the numbered media fields into one list: NumMedia's own field says what is wrong with it."""
+        if not isinstance(data, dict) or not str(data.get("NumMedia", "")).isdigit():
+            return data
+        count = min(int(data["NumMedia"]), MAX_MEDIA)
+        return {**data, "media": [{"url": data.get(f"MediaUrl{n}"), "type": data.get(f"MediaContentType{n}", "")}
+                                  for n in range(count)]}
 
 
 INBOUND = Inbound()
@@ -70,6 +91,7 @@ class Twilio(Adapter):
         self.auth = (account, self.token)
         self.public_base_url = config.setting("PUBLIC_BASE_URL")
         base = (config.setting("TWILIO_API_URL") or DEFAULT_API_URL).rstrip("/")
+        self.api_origin = urlparse(base)[:2]  # scheme and host: the only place the credentials fetch media from
         self.account_url = f"{base}/2010-04-01/Accounts/{account}"
         self.phone_number = config.setting("TWILIO_PHONE_NUMBER")  # only the webhook commands need it
         self.http = PlatformAPI(self.name, config.platform_timeout, config.worker_concurrency)
@@ -96,7 +118,17 @@ class Twilio(Adapter):
             user_name=form["ProfileName"],
             text=form["Body"].strip(),
             context={"from": form["From"], "to": form["To"]},
+            media=[Media(MEDIA.get(item["type"].split("/", 1)[0], "document"), item["url"], item["type"]).to_dict()
+                   for item in form["media"]],
         )]
+
+    def download(self, media: Media, limit: int) -> bytes:
+        """GET the MediaUrl with the account's basic auth, on Twilio's API host only; requests follows its redirect to
+        the media store without the credentials (it drops them on a hop to another host)."""
+        if urlparse(media.ref)[:2] != self.api_origin:
+            raise Permanent(f"Twilio media URL on {urlparse(media.ref).hostname}, not TWILIO_API_URL's host: "
+                            "not fetched with the account's credentials", kind="media_refused")
+        return fetch(self.http, media.ref, limit, auth=self.auth)
 
     def acknowledge(self) -> Response:
         """The 200 answer, as TwiML: Twilio logs a JSON answer as warning 12300."""
