@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Request
 from marshmallow import fields, validate
@@ -137,9 +139,10 @@ class Messenger(MetaAdapter):
 
 
 def _media(attachments: list[dict[str, Any]]) -> list[Media]:
-    """The photos, voice clips and files among the attachments; stickers (an image with a sticker_id) and video are not."""
-    return [Media(MEDIA[attachment["type"]], attachment["payload"]["url"]) for attachment in attachments
-            if attachment["type"] in MEDIA and (attachment["payload"] or {}).get("url")
+    """The photos, voice clips and files among the attachments (a file named as its link's last segment, which is all
+    Messenger says of its name); stickers (an image with a sticker_id) and video are not fetched."""
+    return [Media(MEDIA[attachment["type"]], url, name=PurePosixPath(urlsplit(url).path).name, voice=attachment["type"] == "audio")
+            for attachment in attachments if attachment["type"] in MEDIA and (url := (attachment["payload"] or {}).get("url"))
             and "sticker_id" not in attachment["payload"]]
 
 
