@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 run: $(VENV)/.installed
-	$(BIN)/python -m bot.local
+	$(BIN)/python -m bot.worker.local
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(ARGS)

@@ -1,8 +1,8 @@
-"""The composition root: builds the Flask app (web) and the runtime the worker uses."""
+"""The composition root: `create_app` builds the Flask app (web) and the runtime the worker uses; importing this module
+builds nothing (gunicorn serves "app:create_app()", and `flask --app app` finds the factory)."""
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 from typing import Mapping
@@ -11,16 +11,21 @@ from flask import Flask
 from redis import Redis
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bot import cli, llm, logs, storage
+from bot import llm, runtime, storage
 from bot.config import OFFLINE_MODEL_HINT, Config
 from bot.intake import TurnQueue
-from bot.metrics import Metrics
+from bot.ops import cli, logs
+from bot.ops.metrics import Metrics
 from bot.prompts import Prompts
 from bot.runtime import Runtime
 from bot.tools.catalog import Tools
-from handlers import admin, api, bodies, headers, health, metrics, registry, samples, telegram_cli, webchat, webhook_cli, webhooks
-from handlers.allowlist import Allowlist
-from handlers.http import PlatformAPI
+from handlers import admin, api, bodies, headers, health, metrics, webhooks
+from handlers.cli import samples
+from handlers.cli import telegram as telegram_cli
+from handlers.cli import webhook as webhook_cli
+from handlers.platforms import registry, webchat
+from handlers.platforms.allowlist import Allowlist
+from handlers.platforms.http import PlatformAPI
 
 logger = logging.getLogger(__name__)
 
@@ -42,15 +47,16 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     channels = registry.enabled(settings, redis)
     prompts = Prompts(settings.prompts_dir, settings.prompt, redis)
     measures = Metrics(redis)
-    app.extensions["bot"] = Runtime(settings, redis, llm.build(settings, measures), channels, TurnQueue(redis, settings),
-                                    prompts, measures, _tools(settings, redis))
+    rt = Runtime(settings, redis, llm.build(settings, measures), channels, TurnQueue(redis, settings), prompts, measures,
+                 _tools(settings, redis))
+    app.extensions[runtime.APP_KEY] = rt
     for blueprint in (webhooks.bp, webchat.bp, api.bp, health.bp, metrics.bp):
         app.register_blueprint(blueprint)
-    admin.install(app, app.extensions["bot"])
+    admin.install(app, rt)
     headers.install(app)
     for command in (*cli.COMMANDS, webhook_cli.cli, telegram_cli.cli, samples.send_sample, webchat.chat):
         app.cli.add_command(command)
-    _announce(app.extensions["bot"])
+    _announce(rt)
     return app
 
 
@@ -66,8 +72,3 @@ def _announce(rt: Runtime) -> None:
     if rt.config.offline:
         logger.warning(OFFLINE_MODEL_HINT)
 
-
-app = create_app()
-# What the imports and the app built lives as long as the process: the collector need not walk it again. A full
-# collection over it (the openai SDK's many types among it) stopped every request and turn in flight for 80 ms.
-gc.freeze()

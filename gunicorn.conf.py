@@ -1,14 +1,16 @@
-"""gunicorn's settings for the Procfile's web process, each chosen on purpose (README: Deploying to Heroku).
+"""gunicorn's settings for the Procfile's web process, each chosen on purpose (docs/operations.md: Deploying to Heroku).
 
 gunicorn reads a request's headers without a deadline: a client that trickles them holds one of the 8 threads of a
 process for as long as it likes (slowloris; bench/slowloris.py measures it). The defence is a proxy in front that
 buffers each request whole before passing it on, as Heroku's router does; these settings bound the rest.
 """
 
+import gc
+
 from gunicorn import glogging
 
 from bot.config import Config
-from bot.logs import escape_controls
+from bot.ops.logs import escape_controls
 
 # A worker whose main loop is silent this long is restarted. With gthread this is a heartbeat, not a request limit.
 timeout = 30
@@ -43,3 +45,10 @@ def _path(url: str) -> str:
 
 
 logger_class = AccessLogger
+
+
+def post_worker_init(worker: object) -> None:
+    """Once a web process has built its app. What the imports and the app built lives as long as the process: the
+    collector need not walk it again. A full collection over it (the openai SDK's many types among it) stopped every
+    request and turn in flight for 80 ms. (The worker command freezes its own: bot/ops/cli.py.)"""
+    gc.freeze()

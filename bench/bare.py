@@ -29,7 +29,7 @@ def accept_nothing() -> dict:
 def enqueue() -> dict:
     """One RQ job per message, its chat id the argument, as the real turn job's conversation is."""
     chat = request.get_json()["message"]["chat"]["id"]
-    _queue().enqueue("bot.turns.run", f"telegram:{chat}", result_ttl=0)
+    _queue().enqueue("bot.turn.job.run", f"telegram:{chat}", result_ttl=0)
     return {"ok": True}
 
 

@@ -45,9 +45,9 @@ import requests
 from rq import Worker
 
 from bench import machine, servers
-from tests.conftest import TELEGRAM_SECRET, TELEGRAM_TOKEN  # also: sockets reach only loopback
+from tests import loopback
 from tests.fakes import Call, Canned, FakeOpenAI, FakeTelegram, completion
-from tests.helpers import update
+from tests.helpers import TELEGRAM_SECRET, TELEGRAM_TOKEN, update
 
 CHAT_BASE = 10_000  # conversation c is Telegram chat CHAT_BASE + c
 PRIMING_CHATS = 1_000_000  # the priming turns' chats, apart from the measured ones
@@ -306,7 +306,8 @@ class Result:
             f"(by last command: {dict(self.connections.most_common())}); {self.web_connections} from the web server; "
             f"{self.commands / max(1, len(self.samples)):.1f} commands per turn (web, workers, leases and sweeps)",
             f"  cpu         {self._cpu()} of {os.cpu_count()} CPUs",
-            f"  rq          {self.turns_per_job:.2f} turns per RQ job finished (a message arriving before its turn ended joins it)",
+            f"  rq          {self.turns_per_job:.2f} turns per RQ job finished "
+            "(a message arriving before its turn ended joins it)",
             f"  errors      {dict(self.errors) or 'none'}",
         ]
 
@@ -333,6 +334,7 @@ class Stack:
         self.exit = ExitStack()
 
     def __enter__(self) -> Stack:
+        loopback.install()  # what it starts reaches only 127.0.0.1, as in the tests
         redis_url = self.exit.enter_context(servers.redis_server())
         self.redis = redis_lib.Redis.from_url(redis_url)
         self.redis_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
@@ -340,7 +342,8 @@ class Stack:
         self.exit.callback(self.llm.stop)
         self.exit.callback(self.telegram.stop)
         self.env = bot_env(redis_url, self.llm.url, self.telegram.url)
-        self.url = f"http://127.0.0.1:{self.exit.enter_context(servers.web_server('app:app', self.env))}/webhooks/telegram"
+        port = self.exit.enter_context(servers.web_server(servers.PROCFILE_APP, self.env))
+        self.url = f"http://127.0.0.1:{port}/webhooks/telegram"
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -363,8 +366,10 @@ class Stack:
     def start_workers(self, load: Load) -> list:
         """`flask --app app worker` processes, the Procfile's worker line, once every slot is registered."""
         env = {**self.env, "WORKER_CONCURRENCY": str(load.concurrency)}
-        workers = [servers.spawn([sys.executable, "-m", "flask", "--app", "app", "worker"], env,
-                                 open(self.logs / f"worker-{index}.log", "ab")) for index in range(load.workers)]
+        workers = []
+        for index in range(load.workers):
+            with open(self.logs / f"worker-{index}.log", "ab") as log:  # the worker keeps its own handle
+                workers.append(servers.spawn([sys.executable, "-m", "flask", "--app", "app", "worker"], env, log))
         try:
             self._wait_for_slots(load.workers * load.concurrency, workers)
         except BaseException:

@@ -32,12 +32,12 @@ from redis import Redis
 from rq import Queue
 
 from bench import machine, paced, wrk
-from bench.servers import redis_server, web_command, web_server
+from bench.servers import PROCFILE_APP, redis_server, web_command, web_server
 from bot import keys
 from bot.config import Config
-from bot.local import free_port
+from bot.worker.local import free_port
 
-APPS = {"app": "app:app", "bare": "bench.bare:bare", "naive": "bench.bare:naive"}
+APPS = {"app": PROCFILE_APP, "bare": "bench.bare:bare", "naive": "bench.bare:naive"}
 PATH = "/webhooks/telegram"
 SECRET = "bench-secret"
 LUA = Path(__file__).with_name("ingest.lua")

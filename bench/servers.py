@@ -1,6 +1,6 @@
 """Processes the benches start on 127.0.0.1: a throwaway Redis, the Procfile's web and worker commands.
 
-    with redis_server() as url, web_server("app:app", {"REDIS_URL": url}) as port:
+    with redis_server() as url, web_server(PROCFILE_APP, {"REDIS_URL": url}) as port:
         worker = spawn([sys.executable, "-m", "flask", "--app", "app", "worker"], env)
         ...  # POST to http://127.0.0.1:{port}/
         stop(worker)
@@ -21,9 +21,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator, Mapping
 
-from bot.local import free_port, redis_server_binary
+from bot.worker.local import free_port, redis_server_binary
 
 ROOT = Path(__file__).resolve().parent.parent
+PROCFILE_APP = '"app:create_app()"'  # what the Procfile's web line serves: the app's factory, called by gunicorn
 
 
 @contextmanager
@@ -42,7 +43,7 @@ def redis_server() -> Iterator[str]:
 
 @contextmanager
 def web_server(app: str, env: Mapping[str, str], access_log: bool = False, log: IO | None = None) -> Iterator[int]:
-    """The Procfile's `web` command serving `app` (such as "app:app") on a free port, once it answers HTTP; its output
+    """The Procfile's `web` command serving `app` (such as PROCFILE_APP) on a free port, once it answers HTTP; its output
     goes to `log`, if given."""
     port = free_port()
     environ = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
@@ -55,12 +56,12 @@ def web_server(app: str, env: Mapping[str, str], access_log: bool = False, log: 
         stop(process)
 
 
-def web_command(app: str = "app:app", access_log: bool = False) -> str:
+def web_command(app: str = PROCFILE_APP, access_log: bool = False) -> str:
     """The Procfile's `web` line serving `app`; without its access log unless asked (benches measure the app)."""
     command = procfile()["web"]
     if not access_log:
         command = command.replace(" --access-logfile -", "")
-    return command.replace("app:app", app, 1)
+    return command.replace(PROCFILE_APP, app, 1)
 
 
 def procfile() -> dict[str, str]:

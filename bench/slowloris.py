@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from bench.servers import redis_server, web_server
+from bench.servers import PROCFILE_APP, redis_server, web_server
 
 MAX_CONNECTIONS = 200
 PROBE_EVERY = 0.5  # seconds between probes
@@ -101,7 +101,7 @@ def main() -> None:
     levels = [int(level) for level in args.levels.split(",")]
     if not all(0 <= level <= MAX_CONNECTIONS for level in levels):
         sys.exit(f"each level must be 0 to {MAX_CONNECTIONS} connections")
-    with redis_server() as url, web_server("app:app", {"REDIS_URL": url}) as port:
+    with redis_server() as url, web_server(PROCFILE_APP, {"REDIS_URL": url}) as port:
         print("connections  answered  timed out  median ms  slowest ms")
         for connections in levels:
             print(measure(port, connections, args).row(), flush=True)

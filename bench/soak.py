@@ -19,11 +19,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tests import loopback
 from tests.scenario import Plan, Scenario
 
 
 def main() -> None:
     """Run the soak and print its figures; exit 1 if the promise did not hold."""
+    loopback.install()  # what it starts reaches only 127.0.0.1, as in the tests
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=200)
     parser.add_argument("--messages", type=int, default=15)

@@ -6,8 +6,9 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Mapping
 
-OFFLINE_MODEL_HINT = ("Neither OPENAI_API_KEY nor OPENAI_BASE_URL is set: replies come from the offline stand-in model. Set OPENAI_API_KEY "
-                      "(and OPENAI_MODEL), or OPENAI_BASE_URL for another server, keyless or not, to use a real one.")
+OFFLINE_MODEL_HINT = ("Neither OPENAI_API_KEY nor OPENAI_BASE_URL is set: replies come from the offline stand-in model. "
+                      "Set OPENAI_API_KEY (and OPENAI_MODEL), or OPENAI_BASE_URL for another server, keyless or not, to use "
+                      "a real one.")
 
 
 class ConfigError(ValueError):
@@ -88,7 +89,8 @@ class Config:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
         """Build from `environ` (default: the process environment); raises ConfigError when malformed."""
         env = dict(os.environ if environ is None else environ)
-        values = {f.name: _parse(f.name.upper(), env[f.name.upper()], f.type) for f in fields(cls) if f.name.upper() in env and f.name != "env"}
+        values = {f.name: _parse(f.name.upper(), env[f.name.upper()], f.type) for f in fields(cls)
+                  if f.name.upper() in env and f.name != "env"}
         return cls(**values, env=env)
 
     def setting(self, name: str, default: str = "") -> str:

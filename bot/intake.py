@@ -15,13 +15,11 @@ from redis import Redis
 from rq import Queue
 from rq.job import Job
 
-from bot import events, keys
+from bot import jobs, keys
 from bot.config import Config
 from bot.messages import IncomingMessage
 
 logger = logging.getLogger(__name__)
-
-TURN_JOB = "bot.turns.run"  # by name: the web process never imports the worker's modules
 
 # Enqueue a turn unless one is pending: RQ's own enqueue commands, prepared by RQ and passed
 # in as ARGV from index j (job id, pending TTL, conversation, deadline, then the commands), run
@@ -116,7 +114,7 @@ class TurnQueue:
         self.redis = redis
         self.config = config
         self.queue = Queue(config.queue_name, connection=redis)
-        self.events = Queue(events.QUEUE, connection=redis)
+        self.events = Queue(jobs.EVENTS_QUEUE, connection=redis)
         self.pending_ttl = config.turn_timeout  # outlives any job; a dead worker's marker is cleared by recovery
         self.start_within = config.lease_seconds * 2  # a queued turn is checked on this long after it was queued
         self._accept = redis.register_script(_ACCEPT)
@@ -178,7 +176,7 @@ class TurnQueue:
         """
         pipe = self.redis.pipeline(transaction=False)
         job = self.queue.enqueue(
-            TURN_JOB, conversation, pipeline=pipe, job_timeout=self.config.turn_timeout, **events.JOB_KEEP
+            jobs.TURN, conversation, pipeline=pipe, job_timeout=self.config.turn_timeout, **jobs.JOB_KEEP
         )
         section: list = [job.id, self.pending_ttl, conversation, time.time() + self.start_within]
         for args, _options in pipe.command_stack:

@@ -20,9 +20,9 @@ from bot.config import Config, ConfigError
 from bot.errors import BotError, Permanent, Transient
 from bot.media import parts
 from bot.messages import valid_unicode
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
 from bot.parameters import CAPS, Parameters, first_cap
-from bot.retry import retry_after
+from bot.retry import retry_after, with_retries
 
 logger = logging.getLogger(__name__)
 
@@ -267,13 +267,28 @@ class Measured:
         return replace(completion, seconds=seconds)
 
 
-def build(config: Config, metrics: Metrics) -> LLM:
-    """The configured LLM, measured: OpenAI or the server at OPENAI_BASE_URL (OPENAI_API picks chat completions or
-    the Responses API), else the offline stand-in."""
+class Retrying:
+    """An LLM whose transient failures are retried with backoff and jitter, honouring Retry-After (bot.retry)."""
+
+    def __init__(self, llm: LLM, retries: int) -> None:
+        self.llm = llm
+        self.retries = retries
+
+    def complete(self, messages: Messages, options: dict[str, Any] | None = None, tools: Tools = (), tool_choice: str = "auto",
+                 deadline: float | None = None) -> Completion:
+        """The wrapped LLM's answer, tried up to `retries` more times, none ending past `deadline` (time.monotonic())."""
+        return with_retries(lambda: self.llm.complete(messages, options, tools, tool_choice), self.retries, "LLM call",
+                            deadline=deadline)
+
+
+def build(config: Config, metrics: Metrics) -> Retrying:
+    """The configured LLM, measured and retried (OPENAI_MAX_RETRIES): OpenAI or the server at OPENAI_BASE_URL (OPENAI_API
+    picks chat completions or the Responses API), else the offline stand-in."""
     if config.openai_api not in ("chat", "responses"):
         raise ConfigError(f"OPENAI_API must be chat or responses, got {config.openai_api!r}: fix it in the environment.")
     if config.offline:
-        return Measured(OfflineModel(), metrics)
+        return Retrying(Measured(OfflineModel(), metrics), config.openai_max_retries)
     from bot.responses import OpenAIResponses  # which builds on this module's chat client
 
-    return Measured(OpenAIResponses(config) if config.openai_api == "responses" else OpenAIChat(config), metrics)
+    chosen = OpenAIResponses(config) if config.openai_api == "responses" else OpenAIChat(config)
+    return Retrying(Measured(chosen, metrics), config.openai_max_retries)

@@ -1,4 +1,5 @@
-"""The only things that cross between handlers/ (platforms) and bot/ (conversations)."""
+"""The seam: the only things that cross between handlers/ (platforms) and bot/ (conversations), the messages both
+ways and the outbound half of an adapter."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import json
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
+
+from bot.media.refs import Media
+from bot.render.format import Format
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,7 @@ class IncomingMessage:
 
     @property
     def conversation(self) -> str:
-        """The conversation's key across platforms."""
+        """The conversation's key across platforms: split_conversation reads it back."""
         return f"{self.platform}:{self.conversation_id}"
 
     def to_json(self) -> str:
@@ -57,7 +61,9 @@ class IncomingMessage:
 def valid_unicode(value: Any) -> Any:
     """`value` with every lone surrogate in its strings, at any depth, replaced by U+FFFD; pairs are joined."""
     if isinstance(value, str):
-        return value if value.isascii() or _encodable(value) else value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        if value.isascii() or _encodable(value):
+            return value
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     if isinstance(value, dict):
         return {valid_unicode(key): valid_unicode(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -71,6 +77,12 @@ def _encodable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def split_conversation(conversation: str) -> tuple[str, str]:
+    """A conversation's key (telegram:123456789) as its platform and the platform's own id for it."""
+    platform, _, conversation_id = conversation.partition(":")
+    return platform, conversation_id
 
 
 @dataclass(frozen=True)
@@ -93,3 +105,33 @@ class AfterTimeout(StrEnum):
     RESEND = "resend"  # safe to send again: it did not land, or the platform drops a repeat of the same key
     DELIVERED = "delivered"  # the platform shows it landed
     UNKNOWN = "unknown"  # no way to tell: it is not resent (a duplicate is worse) but recorded as unconfirmed
+
+
+class Channel(Protocol):
+    """The outbound half of a platform adapter: all that bot/ knows of a platform."""
+
+    name: str
+    max_text: int  # the platform's limit for one message
+    format: Format
+    typing_every: float  # seconds between typing indicators: a little less than the platform shows one
+    reply_window: int  # seconds after the user's last message that the platform takes free-form text; 0: any time
+
+    def send(self, reply: Reply) -> None:
+        """Deliver one part; raise Transient, Permanent or FormattingRejected."""
+        ...
+
+    def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
+        """Show the user that the bot is writing."""
+        ...
+
+    def after_timeout(self, reply: Reply) -> AfterTimeout:
+        """Whether a part sent without an answer in time may be sent again, landed, or cannot be known."""
+        ...
+
+    def download(self, media: Media, limit: int) -> bytes:
+        """A message's file, through the platform's API, refused past `limit` bytes (bot.media.fetch.TooLarge)."""
+        ...
+
+    def forget(self, conversation_id: str) -> int:
+        """Delete what the platform adapter keeps of a conversation (an erasure request); returns how many records."""
+        ...

@@ -44,7 +44,8 @@ def first_cap(base_url: str, configured: str = "") -> str:
         raise ConfigError(f"OPENAI_MAX_TOKENS_PARAMETER must be one of {', '.join(CAPS)} or empty, got {configured!r}: "
                           "fix it in the environment.")
     host = urlsplit(base_url).hostname or "api.openai.com"
-    return configured or ("max_completion_tokens" if host == "api.openai.com" or host.endswith(".openai.azure.com") else "max_tokens")
+    openai = host == "api.openai.com" or host.endswith(".openai.azure.com")
+    return configured or ("max_completion_tokens" if openai else "max_tokens")
 
 
 def refused(error: openai.APIStatusError) -> list[str]:

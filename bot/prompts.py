@@ -108,7 +108,8 @@ def sample_variables(timezone: str = "UTC") -> dict[str, Any]:
 def variables(platform: str, user_name: str, language: str, conversation: dict[str, Any], timezone: str) -> dict[str, Any]:
     """What a prompt's template may use; the user's name and language as data that cannot read as instructions."""
     now = datetime.now(ZoneInfo(timezone))
-    return {"platform": platform, "user_name": display_name(user_name), "language": language if _LANGUAGE.fullmatch(language) else "",
+    return {"platform": platform, "user_name": display_name(user_name),
+            "language": language if _LANGUAGE.fullmatch(language) else "",
             "conversation": conversation, "now": now, "date": now.strftime("%Y-%m-%d"), "time": now.strftime("%H:%M"),
             "timezone": timezone}
 
@@ -175,7 +176,8 @@ class Prompts:
 
     def problems(self, timezone: str = "UTC") -> list[str]:
         """Every prompt file's problems, one sentence each, for `flask prompts check`."""
-        found = [] if (self.directory / self.default).is_file() else [f"missing {self.directory / self.default}: add it or set PROMPT"]
+        default = self.directory / self.default
+        found = [] if default.is_file() else [f"missing {default}: add it or set PROMPT"]
         for path in sorted(self.directory.rglob("*.md")):
             try:
                 render(str(path.relative_to(self.directory)), path.read_text(encoding="utf-8"), sample_variables(timezone))

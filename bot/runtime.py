@@ -3,48 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol
+from typing import Mapping
 
+from flask import current_app
 from redis import Redis
 
 from bot.config import Config
 from bot.intake import TurnQueue
-from bot.llm import LLM
-from bot.media.refs import Media
-from bot.messages import AfterTimeout, Reply
-from bot.metrics import Metrics
+from bot.llm import Retrying
+from bot.messages import Channel
+from bot.ops.metrics import Metrics
 from bot.prompts import Prompts
-from bot.render import Format
 from bot.tools.catalog import Tools
-
-
-class Channel(Protocol):
-    """The outbound half of a platform adapter: all that bot/ knows of a platform."""
-
-    name: str
-    max_text: int  # the platform's limit for one message
-    format: Format
-    typing_every: float  # seconds between typing indicators: a little less than the platform shows one
-
-    def send(self, reply: Reply) -> None:
-        """Deliver one part; raise Transient, Permanent or FormattingRejected."""
-        ...
-
-    def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
-        """Show the user that the bot is writing."""
-        ...
-
-    def after_timeout(self, reply: Reply) -> AfterTimeout:
-        """Whether a part sent without an answer in time may be sent again, landed, or cannot be known."""
-        ...
-
-    def download(self, media: Media, limit: int) -> bytes:
-        """A message's file, through the platform's API, refused past `limit` bytes (bot.media.fetch.TooLarge)."""
-        ...
-
-    def forget(self, conversation_id: str) -> int:
-        """Delete what the platform adapter keeps of a conversation (an erasure request); returns how many records."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -53,7 +23,7 @@ class Runtime:
 
     config: Config
     redis: Redis
-    llm: LLM
+    llm: Retrying
     channels: Mapping[str, Channel]
     turns: TurnQueue
     prompts: Prompts
@@ -61,6 +31,7 @@ class Runtime:
     tools: Tools
 
 
+APP_KEY = "bot"  # where create_app keeps the app's runtime: app.extensions[APP_KEY]
 _current: Runtime | None = None  # RQ calls job functions by name, so they find their dependencies here
 
 
@@ -75,3 +46,8 @@ def current() -> Runtime:
     if _current is None:
         raise RuntimeError("no runtime installed: start workers with `flask --app app worker`")
     return _current
+
+
+def app_runtime() -> Runtime:
+    """The runtime of the Flask app serving this request or running this command: what create_app built for it."""
+    return current_app.extensions[APP_KEY]

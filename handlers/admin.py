@@ -6,15 +6,16 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, render_template, request
+from flask import Blueprint, Flask, Response, render_template, request
 
-from bot import checks, deadletters, handoff, keys
+from bot import keys, times
 from bot.config import Config
-from bot.runtime import Runtime
+from bot.ops import checks, deadletters
+from bot.runtime import Runtime, app_runtime
+from bot.turn import handoff
 
 logger = logging.getLogger(__name__)
 
@@ -56,14 +57,15 @@ def _guard() -> Response | None:
     """Everything under /admin: basic auth, with wrong guesses throttled per client; the dashboard's calls from itself only."""
     if not request.path.startswith("/admin"):
         return None
-    rt: Runtime = current_app.extensions["bot"]
+    rt = app_runtime()
     failures = keys.login_failures(request.remote_addr or "?")
     if int(rt.redis.get(failures) or 0) >= LOGIN_FAILURES:
         return Response("Admin: too many wrong credentials from this address: try again in a minute.", 429, {"Retry-After": "60"})
     if not _signed_in(rt.config):
         if request.authorization:  # a browser's first request carries none: only guesses count
             rt.redis.pipeline().set(failures, 0, ex=60, nx=True).incr(failures).execute()
-        return Response("Admin: sign in with ADMIN_USERNAME and ADMIN_PASSWORD.", 401, {"WWW-Authenticate": 'Basic realm="admin"'})
+        return Response("Admin: sign in with ADMIN_USERNAME and ADMIN_PASSWORD.", 401,
+                        {"WWW-Authenticate": 'Basic realm="admin"'})
     if request.blueprint == "rq_dashboard" and request.endpoint not in DASHBOARD_PAGES and not _from_dashboard():
         return Response("Admin: the dashboard's actions work from its own pages only.", 403)
     return None
@@ -91,7 +93,7 @@ def _from_dashboard() -> bool:
 @bp.get("/admin")
 def overview() -> str:
     """Conversations, paused ones, dead letters, the newest tool calls, and each user's usage today with its estimated cost."""
-    rt: Runtime = current_app.extensions["bot"]
+    rt = app_runtime()
     paused = _paused(rt)
     calls = [json.loads(raw) for raw in rt.redis.lrange(keys.tool_calls(), 0, 49)]
     return render_template("admin.html", active=rt.redis.zcard(keys.active()), known=rt.redis.zcard(keys.recent()),
@@ -114,17 +116,17 @@ def _recent(rt: Runtime, paused: set[str], limit: int = 50) -> list[dict[str, An
 def _row(name: str, at: float, contact: bytes | None, paused: bool, busy: bool) -> dict[str, Any]:
     state = "with a person" if paused else "turn queued or running" if busy else ""
     user = json.loads(contact).get("user_name", "") if contact else ""
-    return {"conversation": name, "user": user, "at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)), "state": state}
+    return {"conversation": name, "user": user, "at": times.stamp(at), "state": state}
 
 
 def _paused(rt: Runtime) -> list[dict[str, Any]]:
-    names = [name.decode().split(":", 2)[2] for name in rt.redis.scan_iter(match=keys.paused("*"), count=1000)]
+    names = [name.decode().removeprefix(keys.paused("")) for name in rt.redis.scan_iter(match=keys.paused("*"), count=1000)]
     return [{"conversation": name, **(handoff.status(rt.redis, name) or {})} for name in names]
 
 
 def _usage(rt: Runtime) -> list[tuple[str, int]]:
     """Tokens per user today, biggest first."""
-    today = time.strftime("%Y-%m-%d", time.gmtime())
+    today = times.day()
     names = list(rt.redis.scan_iter(match=keys.usage("*", "tokens", today), count=1000))
     values = rt.redis.mget(names) if names else []
     users = [(name.decode().split(":", 2)[2].rsplit(":tokens:", 1)[0], int(value or 0)) for name, value in zip(names, values)]

@@ -6,16 +6,18 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from bot import events, handoff, proactive
-from bot.conversation import Conversation
 from bot.errors import Rejected
+from bot.outbound import events, proactive
 from bot.prompts import PromptError, sample_variables
-from bot.runtime import Runtime
-from handlers import signatures
-from handlers.base import ID, Payload, load
+from bot.runtime import app_runtime
+from bot.turn import handoff
+from bot.turn.conversation import Conversation
+from handlers.platforms import signatures
+from handlers.platforms.base import ID, Payload, load
+from handlers.platforms.registry import ADAPTERS
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -46,14 +48,10 @@ class Outgoing(Payload):
 OUTGOING = Outgoing()
 
 
-def _runtime() -> Runtime:
-    return current_app.extensions["bot"]
-
-
 @bp.before_request
 def authenticate() -> None:
     """Every API call carries `Authorization: Bearer <API_TOKEN>`, compared in constant time."""
-    token = _runtime().config.api_token
+    token = app_runtime().config.api_token
     if not token:
         raise Rejected("the API is off: set API_TOKEN", 404)
     signatures.require_bearer(request, token)
@@ -62,7 +60,7 @@ def authenticate() -> None:
 @bp.post("/messages")
 def send() -> Any:
     """Send a message to a known conversation now, or at a given time: literal text, or written from a prompt."""
-    rt = _runtime()
+    rt = app_runtime()
     data = load(OUTGOING, request)
     _check_reachable(data["conversation"])
     if "prompt" in data:
@@ -77,20 +75,22 @@ def send() -> Any:
 
 
 def _check_reachable(conversation: str) -> None:
-    """Refuse a conversation nobody wrote in, and a WhatsApp user outside the 24-hour window."""
-    rt = _runtime()
+    """Refuse a conversation nobody wrote in, and a user outside their platform's reply window (WhatsApp's 24 hours)."""
+    rt = app_runtime()
     contact = Conversation(rt.redis, conversation, rt.config).contact()
     if contact is None:
         raise Rejected(f"unknown conversation {conversation}: its user must have written to the bot first", 404)
-    if proactive.outside_whatsapp_window(contact):
-        raise Rejected("outside WhatsApp's 24-hour customer-service window: the user last wrote more than 24 hours "
-                       "ago, and WhatsApp only delivers approved templates then", 409)
+    window = ADAPTERS[contact.platform].reply_window if contact.platform in ADAPTERS else 0  # enabled here or not
+    if proactive.outside_reply_window(contact, window):
+        hours = window // 3600
+        raise Rejected(f"outside {contact.platform}'s {hours}-hour customer-service window: the user last wrote more than "
+                       f"{hours} hours ago, and {contact.platform} only delivers approved templates then", 409)
 
 
 def _check_prompt(name: str, values: dict[str, Any]) -> None:
     """A prompt that exists and renders with these variables, or 400 saying why."""
     try:
-        _runtime().prompts.named(name, {**sample_variables(), **values})
+        app_runtime().prompts.named(name, {**sample_variables(), **values})
     except (OSError, PromptError) as error:
         raise Rejected(f"prompt {name} cannot be used: {error}") from None
 
@@ -98,7 +98,7 @@ def _check_prompt(name: str, values: dict[str, Any]) -> None:
 @bp.get("/conversations/<path:conversation>")
 def show(conversation: str) -> Any:
     """Whether a person or the bot answers the conversation, and its recent history."""
-    rt = _runtime()
+    rt = app_runtime()
     history = Conversation(rt.redis, conversation, rt.config).history(rt.config.history_max_messages)
     return jsonify(conversation=conversation, paused=handoff.status(rt.redis, conversation), history=history)
 
@@ -106,7 +106,7 @@ def show(conversation: str) -> Any:
 @bp.post("/conversations/<path:conversation>/pause")
 def pause(conversation: str) -> Any:
     """Hand the conversation to a person: the bot stays silent, messages are kept, until resumed or timed out."""
-    rt = _runtime()
+    rt = app_runtime()
     data = load(PAUSE, request, empty=True)
     seconds = data["minutes"] * 60 if "minutes" in data else rt.config.handoff_timeout
     handoff.pause(rt.redis, conversation, seconds, by="api")
@@ -117,4 +117,4 @@ def pause(conversation: str) -> Any:
 @bp.post("/conversations/<path:conversation>/resume")
 def resume(conversation: str) -> Any:
     """Give the conversation back to the bot."""
-    return jsonify(conversation=conversation, resumed=handoff.resume(_runtime().redis, conversation))
+    return jsonify(conversation=conversation, resumed=handoff.resume(app_runtime().redis, conversation))

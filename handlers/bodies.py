@@ -44,8 +44,7 @@ def _whole_body() -> None:
     Werkzeug stops reading such a body at MAX_CONTENT_LENGTH and hands on the part it read as if it were all.
     """
     limit = request.max_content_length
-    if request.content_length is None and limit is not None:
-        if len(request.get_data()) >= limit and request.input_stream.read(1):
+    if request.content_length is None and limit is not None and len(request.get_data()) >= limit and request.input_stream.read(1):
             raise RequestEntityTooLarge()
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from redis.exceptions import RedisError
 from rq import Worker
 
 from bot.intake import TurnQueue
+from bot.runtime import app_runtime
 
 bp = Blueprint("health", __name__)
 
@@ -24,7 +25,7 @@ def alive() -> Any:
 @bp.get("/readyz")
 def ready() -> Any:
     """Redis reachable, at least one worker registered, and the queue's oldest turn not stuck."""
-    rt = current_app.extensions["bot"]
+    rt = app_runtime()
     try:
         problems = _problems(rt.turns)
     except RedisError as error:

@@ -5,14 +5,14 @@ With METRICS_TOKEN set, a scrape needs `Authorization: Bearer <METRICS_TOKEN>`.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from rq import Worker
 
 from bot import keys
-from bot.metrics import Collector
-from bot.runtime import Runtime
-from handlers import signatures
+from bot.ops.metrics import Collector
+from bot.runtime import Runtime, app_runtime
+from handlers.platforms import signatures
 
 bp = Blueprint("metrics", __name__)
 
@@ -20,7 +20,7 @@ bp = Blueprint("metrics", __name__)
 @bp.get("/metrics")
 def scrape() -> Response:
     """The Prometheus text format; Redis down answers 503, as every other endpoint does."""
-    rt: Runtime = current_app.extensions["bot"]
+    rt = app_runtime()
     if rt.config.metrics_token:
         signatures.require_bearer(request, rt.config.metrics_token)
     rt.metrics.flush()  # this process's latest counts too

@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
-from bot import rejects
 from bot.errors import Rejected
 from bot.intake import Accepted
 from bot.messages import IncomingMessage
-from bot.runtime import Runtime
-from handlers.base import Adapter
-from handlers.registry import ADAPTERS
+from bot.ops import rejects
+from bot.runtime import Runtime, app_runtime
+from handlers.platforms.base import Adapter
+from handlers.platforms.registry import ADAPTERS
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def receive(platform: str) -> Response:
     handshake = adapter.handshake(request)
     if handshake is not None:
         return handshake
-    rt = current_app.extensions["bot"]
+    rt = app_runtime()
     for message in adapter.parse(request):
         if adapter.stale(message):
             _drop(rt, message)
@@ -55,7 +55,7 @@ def count(response: Response) -> Response:
     if request.path.startswith("/webhooks/"):
         platform = (request.view_args or {}).get("platform")
         platform = platform if platform in ADAPTERS else "unknown"  # bounded: no label per made-up path
-        current_app.extensions["bot"].metrics.count("webhooks", platform=platform, status=str(response.status_code))
+        app_runtime().metrics.count("webhooks", platform=platform, status=str(response.status_code))
     return response
 
 
@@ -69,11 +69,11 @@ def confirm(platform: str) -> Response:
 
 
 def _adapter(platform: str) -> Adapter:
-    adapter = current_app.extensions["bot"].channels.get(platform)
+    adapter = app_runtime().channels.get(platform)
     if adapter is not None:
         return adapter
     if platform in ADAPTERS:
-        missing = ADAPTERS[platform].missing(current_app.extensions["bot"].config)
+        missing = ADAPTERS[platform].missing(app_runtime().config)
         raise Rejected(f"platform {platform} is not enabled: set {', '.join(missing)}", 404)
     raise Rejected(f"unknown platform {platform}", 404)
 
@@ -93,7 +93,7 @@ def _keep(adapter: Adapter, reason: str) -> None:
     except Rejected:  # JSON too deep or not valid Unicode: kept as text
         body = request.get_data(as_text=True)
     try:
-        rejects.keep(current_app.extensions["bot"].redis, adapter.name, reason, body, adapter.signed)
+        rejects.keep(app_runtime().redis, adapter.name, reason, body, adapter.signed)
     except RedisError:
         logger.warning("could not keep the refused payload: Redis unavailable")
 

@@ -1,6 +1,6 @@
 """Fixtures: a real redis-server, a real RQ worker, and local fakes of the LLM and Telegram.
 
-Nothing here may reach the internet: in-process sockets are limited to loopback, and
+Nothing here may reach the internet (tests/loopback.py): in-process sockets are limited to loopback, and
 subprocesses get a proxy that refuses every connection not bound for loopback.
 """
 
@@ -8,74 +8,26 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 import redis as redis_lib
 
-from bot import metrics
-from bot.local import free_port, redis_server_binary
+from bot.ops import metrics
+from handlers.platforms.registry import ADAPTERS
+from tests import loopback
 from tests.fakes import FakeOpenAI, FakeTelegram
+from tests.helpers import ROOT, TELEGRAM_SECRET, TELEGRAM_TOKEN, Bot
+from tests.processes import RedisServer, stop_group
 
-ROOT = Path(__file__).resolve().parent.parent
-DEAD_PROXY = "http://127.0.0.1:9"  # nothing listens on the discard port: any non-loopback request fails
-os.environ.update(HTTP_PROXY=DEAD_PROXY, HTTPS_PROXY=DEAD_PROXY, NO_PROXY="127.0.0.1,localhost")
-PLATFORM_PREFIXES = ("TELEGRAM_", "SLACK_", "WHATSAPP_", "MESSENGER_", "TWILIO_", "LINE_", "GENERIC_", "WEBCHAT_")
+loopback.install()
+PLATFORM_PREFIXES = tuple(f"{adapter.prefix}_" for adapter in ADAPTERS.values())
 for name in list(os.environ):  # the tests' settings must not be mixed with the developer's own
     if name.startswith(("OPENAI_", "REDIS_URL", "PUBLIC_BASE_URL", *PLATFORM_PREFIXES)):
         del os.environ[name]
-
-TELEGRAM_TOKEN = "123456:TEST-TOKEN"
-TELEGRAM_SECRET = "s3cret-token_value"
-
-_real_connect = socket.socket.connect
-
-
-def _loopback_only(self: socket.socket, address: object) -> object:
-    if self.family in (socket.AF_INET, socket.AF_INET6):
-        host = address[0]  # type: ignore[index]
-        if host not in ("127.0.0.1", "::1", "localhost"):
-            raise AssertionError(f"test tried to reach the network: {address}")
-    return _real_connect(self, address)
-
-
-socket.socket.connect = _loopback_only  # type: ignore[method-assign]
-
-
-class RedisServer:
-    """A real redis-server on a free loopback port; `persistent` keeps an append-only file, so it survives `restart`."""
-
-    def __init__(self, workdir: Path, persistent: bool = False) -> None:
-        port = free_port()
-        durability = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else []
-        self.command = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
-                        "--save", "", *durability]
-        self.client = redis_lib.Redis(port=port)
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self.process = self._start()
-
-    def _start(self) -> subprocess.Popen:
-        process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL)
-        for _ in range(200):
-            try:
-                self.client.ping()
-                return process
-            except redis_lib.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def restart(self) -> None:
-        self.stop()
-        self.process = self._start()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait()
 
 
 @pytest.fixture(scope="session")
@@ -132,23 +84,25 @@ def settings(redis: redis_lib.Redis, redis_url: str, llm: FakeOpenAI, telegram: 
 
 
 @pytest.fixture
-def app(settings: dict[str, str]):
-    from app import create_app
-
-    return create_app(settings)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
+def bot(settings: dict[str, str]) -> Bot:
+    """A bot wired to the fakes; a test module that needs other settings overrides this fixture."""
+    return Bot(settings)
 
 
 @pytest.fixture
-def run_worker(app):
+def app(bot: Bot):
+    return bot.app
+
+
+@pytest.fixture
+def client(bot: Bot):
+    return bot.client
+
+
+@pytest.fixture
+def run_worker(bot: Bot):
     """Run a real RQ worker in burst mode: it answers everything queued, then returns."""
-    from bot.worker import work
-
-    return lambda: work(app.extensions["bot"], burst=True)
+    return bot.run
 
 
 @pytest.fixture
@@ -162,9 +116,9 @@ def start_workers(settings: dict[str, str], tmp_path: Path) -> Iterator:
         env = {**os.environ, **settings, "PYTHONFAULTHANDLER": "1"}
         new = []
         for _ in range(count):
-            log = open(tmp_path / f"worker-{len(processes)}.log", "wb")
-            new.append(subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], cwd=ROOT, env=env,
-                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+            with open(tmp_path / f"worker-{len(processes)}.log", "wb") as log:  # the worker keeps its own handle
+                new.append(subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], cwd=ROOT, env=env,
+                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
             processes.append(new[-1])
         return new
 
@@ -178,11 +132,3 @@ def start_workers(settings: dict[str, str], tmp_path: Path) -> Iterator:
             stop_group(process, signal.SIGKILL)
     for log in sorted(tmp_path.glob("worker-*.log")):  # printed: pytest shows it for a failed test only
         print(f"--- {log.name}\n{log.read_text(errors='replace')[-20_000:]}")
-
-
-def stop_group(process: subprocess.Popen, sig: int) -> None:
-    """Signal a worker and its children (the RQ scheduler it forks)."""
-    try:
-        os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass

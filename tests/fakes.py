@@ -6,6 +6,7 @@ a script of canned responses when a test sets one.
 
 from __future__ import annotations
 
+import contextlib
 import email.policy
 import json
 import threading
@@ -130,11 +131,9 @@ class FakeServer:
                 for name, value in answer.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up, as a timed-out one does
                     self.wfile.write(data)
                     self.wfile.flush()
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up first, as a timed-out client does
                 if answer.open_ended:
                     fake.stopped.wait(30)
 
@@ -247,9 +246,11 @@ class FakeOpenAI(FakeServer):
                                                                "total_tokens": 46}})
 
     def _refusal(self, payload: dict) -> Canned | None:
-        if not self.vision and any(isinstance(message["content"], list) and any(part["type"] == "image_url" for part in message["content"])
+        if not self.vision and any(isinstance(message["content"], list)
+                                   and any(part["type"] == "image_url" for part in message["content"])
                                    for message in payload["messages"]):
-            return openai_refusal("messages", "invalid_value", "Invalid content type. image_url is only supported by certain models.")
+            return openai_refusal("messages", "invalid_value",
+                                  "Invalid content type. image_url is only supported by certain models.")
         if self.style == "current" and "max_tokens" in payload:
             return openai_refusal("max_tokens", "unsupported_parameter", "Unsupported parameter: 'max_tokens' is not "
                                   "supported with this model. Use 'max_completion_tokens' instead.")
@@ -291,7 +292,8 @@ def _text(content: str | list[dict]) -> str:
     """A message's content as text; an image part as its type and size."""
     if isinstance(content, str):
         return content
-    return " ".join(part["text"] if part["type"] == "text" else f"[image {len(part['image_url']['url'])} chars]" for part in content)
+    return " ".join(part["text"] if part["type"] == "text" else f"[image {len(part['image_url']['url'])} chars]"
+                    for part in content)
 
 
 def completion(text: str, finish_reason: str = "stop", completion_tokens: int = 5, reasoning_tokens: int = 0) -> dict:
@@ -377,7 +379,8 @@ def vllm_extra_forbidden(names: list[str], payload: dict) -> Canned:
     """vLLM's 400 to fields it does not know: pydantic's errors, as text, in vLLM's own envelope."""
     errors = [{"type": "extra_forbidden", "loc": ("body", name), "msg": "Extra inputs are not permitted", "input": payload[name]}
               for name in names]
-    return Canned(status=400, body={"object": "error", "message": str(errors), "type": "BadRequestError", "param": None, "code": 400})
+    return Canned(status=400, body={"object": "error", "message": str(errors), "type": "BadRequestError", "param": None,
+                                    "code": 400})
 
 
 class FakeTelegram(FakeServer):
@@ -418,8 +421,8 @@ class FakeTelegram(FakeServer):
             return telegram_error(400, "Bad Request: invalid file_id")
         if len(self.files[file_id]) > 20 * 1024 * 1024:
             return telegram_error(400, "Bad Request: file is too big")
-        return Canned(body={"ok": True, "result": {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(self.files[file_id]),
-                                                   "file_path": f"voice/{file_id}.oga"}})
+        return Canned(body={"ok": True, "result": {"file_id": file_id, "file_unique_id": f"u{file_id}",
+                                                   "file_size": len(self.files[file_id]), "file_path": f"voice/{file_id}.oga"}})
 
     def _file(self, file_id: str) -> Canned:
         if file_id not in self.files:
@@ -433,12 +436,14 @@ class FakeTelegram(FakeServer):
             with self.lock:
                 self.refused.append((problem, text))
             return telegram_error(400, problem)
-        return Canned(body={"ok": True, "result": {"message_id": len(self.sent), "chat": {"id": payload.get("chat_id")}, "text": text}})
+        result = {"message_id": len(self.sent), "chat": {"id": payload.get("chat_id")}, "text": text}
+        return Canned(body={"ok": True, "result": result})
 
     def check(self) -> None:
         """Fail if Telegram would have refused any part a test did not script it to refuse."""
         if self.refused:
-            raise AssertionError("Telegram would refuse these parts:\n" + "\n".join(f"{why}: {text!r}" for why, text in self.refused))
+            refused = "\n".join(f"{why}: {text!r}" for why, text in self.refused)
+            raise AssertionError("Telegram would refuse these parts:\n" + refused)
 
 
 def telegram_error(code: int, description: str, retry_after: int | None = None) -> Canned:
@@ -453,7 +458,8 @@ def graph_media(server: FakeServer, files: dict[str, bytes], prefix: str = "") -
     """FakePlatform defaults serving WhatsApp's media download: GET /<media id> gives the URL (under `prefix`), which
     gives the file; both only with a bearer token, as Meta's do; an unknown id is Graph's 404."""
     def lookup(media_id: str) -> Callable[[Call], Canned]:
-        return lambda call: _bearer(call) or Canned(body={"messaging_product": "whatsapp", "id": media_id, "file_size": len(files[media_id]),
+        return lambda call: _bearer(call) or Canned(body={"messaging_product": "whatsapp", "id": media_id,
+                                                          "file_size": len(files[media_id]),
                                                           "url": f"{server.url}{prefix}/files/{media_id}.bin"})
 
     def serve(media_id: str) -> Callable[[Call], Canned]:
@@ -484,7 +490,8 @@ class FakePlatform(FakeServer):
     which come at any time.
     """
 
-    def __init__(self, defaults: dict[str, Canned | Callable[[Call], Canned]] | None = None, scripted: Callable[[Call], bool] = lambda call: True) -> None:
+    def __init__(self, defaults: dict[str, Canned | Callable[[Call], Canned]] | None = None,
+                 scripted: Callable[[Call], bool] = lambda call: True) -> None:
         super().__init__()
         self.defaults = defaults or {}
         self.scripted = scripted

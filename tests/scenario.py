@@ -28,8 +28,8 @@ import requests
 from werkzeug.serving import make_server
 
 from bench.servers import local_ports_to
-from tests.conftest import RedisServer
 from tests.fakes import Call, Canned, FakeOpenAI, FakeTelegram, openai_error, telegram_error
+from tests.processes import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "scenario-secret"
@@ -152,9 +152,10 @@ class Scenario:
 
     def _start_workers(self, count: int) -> None:
         for _ in range(count):
-            log = open(self.workdir / f"worker-{len(self.workers)}.log", "wb")
-            self.workers.append(subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], cwd=ROOT,
-                                                 env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+            with open(self.workdir / f"worker-{len(self.workers)}.log", "wb") as log:  # the worker keeps its own handle
+                self.workers.append(subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], cwd=ROOT,
+                                                     env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                                     start_new_session=True))
 
     def _send_all(self, url: str) -> None:
         with ThreadPoolExecutor(max_workers=8) as pool:

@@ -9,10 +9,9 @@ import sys
 
 import pytest
 
-from bot import logs
-from tests.conftest import ROOT
+from bot.ops import logs, rejects
 from tests.fakes import openai_error
-from tests.helpers import Bot, post_update, update
+from tests.helpers import ROOT, Bot, post_update, update
 
 PASSWORD = "correct-horse-battery-staple"
 ADMIN = {"ADMIN_USERNAME": "ops", "ADMIN_PASSWORD": PASSWORD}
@@ -62,7 +61,7 @@ def test_a_weak_password_leaves_admin_off_and_fails_the_release_check(settings, 
 
 def test_the_admin_password_is_never_logged_whatever_its_length(settings):
     env = {**os.environ, **settings, "ADMIN_USERNAME": "ops", "ADMIN_PASSWORD": "pw4"}
-    script = "import logging, app; logging.getLogger('probe').warning('signed in with pw4')"
+    script = "import logging, app; app.create_app(); logging.getLogger('probe').warning('signed in with pw4')"
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert "signed in with [secret]" in result.stderr and "pw4" not in result.stderr
 
@@ -71,6 +70,13 @@ def test_counts_of_tokens_are_not_secrets_but_url_passwords_are():
     env = {"OPENAI_MAX_TOKENS_PARAMETER": "max_completion_tokens", "USER_DAILY_TOKENS": "100000",
            "REDIS_URL": "rediss://:p4ssw0rd-of-redis@redis.example.com:6380"}
     assert logs.secrets_in(env) == ["p4ssw0rd-of-redis"]
+
+
+def test_the_logs_and_the_kept_payloads_take_the_same_names_for_secret():
+    env = {"TWILIO_ACCOUNT_SID": "AC0123456789", "SLACK_SIGNING_SECRET": "slack-secret", "USER_DAILY_TOKENS": "100000"}
+    payload = {"AccountSid": "AC0123456789", "signing_secret": "slack-secret", "daily_tokens": "100000"}
+    assert sorted(logs.secrets_in(env)) == ["AC0123456789", "slack-secret"]
+    assert rejects.redact(payload) == {"AccountSid": "[removed]", "signing_secret": "[removed]", "daily_tokens": "100000"}
 
 
 def test_every_page_says_how_it_may_be_shown(admin):

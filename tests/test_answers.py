@@ -8,10 +8,10 @@ from typing import Iterator
 
 import pytest
 
-from app import create_app
 from bot.errors import Permanent, Transient
 from bot.messages import Reply
 from tests.fakes import Canned, FakePlatform
+from tests.helpers import Bot
 
 CONTEXTS = {  # what each platform's send needs of the user's message
     "telegram": {"chat_id": 1, "chat_type": "private", "message_id": 1},
@@ -35,8 +35,8 @@ def api() -> Iterator[FakePlatform]:
 
 
 @pytest.fixture
-def app(settings, api, telegram):
-    return create_app({
+def bot(settings, api, telegram):
+    return Bot({
         **settings, "TELEGRAM_API_URL": api.url,
         "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "slack-secret", "SLACK_API_URL": api.url,
         **{f"{meta}_{name}": "x" for meta in ("WHATSAPP", "MESSENGER") for name in ("APP_SECRET", "VERIFY_TOKEN")},
@@ -49,27 +49,27 @@ def app(settings, api, telegram):
     })
 
 
-def _send(app, platform: str) -> None:
+def _send(bot: Bot, platform: str) -> None:
     reply = Reply(platform, "c1", "hi", "hi", key=f"k{time.monotonic_ns()}", context=CONTEXTS[platform])
-    app.extensions["bot"].channels[platform].send(reply)
+    bot.rt.channels[platform].send(reply)
 
 
-def test_every_platform_that_sends_is_covered(app):
-    assert set(app.extensions["bot"].channels) - {"webchat"} == set(CONTEXTS)  # the chat page calls no API
+def test_every_platform_that_sends_is_covered(bot):
+    assert set(bot.rt.channels) - {"webchat"} == set(CONTEXTS)  # the chat page calls no API
 
 
 @pytest.mark.parametrize("answer", NOT_OBJECTS, ids=["html", "string", "null", "list"])
 @pytest.mark.parametrize("status, error", [(502, Transient), (429, Transient), (403, Permanent)])
 @pytest.mark.parametrize("platform", CONTEXTS)
-def test_a_refusal_that_is_not_a_json_object_is_an_error_as_its_status_says(app, api, platform, status, error, answer):
+def test_a_refusal_that_is_not_a_json_object_is_an_error_as_its_status_says(bot, api, platform, status, error, answer):
     api.then(Canned(status, answer.body, raw=answer.raw))
     with pytest.raises(error):
-        _send(app, platform)
+        _send(bot, platform)
 
 
 @pytest.mark.parametrize("answer", NOT_OBJECTS, ids=["html", "string", "null", "list"])
 @pytest.mark.parametrize("platform", ["telegram", "slack"])
-def test_a_success_without_the_api_s_own_answer_is_permanent_and_names_the_setting(app, api, platform, answer):
+def test_a_success_without_the_api_s_own_answer_is_permanent_and_names_the_setting(bot, api, platform, answer):
     api.then(Canned(200, answer.body, raw=answer.raw))
     with pytest.raises(Permanent, match=f"{platform.upper()}_"):
-        _send(app, platform)
+        _send(bot, platform)

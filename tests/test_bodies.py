@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
@@ -15,7 +16,7 @@ from werkzeug.serving import make_server
 from app import create_app
 from bot.messages import IncomingMessage
 from tests.conftest import TELEGRAM_SECRET
-from tests.helpers import dead_letters, stored, update
+from tests.helpers import Bot, dead_letters, stored, update
 from tests.vendors import STANDARD_SECRET, signed_headers
 
 API = {"Authorization": "Bearer api-token-for-tests"}
@@ -24,8 +25,8 @@ DEEP = "[" * 100_000
 
 
 @pytest.fixture
-def app(settings):
-    return create_app({**settings, "API_TOKEN": API["Authorization"][7:], "GENERIC_WEBHOOK_SECRET": STANDARD_SECRET,
+def bot(settings) -> Bot:
+    return Bot({**settings, "API_TOKEN": API["Authorization"][7:], "GENERIC_WEBHOOK_SECRET": STANDARD_SECRET,
                        "GENERIC_CALLBACK_URL": "http://127.0.0.1:9/replies"})
 
 
@@ -114,11 +115,9 @@ def post_chunked(port: int, body: bytes, chunk: int = 65536) -> int:
     """POST `body` with Transfer-Encoding: chunked and no Content-Length; the answer's status."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
-    try:
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the server answered and closed before reading it all:
         connection.request("POST", "/webhooks/telegram", body=(body[i:i + chunk] for i in range(0, len(body), chunk)),
-                           headers=headers, encode_chunked=True)
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the server answered and closed before reading all of it: its answer is still there to read
+                           headers=headers, encode_chunked=True)  # its answer is still there to read
     return connection.getresponse().status
 
 

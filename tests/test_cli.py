@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.local import free_port
-from tests.conftest import ROOT, stop_group
+from bot.worker.local import free_port
 from tests.fakes import Canned, telegram_error
-from tests.helpers import texts, update
+from tests.helpers import ROOT, texts, update
+from tests.processes import stop_group
 
 WEBHOOK_CONFLICT = "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
 
@@ -51,7 +51,8 @@ def _start(env: dict[str, str], tmp_path: Path, *command: str) -> tuple[subproce
 
 
 def test_polling_outlasts_a_silent_long_poll_and_waits_out_transient_failures(settings, telegram, run_worker, tmp_path):
-    telegram.then(Canned(body={"ok": True, "result": []}, delay=2),  # nobody wrote: Telegram holds the call, longer than PLATFORM_TIMEOUT
+    # nobody wrote: Telegram holds the first call, longer than PLATFORM_TIMEOUT
+    telegram.then(Canned(body={"ok": True, "result": []}, delay=2),
                   Canned(status=502, body="Bad Gateway"),  # a proxy in front of a self-hosted Bot API server
                   telegram_error(500, "Internal Server Error"),
                   telegram_error(429, "Too Many Requests: retry after 1", retry_after=1),
@@ -74,7 +75,7 @@ def test_polling_outlasts_a_silent_long_poll_and_waits_out_transient_failures(se
 def test_make_run_stops_everything_and_exits_non_zero_naming_the_child_that_died(settings, telegram, tmp_path):
     telegram.fault = lambda call: telegram_error(401, "Unauthorized") if call.method == "getUpdates" else None
     env = {**settings, "TELEGRAM_POLLING": "1", "PORT": str(free_port()), "WEB_CONCURRENCY": "1"}
-    run, log = _start(env, tmp_path, "-m", "bot.local")
+    run, log = _start(env, tmp_path, "-m", "bot.worker.local")
     try:
         run.wait(120)
     finally:
@@ -86,7 +87,7 @@ def test_make_run_stops_everything_and_exits_non_zero_naming_the_child_that_died
 
 
 def test_make_run_exits_non_zero_when_the_release_check_fails(settings, tmp_path):
-    run, log = _start({**settings, "PROMPTS_DIR": str(tmp_path / "missing")}, tmp_path, "-m", "bot.local")
+    run, log = _start({**settings, "PROMPTS_DIR": str(tmp_path / "missing")}, tmp_path, "-m", "bot.worker.local")
     try:
         run.wait(120)
     finally:
@@ -95,10 +96,11 @@ def test_make_run_exits_non_zero_when_the_release_check_fails(settings, tmp_path
 
 
 def test_dead_letters_list_prints_one_line_per_letter(app, redis):
-    from bot import deadletters
+    from bot.ops import deadletters
 
     traceback = "Traceback (most recent call last):\n  File \"bot/turns.py\", line 39, in run\n" + "    frame\n" * 40
-    deadletters.add(redis, {"conversation": "telegram:1", "reason": "Telegram sendMessage failed (400):\n\tBad Request", "messages": []})
+    deadletters.add(redis, {"conversation": "telegram:1", "reason": "Telegram sendMessage failed (400):\n\tBad Request",
+                            "messages": []})
     deadletters.add(redis, {"conversation": "telegram:2", "reason": traceback + "ValueError: boom", "messages": []})
     lines = app.test_cli_runner().invoke(args=["dead-letters", "list"]).output.splitlines()
     assert [line.split("  ", 3)[2:] for line in lines] == [

@@ -42,7 +42,7 @@ def test_rediss_urls_accept_heroku_self_signed_certificates():
 def test_the_heroku_manifest_provisions_redis_web_and_worker():
     import json
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     manifest = json.loads((ROOT / "app.json").read_text())
     assert manifest["addons"][0]["plan"].startswith("heroku-redis")
@@ -55,8 +55,8 @@ def test_the_heroku_manifest_provisions_redis_web_and_worker():
 def test_the_default_model_is_a_current_small_one_everywhere():
     import json
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     manifest = json.loads((ROOT / "app.json").read_text())
     assert Config().openai_model == manifest["env"]["OPENAI_MODEL"]["value"] == "gpt-5.4-mini"
-    assert "| `OPENAI_MODEL` | `gpt-5.4-mini` |" in (ROOT / "README.md").read_text()
+    assert "| `OPENAI_MODEL` | `gpt-5.4-mini` |" in (ROOT / "docs" / "configuration.md").read_text()

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from app import create_app
-from bot.memory import estimate_tokens, fit
-from bot.worker import work
-from tests.helpers import post_update, update
+from bot.turn.memory import estimate_tokens, fit
+from tests.helpers import Bot, post_update, texts, update
 
 GROUP = {"chat_id": -100555, "chat_type": "supergroup"}
-
-
-def texts(telegram) -> list[str]:
-    return [message["text"] for message in telegram.sent]
 
 
 def test_start_greets_help_helps_and_no_llm_is_asked(client, run_worker, llm, telegram):
@@ -26,9 +20,9 @@ def test_start_greets_help_helps_and_no_llm_is_asked(client, run_worker, llm, te
 
 def test_the_prompt_words_the_greeting(settings, tmp_path, telegram):
     (tmp_path / "system.md").write_text("---\ngreeting: Welcome to ACME support!\n---\nYou help ACME's customers.")
-    app = create_app({**settings, "PROMPTS_DIR": str(tmp_path)})
-    post_update(app.test_client(), update("/start"))
-    work(app.extensions["bot"], burst=True)
+    b = Bot({**settings, "PROMPTS_DIR": str(tmp_path)})
+    post_update(b.client, update("/start"))
+    b.run()
     assert texts(telegram) == ["Welcome to ACME support!"]
 
 
@@ -48,10 +42,10 @@ def test_commands_are_not_kept_in_the_history(client, run_worker, llm):
 
 
 def test_history_is_bounded_by_tokens_as_well_as_messages(settings, llm):
-    app = create_app({**settings, "HISTORY_MAX_TOKENS": "60"})
+    b = Bot({**settings, "HISTORY_MAX_TOKENS": "60"})
     for text in ("a" * 100, "b" * 100, "c"):
-        post_update(app.test_client(), update(text))
-        work(app.extensions["bot"], burst=True)
+        post_update(b.client, update(text))
+        b.run()
     history = [m["content"] for m in llm.completions[2]["messages"][1:-1]]
     assert history == ["b" * 100, "LLM: " + "b" * 100]  # the newest pair that fits 60 estimated tokens
 
@@ -76,19 +70,19 @@ def test_in_groups_the_bot_answers_only_when_addressed(client, run_worker, teleg
 
 
 def test_group_replies_all_answers_everything(settings, telegram):
-    app = create_app({**settings, "GROUP_REPLIES": "all"})
-    post_update(app.test_client(), update("chatting among ourselves", **GROUP))
-    work(app.extensions["bot"], burst=True)
+    b = Bot({**settings, "GROUP_REPLIES": "all"})
+    post_update(b.client, update("chatting among ourselves", **GROUP))
+    b.run()
     assert texts(telegram) == ["LLM: chatting among ourselves"]
 
 
 def test_messages_leaving_the_history_are_summarised_not_forgotten(settings, llm):
-    from bot.memory import SUMMARY_INSTRUCTION
+    from bot.turn.memory import SUMMARY_INSTRUCTION
 
-    app = create_app({**settings, "HISTORY_MAX_MESSAGES": "6"})
+    b = Bot({**settings, "HISTORY_MAX_MESSAGES": "6"})
     for text in ("my name is Ada", "I live in Lyon", "I like tea", "and coffee", "where do I live?"):
-        post_update(app.test_client(), update(text))
-        work(app.extensions["bot"], burst=True)
+        post_update(b.client, update(text))
+        b.run()
     requests = [call["messages"] for call in llm.completions]
     summaries = [messages for messages in requests if messages[0]["content"] == SUMMARY_INSTRUCTION]
     chats = [messages for messages in requests if messages[0]["content"] != SUMMARY_INSTRUCTION]
@@ -100,8 +94,8 @@ def test_messages_leaving_the_history_are_summarised_not_forgotten(settings, llm
 
 
 def test_summaries_can_be_turned_off(settings, llm):
-    app = create_app({**settings, "HISTORY_MAX_MESSAGES": "2", "HISTORY_SUMMARY": "0"})
+    b = Bot({**settings, "HISTORY_MAX_MESSAGES": "2", "HISTORY_SUMMARY": "0"})
     for text in ("one", "two", "three"):
-        post_update(app.test_client(), update(text))
-        work(app.extensions["bot"], burst=True)
+        post_update(b.client, update(text))
+        b.run()
     assert len(llm.completions) == 3

@@ -57,7 +57,7 @@ def schedule(b: Bot, text: str) -> dict:
 def test_a_scheduled_messages_job_does_not_carry_its_text(settings, redis):
     b = Bot(settings, API_TOKEN="api-token-for-tests", **ADMIN)
     schedule(b, PLANTED)
-    [job_id] = ScheduledJobRegistry(queue=b.app.extensions["bot"].turns.queue).get_job_ids()
+    [job_id] = ScheduledJobRegistry(queue=b.rt.turns.queue).get_job_ids()
     page = shown(b.client, job_id)
     assert "onerror" not in page and "send_scheduled" in page
     assert all("onerror" not in shown(b.client, job) + carried(redis, job) for job in every_job(redis))
@@ -76,7 +76,7 @@ def test_event_jobs_do_not_carry_what_users_wrote(settings, redis, receiver):
 
 def test_cross_site_requests_cannot_empty_or_requeue_the_queues(settings, redis):
     b = Bot(settings, **ADMIN)
-    queue = b.app.extensions["bot"].turns.queue
+    queue = b.rt.turns.queue
     queue.enqueue_at(datetime.now(timezone.utc) + timedelta(hours=1), "bot.turns.run", "telegram:1")
     assert b.client.get("/admin/rq/0/view/jobs", headers={**AUTH, "Sec-Fetch-Site": "cross-site"}).status_code == 200  # a link
     forged = [{}, {"Sec-Fetch-Site": "cross-site"}, {**FROM_DASHBOARD, "Sec-Fetch-Site": "same-site"},

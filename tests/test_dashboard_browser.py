@@ -41,7 +41,7 @@ def test_the_job_page_of_a_planted_message_runs_no_script(admin, browser_page):
     from playwright.sync_api import expect
 
     schedule(admin, PLANTED)
-    [job_id] = ScheduledJobRegistry(queue=admin.app.extensions["bot"].turns.queue).get_job_ids()
+    [job_id] = ScheduledJobRegistry(queue=admin.rt.turns.queue).get_job_ids()
     browser_page.goto(f"/admin/rq/0/view/job/{job_id}")
     expect(browser_page.locator("#job-data")).to_contain_text("send_scheduled", timeout=15000)  # its script ran
     assert browser_page.locator("#job-data img").count() == 0 and browser_page.dialogs == []
@@ -51,7 +51,7 @@ def test_the_dashboards_own_buttons_still_work(admin, browser_page):
     from playwright.sync_api import expect
 
     schedule(admin, "See you tomorrow.")
-    scheduled = ScheduledJobRegistry(queue=admin.app.extensions["bot"].turns.queue)
+    scheduled = ScheduledJobRegistry(queue=admin.rt.turns.queue)
     browser_page.goto("/admin/rq/0/view/jobs/turns/scheduled/8/asc/1")
     expect(browser_page.locator("#jobs [data-role=job]")).to_have_count(1, timeout=15000)
     browser_page.click("#empty-btn")

@@ -7,10 +7,8 @@ import json
 import pytest
 from rq.registry import ScheduledJobRegistry
 
-from app import create_app
-from bot.worker import work
 from tests.fakes import Canned, FakePlatform, openai_error
-from tests.helpers import post_update, update
+from tests.helpers import Bot, post_update, update
 from tests.vendors import STANDARD_SECRET, standard_verified
 
 
@@ -24,8 +22,8 @@ def receiver():
 
 
 @pytest.fixture
-def app(settings, receiver):
-    return create_app({**settings, "EVENTS_URLS": f"{receiver.url}/events", "EVENTS_SECRET": STANDARD_SECRET, "API_TOKEN": "t"})
+def bot(settings, receiver):
+    return Bot({**settings, "EVENTS_URLS": f"{receiver.url}/events", "EVENTS_SECRET": STANDARD_SECRET, "API_TOKEN": "t"})
 
 
 def received(receiver) -> list[dict]:
@@ -65,14 +63,14 @@ def test_a_failed_delivery_is_retried_later(app, client, run_worker, redis, rece
 
 
 def test_no_events_without_urls(settings, receiver):
-    quiet = create_app(settings)
-    post_update(quiet.test_client(), update("hello"))
-    work(quiet.extensions["bot"], burst=True)
+    quiet = Bot(settings)
+    post_update(quiet.client, update("hello"))
+    quiet.run()
     assert receiver.requests == []
 
 
 def test_events_without_a_secret_fail_the_release_check(settings):
-    result = create_app({**settings, "EVENTS_URLS": "https://crm.example.com/hook"}).test_cli_runner().invoke(args=["check"])
+    result = Bot({**settings, "EVENTS_URLS": "https://crm.example.com/hook"}).app.test_cli_runner().invoke(args=["check"])
     assert result.exit_code == 1 and "EVENTS_SECRET" in result.output
 
 
@@ -84,8 +82,8 @@ def test_event_bodies_are_standard_webhooks(client, run_worker, receiver):
     assert receiver.delivered[0].headers["webhook-id"].startswith("evt_")
 
 
-def test_a_delivery_queued_before_the_upgrade_still_goes_out(app, run_worker, receiver):
+def test_a_delivery_queued_before_the_upgrade_still_goes_out(bot, run_worker, receiver):
     event = {"type": "reply.sent", "timestamp": "2026-11-30T12:00:00Z", "data": {"text": "queued by the previous release"}}
-    app.extensions["bot"].turns.events.enqueue("bot.events.deliver", f"{receiver.url}/events", "evt_1", json.dumps(event))
+    bot.rt.turns.events.enqueue("bot.events.deliver", f"{receiver.url}/events", "evt_1", json.dumps(event))
     run_worker()
     assert received(receiver) == [event]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import ledger
+from bot.ops import ledger
 from tests.fakes import Canned, FakePlatform, openai_error
 from tests.helpers import Bot, dead_letters, post_update, update
 
@@ -78,7 +78,7 @@ def test_the_contact_keeps_no_words_and_dead_letters_expire(settings, redis, llm
 
 
 def test_dead_letters_kept_before_they_expired_on_their_own_go_once_older_than_their_ttl(redis):
-    from bot import deadletters
+    from bot.ops import deadletters
 
     old = deadletters.add(redis, {"conversation": ADA, "reason": "from before the upgrade", "messages": []}, keep=10**9)
     redis.persist(f"bot:dead:{old}")

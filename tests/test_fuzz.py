@@ -19,12 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rq.registry import FailedJobRegistry
 
-from app import create_app
-from bot.worker import work
-from handlers.registry import ADAPTERS
-from handlers.samples import sample
+from bot.worker.process import work
+from handlers.platforms.registry import ADAPTERS
 from tests.fakes import Canned, FakeServer
-from tests.helpers import APP_SECRET, VERIFY_TOKEN, dead_letters
+from tests.helpers import APP_SECRET, VERIFY_TOKEN, Bot, dead_letters
 from tests.vendors import LINE_SECRET, SLACK_SECRET, STANDARD_SECRET, TWILIO_TOKEN, TWILIO_URL, signed_headers
 
 FORM = "application/x-www-form-urlencoded"
@@ -48,8 +46,8 @@ def api() -> Iterator[Accepting]:
 
 
 @pytest.fixture
-def app(settings: dict[str, str], api: Accepting):
-    return create_app({**settings, "WEBCHAT_RATE_LIMIT": "100000", "USER_RATE_LIMIT": "0", "PLATFORM_MAX_RETRIES": "1",
+def bot(settings: dict[str, str], api: Accepting) -> Bot:
+    return Bot({**settings, "WEBCHAT_RATE_LIMIT": "100000", "USER_RATE_LIMIT": "0", "PLATFORM_MAX_RETRIES": "1",
         "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_URL": api.url,
         "WHATSAPP_ACCESS_TOKEN": "wa-token", "WHATSAPP_APP_SECRET": APP_SECRET, "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
         "WHATSAPP_API_URL": api.url, "MESSENGER_PAGE_ACCESS_TOKEN": "fb-token", "MESSENGER_APP_SECRET": APP_SECRET,
@@ -142,8 +140,8 @@ def bodies(platform: str, genuine: bytes) -> st.SearchStrategy[tuple[bytes, str]
 
 def requests(platform: str, genuine: bytes) -> st.SearchStrategy[dict[str, Any]]:
     """A POST (signed or not) or a GET with random query parameters (Meta's handshake), to the platform's endpoint."""
-    posts = st.builds(lambda body, unsigned: {"method": "POST", "data": body[0],
-                                              "headers": {"Content-Type": body[1]} if unsigned else signed_headers(platform, *body)},
+    posts = st.builds(lambda body, unsigned: {"method": "POST", "data": body[0], "headers": (
+                          {"Content-Type": body[1]} if unsigned else signed_headers(platform, *body))},
                       bodies(platform, genuine), st.sampled_from([False, False, False, True]))
     names = st.sampled_from(["hub.mode", "hub.verify_token", "hub.challenge", "session", "after"]) | texts
     query = st.dictionaries(names, texts, max_size=3).map(lambda params: {**params, "hub.verify_token": VERIFY_TOKEN}
@@ -154,7 +152,7 @@ def requests(platform: str, genuine: bytes) -> st.SearchStrategy[dict[str, Any]]
 
 @pytest.mark.parametrize("platform", sorted(ADAPTERS))
 def test_every_answer_is_one_a_platform_can_act_on_and_no_turn_crashes(app, redis, platform):
-    _, genuine = sample(platform, app.extensions["bot"].config, TWILIO_URL, "hello")
+    _, genuine = app.extensions["bot"].channels[platform].sample(TWILIO_URL, "hello")
     client = app.test_client()
 
     @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,

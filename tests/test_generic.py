@@ -13,17 +13,15 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from app import create_app
-from bot import ledger
 from bot.config import ConfigError
 from bot.errors import Permanent, Rejected, Transient
 from bot.messages import Reply
-from bot.worker import work
-from handlers.allowlist import Allowlist
-from handlers.signatures import standard_key, standard_sign, standard_verify
-from tests.conftest import stop_group
+from bot.ops import ledger
+from handlers.platforms.allowlist import Allowlist
+from handlers.platforms.signatures import standard_key, standard_sign, standard_verify
 from tests.fakes import Canned, FakePlatform, completion
-from tests.helpers import dead_letters, stored
+from tests.helpers import Bot, dead_letters, stored
+from tests.processes import stop_group
 from tests.vendors import STANDARD_SECRET, standard_headers, standard_verified
 
 KEY = standard_key(STANDARD_SECRET)
@@ -62,8 +60,8 @@ def env(settings: dict[str, str], allowlist: str, fallback: str | None) -> dict[
 
 
 @pytest.fixture
-def app(env: dict[str, str]):
-    return create_app(env)
+def bot(env: dict[str, str]):
+    return Bot(env)
 
 
 def message(text: str, receiver: FakePlatform | None = None, **fields: Any) -> dict[str, Any]:
@@ -91,7 +89,7 @@ def send(client, payload: Any, **kwargs: Any):
 
 
 
-# platforms.md 10.2: the Standard Webhooks reference library's own vector.
+# docs/platforms.md 10.2: the Standard Webhooks reference library's own vector.
 
 VECTOR_ID, VECTOR_TS, VECTOR_BODY = "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, b'{"test": 2432232314}'
 VECTOR_SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
@@ -287,11 +285,12 @@ def test_the_host_of_generic_callback_url_is_allowed_without_being_listed(client
 
 def test_the_allowlist_is_checked_again_before_each_send(client, redis, receiver, env):
     assert send(client, message("hi", receiver)).status_code == 200
-    narrowed = create_app(env | {"GENERIC_CALLBACK_ALLOWLIST": "hooks.example.com", "GENERIC_CALLBACK_URL": ""})
-    work(narrowed.extensions["bot"], burst=True)
+    narrowed = Bot(env | {"GENERIC_CALLBACK_ALLOWLIST": "hooks.example.com", "GENERIC_CALLBACK_URL": ""})
+    narrowed.run()
     assert receiver.requests == []
     [dead] = dead_letters(redis)
-    assert dead["reason"] == f"delivery: callback host {receiver.url.removeprefix('http://')} is not in GENERIC_CALLBACK_ALLOWLIST"
+    host = receiver.url.removeprefix("http://")
+    assert dead["reason"] == f"delivery: callback host {host} is not in GENERIC_CALLBACK_ALLOWLIST"
 
 
 ALLOWLIST_CASES = {
@@ -318,7 +317,8 @@ ALLOWLIST_CASES = {
     "short IP spelling": ("https://10.1/x", "10.1 is not in"),
     "trailing dot": ("https://hooks.example.com./x", "is not in"),
 }
-ALLOWLIST = " *.example.com, crm.internal,crm.internal:8443, *.hooks.example.net:8443, 192.168.1.20, [::1], [::1]:8443, fe80::1, *.0.0.1, *.1 "
+ALLOWLIST = (" *.example.com, crm.internal,crm.internal:8443, *.hooks.example.net:8443, 192.168.1.20, [::1], [::1]:8443, "
+             "fe80::1, *.0.0.1, *.1 ")
 
 
 @pytest.mark.parametrize("url, reason", ALLOWLIST_CASES.values(), ids=ALLOWLIST_CASES.keys())
@@ -330,7 +330,7 @@ def test_allowlist_matching(url, reason):
 @pytest.mark.parametrize("entry", ["crm.internal:http", "user@crm.internal", "crm.internal/hooks", "crm.internal:99999"])
 def test_a_malformed_allowlist_entry_names_the_setting(env, entry):
     with pytest.raises(ConfigError, match=f"GENERIC_CALLBACK_ALLOWLIST: '{entry}' is not a host, host:port"):
-        create_app(env | {"GENERIC_CALLBACK_ALLOWLIST": f"hooks.example.com, {entry}"})
+        Bot(env | {"GENERIC_CALLBACK_ALLOWLIST": f"hooks.example.com, {entry}"})
 
 
 @pytest.fixture
@@ -346,13 +346,13 @@ def rebinding_dns(monkeypatch) -> None:
 
 
 def reply_to(url: str) -> Reply:
-    return Reply("webhook", "crm-42", "hi", "hi", key="turn-0", context={"callback_url": url, "user_id": "u-7", "in_reply_to": "msg_1"})
+    context = {"callback_url": url, "user_id": "u-7", "in_reply_to": "msg_1"}
+    return Reply("webhook", "crm-42", "hi", "hi", key="turn-0", context=context)
 
 
 def test_a_wildcard_host_resolving_to_an_internal_address_is_refused_as_it_connects(env, receiver, rebinding_dns):
     port = receiver.server.server_port
-    webhook = create_app(env | {"GENERIC_CALLBACK_ALLOWLIST": f"*.example.com:{port}, crm.example.com:{port}"}).extensions[
-        "bot"].channels["webhook"]
+    webhook = Bot(env | {"GENERIC_CALLBACK_ALLOWLIST": f"*.example.com:{port}, crm.example.com:{port}"}).rt.channels["webhook"]
     with pytest.raises(Permanent, match="callback host rebind.example.com resolved to 127.0.0.1, an internal address"):
         webhook.send(reply_to(f"https://rebind.example.com:{port}/hooks"))
     webhook.send(reply_to(f"http://crm.example.com:{port}/hooks"))  # listed exactly: the operator's choice, internal or not
@@ -407,10 +407,10 @@ def test_another_4xx_is_dead_lettered_with_its_status(client, run_worker, receiv
 
 
 @pytest.mark.parametrize("header, seconds", [("7", 7.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0), ("soon", None)])
-def test_retry_after_is_passed_on_to_the_retry(app, receiver, header, seconds):
+def test_retry_after_is_passed_on_to_the_retry(bot, receiver, header, seconds):
     receiver.then(Canned(status=429, headers={"Retry-After": header}))
     with pytest.raises(Transient) as failed:
-        app.extensions["bot"].channels["webhook"].send(reply_to(receiver.url + CALLBACK_PATH))
+        bot.rt.channels["webhook"].send(reply_to(receiver.url + CALLBACK_PATH))
     assert failed.value.retry_after == seconds
 
 
@@ -430,24 +430,24 @@ def test_a_retry_after_that_is_not_a_number_gets_the_usual_backoff_and_no_turn_c
 @pytest.mark.parametrize("secret", ["whsec_not base64!", "whsec_abcde", "whsec_c2hvcnQ=", "whsec_"])
 def test_a_malformed_secret_names_generic_webhook_secret(env, secret):
     with pytest.raises(ConfigError, match="GENERIC_WEBHOOK_SECRET must be whsec_"):
-        create_app(env | {"GENERIC_WEBHOOK_SECRET": secret})
+        Bot(env | {"GENERIC_WEBHOOK_SECRET": secret})
 
 
 def test_a_secret_without_the_prefix_or_padding_works(env):
-    app = create_app(env | {"GENERIC_WEBHOOK_SECRET": STANDARD_SECRET.removeprefix("whsec_")})
-    assert app.extensions["bot"].channels["webhook"].key == KEY
+    b = Bot(env | {"GENERIC_WEBHOOK_SECRET": STANDARD_SECRET.removeprefix("whsec_")})
+    assert b.rt.channels["webhook"].key == KEY
 
 
 def test_a_malformed_generic_callback_url_names_it(env):
     with pytest.raises(ConfigError, match="GENERIC_CALLBACK_URL: the callback URL must be an absolute http"):
-        create_app(env | {"GENERIC_CALLBACK_URL": "hooks.example.com/reply"})
+        Bot(env | {"GENERIC_CALLBACK_URL": "hooks.example.com/reply"})
 
 
 def test_a_reply_the_receiver_answers_late_is_resent_with_the_same_webhook_id(env, redis, receiver):
-    app = create_app({**env, "PLATFORM_TIMEOUT": "0.5"})
+    b = Bot({**env, "PLATFORM_TIMEOUT": "0.5"})
     receiver.then(Canned(status=204, delay=1.5))
-    send(app.test_client(), message("late", receiver), webhook_id="msg_late")
-    work(app.extensions["bot"], burst=True)
+    send(b.client, message("late", receiver), webhook_id="msg_late")
+    b.run()
     first, second = receiver.requests
     assert first.headers["webhook-id"] == second.headers["webhook-id"]  # the receiver drops the repeat
     assert ledger.lookup(redis, "webhook", "msg_late")["outcome"] == "replied"
@@ -458,7 +458,7 @@ def test_a_part_in_flight_when_its_worker_died_is_resent_with_the_same_webhook_i
     settings.update(env, LEASE_SECONDS="2")  # the workers' environment too
     receiver.gate.clear()
     receiver.hold = lambda call: True
-    send(create_app(settings).test_client(), message("in flight", receiver), webhook_id="msg_inflight")
+    send(Bot(settings).client, message("in flight", receiver), webhook_id="msg_inflight")
     [first] = start_workers()
     receiver.wait_for(lambda: len(receiver.requests) == 1)
     stop_group(first, signal.SIGKILL)  # the reply is at the receiver, unanswered: it may or may not have taken it

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from app import create_app
-from bot import handoff, ledger
+from bot.ops import ledger
+from bot.turn import handoff
 from tests.helpers import Bot, texts
 
 TOKEN = "api-token-for-tests"
@@ -57,7 +57,7 @@ def test_the_api_needs_its_token(settings, redis):
     client = Bot(settings, API_TOKEN=TOKEN).client
     assert client.post(f"/api/conversations/{CONVERSATION}/pause").status_code == 401
     assert client.post(f"/api/conversations/{CONVERSATION}/pause", headers={"Authorization": "Bearer nope"}).status_code == 403
-    off = create_app(settings).test_client()
+    off = Bot(settings).client
     response = off.post(f"/api/conversations/{CONVERSATION}/pause", headers=AUTH)
     assert response.status_code == 404 and "API_TOKEN" in response.get_json()["error"]
     assert handoff.status(redis, CONVERSATION) is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import urllib.request
 
-from handlers.http import PlatformAPI
+from handlers.platforms.http import PlatformAPI
 from tests.fakes import FakeTelegram
 
 

@@ -11,13 +11,12 @@ from typing import Any, Iterator
 import pytest
 from linebot.v3 import webhooks as line_sdk
 
-from app import create_app
-from bot import keys, ledger
-from bot.render import utf16_len
-from bot.worker import work
-from handlers.line import signature
+from bot import keys
+from bot.ops import ledger
+from bot.render.format import utf16_len
+from handlers.platforms.line import signature
 from tests.fakes import Call, Canned, FakePlatform, completion, line_content
-from tests.helpers import dead_letters, stored
+from tests.helpers import Bot, dead_letters, stored
 from tests.samples_media import png
 from tests.vendors import LINE_SECRET, line_signature, post_line
 
@@ -45,9 +44,9 @@ def line() -> Iterator[FakePlatform]:
 
 
 @pytest.fixture
-def app(settings: dict[str, str], line: FakePlatform):
-    return create_app({**settings, "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
-                       "LINE_API_URL": line.url, "PLATFORM_MAX_RETRIES": "1"})
+def bot(settings: dict[str, str], line: FakePlatform):
+    return Bot({**settings, "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
+                "LINE_API_URL": line.url, "PLATFORM_MAX_RETRIES": "1"})
 
 
 def event(text: str = "hello", *, source: line_sdk.Source | None = None, age: float = 0.0, event_id: str | None = None,
@@ -72,7 +71,7 @@ def sent(line: FakePlatform, method: str) -> list[Call]:
     return [call for call in line.requests if call.method == method]
 
 
-def texts(calls: list[Call]) -> list[str]:
+def message_texts(calls: list[Call]) -> list[str]:
     """The text of every message in these calls, in order."""
     return [message["text"] for call in calls for message in call.body["messages"]]
 
@@ -140,7 +139,7 @@ def test_a_long_reply_uses_the_token_once_then_pushes_each_part_with_its_own_key
     post_line(client, webhook(event("write a lot")))
     run_worker()
     replies, pushes = sent(line, "reply"), sent(line, "push")
-    parts = texts(replies) + texts(pushes)
+    parts = message_texts(replies) + message_texts(pushes)
     assert len(replies) == 1 and len(pushes) == 2
     assert all(utf16_len(part) <= 5000 for part in parts)
     assert " ".join(parts).split() == words
@@ -153,7 +152,7 @@ def test_a_refused_reply_token_falls_back_to_one_push(client, run_worker, redis,
     post_line(client, webhook(event("hi")))
     run_worker()
     assert len(sent(line, "reply")) == 1
-    assert texts(sent(line, "push")) == ["LLM: hi"]
+    assert message_texts(sent(line, "push")) == ["LLM: hi"]
     assert dead_letters(redis) == []
 
 
@@ -172,7 +171,7 @@ def test_a_redelivered_event_is_answered_once(client, run_worker, line):
     assert post_line(client, webhook(first)).status_code == 200
     assert post_line(client, webhook(again)).status_code == 200
     run_worker()
-    assert texts(sent(line, "reply") + sent(line, "push")) == ["LLM: only once"]
+    assert message_texts(sent(line, "reply") + sent(line, "push")) == ["LLM: only once"]
 
 
 @pytest.mark.parametrize("source, chat", [
@@ -207,7 +206,7 @@ def test_an_image_is_fetched_from_the_content_endpoint_once_ready(client, run_wo
     assert [call.path for call in fetched] == ["/v2/bot/message/img-1/content"] * 2
     assert all(call.headers["Authorization"] == f"Bearer {TOKEN}" for call in fetched)
     assert llm.images[0]["image_url"]["url"].startswith("data:image/png;base64,")
-    assert texts(sent(line, "reply"))[0].startswith("LLM: [image")
+    assert message_texts(sent(line, "reply"))[0].startswith("LLM: [image")
 
 
 def test_content_held_elsewhere_gets_the_non_text_notice(client, run_worker, line):
@@ -215,7 +214,7 @@ def test_content_held_elsewhere_gets_the_non_text_notice(client, run_worker, lin
                                         preview_image_url="https://example.com/a-small.jpg")
     post_line(client, webhook(event(message=line_sdk.ImageMessageContent(id="x", content_provider=provider, quote_token="q"))))
     run_worker()
-    assert texts(sent(line, "reply")) == ["Sorry, I can only read text messages."]
+    assert message_texts(sent(line, "reply")) == ["Sorry, I can only read text messages."]
     assert [call for call in line.requests if call.method == "content"] == []
 
 
@@ -249,7 +248,7 @@ def test_a_server_error_is_retried_with_the_same_retry_key(client, run_worker, r
     post_line(client, webhook(event("again?", age=STALE)))
     run_worker()
     pushes = sent(line, "push")
-    assert texts(pushes) == ["LLM: again?", "LLM: again?"]  # the failed try, then the one LINE accepted
+    assert message_texts(pushes) == ["LLM: again?", "LLM: again?"]  # the failed try, then the one LINE accepted
     assert pushes[0].headers["X-Line-Retry-Key"] == pushes[1].headers["X-Line-Retry-Key"]
     assert dead_letters(redis) == []
 
@@ -283,31 +282,31 @@ def test_a_refused_access_token_is_dead_lettered_naming_the_variable(client, run
 
 
 def test_line_needs_both_its_secret_and_its_token(settings):
-    only_secret = create_app({**settings, "LINE_CHANNEL_SECRET": LINE_SECRET}).test_client()
+    only_secret = Bot({**settings, "LINE_CHANNEL_SECRET": LINE_SECRET}).client
     response = post_line(only_secret, webhook(event("hi")))
     assert response.status_code == 404
     assert "LINE_CHANNEL_ACCESS_TOKEN" in response.get_json()["error"]
 
 
 def test_a_push_answered_late_is_resent_with_its_retry_key_which_line_dedupes(settings, redis, line):
-    app = create_app({**settings, "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN, "LINE_API_URL": line.url,
+    b = Bot({**settings, "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN, "LINE_API_URL": line.url,
                       "PLATFORM_TIMEOUT": "0.5"})
     line.then(Canned(body={"sentMessages": [{"id": "1", "quoteToken": "q"}]}, delay=1.5),
               line_error(409, "The retry key is already accepted", {"X-Line-Accepted-Request-Id": "abc-123"}))
     payload = event("late push", age=STALE)
-    post_line(app.test_client(), webhook(payload))
-    work(app.extensions["bot"], burst=True)
+    post_line(b.client, webhook(payload))
+    b.run()
     first, second = sent(line, "push")
     assert first.headers["X-Line-Retry-Key"] == second.headers["X-Line-Retry-Key"]
     assert ledger.lookup(redis, "line", payload["webhookEventId"])["outcome"] == "replied"
 
 
 def test_a_reply_token_answered_late_is_not_resent_nor_pushed(settings, redis, line):
-    app = create_app({**settings, "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN, "LINE_API_URL": line.url,
+    b = Bot({**settings, "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN, "LINE_API_URL": line.url,
                       "PLATFORM_TIMEOUT": "0.5"})
     line.then(Canned(body={"sentMessages": [{"id": "1", "quoteToken": "q"}]}, delay=1.5))
     payload = event("late reply")
-    post_line(app.test_client(), webhook(payload))
-    work(app.extensions["bot"], burst=True)
+    post_line(b.client, webhook(payload))
+    b.run()
     assert len(sent(line, "reply")) == 1 and sent(line, "push") == []  # a spent token has no retry key to dedupe a push
     assert ledger.lookup(redis, "line", payload["webhookEventId"])["outcome"] == "unconfirmed"

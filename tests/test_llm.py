@@ -6,12 +6,12 @@ import logging
 
 import pytest
 
-from bot import ledger
 from bot.config import ConfigError
+from bot.ops import ledger
+from bot.ops.ledger import Outcome
 from bot.parameters import first_cap
-from tests.conftest import ROOT
 from tests.fakes import Canned, completion, openai_refusal, vllm_extra_forbidden
-from tests.helpers import Bot, dead_letters, post_update, texts, update
+from tests.helpers import ROOT, Bot, dead_letters, post_update, texts, update
 
 CAPS = ("max_tokens", "max_completion_tokens")
 
@@ -30,7 +30,7 @@ def chat(settings: dict[str, str], *words: str, **overrides: str) -> None:
 def answered(redis, telegram, *expected: str) -> bool:
     """Every message replied to, alone: no notice, no dead letter."""
     outcomes = [ledger.lookup(redis, "telegram", str(number))["outcome"] for number in range(1, len(expected) + 1)]
-    return texts(telegram) == list(expected) and outcomes == [ledger.REPLIED] * len(expected) and not dead_letters(redis)
+    return texts(telegram) == list(expected) and outcomes == [Outcome.REPLIED] * len(expected) and not dead_letters(redis)
 
 
 def sent(llm, *names: str) -> list[tuple]:
@@ -158,7 +158,7 @@ def test_the_release_check_says_when_the_server_does_not_offer_the_model(setting
 
 
 def test_the_release_check_warns_when_it_cannot_list_the_models(settings):
-    from bot.local import free_port
+    from bot.worker.local import free_port
 
     result = check(settings, OPENAI_BASE_URL=f"http://127.0.0.1:{free_port()}/v1")  # nothing listens there
     assert result.exit_code == 0, result.output

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from bot.logs import JsonFormatter, TextFormatter
+from bot.ops.logs import JsonFormatter, TextFormatter
 
 FORGED = "/webhooks/x\r\n2026-01-01 00:00:00,000 ERROR bot.turns: forged\x1b[2J\x85\u2028end"
 

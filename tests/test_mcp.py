@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from bot import ledger
-from bot.local import free_port
+from bot.ops import ledger
 from bot.tools.loop import UNKNOWN_RESULT
 from bot.tools.mcp import exposed
+from bot.worker.local import free_port
 from tests.conftest import ROOT, stop_group
 from tests.fakes import tool_calls
 from tests.helpers import Bot, post_update, texts, update

@@ -10,7 +10,7 @@ import signal
 import pytest
 import telegram as ptb
 
-from bot import ledger
+from bot.ops import ledger
 from tests.conftest import stop_group
 from tests.fakes import Canned, openai_error
 from tests.helpers import Bot, dead_letters, post_update, texts
@@ -90,7 +90,8 @@ def test_with_vision_off_a_photo_is_not_fetched(settings, llm, telegram):
 
 def test_a_pdf_reaches_the_model_as_its_text_with_its_name(bot, redis, llm, telegram):
     telegram.files["d1"] = pdf("Invoice 42 total 9.50")
-    post_update(bot.client, media_update(9105, document=ptb.Document("d1", "ud1", file_name="invoice.pdf", mime_type="application/pdf")))
+    invoice = ptb.Document("d1", "ud1", file_name="invoice.pdf", mime_type="application/pdf")
+    post_update(bot.client, media_update(9105, document=invoice))
     bot.run()
     assert texts(telegram) == ["LLM: [document invoice.pdf]\nInvoice 42 total 9.50"]
     assert history(redis)[0]["content"] == "[document invoice.pdf]"

@@ -7,11 +7,9 @@ from typing import Any
 
 import pytest
 
-from app import create_app
-from bot import ledger
-from bot.worker import work
+from bot.ops import ledger
 from tests.fakes import Canned, FakePlatform
-from tests.helpers import APP_SECRET, VERIFY_TOKEN, dead_letters, post_signed
+from tests.helpers import APP_SECRET, VERIFY_TOKEN, Bot, dead_letters, post_signed
 from tests.samples_media import png, wav
 from tests.test_messenger import ADA, NOW, PAGE, PAGE_TOKEN, notification, sends
 
@@ -43,8 +41,8 @@ def env(settings, messenger, cdn) -> dict[str, str]:
 
 
 @pytest.fixture
-def app(env):
-    return create_app(env)
+def bot(env):
+    return Bot(env)
 
 
 def attachment(kind: str, url: str, mid: str = "m_At1", **payload: Any) -> dict[str, Any]:
@@ -76,7 +74,8 @@ def test_a_voice_clip_is_transcribed(client, run_worker, llm, messenger, cdn):
 
 def test_stickers_and_video_are_not_fetched(client, run_worker, messenger, cdn):
     payload = attachment("image", f"{cdn.url}/cat.jpg", sticker_id=369239263222822)
-    payload["entry"][0]["messaging"][0]["message"]["attachments"].append({"type": "video", "payload": {"url": f"{cdn.url}/cat.jpg"}})
+    video = {"type": "video", "payload": {"url": f"{cdn.url}/cat.jpg"}}
+    payload["entry"][0]["messaging"][0]["message"]["attachments"].append(video)
     post_signed(client, "messenger", payload)
     run_worker()
     assert cdn.requests == [] and replies(messenger) == ["Sorry, I can only read text messages."]
@@ -85,13 +84,13 @@ def test_stickers_and_video_are_not_fetched(client, run_worker, messenger, cdn):
 @pytest.mark.parametrize("hosts", [None, "127.0.0.2"])
 def test_a_link_to_a_host_not_in_the_media_hosts_is_never_fetched(env, llm, messenger, cdn, hosts):
     """A payload pointing the worker at another host (by default, any but Meta's CDNs) fetches nothing."""
-    app = create_app({key: value for key, value in env.items() if key != "MESSENGER_MEDIA_HOSTS"}
-                     | ({"MESSENGER_MEDIA_HOSTS": hosts} if hosts else {}))
-    post_signed(app.test_client(), "messenger", attachment("image", f"{cdn.url}/cat.jpg"))
-    work(app.extensions["bot"], burst=True)
+    bot = Bot({key: value for key, value in env.items() if key != "MESSENGER_MEDIA_HOSTS"}
+              | ({"MESSENGER_MEDIA_HOSTS": hosts} if hosts else {}))
+    post_signed(bot.client, "messenger", attachment("image", f"{cdn.url}/cat.jpg"))
+    bot.run()
     assert cdn.requests == [] and llm.completions == []
     assert replies(messenger) == [FAILURE]
-    assert "not in MESSENGER_MEDIA_HOSTS" in dead_letters(app.extensions["bot"].redis)[0]["reason"]
+    assert "not in MESSENGER_MEDIA_HOSTS" in dead_letters(bot.rt.redis)[0]["reason"]
 
 
 def test_a_redirect_off_the_media_hosts_is_not_followed(client, run_worker, redis, messenger, cdn):
@@ -106,18 +105,18 @@ def test_a_redirect_off_the_media_hosts_is_not_followed(client, run_worker, redi
 def test_a_body_of_undeclared_size_stops_one_byte_past_the_limit(env, redis, llm, messenger, cdn):
     """The CDN sends no Content-Length and one byte over MEDIA_MAX_BYTES, then holds the connection open: a download
     that read (or waited) past the limit would time out instead of giving the notice."""
-    app = create_app({**env, "MEDIA_MAX_BYTES": "1000", "PLATFORM_TIMEOUT": "3"})
+    bot = Bot(env, MEDIA_MAX_BYTES="1000", PLATFORM_TIMEOUT="3")
     cdn.defaults["endless.jpg"] = Canned(raw=png(padding=2000)[:1001], content_type="image/jpeg", open_ended=True)
-    post_signed(app.test_client(), "messenger", attachment("image", f"{cdn.url}/endless.jpg"))
-    work(app.extensions["bot"], burst=True)
+    post_signed(bot.client, "messenger", attachment("image", f"{cdn.url}/endless.jpg"))
+    bot.run()
     assert replies(messenger) == [LIMIT] and llm.completions == []
     assert ledger.lookup(redis, "messenger", "m_At1")["outcome"] == "notice" and dead_letters(redis) == []
 
 
 def test_a_body_that_stalls_before_its_end_is_tried_again_then_dead_lettered(env, redis, messenger, cdn):
-    app = create_app({**env, "PLATFORM_TIMEOUT": "1"})
+    bot = Bot(env, PLATFORM_TIMEOUT="1")
     cdn.defaults["stalled.jpg"] = Canned(raw=png()[:20], content_type="image/jpeg", open_ended=True)
-    post_signed(app.test_client(), "messenger", attachment("image", f"{cdn.url}/stalled.jpg"))
-    work(app.extensions["bot"], burst=True)
+    post_signed(bot.client, "messenger", attachment("image", f"{cdn.url}/stalled.jpg"))
+    bot.run()
     assert len(cdn.requests) == 2 and replies(messenger) == [FAILURE]  # PLATFORM_MAX_RETRIES=1
     assert "cut off" in dead_letters(redis)[0]["reason"]

@@ -10,10 +10,9 @@ from typing import Iterator
 
 import pytest
 
-from app import create_app
-from bot import ledger
+from bot.ops import ledger
 from tests.fakes import Canned, FakePlatform
-from tests.helpers import dead_letters
+from tests.helpers import Bot, dead_letters
 from tests.samples_media import amr, png
 from tests.test_twilio import ACCOUNT_SID, inbound, whatsapp
 from tests.vendors import TWILIO_TOKEN, post_twilio
@@ -39,7 +38,8 @@ def twilio(store) -> Iterator[FakePlatform]:
         if call.headers.get("Authorization") != BASIC:
             return Canned(status=401, body={"code": 20003, "message": "Authenticate"})
         return Canned(status=307, headers={"Location": f"{store.url}/media/{call.method}"})
-    server = FakePlatform({"Messages.json": Canned(status=201, body={"sid": "SM" + "f" * 32}), "ME1": media, "ME2": media}).start()
+    sent = Canned(status=201, body={"sid": "SM" + "f" * 32})
+    server = FakePlatform({"Messages.json": sent, "ME1": media, "ME2": media}).start()
     yield server
     server.stop()
 
@@ -51,8 +51,8 @@ def env(settings, twilio) -> dict[str, str]:
 
 
 @pytest.fixture
-def app(env):
-    return create_app(env)
+def bot(env):
+    return Bot(env)
 
 
 def media_url(twilio: FakePlatform, media_sid: str) -> str:
@@ -90,10 +90,9 @@ def test_an_amr_voice_note_is_converted_to_wav_and_transcribed(client, run_worke
 
 
 def test_an_amr_voice_note_longer_than_the_limit_gets_the_notice(env, llm, twilio, store):
-    bot = create_app({**env, "AUDIO_MAX_SECONDS": "1"})
-    post_twilio(bot.test_client(), whatsapp("", NumMedia="1", MediaUrl0=media_url(twilio, "ME2"), MediaContentType0="audio/amr"))
-    from bot.worker import work
-    work(bot.extensions["bot"], burst=True)
+    bot = Bot(env, AUDIO_MAX_SECONDS="1")
+    post_twilio(bot.client, whatsapp("", NumMedia="1", MediaUrl0=media_url(twilio, "ME2"), MediaContentType0="audio/amr"))
+    bot.run()
     assert bodies(twilio) == [LIMIT] and llm.transcriptions == []
 
 

@@ -9,22 +9,22 @@ from typing import Any
 
 import pytest
 
-from app import create_app
-from bot.render import utf16_len
+from bot.render.format import utf16_len
 from tests.fakes import Call, Canned, FakePlatform, completion
-from tests.helpers import APP_SECRET, VERIFY_TOKEN, dead_letters, graph_error, post_signed, signed, stored
+from tests.helpers import APP_SECRET, VERIFY_TOKEN, Bot, dead_letters, graph_error, post_signed, signed, stored
 
 PAGE_TOKEN = "EAAJB-test-page-token"
 PAGE = "104512345678901"
 ADA, BOB, CY = "6789012345678901", "6789012345678902", "6789012345678903"  # page-scoped user ids
-SENT = {"recipient_id": ADA, "message_id": "m_AG5Hz2Uq7tuwNEhXfYYKj8mJEM_QPpz5jdCK48PnKAjSdjfipqxqMvK8ma6AC8fplwlqLP_5cgXIbu7I3rBN0P"}
+SENT = {"recipient_id": ADA,
+        "message_id": "m_AG5Hz2Uq7tuwNEhXfYYKj8mJEM_QPpz5jdCK48PnKAjSdjfipqxqMvK8ma6AC8fplwlqLP_5cgXIbu7I3rBN0P"}
 
 _mids = itertools.count(1)
 NOW = int(time.time())  # when the events were sent: the bot drops those older than the platform's dedupe horizon
 
 
 def event(text: str | None, psid: str = ADA, mid: str | None = None) -> dict[str, Any]:
-    """A user's message to the Page as in platforms.md 4.3; a None text is an attachment the bot does not fetch (a video)."""
+    """A user's message to the Page as in docs/platforms.md 4.3; a None text is an attachment the bot does not fetch (a video)."""
     message: dict[str, Any] = {"mid": mid or f"m_AbC{next(_mids)}"}
     if text is None:
         message["attachments"] = [{"type": "video", "payload": {"url": "https://video.xx.fbcdn.net/v/t42.3356-2/clip.mp4"}}]
@@ -55,16 +55,16 @@ def messenger():
 
 
 @pytest.fixture
-def app(settings, messenger):
-    return create_app({**settings, "MESSENGER_PAGE_ACCESS_TOKEN": PAGE_TOKEN, "MESSENGER_APP_SECRET": APP_SECRET,
-                       "MESSENGER_VERIFY_TOKEN": VERIFY_TOKEN, "MESSENGER_API_URL": f"{messenger.url}/v21.0",
-                       "PLATFORM_MAX_RETRIES": "1"})
+def bot(settings, messenger):
+    return Bot({**settings, "MESSENGER_PAGE_ACCESS_TOKEN": PAGE_TOKEN, "MESSENGER_APP_SECRET": APP_SECRET,
+                "MESSENGER_VERIFY_TOKEN": VERIFY_TOKEN, "MESSENGER_API_URL": f"{messenger.url}/v21.0",
+                "PLATFORM_MAX_RETRIES": "1"})
 
 
 def test_the_meta_test_vector_is_accepted(client, redis):
     body = b'{"object":"page","entry":[]}'
     headers = {"X-Hub-Signature-256": "sha256=5da47c9c7409e70d7a1851f0cfd9bc27786bd99587a9bf1dd5b51e23a2de03cf",
-               "Content-Type": "application/json"}  # platforms.md 10.6
+               "Content-Type": "application/json"}  # docs/platforms.md 10.6
     assert client.post("/webhooks/messenger", data=body, headers=headers).status_code == 200
     assert stored(redis) == []
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import redis as redis_lib
 from prometheus_client.parser import text_string_to_metric_families
 
-from app import create_app
-from bot.metrics import Metrics
-from tests.conftest import TELEGRAM_SECRET, free_port
+from bot.ops.metrics import Metrics
+from bot.worker.local import free_port
 from tests.fakes import Canned, completion, openai_error, telegram_error
-from tests.helpers import Bot, post_update, update
+from tests.helpers import TELEGRAM_SECRET, Bot, post_update, update
 
 
 def scrape(client, **headers: str) -> dict[tuple[str, tuple], float]:
@@ -105,7 +104,7 @@ def test_gauges_show_the_queue_as_it_is_now(client, redis):
 
 
 def test_worker_processes_and_web_processes_add_into_the_same_figures(settings, client, start_workers, telegram):
-    other_web = create_app(settings).test_client()  # a second gunicorn worker, in effect
+    other_web = Bot(settings).client  # a second gunicorn worker, in effect
     post_update(client, update("from web one", chat_id=1))
     post_update(other_web, update("from web two", chat_id=2))
     start_workers(2)
@@ -124,7 +123,7 @@ def test_counts_made_while_redis_is_down_are_added_once_it_is_back(redis_url, re
 
 def test_metrics_token_guards_the_endpoint(settings):
     settings["METRICS_TOKEN"] = "scrape-secret"
-    client = create_app(settings).test_client()
+    client = Bot(settings).client
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 403
     assert "chatbot_queue_depth" in str(scrape(client, Authorization="Bearer scrape-secret"))

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import logging
 
-from app import create_app
-from bot.logs import JsonFormatter
-from tests.conftest import free_port
+from bot.ops.logs import JsonFormatter
+from bot.worker.local import free_port
 from tests.fakes import telegram_error
-from tests.helpers import post_update, update
+from tests.helpers import Bot, post_update, update
 
 
 def test_healthz_is_always_ok(client):
@@ -33,13 +32,13 @@ def test_readyz_reports_a_stuck_queue(client, redis):
 
 
 def test_readyz_without_redis_is_503(settings):
-    down = create_app({**settings, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}).test_client()
+    down = Bot({**settings, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}).client
     response = down.get("/readyz")
     assert response.status_code == 503 and "check REDIS_URL" in response.get_json()["problems"][0]
 
 
 def test_log_lines_are_json_with_the_events_fields():
-    record = logging.LogRecord("bot.turns", logging.INFO, "", 0, "turn done", (), None)
+    record = logging.LogRecord("bot.turn.job", logging.INFO, "", 0, "turn done", (), None)
     record.conversation, record.latency_ms = "telegram:1", 42
     line = json.loads(JsonFormatter().format(record))
     assert (line["message"], line["conversation"], line["latency_ms"], line["level"]) == ("turn done", "telegram:1", 42, "INFO")
@@ -49,10 +48,10 @@ def test_no_log_line_carries_a_secret_or_the_messages_text(settings, telegram, s
     secrets = {"TELEGRAM_BOT_TOKEN": "999:SECRET-BOT-TOKEN", "TELEGRAM_WEBHOOK_SECRET": "SECRET-WEBHOOK",
                "OPENAI_API_KEY": "sk-SECRET-OPENAI", "API_TOKEN": "SECRET-API", "LOG_LEVEL": "DEBUG"}
     settings.update(secrets)
-    app = create_app(settings)
+    b = Bot(settings)
     telegram.then(telegram_error(401, "Unauthorized"))  # failures are where secrets leak into logs
-    post_update(app.test_client(), update("my PRIVATE words"), secret="SECRET-WEBHOOK")
-    post_update(app.test_client(), update("wrong secret"), secret="SECRET-WRONG")
+    post_update(b.client, update("my PRIVATE words"), secret="SECRET-WEBHOOK")
+    post_update(b.client, update("wrong secret"), secret="SECRET-WRONG")
     start_workers()
 
     def worker_logs() -> str:

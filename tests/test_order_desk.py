@@ -65,4 +65,5 @@ def test_the_example_checks_clean_once_configured_and_warns_until_it_is(settings
     unset = {name: value for name, value in settings.items() if name != "TOOL_ORDER_SERVICE_URL"}
     result = create_app(unset).test_cli_runner().invoke(args=["prompts", "check"])
     assert result.exit_code == 0
-    assert "warning: examples/tools/lookup_order.yaml: TOOL_ORDER_SERVICE_URL not set: the tool fails until it is" in result.output
+    warning = "warning: examples/tools/lookup_order.yaml: TOOL_ORDER_SERVICE_URL not set: the tool fails until it is"
+    assert warning in result.output

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from tests.helpers import post_update, update
-
-
-def texts(telegram) -> list[str]:
-    return [message["text"] for message in telegram.sent]
+from tests.helpers import post_update, texts, update
 
 
 def test_messages_waiting_together_are_answered_in_one_turn(client, run_worker, telegram):

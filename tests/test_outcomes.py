@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from app import create_app
-from bot import commands, ledger
+from bot.ops import ledger
+from bot.turn import commands
 from tests.fakes import openai_error, telegram_error
 from tests.helpers import Bot, dead_letters, post_update, texts, update
 
@@ -43,7 +43,7 @@ def test_the_burst_window_waits_for_the_user_to_finish(settings, telegram):
 def test_restart_mode_folds_messages_sent_during_the_llm_call_into_its_reply_but_not_a_command(settings, llm, telegram,
                                                                                              start_workers, second, expected):
     settings.update(BURST_MODE="restart")  # the workers' environment too
-    client = create_app(settings).test_client()
+    client = Bot(settings).client
     llm.gate.clear()
     post_update(client, update("R first", update_id=21))
     start_workers()
@@ -86,7 +86,8 @@ def test_over_the_rate_limit_the_user_gets_one_notice_per_window(settings, redis
     for n in (51, 52, 53, 54):
         post_update(b.client, update(f"msg {n}", update_id=n))
         b.run()
-    assert texts(telegram) == ["LLM: msg 51", "LLM: msg 52", "You're sending messages faster than I can answer. Please wait a minute."]
+    notice = "You're sending messages faster than I can answer. Please wait a minute."
+    assert texts(telegram) == ["LLM: msg 51", "LLM: msg 52", notice]
     assert [outcome(redis, n) for n in (51, 52, 53, 54)] == ["replied", "replied", "notice", "rejected"]
 
 

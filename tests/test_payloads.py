@@ -1,7 +1,7 @@
 """Real payload kinds replayed on every platform: each is answered 200 and ends in a reply, the non-text
 notice, or nothing at all (nothing stored, no ledger entry).
 
-The shapes are the platforms' published samples (platforms.md, the Events API, Graph and Twilio references);
+The shapes are the platforms' published samples (docs/platforms.md, the Events API, Graph and Twilio references);
 LINE's are written by line-bot-sdk's own models.
 """
 
@@ -16,11 +16,10 @@ import pytest
 from linebot.v3 import WebhookParser
 from linebot.v3 import webhooks as line_sdk
 
-from app import create_app
-from bot import ledger
 from bot.media import parts
+from bot.ops import ledger
 from tests.fakes import Canned, FakePlatform, graph_media, line_content
-from tests.helpers import APP_SECRET, VERIFY_TOKEN, post_signed, stored
+from tests.helpers import APP_SECRET, VERIFY_TOKEN, Bot, post_signed, stored
 from tests.samples_media import pdf, png
 from tests.vendors import (
     LINE_SECRET,
@@ -60,8 +59,8 @@ def api():
 
 
 @pytest.fixture
-def app(settings: dict[str, str], api: FakePlatform):
-    return create_app({
+def bot(settings: dict[str, str], api: FakePlatform):
+    return Bot({
         **settings, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_URL": f"{api.url}/slack",
         "WHATSAPP_ACCESS_TOKEN": "EAAJB-wa", "WHATSAPP_APP_SECRET": APP_SECRET, "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
         "WHATSAPP_API_URL": f"{api.url}/whatsapp", "MESSENGER_PAGE_ACCESS_TOKEN": "EAAJB-page",
@@ -103,7 +102,7 @@ def sent(api: FakePlatform) -> list[str]:
     return [text for call in api.requests if call.verb != "GET" for text in SENT[call.path.split("/")[1]](call.body)]
 
 
-# Slack: Events API envelopes (platforms.md 2.3) around each event.
+# Slack: Events API envelopes (docs/platforms.md 2.3) around each event.
 
 SLACK_USER, SLACK_BOT, TS = "U123ABC456", "U0BOTUSER", "1767225600.000200"
 NOW = int(time.time())  # when the events were sent: the bot drops those older than the platform's dedupe horizon
@@ -157,7 +156,7 @@ SLACK = [
 ]
 
 
-# WhatsApp: Graph notifications (platforms.md 3.3) carrying one message, status or error.
+# WhatsApp: Graph notifications (docs/platforms.md 3.3) carrying one message, status or error.
 
 WA_USER = {"from": "16505551234", "from_user_id": "US.13491208655302741918"}
 WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="
@@ -206,10 +205,12 @@ WHATSAPP = [
     Case("whatsapp", "image with a caption", wa("image", image={**MEDIA, "caption": "what is this?"}), "reply",
          f"what is this? {IMAGE_PART}"),
     Case("whatsapp", "sticker", wa("sticker", sticker={**MEDIA, "mime_type": "image/webp", "animated": False}), "notice"),
-    Case("whatsapp", "voice note", wa("audio", audio={**MEDIA, "id": "voice-1", "mime_type": "audio/ogg; codecs=opus", "voice": True}),
+    Case("whatsapp", "voice note",
+         wa("audio", audio={**MEDIA, "id": "voice-1", "mime_type": "audio/ogg; codecs=opus", "voice": True}),
          "reply", "where is my parcel"),
     Case("whatsapp", "video", wa("video", video={**MEDIA, "mime_type": "video/mp4"}), "notice"),
-    Case("whatsapp", "document", wa("document", document={**MEDIA, "id": "doc-1", "mime_type": "application/pdf", "filename": "menu.pdf"}),
+    Case("whatsapp", "document",
+         wa("document", document={**MEDIA, "id": "doc-1", "mime_type": "application/pdf", "filename": "menu.pdf"}),
          "reply", "[document menu.pdf]\nSoup of the day"),
     Case("whatsapp", "location", wa("location", location={"latitude": 37.48, "longitude": -122.15, "name": "Main St"}), "notice"),
     Case("whatsapp", "contact card", wa("contacts", contacts=[{"name": {"formatted_name": "Ada L"}, "phones": [
@@ -228,7 +229,7 @@ WHATSAPP = [
 ]
 
 
-# Messenger: Page notifications (platforms.md 4.3) with one messaging event.
+# Messenger: Page notifications (docs/platforms.md 4.3) with one messaging event.
 
 PAGE, PSID = "104512345678901", "6789012345678901"
 PICTURE = {"url": f"{API}/v/t1.15752-9/cat.jpg?oh=00_AfB&oe=6790"}
@@ -275,7 +276,7 @@ MESSENGER = [
 ]
 
 
-# Twilio: form webhooks (platforms.md 5.3).
+# Twilio: form webhooks (docs/platforms.md 5.3).
 
 SMS = {"MessageSid": "SM1f0e8ae6ade43cb3c0ce4525424e404f", "AccountSid": "AC0123", "From": "+14155551234",
        "To": "+15557654321", "NumMedia": "0", "NumSegments": "1", "SmsStatus": "received", "ApiVersion": "2010-04-01"}
@@ -367,7 +368,7 @@ LINE = [
 ]
 
 
-# Generic signed webhooks (platforms.md 9).
+# Generic signed webhooks (docs/platforms.md 9).
 
 GENERIC = [
     Case("webhook", "text", {"conversation_id": "crm-42", "user_id": "u-7", "text": "hello bot"}, "reply", "hello bot"),

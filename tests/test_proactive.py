@@ -6,7 +6,8 @@ import json
 import time
 from datetime import datetime, timedelta, timezone
 
-from bot import ledger, proactive
+from bot.ops import ledger
+from bot.outbound import proactive
 from tests.fakes import telegram_error
 from tests.helpers import Bot, dead_letters, post_update, texts, update
 
@@ -54,7 +55,7 @@ def test_a_scheduled_message_waits_for_its_time(settings, redis, telegram, start
     at = datetime.now(timezone.utc) + timedelta(seconds=2)
     body = {"conversation": CONVERSATION, "text": "Reminder: your appointment is tomorrow.", "at": at.isoformat()}
     assert b.client.post("/api/messages", json=body, headers=AUTH).get_json()["at"] == at.isoformat()
-    assert ScheduledJobRegistry(queue=b.app.extensions["bot"].turns.queue).count == 1  # waiting for its time,
+    assert ScheduledJobRegistry(queue=b.rt.turns.queue).count == 1  # waiting for its time,
     assert redis.llen("rq:queue:turns") == 0  # not queued now
     start_workers()  # RQ's scheduler runs in the worker
     telegram.wait_for(lambda: len(telegram.sent) == 2, timeout=30)
@@ -106,6 +107,16 @@ def test_a_message_scheduled_before_the_upgrade_still_goes_out(settings, telegra
     b = Bot(settings, API_TOKEN=TOKEN)
     known(b)
     item = proactive.outgoing("Scheduled by the previous release.")  # its jobs carried the message itself
-    b.app.extensions["bot"].turns.queue.enqueue("bot.proactive.send_later", CONVERSATION, json.dumps(item))
+    b.rt.turns.queue.enqueue("bot.proactive.send_later", CONVERSATION, json.dumps(item))
     b.run()
     assert texts(telegram)[-1] == "Scheduled by the previous release."
+
+
+def test_a_message_scheduled_under_the_previous_module_path_still_goes_out(settings, redis, telegram):
+    b = Bot(settings, API_TOKEN=TOKEN)
+    known(b)
+    item = proactive.outgoing("Scheduled before the modules moved.")
+    redis.set(f"bot:scheduled:{item['id']}", json.dumps({**item, "conversation": CONVERSATION}))
+    b.rt.turns.queue.enqueue("bot.proactive.send_scheduled", CONVERSATION, item["id"])  # its time came
+    b.run()
+    assert texts(telegram)[-1] == "Scheduled before the modules moved."

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app import create_app
-from bot import ledger
+from bot.ops import ledger
 from bot.prompts import PromptError, render, sample_variables, variables
-from tests.conftest import ROOT
-from tests.helpers import Bot, post_update, update
+from tests.helpers import ROOT, Bot, post_update, update
 
 PROMPTS = ROOT / "prompts"
 
@@ -132,8 +130,8 @@ def test_bad_prompts_are_refused_with_a_reason(source, problem):
 def test_prompts_check_validates_every_file_and_fails_the_release(settings, prompts):
     (prompts / "examples").mkdir()
     (prompts / "examples" / "broken.md").write_text("---\nmodle: x\n---\nhi")
-    app = create_app({**settings, "PROMPTS_DIR": str(prompts)})
-    result = app.test_cli_runner().invoke(args=["prompts", "check"])
+    b = Bot({**settings, "PROMPTS_DIR": str(prompts)})
+    result = b.app.test_cli_runner().invoke(args=["prompts", "check"])
     assert result.exit_code == 1
     assert "examples/broken.md: unknown front-matter key 'modle'" in result.output
 
@@ -144,7 +142,7 @@ def test_the_shipped_prompts_are_valid(app):
 
 
 def test_prompt_selects_the_default_file(settings, llm):
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     Bot(settings, PROMPTS_DIR=str(ROOT / "prompts"), PROMPT="examples/faq.md").say("opening hours?")
     assert "frequently asked questions" in system_prompts(llm)[0]
@@ -152,8 +150,8 @@ def test_prompt_selects_the_default_file(settings, llm):
 
 
 def test_release_check_reports_a_missing_prompt(settings, tmp_path):
-    bot = create_app({**settings, "PROMPTS_DIR": str(tmp_path)})
-    result = bot.test_cli_runner().invoke(args=["check"])
+    b = Bot({**settings, "PROMPTS_DIR": str(tmp_path)})
+    result = b.app.test_cli_runner().invoke(args=["check"])
     assert result.exit_code == 1
     assert f"missing {tmp_path}/system.md: add it or set PROMPT" in result.output
 

@@ -8,12 +8,10 @@ import time
 import pytest
 from rq.registry import FailedJobRegistry
 
-from app import create_app
-from bot import ledger
-from bot.worker import work
-from tests.conftest import RedisServer, stop_group
+from bot.ops import ledger
 from tests.fakes import Canned, completion
 from tests.helpers import Bot, post_update, update
+from tests.processes import RedisServer, stop_group
 
 LEASE = "bot:lease:telegram:123456789"
 
@@ -28,7 +26,8 @@ def sent_texts(telegram) -> list[str]:
     return [call.body["text"] for call in telegram.delivered if call.method == "sendMessage"]
 
 
-def test_a_worker_killed_during_the_llm_call_is_replaced_and_the_message_answered_once(client, redis, llm, telegram, start_workers):
+def test_a_worker_killed_during_the_llm_call_is_replaced_and_the_message_answered_once(client, redis, llm, telegram,
+                                                                                      start_workers):
     llm.gate.clear()
     post_update(client, update("K one", update_id=7001))
     [first] = start_workers()
@@ -82,19 +81,19 @@ def test_sigterm_hands_the_turn_back_at_once(client, redis, llm, telegram, start
 def test_a_redis_restart_with_persistence_loses_no_queued_message(settings, telegram, tmp_path):
     server = RedisServer(tmp_path, persistent=True)
     try:
-        bot = create_app({**settings, "REDIS_URL": server.url})
-        assert post_update(bot.test_client(), update("survive", update_id=7004)).status_code == 200
+        b = Bot({**settings, "REDIS_URL": server.url})
+        assert post_update(b.client, update("survive", update_id=7004)).status_code == 200
         server.restart()
-        work(bot.extensions["bot"], burst=True)
+        b.run()
         assert sent_texts(telegram) == ["LLM: survive"]
     finally:
         server.stop()
 
 
 def test_the_sweepers_deadline_follows_the_lease_from_the_moment_it_is_taken(settings, redis, llm, telegram, start_workers):
-    bot = create_app({**settings, "LEASE_SECONDS": "30"})
+    b = Bot({**settings, "LEASE_SECONDS": "30"})
     llm.gate.clear()
-    post_update(bot.test_client(), update("D one", update_id=7005))
+    post_update(b.client, update("D one", update_id=7005))
     start_workers()
     llm.wait_for(lambda: len(llm.completions) == 1)  # the turn holds its lease, and has not renewed it yet
     assert redis.zscore("bot:active", "telegram:123456789") <= time.time() + 30  # a crash now is noticed in one lease
@@ -102,16 +101,16 @@ def test_the_sweepers_deadline_follows_the_lease_from_the_moment_it_is_taken(set
 
 def test_by_default_a_dead_workers_turn_is_due_for_recovery_within_one_lease(settings, redis, llm, telegram, start_workers):
     defaults = {name: value for name, value in settings.items() if name not in ("LEASE_SECONDS", "SHUTDOWN_GRACE")}
-    bot = create_app(defaults)
-    assert bot.extensions["bot"].config.lease_seconds + bot.extensions["bot"].config.lease_seconds / 4 * 1.2 < 20
+    b = Bot(defaults)
+    assert b.rt.config.lease_seconds + b.rt.config.lease_seconds / 4 * 1.2 < 20
     llm.gate.clear()
-    post_update(bot.test_client(), update("D two", update_id=7006))
+    post_update(b.client, update("D two", update_id=7006))
     [first] = start_workers()
     llm.wait_for(lambda: len(llm.completions) == 1)
     stop_group(first, signal.SIGKILL)
     killed_at = time.time()
     first.wait()
-    assert redis.zscore("bot:active", "telegram:123456789") <= killed_at + bot.extensions["bot"].config.lease_seconds
+    assert redis.zscore("bot:active", "telegram:123456789") <= killed_at + b.rt.config.lease_seconds
     llm.gate.set()
     start_workers()
     telegram.wait_for(lambda: ledger.lookup(redis, "telegram", "7006") is not None, timeout=60)
@@ -119,10 +118,10 @@ def test_by_default_a_dead_workers_turn_is_due_for_recovery_within_one_lease(set
 
 
 def test_a_turn_whose_job_raised_is_retried_at_once_until_it_is_dead_lettered(settings, redis, llm, telegram, caplog):
-    bot = create_app({**settings, "LEASE_SECONDS": "300"})  # a lapse would take minutes: only an immediate retry ends this
+    b = Bot({**settings, "LEASE_SECONDS": "300"})  # a lapse would take minutes: only an immediate retry ends this
     redis.set("bot:history:telegram:123456789", "not a list")  # every attempt fails reading the history
-    post_update(bot.test_client(), update("R one", update_id=7007))
-    work(bot.extensions["bot"], burst=True)
+    post_update(b.client, update("R one", update_id=7007))
+    b.run()
     assert ledger.lookup(redis, "telegram", "7007")["outcome"] == "dead_letter"
     assert len(FailedJobRegistry("turns", connection=redis)) == 3  # three attempts, each kept for the operator
     assert "turn failed (ResponseError): retrying it at once" in caplog.text
@@ -153,3 +152,13 @@ def test_a_worker_killed_mid_send_of_a_proactive_message_neither_rewrites_it_nor
     assert [body["text"][:2] for body in telegram.sent[1:]] == ["P0", "P1", "P2"]  # the part in flight is not asked again
     assert ledger.lookup(redis, "api", response.get_json()["id"])["outcome"] == "unconfirmed"
     assert len(llm.completions) == 2  # "hi", and the message: written once
+
+
+def test_a_turn_queued_under_the_previous_module_path_still_runs(settings, telegram):
+    b = Bot(settings)
+    post_update(b.client, update("queued before the upgrade"))
+    queue = b.rt.turns.queue
+    queue.empty()  # the job intake queued, replaced by one as the previous release named it
+    queue.enqueue("bot.turns.run", "telegram:123456789")
+    b.run()
+    assert sent_texts(telegram) == ["LLM: queued before the upgrade"]

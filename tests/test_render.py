@@ -5,8 +5,13 @@ from __future__ import annotations
 import html
 import re
 
-from bot.render import MARKDOWN, PLAIN, SLACK_MRKDWN, TELEGRAM_HTML, WHATSAPP, Format, render, utf16_len
-from bot.spans import to_spans
+from bot.render.format import MARKDOWN, PLAIN, Format, render, utf16_len
+from bot.render.spans import to_spans
+from handlers.platforms.slack import Slack
+from handlers.platforms.telegram import Telegram
+from handlers.platforms.whatsapp import WhatsApp
+
+TELEGRAM_HTML, SLACK_MRKDWN, WHATSAPP = Telegram.format, Slack.format, WhatsApp.format
 
 
 def telegram(markdown: str, limit: int = 4096) -> list[str]:
@@ -99,7 +104,8 @@ def test_blank_replies_render_to_nothing():
 def test_code_as_link_text_keeps_its_link():
     markdown = "call [`foo()`](https://e.com/foo) now"
     assert telegram(markdown) == ['call <a href="https://e.com/foo"><code>foo()</code></a> now']
-    assert [p.text for p in render(markdown, SLACK_MRKDWN, 4000)] == ["call <https://e.com/foo|foo()> now"]  # no code in link text
+    # no code in a link's text
+    assert [p.text for p in render(markdown, SLACK_MRKDWN, 4000)] == ["call <https://e.com/foo|foo()> now"]
     assert [p.text for p in render(markdown, WHATSAPP, 4096)] == ["call `foo()` (https://e.com/foo) now"]
     assert [p.text for p in render(markdown, MARKDOWN, 4096)] == ["call [`foo()`](https://e.com/foo) now"]
 

@@ -10,23 +10,24 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.render import MARKDOWN, PLAIN, SLACK_MRKDWN, TELEGRAM_HTML, WHATSAPP, Format, Part, chunks, render, utf16_len
-from bot.spans import Span, Tag, to_spans
-from handlers.generic import Generic
-from handlers.line import Line
-from handlers.messenger import Messenger
-from handlers.slack import Slack
-from handlers.telegram import Telegram
-from handlers.twilio import Twilio
-from handlers.webchat import Webchat
-from handlers.whatsapp import WhatsApp
+from bot.render.format import MARKDOWN, PLAIN, Format, Part, chunks, render, utf16_len
+from bot.render.spans import Span, Tag, to_spans
+from handlers.platforms.generic import Generic
+from handlers.platforms.line import Line
+from handlers.platforms.messenger import Messenger
+from handlers.platforms.slack import Slack
+from handlers.platforms.telegram import Telegram
+from handlers.platforms.twilio import Twilio
+from handlers.platforms.webchat import Webchat
+from handlers.platforms.whatsapp import WhatsApp
 from tests import tdlib
 
+TELEGRAM_HTML, SLACK_MRKDWN, WHATSAPP = Telegram.format, Slack.format, WhatsApp.format
 PLATFORMS = [(a.format, a.max_text) for a in (Telegram, Slack, WhatsApp, Messenger, Twilio, Line, Generic, Webchat)]
 FORMATS = {"html": TELEGRAM_HTML, "plain": PLAIN, "slack": SLACK_MRKDWN, "whatsapp": WHATSAPP, "markdown": MARKDOWN}
 CASES = PLATFORMS + [(fmt, limit) for fmt in FORMATS.values() for limit in (120, 300)]
-every_case = pytest.mark.parametrize(("fmt", "limit"), CASES,
-                                     ids=[next(name for name, f in FORMATS.items() if f is fmt) + f"-{limit}" for fmt, limit in CASES])
+CASE_IDS = [next(name for name, f in FORMATS.items() if f is fmt) + f"-{limit}" for fmt, limit in CASES]
+every_case = pytest.mark.parametrize(("fmt", "limit"), CASES, ids=CASE_IDS)
 
 # Deterministic: the same examples on every run and machine, and no example database to carry between runs.
 PROPERTIES = settings(max_examples=20, derandomize=True, database=None, deadline=None,
@@ -56,7 +57,8 @@ paragraph = st.lists(inline, min_size=1, max_size=30).map(" ".join)
 code_block = st.builds(lambda lang, lines: f"```{lang}\n" + "\n".join(lines) + "\n```",
                        st.sampled_from(["", "python"]), st.lists(phrase(6).map(lambda s: "    " + s), min_size=1, max_size=12))
 link_list = st.lists(st.builds(lambda text, url: f"- [{text}]({url})", phrase(5), urls), min_size=1, max_size=8).map("\n".join)
-blocks = st.one_of(paragraph, paragraph, code_block, link_list, paragraph.map(lambda p: "> " + p), phrase(4).map(lambda p: "## " + p))
+blocks = st.one_of(paragraph, paragraph, code_block, link_list, paragraph.map(lambda p: "> " + p),
+                   phrase(4).map(lambda p: "## " + p))
 
 
 @st.composite
@@ -144,7 +146,8 @@ def test_every_reply_splits_into_few_full_parts_that_fit(fmt: Format, limit: int
     assert no_space("".join(part.plain for part in parts)) == no_space("".join(span.text for span in spans))
 
     text, ends = "".join(span.text for span in spans), units(fmt, spans)
-    short = [size for size, (start, end) in zip(sizes, located(text, pieces)[:-1]) if not moved_on(fmt, limit, spans, ends, start, end)]
+    short = [size for size, (start, end) in zip(sizes, located(text, pieces)[:-1])
+             if not moved_on(fmt, limit, spans, ends, start, end)]
     assert all(size >= limit / 2 for size in short)
     moved = len(parts) - 1 - len(short)  # parts a unit that did not fit ended early
     assert len(parts) <= -(-whole_length(fmt, spans) // limit) + 1 + moved

@@ -7,8 +7,8 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from app import create_app
-from handlers.samples import BUILDERS, sample
+from handlers.platforms.registry import ADAPTERS
+from tests.helpers import Bot
 
 EVERY_PLATFORM = {
     "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "slack-secret",
@@ -21,27 +21,27 @@ EVERY_PLATFORM = {
 
 
 @pytest.fixture
-def everywhere(settings):
-    return create_app({**settings, **EVERY_PLATFORM})
+def everywhere(settings) -> Bot:
+    return Bot(settings, **EVERY_PLATFORM)
 
 
-@pytest.mark.parametrize("platform", sorted(BUILDERS))
-def test_every_sample_is_accepted_as_genuine(everywhere, redis, platform):
+@pytest.mark.parametrize("platform", sorted(ADAPTERS))
+def test_every_platforms_sample_is_accepted_as_genuine(everywhere, redis, platform):
     url = f"http://localhost/webhooks/{platform}"
-    headers, body = sample(platform, everywhere.extensions["bot"].config, url, "sample text")
-    response = everywhere.test_client().post(f"/webhooks/{platform}", data=body, headers=headers)
+    headers, body = everywhere.rt.channels[platform].sample(url, "sample text")
+    response = everywhere.client.post(f"/webhooks/{platform}", data=body, headers=headers)
     assert response.status_code == 200, response.data
     assert redis.keys("bot:inbox:*"), "the sample was stored as a message"
 
 
 def test_the_command_posts_to_a_running_instance(everywhere, redis):
-    server = make_server("127.0.0.1", 0, everywhere, threaded=True)
+    server = make_server("127.0.0.1", 0, everywhere.app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_port}"
-        result = everywhere.test_cli_runner().invoke(args=["send-sample", "slack", "--url", url])
+        result = everywhere.app.test_cli_runner().invoke(args=["send-sample", "slack", "--url", url])
         assert result.exit_code == 0 and result.output.startswith("200")
-        refused = everywhere.test_cli_runner().invoke(args=["send-sample", "myspace", "--url", url])
+        refused = everywhere.app.test_cli_runner().invoke(args=["send-sample", "myspace", "--url", url])
         assert refused.exit_code == 1 and "not enabled" in refused.output
     finally:
         server.shutdown()

@@ -19,11 +19,11 @@ from werkzeug.datastructures import MultiDict
 
 from bot.config import Config
 from bot.errors import Rejected
-from handlers.base import Adapter
-from handlers.generic import Generic
-from handlers.line import Line
-from handlers.slack import Slack
-from handlers.twilio import Twilio
+from handlers.platforms.base import Adapter
+from handlers.platforms.generic import Generic
+from handlers.platforms.line import Line
+from handlers.platforms.slack import Slack
+from handlers.platforms.twilio import Twilio
 from tests.vendors import (
     LINE_SECRET,
     SLACK_SECRET,

@@ -9,12 +9,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from app import create_app
-from bot import ledger
-from bot.worker import work
-from handlers import signatures
+from bot.ops import ledger
+from handlers.platforms import signatures
 from tests.fakes import Canned, FakePlatform
-from tests.helpers import dead_letters, stored
+from tests.helpers import Bot, dead_letters, stored
 from tests.vendors import SLACK_SECRET, post_slack
 
 OK = Canned(body={"ok": True, "channel": "D123ABC456", "ts": "1767225601.000100"})
@@ -29,14 +27,14 @@ def slack():
 
 
 @pytest.fixture
-def app(settings, slack):
-    return create_app({**settings, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SLACK_SECRET,
-                       "SLACK_API_URL": slack.url, "PLATFORM_MAX_RETRIES": "1"})
+def bot(settings, slack):
+    return Bot({**settings, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SLACK_SECRET,
+                "SLACK_API_URL": slack.url, "PLATFORM_MAX_RETRIES": "1"})
 
 
 def event(text: str = "hello bot", *, kind: str = "message", ts: str = "1767225600.000200", event_id: str = "Ev1",
           **fields: object) -> dict:
-    """An event_callback as in platforms.md 2.3."""
+    """An event_callback as in docs/platforms.md 2.3."""
     body = {"type": kind, "channel": "D123ABC456", "user": "U123ABC456", "text": text, "ts": ts, "event_ts": ts}
     if kind == "message":
         body["channel_type"] = "im"
@@ -74,7 +72,8 @@ def test_a_direct_message_gets_one_reply_in_mrkdwn(client, run_worker, slack, ll
 
 
 def test_url_verification_echoes_the_challenge(client, redis):
-    response = post_slack(client, {"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"})
+    challenge = {"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"}
+    response = post_slack(client, challenge)
     assert response.status_code == 200
     assert response.data == b"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
     assert stored(redis) == []
@@ -107,7 +106,8 @@ def test_a_mention_and_its_im_event_are_answered_once(client, run_worker, slack)
 def test_a_retry_is_deduped_but_a_retry_of_an_unseen_event_is_processed(client, run_worker, slack):
     post_slack(client, event("first", ts="1.1"))
     post_slack(client, event("first", ts="1.1"), headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
-    post_slack(client, event("never seen", ts="1.2", event_id="Ev9"), headers={"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_error"})
+    post_slack(client, event("never seen", ts="1.2", event_id="Ev9"),
+               headers={"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_error"})
     run_worker()
     assert texts(slack) == ["LLM: first + never seen"]
 
@@ -168,12 +168,12 @@ def history(slack, landed: bool):
 @pytest.mark.parametrize("landed, posts", [(True, 1), (False, 2)])
 def test_a_part_slack_answers_late_for_is_looked_for_in_the_channel_and_resent_only_if_missing(settings, slack, redis, landed,
                                                                                                 posts):
-    app = create_app({**settings, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_URL": slack.url,
+    b = Bot({**settings, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_URL": slack.url,
                       "PLATFORM_TIMEOUT": "0.5"})
     slack.defaults["conversations.history"] = history(slack, landed)
     slack.then(Canned(body=OK.body, delay=1.5))
-    post_slack(app.test_client(), event("late", event_id="Ev9"))
-    work(app.extensions["bot"], burst=True)
+    post_slack(b.client, event("late", event_id="Ev9"))
+    b.run()
     sent = slack.calls("chat.postMessage")
     assert len(sent) == posts and len({json.dumps(body["metadata"]) for body in sent}) == 1  # a resend carries the same key
     [lookup] = [parse_qs(urlsplit(call.path).query) for call in slack.requests if call.method == "conversations.history"]

@@ -9,10 +9,8 @@ import pytest
 from rq import Queue, Worker
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
-from app import create_app
-from bot import ledger
-from bot.worker import work
-from tests.helpers import post_update, update
+from bot.ops import ledger
+from tests.helpers import Bot, post_update, update
 
 
 @pytest.fixture
@@ -50,10 +48,10 @@ def test_sigterm_hands_back_the_turns_still_running_after_the_grace(client, redi
 
 
 def test_a_job_over_its_timeout_fails_in_rq_and_its_slot_goes_on(settings, redis, telegram):
-    app = create_app(settings)
+    b = Bot(settings)
     Queue("turns", connection=redis).enqueue("timeit.timeit", "pass", number=10**12, job_timeout=1)  # hours, unless stopped
-    post_update(app.test_client(), update("still answered"))
-    work(app.extensions["bot"], burst=True)
+    post_update(b.client, update("still answered"))
+    b.run()
     [failed] = FailedJobRegistry("turns", connection=redis).get_job_ids()
     assert "JobTimeoutException" in Queue("turns", connection=redis).fetch_job(failed).latest_result().exc_string
     assert [call["text"] for call in telegram.sent] == ["LLM: still answered"]
@@ -70,6 +68,6 @@ def test_a_worker_process_runs_more_slots_than_redis_pys_default_pool_of_100(set
 
 
 def test_platform_clients_keep_a_connection_for_each_slot(settings):
-    app = create_app({**settings, "WORKER_CONCURRENCY": "32"})
-    session = app.extensions["bot"].channels["telegram"].http.session
+    b = Bot({**settings, "WORKER_CONCURRENCY": "32"})
+    session = b.rt.channels["telegram"].http.session
     assert session.get_adapter("https://api.telegram.org/").poolmanager.connection_pool_kw["maxsize"] == 32

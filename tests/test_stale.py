@@ -12,11 +12,9 @@ from typing import Any, Callable
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from app import create_app
-from handlers.registry import ADAPTERS
-from handlers.samples import sample
+from handlers.platforms.registry import ADAPTERS
 from tests.conftest import TELEGRAM_SECRET
-from tests.helpers import APP_SECRET, VERIFY_TOKEN, stored
+from tests.helpers import APP_SECRET, VERIFY_TOKEN, Bot, stored
 from tests.vendors import LINE_SECRET, SLACK_SECRET, signed_headers
 
 PLATFORMS = {
@@ -38,13 +36,13 @@ DATED: dict[str, Callable[[dict[str, Any], float], None]] = {
 
 
 @pytest.fixture
-def app(settings):
-    return create_app({**settings, **PLATFORMS})
+def bot(settings) -> Bot:
+    return Bot({**settings, **PLATFORMS})
 
 
 def post_dated(app, platform: str, age: float):
     """A genuine text event of `platform`, sent `age` seconds ago."""
-    _, raw = sample(platform, app.extensions["bot"].config, f"http://localhost/webhooks/{platform}", "hello")
+    _, raw = app.extensions["bot"].channels[platform].sample(f"http://localhost/webhooks/{platform}", "hello")
     body = json.loads(raw)
     DATED[platform](body, time.time() - age)
     raw = json.dumps(body).encode()

@@ -25,8 +25,8 @@ def send(fake: FakeTelegram, text: str, parse_mode: str | None = "HTML") -> requ
 def test_html_telegram_cannot_parse_is_refused_as_telegram_refuses_it(fake):
     answer = send(fake, "<b>bold <i>both</b></i>")
     assert answer.status_code == 400
-    assert answer.json() == {"ok": False, "error_code": 400,
-                             "description": "Bad Request: can't parse entities: Unmatched end tag at byte offset 15, expected \"</i>\", found \"</b>\""}
+    assert answer.json() == {"ok": False, "error_code": 400, "description": "Bad Request: can't parse entities: "
+                             "Unmatched end tag at byte offset 15, expected \"</i>\", found \"</b>\""}
     with pytest.raises(AssertionError, match="can't parse entities"):
         fake.check()
 

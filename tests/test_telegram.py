@@ -10,10 +10,10 @@ import time
 import pytest
 import telegram as ptb  # python-telegram-bot: `telegram` is the fake's fixture here
 
-from bot import ledger, metrics
 from bot.config import Config
 from bot.media import parts
-from bot.render import utf16_len
+from bot.ops import ledger, metrics
+from bot.render.format import utf16_len
 from tests.fakes import Canned, completion, openai_error, telegram_error
 from tests.helpers import SENT_AT, Bot, dead_letters, post_update, stored, texts, update
 
@@ -107,7 +107,8 @@ def test_a_malformed_update_is_400_with_a_reason(client, redis):
     response = post_update(client, {"message": {"text": "no update id"}})
     assert response.status_code == 400
     assert "update_id" in response.get_json()["error"]
-    not_json = client.post("/webhooks/telegram", data=b"{oops", headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token_value", "Content-Type": "application/json"})
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-token_value", "Content-Type": "application/json"}
+    not_json = client.post("/webhooks/telegram", data=b"{oops", headers=headers)
     assert not_json.status_code == 400
     assert stored(redis) == []
 
@@ -215,7 +216,7 @@ def test_a_success_that_is_not_the_bot_api_s_is_a_dead_letter_naming_the_setting
     assert "check TELEGRAM_API_URL" in letter["reason"]
 
 
-# Real update kinds, built and serialised by python-telegram-bot, each with its outcome (platforms.md 1.3)
+# Real update kinds, built and serialised by python-telegram-bot, each with its outcome (docs/platforms.md 1.3)
 
 ADA = ptb.User(42, "Ada", False, username="ada", language_code="en")
 BOT = ptb.User(123456, "Ada Test Bot", True, username="ada_test_bot")  # the bot of the tests' token, 123456:…
@@ -248,7 +249,8 @@ UPDATES = {  # kind: (the update's content, its outcome: the reply's text, the n
     "sticker": ({"message": _message(sticker=_file(ptb.Sticker, width=512, height=512, is_animated=False, is_video=False,
                                                    type="regular", emoji="👍"))}, NOTICE, None),
     "photo with caption": ({"message": _message(photo=(_file(ptb.PhotoSize, width=90, height=60),),
-                                                caption="what is this?")}, f"LLM: what is this?\n{parts.NOT_SHOWN}", None),  # VISION=0
+                                                caption="what is this?")},
+                           f"LLM: what is this?\n{parts.NOT_SHOWN}", None),  # VISION=0
     "document": ({"message": _message(document=_file(ptb.Document, file_name="report.txt"))},
                  "LLM: [document report.txt]\nquarterly numbers", None),
     "voice": ({"message": _message(voice=_file(ptb.Voice, duration=3))}, "LLM: where is my parcel", None),
@@ -284,9 +286,10 @@ def test_replies_in_a_group_without_topics_share_the_chat_s_history_and_name_no_
         message = _message(GROUP, text=text, reply_to_message=replied, message_thread_id=answered)  # a reply thread, not a topic
         post_update(client, ptb.Update(next(_ids), message=message).to_dict())
         run_worker()
-    assert [m["content"] for m in llm.completions[1]["messages"][1:]] == ["first question", "LLM: first question", "second question"]
+    history = [m["content"] for m in llm.completions[1]["messages"][1:]]
+    assert history == ["first question", "LLM: first question", "second question"]
     assert [sent.get("message_thread_id") for sent in telegram.sent] == [None, None]
-    assert [call.get("message_thread_id") for call in telegram.calls("sendChatAction")] == [None] * len(telegram.calls("sendChatAction"))
+    assert all(call.get("message_thread_id") is None for call in telegram.calls("sendChatAction"))
 
 
 def test_a_part_telegram_takes_but_answers_late_for_is_not_resent_and_its_outcome_says_so(settings, redis, llm, telegram, caplog):

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from bot import ledger
+from bot.ops import ledger
 from bot.tools.loop import UNKNOWN_RESULT
 from tests.conftest import stop_group
 from tests.fakes import Canned, completion, tool_calls

@@ -6,8 +6,10 @@ import json
 
 import pytest
 
-from bot import handoff, ledger
-from bot.logs import secrets_in
+from bot.ops import ledger
+from bot.ops.ledger import Outcome
+from bot.ops.logs import secrets_in
+from bot.turn import handoff
 from tests.fakes import Canned, completion, function_calls, tool_calls
 from tests.helpers import Bot, texts
 from tests.vendors import STANDARD_SECRET, ToolEndpoint
@@ -162,7 +164,7 @@ def test_a_model_that_calls_tools_past_the_last_round_ends_in_the_failure_notice
     bot = Bot(settings, TOOLS_MAX_ROUNDS="1")
     bot.say("orders?", update_id=3)
     assert len(shop.requests) == 1 and texts(telegram) == [bot.app.extensions["bot"].config.failure_notice]
-    assert ledger.lookup(redis, "telegram", "3")["outcome"] == ledger.NOTICE
+    assert ledger.lookup(redis, "telegram", "3")["outcome"] == Outcome.NOTICE
 
 
 def test_the_model_hands_the_conversation_to_a_person(settings, llm, telegram, shop, redis):
@@ -171,7 +173,7 @@ def test_the_model_hands_the_conversation_to_a_person(settings, llm, telegram, s
     bot.say("I want to speak to someone", update_id=4)
     assert texts(telegram) == [bot.app.extensions["bot"].config.handoff_notice]
     assert handoff.status(redis, CONVERSATION)["by"] == "model"
-    assert ledger.lookup(redis, "telegram", "4")["outcome"] == ledger.HANDOFF and len(llm.completions) == 1
+    assert ledger.lookup(redis, "telegram", "4")["outcome"] == Outcome.HANDOFF and len(llm.completions) == 1
 
 
 def test_a_tool_url_off_the_allowlist_is_refused_at_call_time(settings, llm, telegram, shop):

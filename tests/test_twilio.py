@@ -12,16 +12,14 @@ import pytest
 from flask import Flask, request
 from werkzeug.datastructures import MultiDict
 
-from app import create_app
-from bot import ledger
 from bot.config import Config
 from bot.errors import Rejected, Transient
 from bot.messages import Reply
-from bot.worker import work
-from handlers.twilio import Twilio, sign
-from tests.conftest import free_port
+from bot.ops import ledger
+from bot.worker.local import free_port
+from handlers.platforms.twilio import Twilio, sign
 from tests.fakes import Canned, FakePlatform, completion
-from tests.helpers import dead_letters, stored
+from tests.helpers import Bot, dead_letters, stored
 from tests.vendors import TWILIO_TOKEN, TWILIO_URL, post_twilio, twilio_signature
 
 ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
@@ -47,12 +45,12 @@ def twilio_settings(settings: dict[str, str], twilio: FakePlatform) -> dict[str,
 
 
 @pytest.fixture
-def app(twilio_settings: dict[str, str]):
-    return create_app(twilio_settings)
+def bot(twilio_settings: dict[str, str]):
+    return Bot(twilio_settings)
 
 
 def inbound(text: str = "hello", *, sender: str = USER, to: str = NUMBER, sid: str | None = None, **extra: Any) -> dict[str, Any]:
-    """An incoming SMS webhook's form, as in platforms.md 5.3."""
+    """An incoming SMS webhook's form, as in docs/platforms.md 5.3."""
     sid = sid or f"SM{next(_sids):032x}"
     return {"MessageSid": sid, "SmsSid": sid, "SmsMessageSid": sid, "AccountSid": ACCOUNT_SID, "From": sender, "To": to,
             "Body": text, "NumMedia": "0", "NumSegments": "1", "SmsStatus": "received", "ApiVersion": "2010-04-01",
@@ -72,7 +70,7 @@ def twilio_error(status: int, code: int, message: str, **headers: str) -> Canned
 
 
 
-# platforms.md 10.3: the official vectors from twilio-python's tests/unit/test_request_validator.py
+# docs/platforms.md 10.3: the official vectors from twilio-python's tests/unit/test_request_validator.py
 
 VECTOR_TOKEN = "12345"
 VECTOR_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
@@ -174,7 +172,7 @@ def test_every_value_of_a_repeated_field_is_signed(client, redis, twilio):
 
 
 def test_behind_a_proxy_the_public_base_url_is_what_twilio_signed(twilio_settings, run_worker, twilio):
-    proxied = create_app({**twilio_settings, "PUBLIC_BASE_URL": "https://bot.example.com/"}).test_client()
+    proxied = Bot({**twilio_settings, "PUBLIC_BASE_URL": "https://bot.example.com/"}).client
     form = inbound("via the proxy")
     public = "https://bot.example.com/webhooks/twilio?tenant=7"
     assert post_twilio(proxied, form, url=public, path="/webhooks/twilio?tenant=7").status_code == 200
@@ -185,7 +183,8 @@ def test_behind_a_proxy_the_public_base_url_is_what_twilio_signed(twilio_setting
 
 def test_behind_heroku_s_router_its_forwarded_proto_and_the_host_make_the_signed_url(client, run_worker, twilio):
     public = "https://bot.example.com/webhooks/twilio"
-    routed = {"Host": "bot.example.com", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443", "X-Forwarded-For": "54.172.60.1"}
+    routed = {"Host": "bot.example.com", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443",
+              "X-Forwarded-For": "54.172.60.1"}
     assert post_twilio(client, inbound("forwarded"), url=public, headers=routed).status_code == 200
     assert post_twilio(client, inbound("not forwarded"), url=public, headers={"Host": "bot.example.com"}).status_code == 403
     run_worker()
@@ -201,10 +200,11 @@ def test_a_forwarded_host_is_never_believed(client, redis):
 
 
 def test_facing_clients_directly_no_forwarded_header_is_believed(twilio_settings):
-    direct = create_app({**twilio_settings, "TRUSTED_PROXIES": "0"}).test_client()
+    direct = Bot({**twilio_settings, "TRUSTED_PROXIES": "0"}).client
     forged = {"Host": "bot.example.com", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443"}
-    assert post_twilio(direct, inbound("forged"), url="https://bot.example.com/webhooks/twilio", headers=forged).status_code == 403
-    assert post_twilio(direct, inbound("as sent"), url="http://bot.example.com/webhooks/twilio", headers=forged).status_code == 200
+    https, http = "https://bot.example.com/webhooks/twilio", "http://bot.example.com/webhooks/twilio"
+    assert post_twilio(direct, inbound("forged"), url=https, headers=forged).status_code == 403
+    assert post_twilio(direct, inbound("as sent"), url=http, headers=forged).status_code == 200
 
 
 def test_the_same_message_sid_twice_is_answered_once(client, run_worker, twilio):
@@ -239,7 +239,7 @@ def test_a_profile_name_or_sid_past_any_platform_limit_is_400(client, redis):
 
 
 def test_redis_down_stays_503_not_twiml(twilio_settings):
-    down = create_app({**twilio_settings, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}).test_client()
+    down = Bot({**twilio_settings, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}).client
     response = post_twilio(down, inbound("hello"))
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
@@ -275,7 +275,8 @@ def test_rate_limit_then_server_errors_are_retried_then_dead_lettered(client, ru
     (400, 63016, "Failed to send freeform message because you are outside the allowed window.", "within 24 hours"),
     (401, 20003, "Authenticate", "check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"),
 ])
-def test_a_refused_message_is_dead_lettered_after_one_attempt(client, run_worker, twilio, redis, status, code, message, explained):
+def test_a_refused_message_is_dead_lettered_after_one_attempt(client, run_worker, twilio, redis, status, code, message,
+                                                               explained):
     twilio.then(twilio_error(status, code, message))
     post_twilio(client, inbound("hi"))
     run_worker()
@@ -286,11 +287,11 @@ def test_a_refused_message_is_dead_lettered_after_one_attempt(client, run_worker
     assert TWILIO_TOKEN not in dead["reason"]
 
 
-def test_retry_after_is_honoured_when_present(app, twilio):
+def test_retry_after_is_honoured_when_present(bot, twilio):
     twilio.then(twilio_error(429, 20429, "Too Many Requests", **{"Retry-After": "7"}))
     reply = Reply("twilio", f"{USER}:{NUMBER}", "hi", "hi", context={"from": USER, "to": NUMBER})
     with pytest.raises(Transient) as raised:
-        app.extensions["bot"].channels["twilio"].send(reply)
+        bot.rt.channels["twilio"].send(reply)
     assert raised.value.retry_after == 7.0
 
 
@@ -307,11 +308,11 @@ def messages_list(twilio: FakePlatform, landed: bool):
 
 @pytest.mark.parametrize("landed, posts", [(True, 1), (False, 2)])
 def test_a_part_twilio_answers_late_for_is_looked_for_and_resent_only_if_missing(twilio_settings, twilio, redis, landed, posts):
-    app = create_app({**twilio_settings, "PLATFORM_TIMEOUT": "0.5"})
+    b = Bot({**twilio_settings, "PLATFORM_TIMEOUT": "0.5"})
     twilio.defaults["Messages.json"] = messages_list(twilio, landed)
     twilio.then(Canned(status=201, body={"sid": "SM" + "d" * 32, "status": "queued"}, delay=1.5))
-    post_twilio(app.test_client(), inbound("late", sid="SM" + "1" * 32))
-    work(app.extensions["bot"], burst=True)
+    post_twilio(b.client, inbound("late", sid="SM" + "1" * 32))
+    b.run()
     assert len([c for c in twilio.requests if c.verb == "POST"]) == posts
     [lookup] = [parse_qs(urlsplit(c.path).query) for c in twilio.requests if c.verb == "GET"]
     assert (lookup["To"], lookup["From"]) == ([USER], [NUMBER])

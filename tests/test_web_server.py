@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bench.servers import web_server
+from bench.servers import PROCFILE_APP, web_server
 from tests.helpers import APP_SECRET, VERIFY_TOKEN
 from tests.vendors import TWILIO_TOKEN, twilio_signature
 
@@ -23,7 +23,7 @@ def serve(settings: dict[str, str], tmp_path: Path) -> Iterator:
     log_path = tmp_path / "web.log"
     with log_path.open("wb") as log:
         def start(**extra: str):
-            return web_server("app:app", {**settings, "HOME": str(tmp_path), **extra}, access_log=True, log=log)
+            return web_server(PROCFILE_APP, {**settings, "HOME": str(tmp_path), **extra}, access_log=True, log=log)
         yield start
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app import create_app
+from tests.helpers import Bot
 
 SESSION = "session-0123456789"
 
@@ -53,7 +53,7 @@ def test_typing_shows_while_the_llm_writes(client, llm, start_workers):
 
 
 def test_it_is_rate_limited(settings):
-    client = create_app({**settings, "WEBCHAT_RATE_LIMIT": "2"}).test_client()
+    client = Bot({**settings, "WEBCHAT_RATE_LIMIT": "2"}).client
     statuses = [say(client, "hi", f"m-rate-{i:06}").status_code for i in range(3)]
     assert statuses == [200, 200, 429]
 
@@ -64,7 +64,7 @@ def forwarded_for(client, addresses: str, message_id: str, router: str = "10.1.2
 
 
 def test_behind_the_router_each_visitor_has_a_bucket_and_a_forged_address_is_not_one(settings):
-    client = create_app({**settings, "WEBCHAT_RATE_LIMIT": "1"}).test_client()  # TRUSTED_PROXIES=1: Heroku's router
+    client = Bot({**settings, "WEBCHAT_RATE_LIMIT": "1"}).client  # TRUSTED_PROXIES=1: Heroku's router
     assert forwarded_for(client, "203.0.113.1", "m-first-0001") == 200
     assert forwarded_for(client, "203.0.113.2", "m-second-001") == 200
     assert forwarded_for(client, "203.0.113.1", "m-first-0002") == 429
@@ -73,13 +73,13 @@ def test_behind_the_router_each_visitor_has_a_bucket_and_a_forged_address_is_not
 
 
 def test_facing_clients_directly_a_forged_forwarded_for_is_not_a_bucket_of_its_own(settings):
-    client = create_app({**settings, "WEBCHAT_RATE_LIMIT": "1", "TRUSTED_PROXIES": "0"}).test_client()
+    client = Bot({**settings, "WEBCHAT_RATE_LIMIT": "1", "TRUSTED_PROXIES": "0"}).client
     assert forwarded_for(client, "203.0.113.1", "m-first-0001", router="198.51.100.9") == 200
     assert forwarded_for(client, "203.0.113.2", "m-second-001", router="198.51.100.9") == 429
 
 
 def test_it_is_off_unless_enabled(settings):
-    client = create_app({**settings, "WEBCHAT_ENABLED": "0"}).test_client()
+    client = Bot({**settings, "WEBCHAT_ENABLED": "0"}).client
     assert client.get("/chat").status_code == 404
     response = say(client, "hi")
     assert response.status_code == 404 and "WEBCHAT_ENABLED" in response.get_json()["error"]
@@ -93,12 +93,11 @@ def test_bad_ids_are_400(client):
 
 def test_without_a_key_the_offline_model_answers(settings):
     settings = {k: v for k, v in settings.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
-    offline = create_app(settings)
-    client = offline.test_client()
+    offline = Bot(settings)
+    client = offline.client
     say(client, "hello")
-    from bot.worker import work
 
-    work(offline.extensions["bot"], burst=True)
+    offline.run()
     assert events(client)["replies"][0]["html"] == "(offline model) you said: hello"
 
 
@@ -112,7 +111,8 @@ def test_flask_chat_talks_through_the_real_pipeline(app, start_workers):
 def test_a_trailing_newline_is_no_part_of_an_id(client, redis):
     response = client.post("/webhooks/webchat", json={"session": SESSION + "\n", "message_id": "m-0000000001", "text": "hi"})
     assert response.status_code == 400 and "session" in response.get_json()["error"]
-    assert client.post("/webhooks/webchat", json={"session": SESSION, "message_id": "m-0000000001\n", "text": "hi"}).status_code == 400
+    newline = {"session": SESSION, "message_id": "m-0000000001\n", "text": "hi"}
+    assert client.post("/webhooks/webchat", json=newline).status_code == 400
     assert client.get(f"/webchat/events?session={SESSION}%0A&after=0").status_code == 400
     assert redis.keys("bot:inbox:*") == []
 

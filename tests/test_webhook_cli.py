@@ -7,10 +7,8 @@ from typing import Iterator
 
 import pytest
 
-from app import create_app
-from tests.conftest import TELEGRAM_SECRET, TELEGRAM_TOKEN
 from tests.fakes import Canned, FakePlatform, telegram_error
-from tests.helpers import APP_SECRET, VERIFY_TOKEN, graph_error
+from tests.helpers import APP_SECRET, TELEGRAM_SECRET, TELEGRAM_TOKEN, VERIFY_TOKEN, Bot, graph_error
 
 PUBLIC = "https://bot.example.com"
 LINE_TOKEN = "line-channel-access-token"
@@ -46,11 +44,11 @@ def api() -> Iterator[FakePlatform]:
 
 
 @pytest.fixture
-def app(settings: dict[str, str], api: FakePlatform):
-    return create_app({**settings, "LINE_CHANNEL_SECRET": "line-secret", "LINE_CHANNEL_ACCESS_TOKEN": LINE_TOKEN,
-                       "LINE_API_URL": api.url, "TWILIO_ACCOUNT_SID": TWILIO_SID, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
-                       "TWILIO_PHONE_NUMBER": NUMBER, "TWILIO_API_URL": api.url,
-                       **meta("WHATSAPP", "WHATSAPP_ACCESS_TOKEN", api), **meta("MESSENGER", "MESSENGER_PAGE_ACCESS_TOKEN", api)})
+def bot(settings: dict[str, str], api: FakePlatform):
+    return Bot({**settings, "LINE_CHANNEL_SECRET": "line-secret", "LINE_CHANNEL_ACCESS_TOKEN": LINE_TOKEN,
+                "LINE_API_URL": api.url, "TWILIO_ACCOUNT_SID": TWILIO_SID, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+                "TWILIO_PHONE_NUMBER": NUMBER, "TWILIO_API_URL": api.url,
+                **meta("WHATSAPP", "WHATSAPP_ACCESS_TOKEN", api), **meta("MESSENGER", "MESSENGER_PAGE_ACCESS_TOKEN", api)})
 
 
 def meta(prefix: str, token_setting: str, api: FakePlatform) -> dict[str, str]:
@@ -74,7 +72,7 @@ def auth(fake: FakePlatform) -> set[str]:
     return {call.headers.get("Authorization", "") for call in fake.requests}
 
 
-# Telegram: the Bot API, the token in the path (platforms.md 1.1)
+# Telegram: the Bot API, the token in the path (docs/platforms.md 1.1)
 
 
 def test_telegram_set_registers_url_secret_and_updates(app, telegram):
@@ -86,8 +84,8 @@ def test_telegram_set_registers_url_secret_and_updates(app, telegram):
 
 
 def test_set_defaults_to_public_base_url_and_keeps_a_full_webhook_url(settings, telegram):
-    app = create_app({**settings, "PUBLIC_BASE_URL": f"{PUBLIC}/webhooks/telegram/"})
-    assert run(app, "set", "telegram").exit_code == 0
+    b = Bot({**settings, "PUBLIC_BASE_URL": f"{PUBLIC}/webhooks/telegram/"})
+    assert run(b.app, "set", "telegram").exit_code == 0
     assert telegram.calls("setWebhook")[0]["url"] == f"{PUBLIC}/webhooks/telegram"
 
 
@@ -135,7 +133,7 @@ def test_platforms_without_a_webhook_api_say_where_to_set_it(app, telegram, plat
 
 
 def test_a_platform_not_enabled_names_its_missing_variables(settings):
-    result = run(create_app(settings), "show", "line")
+    result = run(Bot(settings).app, "show", "line")
     assert (result.exit_code, result.output) == (
         1, "Error: line is not enabled here: set LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN\n")
 
@@ -178,7 +176,8 @@ def test_line_delete_says_where_to_turn_the_webhook_off(app, api):
 
 
 def test_line_refusal_names_the_token_to_check(app, api):
-    api.then(Canned(401, {"message": "Authentication failed. Confirm that the access token in the authorization header is valid."}))
+    api.then(Canned(401, {"message": "Authentication failed. Confirm that the access token in the authorization header "
+                                     "is valid."}))
     result = run(app, "set", "line", PUBLIC)
     assert (result.exit_code, result.output) == (
         1, "Error: LINE webhook endpoint failed (401): the channel access token was refused; check LINE_CHANNEL_ACCESS_TOKEN\n")
@@ -215,8 +214,8 @@ def test_twilio_number_must_be_in_the_account(app, api):
 
 
 def test_twilio_needs_the_number(settings, api):
-    app = create_app({**settings, "TWILIO_ACCOUNT_SID": TWILIO_SID, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_API_URL": api.url})
-    assert run(app, "show", "twilio").output == (
+    b = Bot({**settings, "TWILIO_ACCOUNT_SID": TWILIO_SID, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_API_URL": api.url})
+    assert run(b.app, "show", "twilio").output == (
         "Error: set TWILIO_PHONE_NUMBER to the number whose webhook to manage, in E.164 (+15551234567)\n")
     assert api.requests == []
 
@@ -281,7 +280,7 @@ def test_meta_refusal_names_the_app_credentials(app, api):
 
 
 def test_meta_needs_the_app_id(settings, api):
-    app = create_app({**settings, **meta("WHATSAPP", "WHATSAPP_ACCESS_TOKEN", api), "WHATSAPP_APP_ID": ""})
-    assert run(app, "show", "whatsapp").output == (
+    b = Bot({**settings, **meta("WHATSAPP", "WHATSAPP_ACCESS_TOKEN", api), "WHATSAPP_APP_ID": ""})
+    assert run(b.app, "show", "whatsapp").output == (
         "Error: set WHATSAPP_APP_ID (App settings → Basic → App ID) to manage the webhook from here\n")
     assert api.requests == []

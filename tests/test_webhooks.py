@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from app import create_app
-from tests.conftest import free_port
-from tests.helpers import post_update, stored, update
+from bot.worker.local import free_port
+from tests.helpers import Bot, post_update, stored, update
 
 
 def test_redis_down_is_503_so_the_platform_retries(settings):
-    down = create_app({**settings, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
-    response = post_update(down.test_client(), update("hello"))
+    down = Bot({**settings, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    response = post_update(down.client, update("hello"))
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
     assert "retry later" in response.get_json()["error"]
 
 
 def test_a_body_over_the_limit_is_413(settings, redis):
-    small = create_app({**settings, "MAX_BODY_BYTES": "2048"})
-    response = post_update(small.test_client(), update("x" * 4000))
+    small = Bot({**settings, "MAX_BODY_BYTES": "2048"})
+    response = post_update(small.client, update("x" * 4000))
     assert response.status_code == 413
     assert stored(redis) == []
 
@@ -30,7 +29,7 @@ def test_an_unknown_platform_is_404(client):
 
 def test_a_disabled_platform_is_404_naming_what_to_set(settings):
     settings = {k: v for k, v in settings.items() if not k.startswith("TELEGRAM_")}
-    response = post_update(create_app(settings).test_client(), update("hi"))
+    response = post_update(Bot(settings).client, update("hi"))
     assert response.status_code == 404
     assert response.get_json()["error"] == "platform telegram is not enabled: set TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET"
 
@@ -52,7 +51,7 @@ def test_messages_of_one_conversation_share_one_pending_turn(client, redis):
 
 
 def test_a_signed_payload_of_unexpected_shape_is_counted_and_kept_without_secrets(app, client, redis):
-    from bot import rejects
+    from bot.ops import rejects
 
     response = post_update(client, {"update_id": "not-a-number", "message": {"text": "hi"}, "bot_token": "123:SECRET"})
     assert response.status_code == 400
@@ -69,18 +68,19 @@ def test_an_unsigned_payload_is_never_kept(client, redis):
 
 
 def test_the_dedupe_window_can_be_set_per_platform(settings, redis):
-    client = create_app({**settings, "TELEGRAM_DEDUPE_TTL": "120"}).test_client()
+    client = Bot({**settings, "TELEGRAM_DEDUPE_TTL": "120"}).client
     post_update(client, update("hi", update_id=4242))
     assert 0 < redis.ttl("bot:seen:telegram:4242") <= 120
 
 
 def test_refused_chat_page_posts_never_push_out_a_platform_s_kept_payloads(settings, redis):
-    from bot import rejects
+    from bot.ops import rejects
 
-    client = create_app({**settings, "WEBCHAT_RATE_LIMIT": "1000"}).test_client()
+    client = Bot({**settings, "WEBCHAT_RATE_LIMIT": "1000"}).client
     assert post_update(client, {"update_id": "not-a-number"}).status_code == 400
     for n in range(rejects.CAPACITY + 20):  # anyone may post these: no signature keeps them out
-        assert client.post("/webhooks/webchat", json={"session": "x", "message_id": f"m-{n:010}", "text": "hi"}).status_code == 400
+        refused = client.post("/webhooks/webchat", json={"session": "x", "message_id": f"m-{n:010}", "text": "hi"})
+        assert refused.status_code == 400
     kept = rejects.newest(redis, limit=1000)
     assert [record["platform"] for record in kept].count("telegram") == 1
     assert [record["platform"] for record in kept].count("webchat") == rejects.CAPACITY

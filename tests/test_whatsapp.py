@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from app import create_app
-from bot.render import utf16_len
+from bot.render.format import utf16_len
 from tests.fakes import Call, Canned, FakePlatform, completion, graph_media
-from tests.helpers import APP_SECRET, VERIFY_TOKEN, dead_letters, graph_error, post_signed, signed, stored
+from tests.helpers import APP_SECRET, VERIFY_TOKEN, Bot, dead_letters, graph_error, post_signed, signed, stored
 from tests.samples_media import png
 
 ACCESS_TOKEN = "EAAJB-test-whatsapp-token"
@@ -30,7 +29,7 @@ NOW = int(time.time())  # when the events were sent: the bot drops those older t
 
 
 def text_message(text: str, user: dict[str, str | None] = ADA, wamid: str | None = None) -> dict[str, Any]:
-    """A user's text message as in platforms.md 3.3; a None phone is a user who adopted a username."""
+    """A user's text message as in docs/platforms.md 3.3; a None phone is a user who adopted a username."""
     message: dict[str, Any] = {"id": wamid or f"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQz{next(_ids)}", "timestamp": str(NOW),
                                "type": "text", "text": {"body": text}}
     if user["phone"]:
@@ -80,10 +79,10 @@ def whatsapp():
 
 
 @pytest.fixture
-def app(settings, whatsapp):
-    return create_app({**settings, "WHATSAPP_ACCESS_TOKEN": ACCESS_TOKEN, "WHATSAPP_APP_SECRET": APP_SECRET,
-                       "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN, "WHATSAPP_PHONE_NUMBER_ID": FALLBACK_NUMBER,
-                       "WHATSAPP_API_URL": f"{whatsapp.url}/v21.0", "PLATFORM_MAX_RETRIES": "1"})
+def bot(settings, whatsapp):
+    return Bot({**settings, "WHATSAPP_ACCESS_TOKEN": ACCESS_TOKEN, "WHATSAPP_APP_SECRET": APP_SECRET,
+                "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN, "WHATSAPP_PHONE_NUMBER_ID": FALLBACK_NUMBER,
+                "WHATSAPP_API_URL": f"{whatsapp.url}/v21.0", "PLATFORM_MAX_RETRIES": "1"})
 
 
 def test_the_meta_test_vector_is_accepted(client, redis):
@@ -200,10 +199,12 @@ def test_media_meta_no_longer_has_gets_the_failure_notice_and_a_dead_letter(clie
 
 def test_a_file_meta_declares_over_the_limit_is_never_fetched(client, run_worker, llm, whatsapp):
     whatsapp.defaults.update(graph_media(whatsapp, {"big": b"x" * 100}, "/v21.0"))
-    whatsapp.defaults["big"] = Canned(body={"id": "big", "file_size": 30 * 1024 * 1024, "url": f"{whatsapp.url}/v21.0/files/big.bin"})
+    big = {"id": "big", "file_size": 30 * 1024 * 1024, "url": f"{whatsapp.url}/v21.0/files/big.bin"}
+    whatsapp.defaults["big"] = Canned(body=big)
     post_signed(client, "whatsapp", notification(change(media_message("audio", "big", voice=True))))
     run_worker()
-    assert [call.body["text"]["body"] for call in sends(whatsapp)] == ["Sorry, that file is too large or too long for me to open."]
+    notice = "Sorry, that file is too large or too long for me to open."
+    assert [call.body["text"]["body"] for call in sends(whatsapp)] == [notice]
     assert [call.method for call in whatsapp.requests if call.verb == "GET"] == ["big"] and llm.transcriptions == []
 
 
@@ -223,7 +224,8 @@ def test_statuses_and_errors_are_acknowledged_and_ignored(client, redis, run_wor
     status = change()
     del status["value"]["contacts"], status["value"]["messages"]
     status["value"]["statuses"] = [{
-        "id": "wamid.HBgNNTUxNjk5MjMxODIyMhUCABEYEjgx", "status": "delivered", "timestamp": "1750857384", "recipient_id": ADA["phone"],
+        "id": "wamid.HBgNNTUxNjk5MjMxODIyMhUCABEYEjgx", "status": "delivered", "timestamp": "1750857384",
+        "recipient_id": ADA["phone"],
         "pricing": {"billable": True, "pricing_model": "CBP", "category": "service"},
     }]
     errors = change()
@@ -241,7 +243,8 @@ def test_conversations_are_keyed_on_the_business_number_and_the_bsuid_else_the_p
     no_bsuid_anywhere = change(text_message("c", {"phone": "447700900123", "bsuid": None}))
     bsuid_only_in_contacts = change(text_message("b", {"phone": BOB["phone"], "bsuid": None}))
     bsuid_only_in_contacts["value"]["contacts"][0]["user_id"] = BOB["bsuid"]
-    for payload in (notification(change(text_message("a"))), notification(bsuid_only_in_contacts), notification(no_bsuid_anywhere)):
+    payloads = (notification(change(text_message("a"))), notification(bsuid_only_in_contacts), notification(no_bsuid_anywhere))
+    for payload in payloads:
         assert post_signed(client, "whatsapp", payload).status_code == 200
     inboxes = sorted(key.decode() for key in redis.keys("bot:inbox:*"))
     assert inboxes == [f"bot:inbox:whatsapp:{NUMBER}:447700900123", f"bot:inbox:whatsapp:{NUMBER}:{ADA['bsuid']}",
@@ -251,7 +254,8 @@ def test_conversations_are_keyed_on_the_business_number_and_the_bsuid_else_the_p
 
 
 def test_a_user_without_a_phone_number_is_answered_through_the_bsuid(client, run_worker, whatsapp):
-    post_signed(client, "whatsapp", notification(change(text_message("I use a username", {"phone": None, "bsuid": ADA["bsuid"]}))))
+    username_only = text_message("I use a username", {"phone": None, "bsuid": ADA["bsuid"]})
+    post_signed(client, "whatsapp", notification(change(username_only)))
     run_worker()
     [sent] = sends(whatsapp)
     assert sent.body["recipient"] == ADA["bsuid"] and "to" not in sent.body
@@ -299,7 +303,8 @@ def test_a_long_reply_is_split_at_4096_in_whatsapp_formatting(client, run_worker
 
 
 def test_rate_limits_and_server_errors_are_retried_then_dead_lettered(client, run_worker, redis, whatsapp):
-    whatsapp.then(graph_error(429, 130429, "(#130429) Rate limit hit"), graph_error(500, 131000, "(#131000) Something went wrong"))
+    whatsapp.then(graph_error(429, 130429, "(#130429) Rate limit hit"),
+                  graph_error(500, 131000, "(#131000) Something went wrong"))
     post_signed(client, "whatsapp", notification(change(text_message("busy?"))))
     run_worker()
     assert len(sends(whatsapp)) == 2  # the first try and PLATFORM_MAX_RETRIES=1

@@ -28,11 +28,11 @@ from tests.conftest import TELEGRAM_SECRET
 from tests.fakes import Call, Canned, FakeServer
 from tests.helpers import signature as meta_signature
 
-SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # platforms.md 10.1
+SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # docs/platforms.md 10.1
 TWILIO_TOKEN = "twilio-auth-token"
 TWILIO_URL = "http://localhost/webhooks/twilio"  # the URL Flask's test client requests
 LINE_SECRET = "line-test-channel-secret"
-STANDARD_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # platforms.md 10.2
+STANDARD_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # docs/platforms.md 10.2
 
 
 def post_slack(client, payload: Any, *, secret: str = SLACK_SECRET, timestamp: int | None = None,

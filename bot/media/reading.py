@@ -17,6 +17,9 @@ from bot.media.refs import Media, media_of
 from bot.media.sniff import DOCUMENTS, IMAGES, sniffed
 from bot.messages import IncomingMessage
 from bot.retry import with_retries
+from bot.runtime import Runtime
+from bot.turn.conversation import Conversation, Kind, Turn
+from bot.turn.limits import Limits
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +69,8 @@ class Reader:
             return parts.image(data, mime), f"[photo, {len(data) // 1000} KB]"
         if mime in DOCUMENTS:
             name = media.name or "document"
-            return parts.text(f"[document {name}]\n{documents.text_of(data, mime, config.document_max_chars)}"), f"[document {name}]"
+            text = documents.text_of(data, mime, config.document_max_chars)
+            return parts.text(f"[document {name}]\n{text}"), f"[document {name}]"
         raise Unreadable(f"a file of type {mime or 'unknown'}")
 
     def _audio(self, media: Media, data: bytes, mime: str) -> tuple[dict[str, Any], str]:
@@ -93,18 +97,17 @@ def said(reads: dict[str, Read], messages: list[IncomingMessage]) -> list[Read]:
             for message in messages if message.message_id in reads or message.text.strip()]
 
 
-
-def read_turn(rt: Any, convo: Any, turn: Any, limits: Any) -> tuple[str, str] | None:
+def read_turn(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits) -> tuple[str, Kind] | None:
     """Read the turn's media into `turn.reads`; the notice to answer instead when it cannot be (a failure is dead-lettered)."""
     reader = Reader(rt, rt.channels[turn.last.platform].download, turn.deadline, lambda tokens: limits.spend(turn.last, tokens))
     try:
         turn.reads = read_all(reader, turn.messages)
     except TooLarge:
-        return rt.config.media_limit_notice, "notice"
+        return rt.config.media_limit_notice, Kind.NOTICE
     except Unreadable as error:
         logger.info("media not readable: %s", error, extra={"conversation": convo.name})
-        return rt.config.media_unreadable_notice, "notice"
+        return rt.config.media_unreadable_notice, Kind.NOTICE
     except BotError as error:  # a download or a transcription that failed after its retries: replayable
         convo.dead_letter(turn, f"media: {error}")
-        return rt.config.failure_notice, "notice"
+        return rt.config.failure_notice, Kind.NOTICE
     return None

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from bot import keys
-from bot.conversation import Conversation, LeaseLost
+from bot.turn.conversation import Conversation, LeaseLost
 
 # Write one entry of the turn's journal if the lease is still ours; with ARGV[5] '1', only if it is not there yet (a
 # call claimed before it is sent). KEYS: lease, journal. ARGV: token, turn id, field, value, claim. 1 written, 0 not.

@@ -14,7 +14,6 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from bot import keys
-from bot.conversation import Conversation, Turn
 from bot.errors import BotError, Permanent, Unconfirmed
 from bot.llm import Completion, Messages, ToolCall
 from bot.retry import with_retries
@@ -22,6 +21,7 @@ from bot.runtime import Runtime
 from bot.tools import files
 from bot.tools.files import HANDOFF, Tool
 from bot.tools.journal import ERROR, OK, SENT, UNKNOWN, Journal
+from bot.turn.conversation import Conversation, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +66,7 @@ def _ask(rt: Runtime, turn: Turn, transcript: Messages, options: dict[str, Any],
          spend: Callable[[Completion], None]) -> Completion:
     """One model call, retried; its tokens count against the user's budget at once."""
     definitions = [tool.definition() for tool in offered.values()]
-    completion = with_retries(lambda: rt.llm.complete(transcript, options, definitions, "auto" if may_call else "none"),
-                              rt.config.openai_max_retries, "LLM call", deadline=turn.deadline)
+    completion = rt.llm.complete(transcript, options, definitions, "auto" if may_call else "none", deadline=turn.deadline)
     spend(completion)
     return completion
 

@@ -100,9 +100,9 @@ class MCP:
         hooks = {"request": [_checking(self.peer_refusal, httpx2.URL(url))]}
         try:
             with anyio.fail_after(timeout):
-                async with httpx2.AsyncClient(headers=headers, timeout=timeout, event_hooks=hooks) as http:
-                    async with Client(streamable_http_client(url, http_client=http), read_timeout_seconds=timeout) as client:
-                        yield client
+                async with (httpx2.AsyncClient(headers=headers, timeout=timeout, event_hooks=hooks) as http,
+                            Client(streamable_http_client(url, http_client=http), read_timeout_seconds=timeout) as client):
+                    yield client
         except Exception as error:  # the SDK's task groups wrap what went wrong in exception groups
             mapped = _mapped(_first(error), unsure, timeout)
             if mapped is error:

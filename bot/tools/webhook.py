@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
 from typing import Any, Mapping, Protocol
 
 import requests
 from urllib3.exceptions import HTTPError
 
+from bot import times
 from bot.errors import Permanent, Transient, Unconfirmed
 from bot.retry import retry_after
 from bot.signing import standard_key, standard_sign
@@ -44,7 +44,7 @@ class Webhooks:
         url = expand(tool.url, self.env)
         if reason := self.guard.refusal(url):
             raise Permanent(reason, kind="refused")
-        body = json.dumps({"type": "tool.call", "timestamp": _now(),
+        body = json.dumps({"type": "tool.call", "timestamp": times.iso(),
                            "data": {"tool": tool.name, "arguments": arguments, "call_id": call_id, **context}}).encode()
         headers = {name: expand(value, self.env) for name, value in tool.headers.items()}
         now = int(time.time())
@@ -71,7 +71,3 @@ def _answer(response: requests.Response) -> str:
     if 300 <= status < 400:
         raise Permanent(f"it answered a redirect ({status}), which tool calls do not follow: set the final URL")
     raise Permanent(f"it answered {status}")
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,1 @@
+"""What operators use: the outcome ledger, dead letters, rejected payloads, metrics, logs, checks, erasure, the CLI."""

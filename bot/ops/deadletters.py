@@ -1,0 +1,71 @@
+"""Dead letters: turns that failed after every retry, kept with everything needed to replay them."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from redis import Redis
+
+from bot import keys
+from bot.messages import split_conversation
+from bot.ops import metrics
+
+CAPACITY = 10_000  # the oldest go first beyond this
+KEEP_SECONDS = 30 * 86400  # DEAD_LETTER_TTL's default: a letter keeps the user's words, so it is not kept for ever
+
+
+def add(redis: Redis, record: dict[str, Any], keep: int = KEEP_SECONDS) -> str:
+    """Keep a failed turn for `keep` seconds; returns its id."""
+    letter_id = uuid.uuid4().hex[:16]
+    pipe = redis.pipeline()
+    pipe.set(keys.dead_letter(letter_id), json.dumps({"id": letter_id, "at": time.time(), **record}), ex=keep)
+    pipe.zadd(keys.dead_letters(), {letter_id: time.time()})
+    platform, _ = split_conversation(record["conversation"])
+    pipe.hincrbyfloat(keys.metrics(), metrics.field("dead_letters", platform=platform), 1)
+    pipe.execute()
+    _trim(redis, keep)
+    return letter_id
+
+
+def _trim(redis: Redis, keep: int) -> None:
+    """Forget letters past the capacity, and those older than `keep` (letters kept before they expired on their own)."""
+    pipe = redis.pipeline().zrange(keys.dead_letters(), 0, -CAPACITY - 1)
+    pipe.zrangebyscore(keys.dead_letters(), 0, time.time() - keep)
+    ids = {letter_id.decode() for found in pipe.execute() for letter_id in found}
+    if ids:
+        redis.pipeline().delete(*map(keys.dead_letter, ids)).zrem(keys.dead_letters(), *ids).execute()
+
+
+def newest(redis: Redis, limit: int = 20) -> list[dict[str, Any]]:
+    """The most recent dead letters, newest first."""
+    ids = [letter_id.decode() for letter_id in redis.zrevrange(keys.dead_letters(), 0, limit - 1)]
+    raw = redis.mget([keys.dead_letter(letter_id) for letter_id in ids]) if ids else []
+    return [json.loads(item) for item in raw if item]
+
+
+def get(redis: Redis, letter_id: str) -> dict[str, Any] | None:
+    """One dead letter, or None."""
+    raw = redis.get(keys.dead_letter(letter_id))
+    return json.loads(raw) if raw else None
+
+
+def remove(redis: Redis, letter_id: str) -> bool:
+    """Forget one dead letter; False if there was none by that id."""
+    removed, _ = redis.pipeline().delete(keys.dead_letter(letter_id)).zrem(keys.dead_letters(), letter_id).execute()
+    return bool(removed)
+
+
+def of(redis: Redis, conversation: str) -> list[str]:
+    """The ids of the conversation's dead letters."""
+    return [letter["id"] for letter in newest(redis, CAPACITY) if letter["conversation"] == conversation]
+
+
+def purge(redis: Redis) -> int:
+    """Forget every dead letter; returns how many there were."""
+    ids = [letter_id.decode() for letter_id in redis.zrange(keys.dead_letters(), 0, -1)]
+    if ids:
+        redis.pipeline().delete(*map(keys.dead_letter, ids)).delete(keys.dead_letters()).execute()
+    return len(ids)

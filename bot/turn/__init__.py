@@ -1,0 +1,1 @@
+"""The RQ job and everything one turn uses: the conversation and its lease, delivery, memory, limits, commands, handoff."""

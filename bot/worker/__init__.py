@@ -1,0 +1,1 @@
+"""The worker process: its sweeper, its slots (turns at once), and `make run`'s local server."""

@@ -1,0 +1,1 @@
+"""The platform commands: `flask webhook`, `flask telegram poll` and `flask send-sample`."""
