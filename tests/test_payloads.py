@@ -212,9 +212,10 @@ WHATSAPP = [
     Case("whatsapp", "document",
          wa("document", document={**MEDIA, "id": "doc-1", "mime_type": "application/pdf", "filename": "menu.pdf"}),
          "reply", "[document menu.pdf]\nSoup of the day"),
-    Case("whatsapp", "location", wa("location", location={"latitude": 37.48, "longitude": -122.15, "name": "Main St"}), "notice"),
+    Case("whatsapp", "location", wa("location", location={"latitude": 37.48, "longitude": -122.15, "name": "Main St"}), "reply",
+         "Location: 37.48, -122.15 (Main St)"),
     Case("whatsapp", "contact card", wa("contacts", contacts=[{"name": {"formatted_name": "Ada L"}, "phones": [
-        {"phone": "+1 650 555 0000", "type": "CELL"}]}]), "notice"),
+        {"phone": "+1 650 555 0000", "type": "CELL"}]}]), "reply", "Contact: Ada L, +1 650 555 0000"),
     Case("whatsapp", "reaction", wa("reaction", reaction={"message_id": WAMID, "emoji": "\U0001F44D"}), "nothing"),
     Case("whatsapp", "reaction removed", wa("reaction", reaction={"message_id": WAMID}), "nothing"),
     Case("whatsapp", "unsupported message", wa("unsupported", errors=[{"code": 131051, "title": "Message type unknown"}]),
@@ -303,7 +304,8 @@ TWILIO = [
     Case("twilio", "WhatsApp sticker", media(WA, "image/webp"), "reply", IMAGE_PART),  # Twilio tells it from no photo
     Case("twilio", "WhatsApp voice note", media(WA, "audio/ogg", sid="ME2"), "reply", "where is my parcel"),
     Case("twilio", "WhatsApp location", {**WA, "Body": "", "MessageType": "location", "Latitude": "37.7749",
-                                         "Longitude": "-122.4194", "Address": "Market St", "Label": "Office"}, "notice"),
+                                         "Longitude": "-122.4194", "Address": "Market St", "Label": "Office"}, "reply",
+         "Location: 37.7749, -122.4194 (Office, Market St)"),
     *[Case("twilio", f"status {state}", status(SMS, state), "nothing") for state in ("sent", "delivered", "undelivered")],
     Case("twilio", "WhatsApp read status", status(WA, "read"), "nothing"),
 ]
@@ -347,7 +349,8 @@ LINE = [
     Case("line", "file", line_message(line_sdk.FileMessageContent(id="doc-1", file_name="menu.pdf", file_size=2048)),
          "reply", "[document menu.pdf]\nSoup of the day"),
     Case("line", "location", line_message(line_sdk.LocationMessageContent(id="1", latitude=35.65, longitude=139.7,
-                                                                          address="Tokyo")), "notice"),
+                                                                          address="Tokyo")), "reply",
+         "Location: 35.65, 139.7 (Tokyo)"),
     Case("line", "text on standby", line(line_sdk.MessageEvent, mode=line_sdk.EventMode.STANDBY, message=line_text("not ours")),
          "nothing"),
     Case("line", "follow", line(line_sdk.FollowEvent, reply_token="t", follow=line_sdk.FollowDetail(is_unblocked=False)),

@@ -18,6 +18,7 @@ from redis import Redis
 
 from bot.config import Config
 from bot.errors import BotError, Permanent, Transient
+from bot.media import cards
 from bot.media.refs import Media
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from handlers.platforms import http, signatures
@@ -59,7 +60,10 @@ class Inbound(Payload):
     To = _required()
     Body = fields.String(load_default="")
     NumMedia = fields.Integer(load_default=0)
-    Latitude = fields.String(validate=ID)  # a location shared on WhatsApp, which comes with an empty Body
+    Latitude = fields.Float()  # a location shared on WhatsApp, which comes with an empty Body
+    Longitude = fields.Float()
+    Label = fields.String(load_default="")
+    Address = fields.String(load_default="")
     ProfileName = fields.String(load_default="", validate=NAME)  # WhatsApp only
     media = fields.List(fields.Nested(Medium), load_default=list)  # MediaUrlN and MediaContentTypeN, N from 0
 
@@ -115,7 +119,7 @@ class Twilio(Adapter):
             conversation_id=f"{form['From']}:{form['To']}",  # one user may write to several of our numbers
             user_id=form["From"],
             user_name=form["ProfileName"],
-            text=form["Body"].strip(),
+            text=form["Body"].strip() or _place(form),
             context={"from": form["From"], "to": form["To"]},
             media=[Media(MEDIA.get(item["type"].split("/", 1)[0], "document"), item["url"], item["type"]).to_dict()
                    for item in form["media"]],
@@ -191,6 +195,13 @@ class Twilio(Adapter):
                 "NumMedia": "0"}
         headers = {"Content-Type": "application/x-www-form-urlencoded", SIGNATURE_HEADER: sign(self.token, url, form.items())}
         return headers, urlencode(form).encode()
+
+
+def _place(form: dict[str, Any]) -> str:
+    """A location shared on WhatsApp as text; "" for anything else."""
+    if "Latitude" not in form or "Longitude" not in form:
+        return ""
+    return cards.location(form["Latitude"], form["Longitude"], form["Label"], form["Address"])
 
 
 def _recent(message: dict[str, Any]) -> bool:
