@@ -16,7 +16,7 @@ from redis import Redis
 from bot import times
 from bot.config import Config, ConfigError
 from bot.errors import BotError, Permanent, Rejected
-from bot.media.refs import Media
+from bot.media.refs import Media, kind_of
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from bot.render.format import MARKDOWN
 from handlers.platforms import http, signatures
@@ -29,7 +29,6 @@ SECRET_FORMAT = re.compile(r"(whsec_)?[A-Za-z0-9+/]+={0,2}")
 MIN_KEY_BYTES = 24  # the spec's shortest secret
 MAX_URL = 2048  # characters of a callback or media URL: what browsers and proxies reliably take
 MAX_MEDIA = 10  # files in one message
-MEDIA = {"audio": "audio", "image": "image"}  # by the content type's first part; any other is read as a document
 SECRET_HINT = (
     "GENERIC_WEBHOOK_SECRET must be whsec_ followed by the base64 of 24 to 64 random bytes; generate one with: "
     "python -c \"import base64, secrets; print('whsec_' + base64.b64encode(secrets.token_bytes(32)).decode())\""
@@ -148,8 +147,7 @@ class Generic(Adapter):
 
 def _media(file: dict[str, str]) -> Media:
     """A file of the message as the worker fetches it."""
-    kind = MEDIA.get(file["content_type"].split("/", 1)[0], "document")
-    return Media(kind, file["url"], file["content_type"], file["name"])
+    return Media(kind_of(file["content_type"]), file["url"], file["content_type"], file["name"])
 
 
 def _key(secret: str) -> bytes:

@@ -19,7 +19,7 @@ from redis import Redis
 from bot.config import Config
 from bot.errors import BotError, Permanent, Transient
 from bot.media import cards
-from bot.media.refs import Media
+from bot.media.refs import Media, kind_of
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from handlers.platforms import http, signatures
 from handlers.platforms.base import ID, NAME, Adapter, Payload, Sample, validate_payload
@@ -39,7 +39,6 @@ HINTS = {  # Twilio error codes whose message alone does not tell the operator w
 
 
 MAX_MEDIA = 10  # Twilio's most per message
-MEDIA = {"audio": "audio", "image": "image"}  # by the content type's first part; any other is read as a document
 
 
 def _required() -> fields.String:
@@ -121,7 +120,7 @@ class Twilio(Adapter):
             user_name=form["ProfileName"],
             text=form["Body"].strip() or _place(form),
             context={"from": form["From"], "to": form["To"]},
-            media=[Media(MEDIA.get(item["type"].split("/", 1)[0], "document"), item["url"], item["type"]).to_dict()
+            media=[Media(kind_of(item["type"]), item["url"], item["type"]).to_dict()
                    for item in form["media"]],
         )]
 
