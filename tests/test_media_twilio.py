@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import io
+import json
+import logging
 import wave
 from typing import Iterator
 
@@ -111,3 +113,20 @@ def test_several_media_are_read_in_order(client, run_worker, llm, twilio, store)
     run_worker()
     [content] = [message["content"] for message in llm.completions[0]["messages"] if message["role"] == "user"]
     assert [part["type"] for part in content] == ["text", "image_url"] and content[0]["text"] == "where is my parcel"
+
+
+def test_logs_and_the_ledger_keep_kinds_and_sizes_never_the_content_or_its_link(client, run_worker, redis, llm, twilio, store,
+                                                                                 caplog):
+    url = media_url(twilio, "ME2")
+    form = whatsapp("", NumMedia="1", MediaUrl0=url, MediaContentType0="audio/amr")
+    post_twilio(client, form)
+    with caplog.at_level(logging.INFO):
+        run_worker()
+    fetched = next(record for record in caplog.records if record.getMessage() == "media fetched")
+    converted = next(record for record in caplog.records if record.getMessage() == "audio converted")
+    assert (fetched.kind, fetched.type, fetched.bytes) == ("audio", "audio/amr", len(amr(2)))
+    assert converted.converted_bytes == len(llm.transcriptions[0]["file"][1])
+    logged = "\n".join(f"{record.getMessage()} {vars(record)}" for record in caplog.records)
+    assert llm.transcript not in logged and url not in logged and TWILIO_TOKEN not in logged
+    outcome = json.dumps(ledger.lookup(redis, "twilio", form["MessageSid"]))
+    assert "replied" in outcome and llm.transcript not in outcome and "ME2" not in outcome

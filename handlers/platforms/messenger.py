@@ -11,7 +11,6 @@ from marshmallow import fields, validate
 from redis import Redis
 
 from bot.config import Config
-from bot.media.fetch import check_size
 from bot.media.refs import Media
 from bot.messages import IncomingMessage, Reply
 from bot.render.format import PLAIN
@@ -123,7 +122,6 @@ class Messenger(MetaAdapter):
 
     def download(self, media: Media, limit: int) -> bytes:
         """The attachment's CDN link, without the Page token, from MESSENGER_MEDIA_HOSTS only (redirects too)."""
-        check_size(media.size, limit)
         return fetch(self.media_http, media.ref, limit, hops=self.media_hosts.refusal)
 
     def send(self, reply: Reply) -> None:
