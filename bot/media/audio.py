@@ -13,8 +13,7 @@ from bot.media.sniff import AUDIO
 
 
 def upload(data: bytes, mime: str, max_seconds: int) -> tuple[str, bytes, str]:
-    """The file as the endpoint takes it: a name whose extension it accepts, the bytes (converted to WAV when they are
-    in a format it does not take), their content type."""
+    """The file as the endpoint takes it (a name it accepts, the bytes, their type): WAV when it refuses their format."""
     if mime in AUDIO:
         return f"voice.{AUDIO[mime]}", data, mime
     if mime in convert.FORMATS:
