@@ -49,6 +49,7 @@ class Canned:
     delay: float = 0.0
     raw: bytes | None = None  # sent instead of the JSON body, as text/html
     content_type: str = "text/html"  # of `raw`: a file a platform serves
+    open_ended: bool = False  # `raw` sent with no Content-Length, then the connection held open: a body whose end never comes
 
 
 class FakeServer:
@@ -63,6 +64,7 @@ class FakeServer:
         self.hold: Callable[[Call], bool] = lambda call: False
         self.fault: Callable[[Call], Canned | None] = lambda call: None  # injected failures, before any other answer
         self.lock = threading.Lock()
+        self.stopped = threading.Event()  # releases the connections open-ended answers hold
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
@@ -76,6 +78,7 @@ class FakeServer:
         return self
 
     def stop(self) -> None:
+        self.stopped.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -123,12 +126,16 @@ class FakeServer:
                 data = json.dumps(answer.body).encode() if answer.raw is None else answer.raw
                 self.send_response(answer.status)
                 self.send_header("Content-Type", "application/json" if answer.raw is None else answer.content_type)
-                self.send_header("Content-Length", str(len(data)))
+                if not answer.open_ended:
+                    self.send_header("Content-Length", str(len(data)))
                 for name, value in answer.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up, as a timed-out one does
                     self.wfile.write(data)
+                    self.wfile.flush()
+                if answer.open_ended:
+                    fake.stopped.wait(30)
 
             do_GET = do_PUT = do_DELETE = do_POST  # platform APIs that read, replace and remove settings
 
