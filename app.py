@@ -20,6 +20,8 @@ from bot.prompts import Prompts
 from bot.runtime import Runtime
 from bot.tools.catalog import Tools
 from handlers import admin, api, bodies, headers, health, metrics, webhooks
+from handlers.addresses import allow_sources
+from handlers.business import install as install_business_events
 from handlers.cli import samples
 from handlers.cli import telegram as telegram_cli
 from handlers.cli import webhook as webhook_cli
@@ -41,6 +43,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     hops = settings.trusted_proxies
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_port=hops)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    allow_sources(app, settings)  # <NAME>_ALLOWED_IPS: first, before any body is read
     bodies.install(app)  # strict JSON, and the body limit however a body is framed
     # A worker's slots each hold a connection while they wait for a job, and their turns' lease renewals another.
     redis = storage.connect(settings.redis_url, max_connections=max(100, 2 * settings.worker_concurrency + 20))
@@ -52,6 +55,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     app.extensions[runtime.APP_KEY] = rt
     for blueprint in (webhooks.bp, webchat.bp, api.bp, health.bp, metrics.bp):
         app.register_blueprint(blueprint)
+    install_business_events(app, settings)
     admin.install(app, rt)
     headers.install(app)
     for command in (*cli.COMMANDS, webhook_cli.cli, telegram_cli.cli, samples.send_sample, webchat.chat):

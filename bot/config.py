@@ -50,6 +50,7 @@ class Config:
     trusted_proxies: int = 1  # proxies in front whose X-Forwarded-For/-Proto/-Port are believed: Heroku's router; 0: none
     webchat_enabled: bool = False
     webchat_rate_limit: int = 20  # messages per minute from one address
+    webchat_upload_max_bytes: int = 5 * 1024 * 1024  # the largest photo or voice note the chat page takes (not MAX_BODY_BYTES)
     failure_notice: str = "Sorry, I can't answer right now. Please try again in a few minutes."
     burst_window: float = 1.0  # seconds of quiet that end a burst of messages; 0 answers each turn at once
     burst_max_wait: float = 5.0  # the longest a message waits for its burst to end
@@ -77,6 +78,8 @@ class Config:
     # $0.75 in and $4.50 out, blended at three prompt tokens to one written, as a chat's history makes them)
     events_urls: str = ""  # comma-separated URLs that receive conversation events; empty: none sent
     events_secret: str = ""  # whsec_... that signs the events (Standard Webhooks)
+    event_rules_file: str = "events.yaml"  # in prompts_dir: which business event (Stripe, Shopify, ...) becomes which message
+    event_payload_ttl: int = 7 * 86400  # seconds a received business event's payload is kept for inspection
     tools_webhook_secret: str = ""  # whsec_... that signs the calls to webhook tools (Standard Webhooks)
     tools_allowlist: str = ""  # hosts tools may be called at, written as GENERIC_CALLBACK_ALLOWLIST is
     tools_max_rounds: int = 5  # rounds of tool calls in one turn; then the model must answer

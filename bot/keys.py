@@ -187,3 +187,13 @@ def prompt_turns(day: str) -> str:
 def console_form(form_id: str) -> str:
     """Set once a console form (a person's reply) was sent: its second sending does nothing."""
     return _key("console", "form", form_id)
+
+
+def business_event(source: str, event_id: str) -> str:
+    """A business event received at /events/<source>: its payload, kept for its job and then for inspection."""
+    return _key("bizevent", source, event_id)
+
+
+def business_routed(source: str, event_id: str) -> str:
+    """Set by the one job run that gave a business event its outcome: a retried job never sends it twice."""
+    return _key("bizrouted", source, event_id)

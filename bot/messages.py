@@ -114,7 +114,6 @@ class Channel(Protocol):
     max_text: int  # the platform's limit for one message
     format: Format
     typing_every: float  # seconds between typing indicators: a little less than the platform shows one
-    reply_window: int  # seconds after the user's last message that the platform takes free-form text; 0: any time
 
     def send(self, reply: Reply) -> None:
         """Deliver one part; raise Transient, Permanent or FormattingRejected."""
@@ -132,6 +131,22 @@ class Channel(Protocol):
         """A message's file, through the platform's API, refused past `limit` bytes (bot.media.fetch.TooLarge)."""
         ...
 
+    def discard(self, media: list[Media]) -> None:
+        """Delete what the adapter holds of a turn's files once the turn has ended (the chat page's uploads)."""
+        ...
+
     def forget(self, conversation_id: str) -> int:
         """Delete what the platform adapter keeps of a conversation (an erasure request); returns how many records."""
+        ...
+
+    def outside_window(self, contact: IncomingMessage) -> bool:
+        """Whether the user last wrote longer ago than the platform's reply window (WhatsApp's 24 hours) lets text through."""
+        ...
+
+    def window_refusal(self, contact: IncomingMessage, template: dict[str, Any] | None) -> str:
+        """Why a message the bot sends on its own cannot reach the user now, with this template if any ("" when it can)."""
+        ...
+
+    def template_text(self, template: dict[str, Any]) -> str | None:
+        """What the history keeps of a template sent in place of the message; None where the message goes out, tagged."""
         ...

@@ -1,7 +1,8 @@
 """OpenAI's Responses API (OPENAI_API=responses): the chat client's conversation, sent as Responses items.
 
 Function calls come back as output items; a round's items are sent back as they came (a reasoning model's reasoning
-among them, so it carries across tool rounds), each followed by the `function_call_output` that answers it.
+among them, so it carries across tool rounds), each followed by the `function_call_output` that answers it. A photo's
+image part goes as an `input_image` holding the same data URL.
 """
 
 from __future__ import annotations
@@ -65,4 +66,12 @@ def _items(message: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from ({"type": "function_call", "call_id": call["id"], "name": call["function"]["name"],
                      "arguments": call["function"]["arguments"]} for call in message["tool_calls"])
     else:
-        yield {"role": message["role"], "content": message["content"]}
+        yield {"role": message["role"], "content": _content(message["content"])}
+
+
+def _content(content: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    """A message's text as it is; its content parts (bot.media.parts) as this API's input_text and input_image."""
+    if isinstance(content, str):
+        return content
+    return [{"type": "input_image", "image_url": part["image_url"]["url"], "detail": part["image_url"].get("detail", "auto")}
+            if part["type"] == "image_url" else {"type": "input_text", "text": part["text"]} for part in content]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hmac
 import logging
 import uuid
-from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -18,7 +17,7 @@ from bot import keys
 from bot.config import Config
 from bot.ops import checks
 from bot.runtime import Runtime, app_runtime
-from handlers import console, console_actions
+from handlers import console, console_actions, headers
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ def _guard() -> Response | None:
     if request.blueprint == "rq_dashboard" and request.endpoint not in DASHBOARD_PAGES and not _from_dashboard():
         return Response("Admin: the dashboard's actions work from its own pages only.", 403)
     acting = request.blueprint != "rq_dashboard" and request.method not in ("GET", "HEAD")
-    if acting and not (_same_origin() and _csrf_ok(rt.config)):
+    if acting and not (headers.same_origin() and _csrf_ok(rt.config)):
         return Response("Admin: this form is stale or was sent from another site: reload the page and try again.", 403)
     return None
 
@@ -92,19 +91,7 @@ def _from_dashboard() -> bool:
     Browsers resend basic-auth credentials with cross-site requests; a foreign page cannot add X-Requested-With
     without a CORS preflight, which this app never grants, nor make its browser say it is this origin.
     """
-    return request.headers.get("X-Requested-With") == "XMLHttpRequest" and _same_origin()
-
-
-def _same_origin() -> bool:
-    """No browser's word says the request came from another site: Sec-Fetch-Site where it sends one, else Origin.
-
-    Under `Referrer-Policy: no-referrer` a browser sends `Origin: null` even with a form of this origin's own pages;
-    Sec-Fetch-Site, which no page can set, tells them apart.
-    """
-    site, origin = request.headers.get("Sec-Fetch-Site"), request.headers.get("Origin")
-    if site is not None:
-        return site == "same-origin"
-    return origin in (None, "null") or urlsplit(origin).netloc == request.host
+    return request.headers.get("X-Requested-With") == "XMLHttpRequest" and headers.same_origin()
 
 
 def _signer(config: Config) -> URLSafeTimedSerializer:

@@ -32,12 +32,23 @@ class Pause(Payload):
 PAUSE = Pause()
 
 
+class Template(fields.Field):
+    """A message template, checked as proactive.template checks the triggers' and event rules' own."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return proactive.template(value)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
+
 class Outgoing(Payload):
     conversation = fields.String(required=True, validate=validate.Length(max=1024))  # <platform>:<id>, as the logs show it
     text = fields.String(validate=validate.Length(min=1, max=4000))
     prompt = fields.String(validate=ID)  # a prompt file whose template writes the message, e.g. examples/order-status.md
     variables = fields.Dict(keys=fields.String(), load_default=dict)
     at = fields.AwareDateTime()  # ISO 8601 with a time zone; absent or past: now
+    template = Template(load_default=None)  # sent instead past the user's reply window: {name, language, parameters}, {tag}
 
     @validates_schema
     def _text_or_prompt(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -62,10 +73,10 @@ def send() -> Any:
     """Send a message to a known conversation now, or at a given time: literal text, or written from a prompt."""
     rt = app_runtime()
     data = load(OUTGOING, request)
-    _check_reachable(data["conversation"])
+    _check_reachable(data["conversation"], data["template"])
     if "prompt" in data:
         _check_prompt(data["prompt"], data["variables"])
-    item = proactive.outgoing(data.get("text"), data.get("prompt"), data["variables"])
+    item = proactive.outgoing(data.get("text"), data.get("prompt"), data["variables"], data["template"])
     at = data.get("at")
     if at and at > datetime.now(timezone.utc):
         proactive.schedule(rt, data["conversation"], item, at)
@@ -74,17 +85,16 @@ def send() -> Any:
     return jsonify(id=item["id"], conversation=data["conversation"], at=(at.isoformat() if at else None)), 202
 
 
-def _check_reachable(conversation: str) -> None:
-    """Refuse a conversation nobody wrote in, and a user outside their platform's reply window (WhatsApp's 24 hours)."""
+def _check_reachable(conversation: str, template: dict[str, Any] | None) -> None:
+    """Refuse a conversation nobody wrote in, and a user outside their reply window (WhatsApp's, Messenger's 24 hours)
+    without a template their platform takes then."""
     rt = app_runtime()
     contact = Conversation(rt.redis, conversation, rt.config).contact()
     if contact is None:
         raise Rejected(f"unknown conversation {conversation}: its user must have written to the bot first", 404)
-    window = ADAPTERS[contact.platform].reply_window if contact.platform in ADAPTERS else 0  # enabled here or not
-    if proactive.outside_reply_window(contact, window):
-        hours = window // 3600
-        raise Rejected(f"outside {contact.platform}'s {hours}-hour customer-service window: the user last wrote more than "
-                       f"{hours} hours ago, and {contact.platform} only delivers approved templates then", 409)
+    refusal = ADAPTERS[contact.platform].window_refusal(contact, template) if contact.platform in ADAPTERS else ""
+    if refusal:
+        raise Rejected(refusal, 409)
 
 
 def _check_prompt(name: str, values: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""What a request body may be: at most MAX_BODY_BYTES however it is framed, and JSON that no later step chokes on.
+"""What a request body may be: at most MAX_BODY_BYTES (or its route's own limit) however it is framed, and JSON
+that no later step chokes on.
 
 Refused with a reason (400, 413) here, at the door, rather than crashing a turn later: a lone surrogate ("\\ud800")
 cannot be encoded for Redis or the LLM, and deep nesting overflows every recursive step that reads it.
@@ -8,13 +9,15 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Callable, TypeVar
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot.errors import Rejected
+
+View = TypeVar("View", bound=Callable[..., Any])
 
 MAX_DEPTH = 64  # levels of nesting; the platforms' deepest payloads (Slack's rich-text blocks) use about a dozen
 
@@ -33,19 +36,43 @@ class StrictJSON(DefaultJSONProvider):
 
 
 def install(app: Flask) -> None:
-    """Parse the app's JSON strictly, and refuse a body over MAX_BODY_BYTES however it is framed."""
+    """Parse the app's JSON strictly, and refuse a body over its limit however it is framed."""
     app.json = StrictJSON(app)
     app.before_request(_whole_body)
 
 
+def limited(setting: str, limit: Callable[[], int]) -> Callable[[View], View]:
+    """Give a route its own body limit, `limit()` bytes (the setting `setting`), in place of MAX_BODY_BYTES."""
+    def mark(view: View) -> View:
+        view.body_limit = (setting, limit)  # type: ignore[attr-defined]
+        return view
+    return mark
+
+
 def _whole_body() -> None:
-    """Read a body sent without Content-Length (chunked) at once, refusing it with 413 past the limit.
+    """Refuse a body past the limit with 413, saying which; read one sent without Content-Length (chunked) at once.
 
     Werkzeug stops reading such a body at MAX_CONTENT_LENGTH and hands on the part it read as if it were all.
     """
-    limit = request.max_content_length
-    if request.content_length is None and limit is not None and len(request.get_data()) >= limit and request.input_stream.read(1):
-            raise RequestEntityTooLarge()
+    setting, limit = _limit()
+    if limit is None:
+        return
+    if request.content_length is None:
+        over = len(request.get_data()) >= limit and bool(request.input_stream.read(1))
+    else:
+        over = request.content_length > limit
+    if over:
+        raise RequestEntityTooLarge(f"The body is larger than the {limit} bytes {setting} allows.")
+
+
+def _limit() -> tuple[str, int | None]:
+    """The request's body limit, and the setting it comes from: the route's own (`limited`), else MAX_BODY_BYTES."""
+    own = getattr(current_app.view_functions.get(request.endpoint or ""), "body_limit", None)
+    if own is None:
+        return "MAX_BODY_BYTES", request.max_content_length
+    setting, limit = own
+    request.max_content_length = limit()  # Werkzeug's own check, when the view reads the body, uses it too
+    return setting, request.max_content_length
 
 
 def _check(value: Any) -> None:

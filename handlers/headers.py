@@ -7,6 +7,7 @@ included) can be missed.
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, request
 
@@ -47,3 +48,17 @@ def secure(response: Response) -> Response:
     for name, value in EVERYWHERE.items():
         response.headers.setdefault(name, value)
     return response
+
+
+def same_origin() -> bool:
+    """The request came from this app's own pages, as far as the browser says (a client that is no browser says nothing):
+    Sec-Fetch-Site where it sends one, which no page can set, else Origin.
+
+    Under `Referrer-Policy: no-referrer` a browser sends `Origin: null` even with a form of this origin's own pages, so
+    Origin alone cannot tell them apart; a foreign page's request says cross-site, and it cannot make its browser say
+    otherwise.
+    """
+    site, origin = request.headers.get("Sec-Fetch-Site"), request.headers.get("Origin")
+    if site is not None:
+        return site == "same-origin"
+    return origin in (None, "null") or urlsplit(origin).netloc == request.host

@@ -49,6 +49,7 @@ class Canned:
     delay: float = 0.0
     raw: bytes | None = None  # sent instead of the JSON body, as text/html
     content_type: str = "text/html"  # of `raw`: a file a platform serves
+    open_ended: bool = False  # `raw` sent with no Content-Length, then the connection held open: a body whose end never comes
 
 
 class FakeServer:
@@ -63,6 +64,7 @@ class FakeServer:
         self.hold: Callable[[Call], bool] = lambda call: False
         self.fault: Callable[[Call], Canned | None] = lambda call: None  # injected failures, before any other answer
         self.lock = threading.Lock()
+        self.stopped = threading.Event()  # releases the connections open-ended answers hold
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
@@ -76,6 +78,7 @@ class FakeServer:
         return self
 
     def stop(self) -> None:
+        self.stopped.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -123,12 +126,16 @@ class FakeServer:
                 data = json.dumps(answer.body).encode() if answer.raw is None else answer.raw
                 self.send_response(answer.status)
                 self.send_header("Content-Type", "application/json" if answer.raw is None else answer.content_type)
-                self.send_header("Content-Length", str(len(data)))
+                if not answer.open_ended:
+                    self.send_header("Content-Length", str(len(data)))
                 for name, value in answer.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up, as a timed-out one does
                     self.wfile.write(data)
+                    self.wfile.flush()
+                if answer.open_ended:
+                    fake.stopped.wait(30)
 
             do_GET = do_PUT = do_DELETE = do_POST  # platform APIs that read, replace and remove settings
 
@@ -196,9 +203,9 @@ class FakeOpenAI(FakeServer):
 
     @property
     def images(self) -> list[dict]:
-        """Every image part the chat completions received."""
-        return [part for body in self.completions for message in body["messages"] if isinstance(message["content"], list)
-                for part in message["content"] if part["type"] == "image_url"]
+        """Every image part the chat completions (or the Responses API, its input_image as chat's image_url) received."""
+        return [part for body in self.completions + self.responses for message in body["messages"]
+                if isinstance(message["content"], list) for part in message["content"] if part["type"] == "image_url"]
 
     @property
     def completions(self) -> list[dict]:
@@ -215,6 +222,8 @@ class FakeOpenAI(FakeServer):
                                                             "owned_by": "system"} for name in self.models]})
         if call.method == "transcriptions":
             return self._transcription(call.body)
+        if call.method == "responses" and (refusal := _foreign_parts(call.body["input"])):
+            return refusal
         payload = call.body if call.method == "completions" else {**call.body, "messages": chat_messages(call.body["input"])}
         key = _text(payload["messages"][-1]["content"])
         self._track(key, +1)
@@ -352,8 +361,31 @@ def chat_messages(items: list[dict] | str) -> list[dict]:
         elif item.get("type") == "function_call":
             messages.append({"role": "assistant", "content": None, "tool_calls": [item]})
         elif "role" in item:
-            messages.append({"role": item["role"], "content": item["content"]})
+            messages.append({"role": item["role"], "content": _chat_content(item["content"])})
     return messages
+
+
+# The content part types a Responses API input message takes (OpenAI's 400 lists them)
+INPUT_PARTS = ("input_text", "input_image", "output_text", "refusal", "input_file", "computer_screenshot", "summary_text")
+
+
+def _foreign_parts(items: list[dict] | str) -> Canned | None:
+    """OpenAI's 400 to a content part the Responses API does not take (chat completions' text and image_url among them)."""
+    for n, item in enumerate(items if isinstance(items, list) else []):
+        for m, part in enumerate(item.get("content") if isinstance(item.get("content"), list) else []):
+            kind = part.get("type")
+            if kind not in INPUT_PARTS or (kind == "input_image" and not isinstance(part.get("image_url"), str)):
+                return openai_refusal(f"input[{n}].content[{m}]", "invalid_value", f"Invalid value: {kind!r}. "
+                                      f"Supported values are: {', '.join(repr(name) for name in INPUT_PARTS)}.")
+    return None
+
+
+def _chat_content(content: str | list[dict]) -> str | list[dict]:
+    """A Responses message's content parts as chat completions' text and image_url parts."""
+    if isinstance(content, str):
+        return content
+    return [{"type": "image_url", "image_url": {"url": part["image_url"]}} if part["type"] == "input_image"
+            else {"type": "text", "text": part.get("text", "")} for part in content]
 
 
 def openai_error(status: int, message: str, code: str | None = None, retry_after: str | None = None) -> Canned:

@@ -111,12 +111,12 @@ def served(app) -> Iterator[int]:
     server.shutdown()
 
 
-def post_chunked(port: int, body: bytes, chunk: int = 65536) -> int:
-    """POST `body` with Transfer-Encoding: chunked and no Content-Length; the answer's status."""
+def post_chunked(port: int, body: bytes, chunk: int = 65536, path: str = "/webhooks/telegram") -> int:
+    """POST `body` to `path` with Transfer-Encoding: chunked and no Content-Length; the answer's status."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
     with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the server answered and closed before reading it all:
-        connection.request("POST", "/webhooks/telegram", body=(body[i:i + chunk] for i in range(0, len(body), chunk)),
+        connection.request("POST", path, body=(body[i:i + chunk] for i in range(0, len(body), chunk)),
                            headers=headers, encode_chunked=True)  # its answer is still there to read
     return connection.getresponse().status
 

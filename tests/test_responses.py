@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
+import telegram as ptb
 
 from app import create_app
 from bot.config import ConfigError
 from tests.fakes import openai_refusal
-from tests.helpers import Bot, dead_letters, texts
+from tests.helpers import Bot, dead_letters, post_update, texts
+from tests.samples_media import png
+from tests.test_media import media_update
 
 
 @pytest.fixture
@@ -26,6 +29,18 @@ def test_a_turn_is_answered_through_the_responses_api(settings, llm, telegram, r
                                    {"role": "user", "content": "again"}]
     assert (first["max_output_tokens"], first["reasoning"]) == (1024 + 4096, {"effort": "low"})
     assert not {"max_tokens", "max_completion_tokens", "reasoning_effort", "messages"} & set(first)
+
+
+def test_a_photo_goes_as_an_input_image_beside_its_caption_as_input_text(settings, llm, telegram):
+    bot = Bot(settings)
+    telegram.files["p1"] = png(padding=3000)
+    post_update(bot.client, media_update(9201, photo=(ptb.PhotoSize("p1", "u1", 800, 800),), caption="is this broken?"))
+    bot.run()
+    [request] = llm.calls("responses")
+    text, image = request["input"][-1]["content"]
+    assert text == {"type": "input_text", "text": "is this broken?"}
+    assert (image["type"], image["detail"]) == ("input_image", "auto") and image["image_url"].startswith("data:image/png;base64,")
+    assert texts(telegram)[0].startswith("LLM: is this broken? [image")  # the fake took it: no 400, no note in its place
 
 
 def test_front_matter_verbosity_and_temperature_go_where_the_responses_api_takes_them(settings, llm, telegram, tmp_path):

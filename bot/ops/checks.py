@@ -15,6 +15,7 @@ from bot import keys, llm
 from bot.config import Config
 from bot.errors import BotError
 from bot.outbound import triggers
+from bot.outbound.business import rules
 from bot.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -42,8 +43,8 @@ def problems(rt: Runtime, warn: Callable[[str], None] = logger.warning) -> list[
 def prompts_check(rt: Runtime) -> dict[str, Any]:
     """`flask prompts check`: every prompt, trigger and tool file's problems and warnings, kept for the console to show."""
     tool_problems, warnings = rt.tools.problems()
-    result = {"at": time.time(), "problems": rt.prompts.problems(rt.config.timezone) + _trigger_problems(rt) + tool_problems,
-              "warnings": warnings}
+    problems = rt.prompts.problems(rt.config.timezone) + _trigger_problems(rt) + tool_problems + _rule_problems(rt)
+    result = {"at": time.time(), "problems": problems, "warnings": warnings}
     try:
         rt.redis.set(keys.prompts_check(), json.dumps(result))
     except RedisError:
@@ -65,6 +66,11 @@ def _trigger_problems(rt: Runtime) -> list[str]:
         return [str(error)]
     return [f"{rt.config.triggers_file}: prompt {name} does not exist" for name in named
             if not (Path(rt.config.prompts_dir) / name).is_file()]
+
+
+def _rule_problems(rt: Runtime) -> list[str]:
+    """What is wrong with the business events' rules file (EVENT_RULES_FILE), and with the prompts its rules name."""
+    return rules.problems(rules.rules_file(rt.config), Path(rt.config.prompts_dir))
 
 
 def weak_admin_password(config: Config) -> str:

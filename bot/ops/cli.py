@@ -10,6 +10,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from bot import times
 from bot.ops import checks, deadletters, forget, ledger, rejects
+from bot.outbound.business import records
 from bot.runtime import app_runtime
 
 
@@ -43,11 +44,14 @@ def check() -> None:
 @click.argument("message_id")
 @with_appcontext
 def outcome(platform: str, message_id: str) -> None:
-    """What happened to one message: PLATFORM and its MESSAGE_ID (Telegram's update_id, Slack's team:channel:ts, ...)."""
-    record = ledger.lookup(app_runtime().redis, platform, message_id)
-    if record is None:
+    """What happened to one message: PLATFORM and its MESSAGE_ID (Telegram's update_id, Slack's team:channel:ts, ...);
+    for a business event, `events <source>:<id>`, with its payload while it is kept."""
+    redis = app_runtime().redis
+    record = ledger.lookup(redis, platform, message_id)
+    event = records.kept(redis, message_id) if platform == records.LEDGER else None
+    if record is None and event is None:
         raise click.ClickException("no outcome recorded: not received, still waiting for its turn, or older than 14 days")
-    click.echo(json.dumps(record, indent=2))
+    click.echo(json.dumps({**(record or {"outcome": None}), **({"event": event} if event else {})}, indent=2))
 
 
 @click.command("rejects")
@@ -67,7 +71,7 @@ prompts = AppGroup("prompts", help="The prompt files in prompts/.")
 
 @prompts.command("check")
 def check_prompts() -> None:
-    """Validate every prompt file (front matter, template, variables) and tool file: the Procfile's release step."""
+    """Validate every prompt file (front matter, template, variables), tool file and rules file: the Procfile's release step."""
     rt = app_runtime()
     result = checks.prompts_check(rt)
     for warning in result["warnings"]:

@@ -44,7 +44,8 @@ TURN_BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60, 120)
 LLM_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 60)
 
 COUNTERS = {
-    "webhooks": Spec("Webhook requests answered, by platform and HTTP status.", ("platform", "status")),
+    "webhooks": Spec("Webhook requests answered, by platform (or business-event source) and HTTP status.",
+                     ("platform", "status")),
     "dedupe_hits": Spec("Webhook messages already seen (platform retries), answered once.", ("platform",)),
     "stale_events": Spec("Webhook messages older than the platform's dedupe horizon: acknowledged, not answered.", ("platform",)),
     "turns": Spec("Turns finished, by outcome: replied, merged (a burst answered as one), notice, "
@@ -56,6 +57,9 @@ COUNTERS = {
     "dead_letters": Spec("Turns dead-lettered: see `flask dead-letters list`.", ("platform",)),
     "limit_notices": Spec("Turns refused by a per-user limit (rate, budget); notified=no once already told.",
                           ("limit", "notified")),
+    "business_events": Spec("Business events (Stripe, Shopify, ...) by source and what became of them: duplicate, queued "
+                            "(for its conversation's turn), no_rule, no_recipient, rejected, dead_letter.",
+                            ("source", "outcome")),
     "tool_calls": Spec("Tool calls, by tool and outcome (ok, error, unknown: it may or may not have acted).",
                        ("tool", "outcome")),
 }

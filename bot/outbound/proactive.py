@@ -11,12 +11,13 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
 from bot import jobs, keys, runtime
 from bot.errors import BotError, Permanent
-from bot.messages import IncomingMessage
+from bot.messages import Channel, IncomingMessage
 from bot.ops import deadletters, ledger, transcript
 from bot.ops.ledger import Outcome, unconfirmed_detail
 from bot.prompts import PromptError, variables
@@ -26,10 +27,28 @@ from bot.turn.delivery import Keepalive, deliver
 
 logger = logging.getLogger(__name__)
 
+TEMPLATE_FIELDS = {"name", "language", "parameters", "tag"}
 
-def outgoing(text: str | None = None, prompt: str | None = None, values: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A message to send: literal `text`, or text the LLM writes from the named `prompt` and its `values`."""
-    return {"id": uuid.uuid4().hex[:16], "text": text, "prompt": prompt, "variables": values or {}}
+
+def outgoing(text: str | None = None, prompt: str | None = None, values: dict[str, Any] | None = None,
+             template: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A message to send: literal `text`, or text the LLM writes from the named `prompt` and its `values`; past the
+    user's reply window (WhatsApp's, Messenger's 24 hours) the `template` goes instead, and without one it is not sent."""
+    return {"id": uuid.uuid4().hex[:16], "text": text, "prompt": prompt, "variables": values or {}, "template": template}
+
+
+def template(value: Any) -> dict[str, Any]:
+    """A template as the API, triggers and event rules name one: {name, language, parameters} for WhatsApp (a Content SID
+    as name through Twilio), {tag} for Messenger, or both; raises ValueError saying what is wrong."""
+    if not isinstance(value, dict) or not value.keys() <= TEMPLATE_FIELDS or not ({"name", "tag"} & value.keys()):
+        raise ValueError("a template is {name, language, parameters} (WhatsApp), {tag} (Messenger), or both")
+    if not all(isinstance(value.get(name, ""), str) and len(value.get(name, "")) <= 512 for name in ("name", "language", "tag")):
+        raise ValueError("a template's name, language and tag are strings")
+    parameters = value.get("parameters", [])
+    values = parameters.values() if isinstance(parameters, dict) else parameters
+    if not isinstance(parameters, (list, dict)) or len(parameters) > 100 or not all(isinstance(item, str) for item in values):
+        raise ValueError("a template's parameters are a list of strings, or an object of strings by name; at most 100")
+    return {**value, "parameters": parameters}
 
 
 def schedule(rt: Runtime, conversation: str, item: dict[str, Any], at: datetime) -> None:
@@ -71,7 +90,7 @@ def _send(rt: Runtime, convo: Conversation, keepalive: Keepalive, item: dict[str
     try:
         if contact is None or channel is None:
             raise Permanent("the conversation has no known user, or its platform is not enabled")
-        turn = _turn(rt, convo, contact, item)
+        turn = _turn(rt, convo, channel, contact, item)
         failure = deliver(rt, channel, turn, keepalive, lambda: convo.update_outgoing(
             {**item, **turn.progress()}))
         if failure:
@@ -85,13 +104,26 @@ def _send(rt: Runtime, convo: Conversation, keepalive: Keepalive, item: dict[str
     _record(rt, convo, item, Outcome.REPLIED, "")
 
 
-def _turn(rt: Runtime, convo: Conversation, contact: IncomingMessage, item: dict[str, Any]) -> Turn:
-    """The message as a turn, its text saved first: a send resumed after a crash never rewrites it nor repeats a part."""
+def _turn(rt: Runtime, convo: Conversation, channel: Channel, contact: IncomingMessage, item: dict[str, Any]) -> Turn:
+    """The message as a turn, its text saved first: a send resumed after a crash never rewrites it nor repeats a part.
+    Whether the template goes instead (the user last wrote too long ago) is decided then too, once."""
     deadline = time.monotonic() + rt.config.turn_deadline
     if item.get("reply") is None:
-        item["reply"] = item["text"] or _write(rt, convo, contact, item, deadline)
+        item["templated"] = _templated(channel, contact, item.get("template"))
+        item["reply"] = (item["templated"] and channel.template_text(item["template"])) or item["text"] or _write(
+            rt, convo, contact, item, deadline)
         convo.update_outgoing(item)
+    if item.get("templated"):  # the adapter sends the template, or (Messenger) the text with its tag
+        contact = replace(contact, context={**contact.context, "template": item["template"]})
     return Turn(item["id"], [contact], reply=item["reply"], deadline=deadline, **Turn.progress_of(item))
+
+
+def _templated(channel: Channel, contact: IncomingMessage, template: dict[str, Any] | None) -> bool:
+    """Whether the template goes instead of free-form text; Permanent, sending nothing, when neither reaches the user."""
+    refusal = channel.window_refusal(contact, template)
+    if refusal:
+        raise Permanent(refusal)
+    return channel.outside_window(contact)
 
 
 def _write(rt: Runtime, convo: Conversation, contact: IncomingMessage, item: dict[str, Any], deadline: float) -> str:
@@ -119,12 +151,11 @@ def _letter(convo: Conversation, item: dict[str, Any], error: BotError) -> dict[
             "outgoing": item}
 
 
-def outside_reply_window(contact: IncomingMessage, window: int) -> bool:
-    """Whether the user last wrote longer ago than the platform's reply window (0: none) lets free-form text through."""
-    return bool(window) and time.time() - contact.received_at > window
-
-
 def _record(rt: Runtime, convo: Conversation, item: dict[str, Any], outcome: Outcome, detail: str) -> None:
-    ledger.record(rt.redis, "api", item["id"], convo.name, outcome, detail)
+    """In the ledger under "api" and the item's id, or where the item says (a business event: "events", source:id)."""
+    platform, message_id = item.get("ledger") or ("api", item["id"])
+    if platform != "api" and outcome is Outcome.REPLIED:
+        outcome = Outcome.SENT  # a business event's message is no reply: the events ledger says sent
+    ledger.record(rt.redis, platform, message_id, convo.name, outcome, detail)
     transcript.sent(rt.redis, rt.config.transcript_ttl, convo.name, item, outcome, detail)
     logger.info("proactive message %s", outcome, extra={"conversation": convo.name, "id": item["id"]})

@@ -37,6 +37,7 @@ class Trigger:
     audience: str  # "all", or "platform:<name>"
     text: str | None = None
     prompt: str | None = None
+    template: dict[str, Any] | None = None  # sent instead to users past their reply window, as the API takes it
 
 
 def load(path: Path) -> list[Trigger]:
@@ -60,6 +61,11 @@ def _trigger(path: Path, entry: Any) -> Trigger:
         raise ValueError(f"{path}: {trigger.name}: give either text or prompt")
     if trigger.audience != "all" and not trigger.audience.startswith("platform:"):
         raise ValueError(f"{path}: {trigger.name}: audience must be all or platform:<name>")
+    if trigger.template is not None:
+        try:
+            proactive.template(trigger.template)
+        except ValueError as error:
+            raise ValueError(f"{path}: {trigger.name}: {error}") from None
     return trigger
 
 
@@ -83,15 +89,17 @@ def run_due(rt: Runtime) -> int:
 
 def _fire(rt: Runtime, trigger: Trigger) -> None:
     sent = 0
-    for contact in _audience(rt, trigger.audience):
-        rt.turns.send_out(contact.conversation, json.dumps(proactive.outgoing(trigger.text, trigger.prompt)))
+    for contact in _audience(rt, trigger):
+        item = proactive.outgoing(trigger.text, trigger.prompt, template=trigger.template)
+        rt.turns.send_out(contact.conversation, json.dumps(item))
         sent += 1
     logger.info("trigger %s fired to %d conversations", trigger.name, sent)
 
 
-def _audience(rt: Runtime, audience: str):
-    """The known conversations the trigger is for; users outside their platform's reply window (WhatsApp's 24 hours)
-    are skipped."""
+def _audience(rt: Runtime, trigger: Trigger):
+    """The known conversations the trigger is for; users past their reply window (WhatsApp's, Messenger's 24 hours) are
+    skipped unless the trigger's template reaches them."""
+    audience = trigger.audience
     platform = audience.split(":", 1)[1] if audience.startswith("platform:") else None
     for name in rt.redis.scan_iter(match=keys.contact("*"), count=500):
         raw = rt.redis.get(name)
@@ -99,6 +107,6 @@ def _audience(rt: Runtime, audience: str):
         if contact is None or (platform and contact.platform != platform):
             continue
         channel = rt.channels.get(contact.platform)
-        if channel and proactive.outside_reply_window(contact, channel.reply_window):
+        if channel and channel.window_refusal(contact, trigger.template):
             continue
         yield contact

@@ -230,6 +230,7 @@ def _finish(rt: Runtime, convo: Conversation, turn: Turn, failure: BotError | No
         memory.summarise_overflow(rt, convo, len(history), turn.deadline)
     convo.finish(turn, outcome, history, detail)
     transcript.turn(rt.redis, rt.config.transcript_ttl, convo.name, turn, outcome, detail)
+    reading.discard(rt, turn)
     _measure(rt, turn, outcome, sent=failure is None and bool(turn.reply))
     logger.info("turn done", extra={"conversation": convo.name, "platform": turn.last.platform, "turn": turn.id,
                                     "messages": len(turn.messages), "prompt": turn.prompt,
@@ -263,6 +264,7 @@ def _give_up(rt: Runtime, convo: Conversation, turn: Turn, reason: str) -> None:
     letter = convo.dead_letter(turn, reason)
     convo.finish(turn, Outcome.DEAD_LETTER, [], letter)
     transcript.turn(rt.redis, rt.config.transcript_ttl, convo.name, turn, Outcome.DEAD_LETTER, letter)
+    reading.discard(rt, turn)
     _measure(rt, turn, Outcome.DEAD_LETTER, sent=False)
 
 

@@ -86,6 +86,40 @@ class Adapter(Channel):
         """A message's file through the platform's API; platforms that carry none never ask."""
         raise Permanent(f"{self.name} does not download media")
 
+    @classmethod
+    def window(cls, contact: IncomingMessage) -> int:
+        """The user's reply window: the platform's, for most platforms the same for every user."""
+        return cls.reply_window
+
+    @classmethod
+    def outside_window(cls, contact: IncomingMessage) -> bool:
+        """Whether the user last wrote longer ago than their reply window lets free-form text through."""
+        window = cls.window(contact)
+        return bool(window) and time.time() - contact.received_at > window
+
+    @classmethod
+    def window_refusal(cls, contact: IncomingMessage, template: dict[str, Any] | None) -> str:
+        """Why a message the bot sends on its own cannot reach the user now ("" when it can): outside the reply window
+        only a template the platform takes goes through."""
+        if not cls.outside_window(contact):
+            return ""
+        why = cls.template_refusal(template) if template else "and no template was given to send instead"
+        hours = cls.window(contact) // 3600
+        return why and f"outside the {hours}-hour customer-service window: the user last wrote more than {hours} hours ago, {why}"
+
+    @classmethod
+    def template_refusal(cls, template: dict[str, Any]) -> str:
+        """Why the platform cannot send `template` outside the window, as "and ..." ("" when it can)."""
+        return f"and {cls.name} has no message templates"
+
+    @classmethod
+    def template_text(cls, template: dict[str, Any]) -> str | None:
+        """What the history keeps of a template sent in place of the message; None where the message goes out, tagged."""
+        return None
+
+    def discard(self, media: list[Media]) -> None:
+        """Platforms keep a turn's files themselves: nothing of ours to delete when it ends."""
+
     def forget(self, conversation_id: str) -> int:
         """Most adapters keep nothing of a conversation themselves."""
         return 0
@@ -109,6 +143,16 @@ class Adapter(Channel):
     def sample(self, url: str, text: str) -> Sample:
         """A correctly signed webhook carrying `text` from a sample user, to POST to `url` (`flask send-sample`)."""
         raise NotImplementedError
+
+
+DESCRIBED_MAX = 1000  # characters: one part on every platform with templates, so that the template goes out once
+
+
+def described(template: dict[str, Any]) -> str:
+    """A template as the history keeps it: its name and the values it was filled with (the platform has its text)."""
+    parameters = template.get("parameters") or []
+    values = [f"{name}={value}" for name, value in parameters.items()] if isinstance(parameters, dict) else parameters
+    return f"(template {template['name']}{': ' if values else ''}{', '.join(values)})"[:DESCRIBED_MAX]
 
 
 # Bounds of what a payload may carry, so that no caller fills a Redis key, a prompt or a page with it (longer: 400).

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import hmac
+import json
 import logging
+import re
 import time
 import uuid
 from email.utils import parsedate_to_datetime
@@ -13,14 +15,18 @@ from urllib.parse import urlencode, urlparse
 
 import requests
 from flask import Request, Response
-from marshmallow import fields, validate
+from marshmallow import fields, pre_load, validate
 from redis import Redis
 
 from bot.config import Config
 from bot.errors import BotError, Permanent, Transient
+from bot.media import cards
+from bot.media.refs import Media, kind_of
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from handlers.platforms import http, signatures
-from handlers.platforms.base import ID, NAME, Adapter, Payload, Sample, validate_payload
+from handlers.platforms.base import ID, NAME, Adapter, Payload, Sample, described, validate_payload
+from handlers.platforms.media import fetch
+from handlers.platforms.whatsapp import WhatsApp
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +38,22 @@ AUTH_HINT = "check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
 HINTS = {  # Twilio error codes whose message alone does not tell the operator what happened
     21610: "the user has unsubscribed (they texted STOP) and must text START before the bot can answer",
     63016: "WhatsApp allows free-form replies only within 24 hours of the user's last message",
+    63028: "the template's variables do not match its placeholders: give one for each, numbered 1, 2, 3 with no gaps",
 }
+CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")  # a Content Template Builder template, which Twilio has WhatsApp approve
+
+
+MAX_MEDIA = 10  # Twilio's most per message
 
 
 def _required() -> fields.String:
     """A required, non-empty field: an empty MessageSid would dedupe every message as the same one."""
     return fields.String(required=True, validate=validate.Length(min=1, max=ID.max))
+
+
+class Medium(Payload):
+    url = fields.String(required=True, validate=validate.Length(max=2048))  # on Twilio's API host, behind basic auth
+    type = fields.String(load_default="", validate=ID)
 
 
 class Inbound(Payload):
@@ -48,8 +64,21 @@ class Inbound(Payload):
     To = _required()
     Body = fields.String(load_default="")
     NumMedia = fields.Integer(load_default=0)
-    Latitude = fields.String(validate=ID)  # a location shared on WhatsApp, which comes with an empty Body
+    Latitude = fields.Float()  # a location shared on WhatsApp, which comes with an empty Body
+    Longitude = fields.Float()
+    Label = fields.String(load_default="")
+    Address = fields.String(load_default="")
     ProfileName = fields.String(load_default="", validate=NAME)  # WhatsApp only
+    media = fields.List(fields.Nested(Medium), load_default=list)  # MediaUrlN and MediaContentTypeN, N from 0
+
+    @pre_load
+    def _media(self, data: Any, **kwargs: Any) -> Any:
+        """Gather the numbered media fields into one list: NumMedia's own field says what is wrong with it."""
+        if not isinstance(data, dict) or not str(data.get("NumMedia", "")).isdigit():
+            return data
+        count = min(int(data["NumMedia"]), MAX_MEDIA)
+        return {**data, "media": [{"url": data.get(f"MediaUrl{n}"), "type": data.get(f"MediaContentType{n}", "")}
+                                  for n in range(count)]}
 
 
 INBOUND = Inbound()
@@ -70,6 +99,7 @@ class Twilio(Adapter):
         account, self.token = config.setting("TWILIO_ACCOUNT_SID"), config.setting("TWILIO_AUTH_TOKEN")
         self.auth = (account, self.token)
         self.public_base_url = config.setting("PUBLIC_BASE_URL")
+        self.api_origin = urlparse(self.api_url)[:2]  # scheme and host: the only place the credentials fetch media from
         self.account_url = f"{self.api_url}/2010-04-01/Accounts/{account}"
         self.phone_number = config.setting("TWILIO_PHONE_NUMBER")  # only the webhook commands need it
 
@@ -93,23 +123,55 @@ class Twilio(Adapter):
             conversation_id=f"{form['From']}:{form['To']}",  # one user may write to several of our numbers
             user_id=form["From"],
             user_name=form["ProfileName"],
-            text=form["Body"].strip(),
+            text=form["Body"].strip() or _place(form),
             context={"from": form["From"], "to": form["To"]},
+            media=[Media(kind_of(item["type"]), item["url"], item["type"]).to_dict()
+                   for item in form["media"]],
         )]
+
+    def download(self, media: Media, limit: int) -> bytes:
+        """GET the MediaUrl with the account's basic auth, on Twilio's API host only; requests follows its redirect to
+        the media store without the credentials (it drops them on a hop to another host)."""
+        if urlparse(media.ref)[:2] != self.api_origin:
+            raise Permanent(f"Twilio media URL on {urlparse(media.ref).hostname}, not TWILIO_API_URL's host: "
+                            "not fetched with the account's credentials", kind="media_refused")
+        return fetch(self.http, media.ref, limit, auth=self.auth)
 
     def acknowledge(self) -> Response:
         """The 200 answer, as TwiML: Twilio logs a JSON answer as warning 12300."""
         return Response(EMPTY_TWIML, mimetype="text/xml")
 
     def send(self, reply: Reply) -> None:
-        """Messages.json from the number the user wrote to; `whatsapp:` addresses pass through unchanged."""
-        message = {"To": reply.context["from"], "From": reply.context["to"], "Body": reply.text}
+        """Messages.json from the number the user wrote to; `whatsapp:` addresses pass through unchanged. Outside
+        WhatsApp's window, the Content template instead of a Body."""
+        template = reply.context.get("template")
+        content = _content(template) if template else {"Body": reply.text}
+        message = {"To": reply.context["from"], "From": reply.context["to"], **content}
         response = self.http.post(f"{self.account_url}/Messages.json", data=message, auth=self.auth)
         if not response.ok:
             raise _error(response)
 
+    @classmethod
+    def window(cls, contact: IncomingMessage) -> int:
+        """WhatsApp's window for the users who write through Twilio's WhatsApp senders; SMS has none."""
+        return WhatsApp.reply_window if str(contact.context.get("from", "")).startswith("whatsapp:") else 0
+
+    @classmethod
+    def template_refusal(cls, template: dict[str, Any]) -> str:
+        """Through Twilio a WhatsApp template is a Content template, named by its Content SID."""
+        if CONTENT_SID.fullmatch(template.get("name") or ""):
+            return ""
+        return "and a WhatsApp template through Twilio is named by its Content SID (HX and 32 hex digits)"
+
+    @classmethod
+    def template_text(cls, template: dict[str, Any]) -> str:
+        return described(template)
+
     def after_timeout(self, reply: Reply) -> AfterTimeout:
-        """Look for the part among the newest messages to the user: resend only if Twilio has no such message."""
+        """Look for the part among the newest messages to the user: resend only if Twilio has no such message. A
+        template's text is Twilio's, not ours to compare: it is not resent."""
+        if reply.context.get("template"):
+            return AfterTimeout.UNKNOWN
         params = {"To": reply.context["from"], "From": reply.context["to"], "PageSize": 20}
         try:
             response = self.http.request("GET", f"{self.account_url}/Messages.json", params=params, auth=self.auth)
@@ -159,6 +221,20 @@ class Twilio(Adapter):
                 "NumMedia": "0"}
         headers = {"Content-Type": "application/x-www-form-urlencoded", SIGNATURE_HEADER: sign(self.token, url, form.items())}
         return headers, urlencode(form).encode()
+
+
+def _content(template: dict[str, Any]) -> dict[str, str]:
+    """ContentSid, and ContentVariables as the JSON string Twilio takes: placeholders by number (1, 2, ...) or by name."""
+    parameters = template.get("parameters") or []
+    variables = parameters if isinstance(parameters, dict) else {str(n): value for n, value in enumerate(parameters, 1)}
+    return {"ContentSid": template["name"], **({"ContentVariables": json.dumps(variables)} if variables else {})}
+
+
+def _place(form: dict[str, Any]) -> str:
+    """A location shared on WhatsApp as text; "" for anything else."""
+    if "Latitude" not in form or "Longitude" not in form:
+        return ""
+    return cards.location(form["Latitude"], form["Longitude"], form["Label"], form["Address"])
 
 
 def _recent(message: dict[str, Any]) -> bool:

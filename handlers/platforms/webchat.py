@@ -11,7 +11,7 @@ from typing import Any
 import click
 from flask import Blueprint, Request, abort, jsonify, render_template, request
 from flask.cli import with_appcontext
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from bot import keys
 from bot.config import Config
@@ -19,7 +19,9 @@ from bot.errors import Rejected
 from bot.messages import IncomingMessage, Reply
 from bot.render.format import HTML
 from bot.runtime import app_runtime
+from handlers import bodies, headers
 from handlers.platforms.base import Adapter, Payload, Sample, json_sample, load
+from handlers.platforms.webchat_uploads import Uploads
 
 ID = validate.Regexp(r"[A-Za-z0-9_-]{8,64}\Z")  # marshmallow matches from the start; \Z, unlike $, refuses a final newline
 STREAM_ID = re.compile(r"([0-9]{1,20})(?:-([0-9]{1,20}))?")  # a reply's id, as Redis streams write them
@@ -31,13 +33,20 @@ TYPING_SECONDS = 6  # longer than the turn's 4-second typing tick
 class ChatMessage(Payload):
     session = fields.String(required=True, validate=ID)
     message_id = fields.String(required=True, validate=ID)
-    text = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    text = fields.String(load_default="", validate=validate.Length(max=4000))
+    upload = fields.String(validate=ID)  # what POST /webchat/upload answered: a photo or a voice note
+    seconds = fields.Float(validate=validate.Range(min=0, max=86400))  # a voice note's length, as the page timed it
+
+    @validates_schema
+    def _says_something(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data["text"] and "upload" not in data:
+            raise ValidationError("a message needs text or an upload", "text")
 
 
 CHAT_MESSAGE = ChatMessage()
 
 
-class Webchat(Adapter):
+class Webchat(Uploads, Adapter):
     """The browser page at /chat: it POSTs messages here and polls for replies."""
 
     name = "webchat"
@@ -54,7 +63,9 @@ class Webchat(Adapter):
         return [] if config.webchat_enabled else ["WEBCHAT_ENABLED"]
 
     def verify(self, request: Request) -> None:
-        """No signature to check: limit how fast one address may send instead."""
+        """No signature to check: only this app's page may post, and one address only so fast."""
+        if not headers.same_origin():
+            raise Rejected("Only the chat page itself may send here.", 403)
         window = int(time.time() // 60)
         counter = keys.channel(self.name, "rate", request.remote_addr or "?", str(window))
         count, _ = self.redis.pipeline().incr(counter).expire(counter, 120).execute()
@@ -62,10 +73,11 @@ class Webchat(Adapter):
             raise Rejected("Too many messages: please wait a minute.", 429)
 
     def parse(self, request: Request) -> list[IncomingMessage]:
-        """One message typed on the page."""
+        """One message typed on the page, with the photo or voice note it carries."""
         data = load(CHAT_MESSAGE, request)
         session = data["session"]
-        return [IncomingMessage(self.name, f"{session}:{data['message_id']}", session, session, data["text"])]
+        media = [self.attached(session, data["upload"], data.get("seconds")).to_dict()] if "upload" in data else []
+        return [IncomingMessage(self.name, f"{session}:{data['message_id']}", session, session, data["text"], media=media)]
 
     def send(self, reply: Reply) -> None:
         """Add the part to the session's stream, where the page's next poll finds it."""
@@ -123,6 +135,17 @@ def events() -> Any:
     if ID.regex.fullmatch(session) is None or not _stream_id(after):
         raise Rejected("session and after are required: an id from the page and the last event id seen")
     return jsonify(_webchat().events(session, after))
+
+
+@bp.post("/webchat/upload")
+@bodies.limited("WEBCHAT_UPLOAD_MAX_BYTES", lambda: _webchat().config.webchat_upload_max_bytes)
+def upload() -> Any:
+    """A photo or voice note for the session's next message, held until its turn ends: the reference that message carries."""
+    adapter, session = _webchat(), request.args.get("session", "")
+    adapter.verify(request)  # the messages' own checks: this page's origin, and the same rate limit
+    if ID.regex.fullmatch(session) is None:
+        raise Rejected("session is required: the id the page made")
+    return jsonify(adapter.keep(session, request.get_data()))
 
 
 def _stream_id(text: str) -> bool:

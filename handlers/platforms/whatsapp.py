@@ -10,12 +10,13 @@ from redis import Redis
 
 from bot.config import Config
 from bot.errors import Permanent
+from bot.media import cards
 from bot.media.fetch import check_size
 from bot.media.refs import Media
 from bot.messages import IncomingMessage, Reply
 from bot.render.format import CODE, marks
 from handlers.platforms import http
-from handlers.platforms.base import ID, NAME, TIME, Payload, load
+from handlers.platforms.base import ID, NAME, TIME, Payload, described, load
 from handlers.platforms.media import fetch
 from handlers.platforms.meta import GraphError, MetaAdapter
 
@@ -55,6 +56,28 @@ class File(Payload):
     voice = fields.Boolean(load_default=False)  # recorded in the chat
 
 
+class Place(Payload):
+    latitude = fields.Float(required=True)
+    longitude = fields.Float(required=True)
+    name = fields.String(load_default="")
+    address = fields.String(load_default="")
+
+
+class CardName(Payload):
+    formatted_name = fields.String(load_default="")
+
+
+class Phone(Payload):
+    phone = fields.String(load_default="")
+
+
+class Card(Payload):
+    """A contact card the user shared: not the sender's own contact entry, which the change's `contacts` holds."""
+
+    name = fields.Nested(CardName, load_default=dict)
+    phones = fields.List(fields.Nested(Phone), load_default=list)
+
+
 class Message(Payload):
     id = fields.String(required=True, validate=ID)  # the wamid: Meta's retries repeat it
     type = fields.String(required=True, validate=ID)
@@ -67,6 +90,8 @@ class Message(Payload):
     audio = fields.Nested(File)
     image = fields.Nested(File)
     document = fields.Nested(File)
+    location = fields.Nested(Place)
+    contacts = fields.List(fields.Nested(Card))
 
     @validates_schema
     def _has_a_sender(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -129,7 +154,9 @@ class WhatsApp(MetaAdapter):
         "messages": [{"from": "15550000000", "id": "wamid.SAMPLE_ID", "timestamp": "SAMPLE_TIME", "type": "text",
                       "text": {"body": "SAMPLE_TEXT"}}]}}]}]}
     refusals = {(131047, None): "WhatsApp refused free-form text: the user's last message is more than 24 hours old "
-                                "(131047); reply with an approved template instead"}
+                                "(131047); reply with an approved template instead",
+                (132001, None): "WhatsApp has no approved template of that name in that language (132001): check the "
+                                "template's name and language in WhatsApp Manager"}
 
     def __init__(self, config: Config, redis: Redis) -> None:
         super().__init__(config, redis)
@@ -166,11 +193,21 @@ class WhatsApp(MetaAdapter):
         )
 
     def send(self, reply: Reply) -> None:
-        """One text message to the user, from the number they wrote to."""
+        """One text message to the user, from the number they wrote to; outside the window, the template instead."""
+        template = reply.context.get("template")
+        content = {"type": "template", "template": cloud_template(template)} if template else {
+            "type": "text", "text": {"preview_url": False, "body": reply.text}}
         self.post(f"{reply.context['phone_number_id']}/messages", {
-            "messaging_product": "whatsapp", "recipient_type": "individual", **reply.context["target"],
-            "type": "text", "text": {"preview_url": False, "body": reply.text},
-        })
+            "messaging_product": "whatsapp", "recipient_type": "individual", **reply.context["target"], **content})
+
+    @classmethod
+    def template_refusal(cls, template: dict[str, Any]) -> str:
+        """A Cloud API template is named by its name and language, as approved in WhatsApp Manager."""
+        return "" if template.get("name") and template.get("language") else "and a WhatsApp template needs a name and a language"
+
+    @classmethod
+    def template_text(cls, template: dict[str, Any]) -> str:
+        return described(template)
 
     def download(self, media: Media, limit: int) -> bytes:
         """The media id's URL from the Graph API (valid 5 minutes), then the file, both with the access token."""
@@ -193,12 +230,32 @@ class WhatsApp(MetaAdapter):
         })
 
 
+def cloud_template(template: dict[str, Any]) -> dict[str, Any]:
+    """The Cloud API's template object: its body parameters in order, or by name for a template made with named ones."""
+    parameters = template.get("parameters") or []
+    if isinstance(parameters, dict):
+        body = [{"type": "text", "parameter_name": name, "text": value} for name, value in parameters.items()]
+    else:
+        body = [{"type": "text", "text": value} for value in parameters]
+    named = {"name": template["name"], "language": {"code": template["language"]}}
+    return {**named, "components": [{"type": "body", "parameters": body}]} if body else named
+
+
 def _said(message: dict[str, Any]) -> str:
-    """The user's words: their text, the title of the button or list row they chose, or a photo's or document's caption."""
+    """The user's words: their text, the title of the button or list row they chose, a photo's or document's caption,
+    or a shared location or contact cards as text."""
     interactive = message.get("interactive", {})
     choice = interactive.get("button_reply") or interactive.get("list_reply") or message.get("button") or {}
     caption = (message.get("image") or message.get("document") or {}).get("caption", "")
-    return message.get("text", {}).get("body") or choice.get("title", "") or caption
+    return message.get("text", {}).get("body") or choice.get("title", "") or caption or _cards(message)
+
+
+def _cards(message: dict[str, Any]) -> str:
+    """A shared location, or each shared contact card on a line; "" for anything else."""
+    if place := message.get("location"):
+        return cards.location(place["latitude"], place["longitude"], place["name"], place["address"])
+    return "\n".join(cards.contact(card["name"]["formatted_name"], *(phone["phone"] for phone in card["phones"]))
+                     for card in message.get("contacts") or [])
 
 
 def _media(message: dict[str, Any]) -> list[Media]:
