@@ -99,7 +99,7 @@ def _reply_problem(conversation: str, text: str, form_id: str) -> str:
     if contact is None:
         return "unknown"
     channel = rt.channels.get(contact.platform)
-    return "window" if channel and proactive.outside_reply_window(contact, channel.reply_window) else ""
+    return "window" if channel and channel.outside_window(contact) else ""
 
 
 @bp.post("/prompts/check")
