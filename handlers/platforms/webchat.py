@@ -92,8 +92,9 @@ class Webchat(Uploads, Adapter):
         self.redis.set(keys.channel(self.name, "typing", conversation_id), 1, ex=TYPING_SECONDS)
 
     def forget(self, conversation_id: str) -> int:
-        """The session's reply stream and typing flag."""
-        return self.redis.delete(keys.channel(self.name, conversation_id), keys.channel(self.name, "typing", conversation_id))
+        """The session's reply stream, typing flag and uploads."""
+        kept = self.redis.delete(keys.channel(self.name, conversation_id), keys.channel(self.name, "typing", conversation_id))
+        return kept + self.forget_uploads(conversation_id)
 
     def events(self, session: str, after: str) -> dict[str, Any]:
         """The replies after stream id `after`, and whether the bot is typing."""
