@@ -21,6 +21,7 @@ from bot.runtime import Runtime
 from bot.tools.catalog import Tools
 from handlers import admin, api, bodies, headers, health, metrics, webhooks
 from handlers.addresses import allow_sources
+from handlers.business import install as install_business_events
 from handlers.cli import samples
 from handlers.cli import telegram as telegram_cli
 from handlers.cli import webhook as webhook_cli
@@ -54,6 +55,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     app.extensions[runtime.APP_KEY] = rt
     for blueprint in (webhooks.bp, webchat.bp, api.bp, health.bp, metrics.bp):
         app.register_blueprint(blueprint)
+    install_business_events(app, settings)
     admin.install(app, rt)
     headers.install(app)
     for command in (*cli.COMMANDS, webhook_cli.cli, telegram_cli.cli, samples.send_sample, webchat.chat):

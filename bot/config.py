@@ -77,10 +77,13 @@ class Config:
     api_token: str = ""  # bearer token of the /api endpoints; empty: the API is off
     admin_username: str = ""  # with ADMIN_PASSWORD, turns on /admin and /admin/rq (HTTP basic auth)
     admin_password: str = ""
+    transcript_ttl: int = 14 * 86400  # seconds the console keeps a conversation's turn log after its last entry, texts included
     cost_per_million_tokens: float = 1.7  # for the admin page's cost estimate: your model's price, in dollars (gpt-5.4-mini's
     # $0.75 in and $4.50 out, blended at three prompt tokens to one written, as a chat's history makes them)
     events_urls: str = ""  # comma-separated URLs that receive conversation events; empty: none sent
     events_secret: str = ""  # whsec_... that signs the events (Standard Webhooks)
+    event_rules_file: str = "events.yaml"  # in prompts_dir: which business event (Stripe, Shopify, ...) becomes which message
+    event_payload_ttl: int = 7 * 86400  # seconds a received business event's payload is kept for inspection
     tools_webhook_secret: str = ""  # whsec_... that signs the calls to webhook tools (Standard Webhooks)
     tools_allowlist: str = ""  # hosts tools may be called at, written as GENERIC_CALLBACK_ALLOWLIST is
     tools_max_rounds: int = 5  # rounds of tool calls in one turn; then the model must answer

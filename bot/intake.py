@@ -10,6 +10,7 @@ import logging
 import time
 from datetime import datetime
 from enum import IntEnum
+from typing import Any
 
 from redis import Redis
 from rq import Queue
@@ -25,16 +26,21 @@ logger = logging.getLogger(__name__)
 # in as ARGV from index j (job id, pending TTL, conversation, deadline, then the commands), run
 # here so the job exists exactly when the pending marker does. The conversation joins the
 # active set with a deadline, so the sweeper notices if the turn never happens.
-_START_TURN = """
-local function start_turn(pending, active, j)
-  if redis.call('SET', pending, ARGV[j], 'NX', 'EX', ARGV[j + 1]) == false then return false end
-  redis.call('ZADD', active, ARGV[j + 3], ARGV[j + 2])
-  local i = j + 4
+_RUN_COMMANDS = """
+local function run_commands(i)
   while i <= #ARGV do
     local argc = tonumber(ARGV[i])
     redis.call(unpack(ARGV, i + 1, i + argc))
     i = i + argc + 1
   end
+end
+"""
+
+_START_TURN = _RUN_COMMANDS + """
+local function start_turn(pending, active, j)
+  if redis.call('SET', pending, ARGV[j], 'NX', 'EX', ARGV[j + 1]) == false then return false end
+  redis.call('ZADD', active, ARGV[j + 3], ARGV[j + 2])
+  run_commands(j + 4)
   return true
 end
 """
@@ -51,11 +57,22 @@ if #ARGV > 2 and start_turn(KEYS[3], KEYS[4], 3) then return 2 end
 return 1
 """
 
-# KEYS: outbox, pending, active. ARGV: the outgoing message, then the job. The conversation's own
-# turn sends it, so it never interleaves with a reply.
+# KEYS: outbox, pending, active, and maybe a claim. ARGV: the outgoing message, the claim's TTL, then the job. The
+# conversation's own turn sends it, so it never interleaves with a reply. With a claim, only the call that sets it
+# queues the message: a job retried after queueing it does not queue it twice.
 _SEND_OUT = _START_TURN + """
+if #KEYS == 4 and redis.call('SET', KEYS[4], 1, 'NX', 'EX', ARGV[2]) == false then return 0 end
 redis.call('RPUSH', KEYS[1], ARGV[1])
-start_turn(KEYS[2], KEYS[3], 2)
+start_turn(KEYS[2], KEYS[3], 3)
+return 1
+"""
+
+# KEYS: seen, record. ARGV: dedupe TTL, the record, its TTL, then RQ's commands for the record's job. Stores a
+# record (a business event) once and queues its job in the same step, or answers 0 for an id seen before.
+_TAKE = _RUN_COMMANDS + """
+if redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[1]) == false then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+run_commands(4)
 return 1
 """
 
@@ -120,6 +137,7 @@ class TurnQueue:
         self._accept = redis.register_script(_ACCEPT)
         self._hand_back = redis.register_script(_HAND_BACK)
         self._send_out = redis.register_script(_SEND_OUT)
+        self._take = redis.register_script(_TAKE)
         self._recover = redis.register_script(_RECOVER)
 
     def accept(self, message: IncomingMessage, dedupe_ttl: int) -> Accepted:
@@ -135,10 +153,19 @@ class TurnQueue:
         logger.info("message accepted", extra={"conversation": conversation, "outcome": outcome.name.lower()})
         return outcome
 
-    def send_out(self, conversation: str, outgoing: str) -> None:
-        """Queue a message the bot sends on its own; the conversation's next turn sends it, in order."""
-        self._send_out(keys=[keys.outbox(conversation), keys.pending(conversation), keys.active()],
-                       args=[outgoing, *self._turn_job(conversation)])
+    def send_out(self, conversation: str, outgoing: str, claim: str = "", claim_ttl: int = 0) -> bool:
+        """Queue a message the bot sends on its own; the conversation's next turn sends it, in order.
+
+        With a `claim` key, only the first call that sets it (kept `claim_ttl` s) queues the message: False for the others.
+        """
+        script_keys = [keys.outbox(conversation), keys.pending(conversation), keys.active(), *([claim] if claim else [])]
+        return bool(self._send_out(keys=script_keys, args=[outgoing, claim_ttl, *self._turn_job(conversation)]))
+
+    def take(self, seen: str, dedupe_ttl: int, kept: str, record: str, keep: int, job: str, *args: str, **options: Any) -> bool:
+        """Keep `record` at `kept` and queue `job(*args)` (RQ's `options`) on the events queue, once per `seen` key; False
+        if seen before."""
+        commands = _commands(self.events, job, *args, **options)
+        return bool(self._take(keys=[seen, kept], args=[dedupe_ttl, record, keep, *commands[1:]]))
 
     def hand_back(self, conversation: str, token: str) -> bool:
         """Release a held lease and queue the turn again, for a worker that is shutting down."""
@@ -170,15 +197,19 @@ class TurnQueue:
         return time.time() - datetime.fromisoformat(enqueued.decode().replace("Z", "+00:00")).timestamp()
 
     def _turn_job(self, conversation: str) -> list:
-        """The job section of a script's ARGV: id, pending TTL, conversation, deadline, RQ's commands.
+        """The job section of a script's ARGV: id, pending TTL, conversation, deadline, RQ's commands."""
+        job_id, *commands = _commands(self.queue, jobs.TURN, conversation, job_timeout=self.config.turn_timeout)
+        return [job_id, self.pending_ttl, conversation, time.time() + self.start_within, *commands]
 
-        RQ writes its enqueue into a pipeline that is never sent; its commands run inside the script.
-        """
-        pipe = self.redis.pipeline(transaction=False)
-        job = self.queue.enqueue(
-            jobs.TURN, conversation, pipeline=pipe, job_timeout=self.config.turn_timeout, **jobs.JOB_KEEP
-        )
-        section: list = [job.id, self.pending_ttl, conversation, time.time() + self.start_within]
-        for args, _options in pipe.command_stack:
-            section += [len(args), *args]
-        return section
+
+def _commands(queue: Queue, func: str, *args: str, **options: Any) -> list:
+    """The job's id, then RQ's commands that enqueue it, for a script's ARGV: each command's length, then the command.
+
+    RQ writes its enqueue into a pipeline that is never sent; its commands run inside the script.
+    """
+    pipe = queue.connection.pipeline(transaction=False)
+    job = queue.enqueue(func, *args, pipeline=pipe, **jobs.JOB_KEEP, **options)
+    section: list = [job.id]
+    for command, _options in pipe.command_stack:
+        section += [len(command), *command]
+    return section

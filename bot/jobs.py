@@ -7,6 +7,7 @@ from __future__ import annotations
 TURN = "bot.turn.job.run"  # answer a conversation's waiting messages, on the queue QUEUE_NAME names
 SEND_SCHEDULED = "bot.outbound.proactive.send_scheduled"  # queue a proactive message at its time
 DELIVER_EVENT = "bot.outbound.events.deliver"  # POST one outbound event to one URL
+BUSINESS_EVENT = "bot.outbound.business.route.handle"  # give one business event (Stripe, Shopify, ...) its outcome
 EVENTS_QUEUE = "events"
 
 # How long RQ keeps the bot's jobs: a finished one a minute (deleting it at once costs the worker nine more

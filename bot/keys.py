@@ -162,3 +162,38 @@ def tool_file(name: str) -> str:
 def tool_calls() -> str:
     """The newest tool calls, for the admin page: tool, conversation, milliseconds, outcome (never arguments or results)."""
     return _key("toolcalls")
+
+
+def transcript(conversation: str) -> str:
+    """The conversation's turn log for the operator console: messages in and out with their outcomes (bot.transcript)."""
+    return _key("transcript", conversation)
+
+
+def minute(number: int) -> str:
+    """One minute's counts for the console's charts (turns by outcome, LLM errors, reply latency buckets)."""
+    return _key("minute", str(number))
+
+
+def prompts_check() -> str:
+    """The newest `prompts check` result: when, its problems and warnings, for the console."""
+    return _key("promptscheck")
+
+
+def prompt_turns(day: str) -> str:
+    """Turns answered by each prompt (name@version) on one day (UTC), for the console."""
+    return _key("promptturns", day)
+
+
+def console_form(form_id: str) -> str:
+    """Set once a console form (a person's reply) was sent: its second sending does nothing."""
+    return _key("console", "form", form_id)
+
+
+def business_event(source: str, event_id: str) -> str:
+    """A business event received at /events/<source>: its payload, kept for its job and then for inspection."""
+    return _key("bizevent", source, event_id)
+
+
+def business_routed(source: str, event_id: str) -> str:
+    """Set by the one job run that gave a business event its outcome: a retried job never sends it twice."""
+    return _key("bizrouted", source, event_id)

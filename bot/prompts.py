@@ -97,7 +97,12 @@ def render(name: str, source: str, variables: dict[str, Any]) -> Prompt:
         text = template.render(**variables)
     except jinja2.TemplateError as error:
         raise PromptError(f"{name}: {error}") from None
-    return Prompt(name, hashlib.sha256(source.encode()).hexdigest()[:12], text, dict(settings))
+    return Prompt(name, version(source), text, dict(settings))
+
+
+def version(source: str) -> str:
+    """A prompt file's version: a hash of its content, as its label (name@version) shows it."""
+    return hashlib.sha256(source.encode()).hexdigest()[:12]
 
 
 def sample_variables(timezone: str = "UTC") -> dict[str, Any]:
@@ -173,6 +178,11 @@ class Prompts:
         if source is None:
             return Prompt("fallback", "builtin", FALLBACK)
         return render(name, source.decode(), values)
+
+    def files(self) -> list[tuple[str, str]]:
+        """Every prompt file in the directory, and its version now."""
+        return [(str(path.relative_to(self.directory)), version(path.read_text(encoding="utf-8")))
+                for path in sorted(self.directory.rglob("*.md"))]
 
     def problems(self, timezone: str = "UTC") -> list[str]:
         """Every prompt file's problems, one sentence each, for `flask prompts check`."""

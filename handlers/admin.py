@@ -1,27 +1,28 @@
-"""Admin: rq-dashboard at /admin/rq and a small page at /admin, behind HTTP basic auth (off unless both
-ADMIN_USERNAME and ADMIN_PASSWORD are set, and the password is strong enough to face the internet)."""
+"""Admin: the operator console at /admin and rq-dashboard at /admin/rq, behind HTTP basic auth (off unless both
+ADMIN_USERNAME and ADMIN_PASSWORD are set, and the password is strong enough to face the internet).
+
+Every action of the console is a POST carrying a CSRF token, from this origin as far as the browser says.
+"""
 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
-from typing import Any
+import uuid
 
-from flask import Blueprint, Flask, Response, render_template, request
+from flask import Flask, Response, request
+from itsdangerous import BadData, URLSafeTimedSerializer
 
-from bot import keys, times
+from bot import keys
 from bot.config import Config
-from bot.ops import checks, deadletters
+from bot.ops import checks
 from bot.runtime import Runtime, app_runtime
-from bot.turn import handoff
-from handlers import headers
+from handlers import console, console_actions, headers
 
 logger = logging.getLogger(__name__)
 
-bp = Blueprint("admin", __name__, template_folder="templates")
-
 LOGIN_FAILURES = 10  # wrong credentials one client address may send in a minute; then it waits out the minute
+CSRF_SECONDS = 12 * 3600  # a console page's forms work this long after it was served
 # rq-dashboard's pages, which a link or a bookmark may open. Everything else under /admin/rq is called by their
 # scripts: the data they show, and the actions (empty, compact, requeue, requeue all, which also answers a GET, delete).
 DASHBOARD_PAGES = {f"rq_dashboard.{name}" for name in
@@ -42,7 +43,9 @@ def install(app: Flask, rt: Runtime) -> None:
     app.config["RQ_DASHBOARD_REDIS_URL"] = [_dashboard_url(rt.config.redis_url)]  # it takes a list of Redis URLs
     setup_rq_connection(app)  # left to the first page it serves, its static files and actions failed until then
     app.register_blueprint(rq_dashboard.blueprint, url_prefix="/admin/rq")
-    app.register_blueprint(bp)
+    app.register_blueprint(console.bp)
+    app.register_blueprint(console_actions.bp)
+    app.jinja_env.globals.update(csrf_token=csrf_token, form_id=lambda: uuid.uuid4().hex)  # form_id: one per form shown
     app.before_request(_guard)
 
 
@@ -68,6 +71,9 @@ def _guard() -> Response | None:
                         {"WWW-Authenticate": 'Basic realm="admin"'})
     if request.blueprint == "rq_dashboard" and request.endpoint not in DASHBOARD_PAGES and not _from_dashboard():
         return Response("Admin: the dashboard's actions work from its own pages only.", 403)
+    acting = request.blueprint != "rq_dashboard" and request.method not in ("GET", "HEAD")
+    if acting and not (headers.same_origin() and _csrf_ok(rt.config)):
+        return Response("Admin: this form is stale or was sent from another site: reload the page and try again.", 403)
     return None
 
 
@@ -88,44 +94,18 @@ def _from_dashboard() -> bool:
     return request.headers.get("X-Requested-With") == "XMLHttpRequest" and headers.same_origin()
 
 
-@bp.get("/admin")
-def overview() -> str:
-    """Conversations, paused ones, dead letters, the newest tool calls, and each user's usage today with its estimated cost."""
-    rt = app_runtime()
-    paused = _paused(rt)
-    calls = [json.loads(raw) for raw in rt.redis.lrange(keys.tool_calls(), 0, 49)]
-    return render_template("admin.html", active=rt.redis.zcard(keys.active()), known=rt.redis.zcard(keys.recent()),
-                           recent=_recent(rt, {item["conversation"] for item in paused}), paused=paused, calls=calls,
-                           letters=deadletters.newest(rt.redis, 20), usage=_usage(rt), price=rt.config.cost_per_million_tokens)
+def _signer(config: Config) -> URLSafeTimedSerializer:
+    """Signs the console's CSRF tokens with the admin's credentials: a new password voids every token."""
+    return URLSafeTimedSerializer(f"{config.admin_username}:{config.admin_password}", salt="console-csrf")
 
 
-def _recent(rt: Runtime, paused: set[str], limit: int = 50) -> list[dict[str, Any]]:
-    """The conversations whose last turn finished most recently: who, when, and whether a turn or a person has them."""
-    newest = [(name.decode(), at) for name, at in rt.redis.zrevrange(keys.recent(), 0, limit - 1, withscores=True)]
-    if not newest:
-        return []
-    names = [name for name, _ in newest]
-    contacts = rt.redis.mget([keys.contact(name) for name in names])
-    busy = rt.redis.zmscore(keys.active(), names)
-    return [_row(name, at, contact, name in paused, score is not None)
-            for (name, at), contact, score in zip(newest, contacts, busy)]
+def csrf_token() -> str:
+    """A token for a console form: `<input type="hidden" name="csrf" value="{{ csrf_token() }}">`."""
+    return _signer(app_runtime().config).dumps("console")
 
 
-def _row(name: str, at: float, contact: bytes | None, paused: bool, busy: bool) -> dict[str, Any]:
-    state = "with a person" if paused else "turn queued or running" if busy else ""
-    user = json.loads(contact).get("user_name", "") if contact else ""
-    return {"conversation": name, "user": user, "at": times.stamp(at), "state": state}
-
-
-def _paused(rt: Runtime) -> list[dict[str, Any]]:
-    names = [name.decode().removeprefix(keys.paused("")) for name in rt.redis.scan_iter(match=keys.paused("*"), count=1000)]
-    return [{"conversation": name, **(handoff.status(rt.redis, name) or {})} for name in names]
-
-
-def _usage(rt: Runtime) -> list[tuple[str, int]]:
-    """Tokens per user today, biggest first."""
-    today = times.day()
-    names = list(rt.redis.scan_iter(match=keys.usage("*", "tokens", today), count=1000))
-    values = rt.redis.mget(names) if names else []
-    users = [(name.decode().split(":", 2)[2].rsplit(":tokens:", 1)[0], int(value or 0)) for name, value in zip(names, values)]
-    return sorted(users, key=lambda pair: -pair[1])[:100]
+def _csrf_ok(config: Config) -> bool:
+    try:
+        return _signer(config).loads(request.form.get("csrf", ""), max_age=CSRF_SECONDS) == "console"
+    except BadData:
+        return False

@@ -18,6 +18,8 @@ OWN = ("default-src 'none'; script-src {sources}; style-src {sources}; connect-s
 # strict as it works with. What keeps script out of its pages is that no caller's text reaches them (jobs carry ids).
 DASHBOARD = ("default-src 'none'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
              "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+# The console's pages run only its own script and style files (served by the app, the charting library's among them).
+CONSOLE = OWN.format(sources="'self'")
 EVERYWHERE = {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 
@@ -38,6 +40,8 @@ def secure(response: Response) -> Response:
     """The response with the security headers its page allows."""
     if request.blueprint == "rq_dashboard":
         policy = DASHBOARD
+    elif request.blueprint == "console":
+        policy = CONSOLE
     else:
         policy = OWN.format(sources=f"'nonce-{g.csp_nonce}'" if "csp_nonce" in g else "'none'")
     response.headers.setdefault("Content-Security-Policy", policy)
@@ -47,9 +51,14 @@ def secure(response: Response) -> Response:
 
 
 def same_origin() -> bool:
-    """The request came from this app's own pages, as far as the browser says (a client that is no browser says nothing).
+    """The request came from this app's own pages, as far as the browser says (a client that is no browser says nothing):
+    Sec-Fetch-Site where it sends one, which no page can set, else Origin.
 
-    A foreign page's request carries its own Origin and Sec-Fetch-Site: cross-site; it cannot make its browser say otherwise.
+    Under `Referrer-Policy: no-referrer` a browser sends `Origin: null` even with a form of this origin's own pages, so
+    Origin alone cannot tell them apart; a foreign page's request says cross-site, and it cannot make its browser say
+    otherwise.
     """
     site, origin = request.headers.get("Sec-Fetch-Site"), request.headers.get("Origin")
-    return site in (None, "same-origin") and (origin is None or urlsplit(origin).netloc == request.host)
+    if site is not None:
+        return site == "same-origin"
+    return origin in (None, "null") or urlsplit(origin).netloc == request.host

@@ -52,6 +52,7 @@ class Canned:
     events: list[bytes] | None = None  # sent instead of the body, as server-sent events, `pace` seconds apart
     pace: float = 0.0
     midway: threading.Event | None = None  # the events' second half waits until it is set
+    open_ended: bool = False  # `raw` sent with no Content-Length, then the connection held open: a body whose end never comes
 
 
 class FakeServer:
@@ -66,6 +67,7 @@ class FakeServer:
         self.hold: Callable[[Call], bool] = lambda call: False
         self.fault: Callable[[Call], Canned | None] = lambda call: None  # injected failures, before any other answer
         self.lock = threading.Lock()
+        self.stopped = threading.Event()  # releases the connections open-ended answers hold
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
@@ -79,6 +81,7 @@ class FakeServer:
         return self
 
     def stop(self) -> None:
+        self.stopped.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -128,12 +131,16 @@ class FakeServer:
                 data = json.dumps(answer.body).encode() if answer.raw is None else answer.raw
                 self.send_response(answer.status)
                 self.send_header("Content-Type", "application/json" if answer.raw is None else answer.content_type)
-                self.send_header("Content-Length", str(len(data)))
+                if not answer.open_ended:
+                    self.send_header("Content-Length", str(len(data)))
                 for name, value in answer.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up, as a timed-out one does
                     self.wfile.write(data)
+                    self.wfile.flush()
+                if answer.open_ended:
+                    fake.stopped.wait(30)
 
             def _stream(self, answer: Canned) -> None:
                 """The events, each flushed when written, the end of the body marked by closing the connection."""

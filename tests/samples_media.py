@@ -1,4 +1,5 @@
-"""Small media files made here, with the standard library: a WAV of silence, a PNG, a one-page PDF."""
+"""Small media files made here: a WAV of silence, a PNG and a one-page PDF with the standard library, an AMR voice note
+with PyAV's encoder."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import io
 import struct
 import wave
 import zlib
+
+import av
 
 
 def wav(seconds: float, rate: int = 8000) -> bytes:
@@ -44,3 +47,17 @@ def pdf(text: str) -> bytes:
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1) + b"".join(b"%010d 00000 n \n" % at for at in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     return bytes(out)
+
+
+def amr(seconds: float) -> bytes:
+    """An AMR-NB voice note of silence lasting `seconds`, as Twilio's WhatsApp and MMS voice notes come (#!AMR)."""
+    out = io.BytesIO()
+    with av.open(out, "w", format="amr") as file:
+        stream = file.add_stream("libopencore_amrnb", rate=8000, layout="mono")
+        for n in range(int(seconds * 50)):  # 20 ms frames of 160 samples
+            frame = av.AudioFrame(format="s16", layout="mono", samples=160)
+            frame.planes[0].update(bytes(320))
+            frame.sample_rate, frame.pts = 8000, n * 160
+            file.mux(stream.encode(frame))
+        file.mux(stream.encode(None))
+    return out.getvalue()

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from bot.ops import logs, rejects
+from bot.ops import directory, logs, rejects
 from tests.fakes import openai_error
 from tests.helpers import ROOT, Bot, post_update, update
 
@@ -100,7 +100,7 @@ def test_rq_dashboard_is_mounted(admin):
     assert response.status_code == 200 and b"RQ" in response.data
 
 
-def test_the_overview_lists_usage_handoffs_and_dead_letters(admin, llm):
+def test_the_console_lists_usage_handoffs_and_dead_letters(admin, llm):
     client = admin.client
     post_update(client, update("hello"))
     post_update(client, update("talk to a human", chat_id=5))
@@ -108,10 +108,11 @@ def test_the_overview_lists_usage_handoffs_and_dead_letters(admin, llm):
     admin.run()
     post_update(client, update("again"))
     admin.run()
-    page = client.get("/admin", headers=AUTH).get_data(as_text=True)
-    assert "telegram:5" in page  # handed to a person
-    assert "LLM: LLM answered 401" in page  # a dead letter
-    assert "telegram:42" in page and "$0.0000" in page  # usage of the user, with its cost
+    assert "telegram:5" in page(client, "/admin/handoff")  # handed to a person
+    assert "LLM: LLM answered 401" in page(client, "/admin/dead-letters")
+    overview = page(client, "/admin")
+    assert "telegram:42" in overview and "$0.0000" in overview  # usage of the user, with its cost
+    assert "replied <b>1</b>" in overview and "notice <b>1</b>" in overview  # the last hour's turns by outcome
 
 
 def test_without_credentials_there_is_no_admin(client):
@@ -125,7 +126,7 @@ def test_the_dashboard_accepts_heroku_redis_certificates():
     assert _dashboard_url("redis://localhost:6379/0") == "redis://localhost:6379/0"
 
 
-def test_the_overview_lists_conversations_newest_first_with_what_has_them(admin):
+def test_conversations_are_listed_newest_first_with_what_has_them_and_searched(admin):
     client = admin.client
     for chat_id in (1, 2, 3):
         post_update(client, update("hello", chat_id=chat_id))
@@ -133,7 +134,19 @@ def test_the_overview_lists_conversations_newest_first_with_what_has_them(admin)
     post_update(client, update("talk to a human", chat_id=2))
     admin.run()
     post_update(client, update("still there?", chat_id=1))  # queued: no worker runs
-    page = client.get("/admin", headers=AUTH).get_data(as_text=True)
-    rows = [row for row in page.split("<tr>") if "telegram:" in row and "UTC" not in row][:3]
+    listed = page(client, "/admin/conversations")
+    rows = [row for row in listed.split("<tr>") if "telegram:" in row]
     assert ["telegram:2" in rows[0], "telegram:3" in rows[1], "telegram:1" in rows[2]] == [True, True, True]
-    assert "with a person" in rows[0] and "turn queued or running" in rows[2] and "Ada" in rows[1]
+    assert "handed to a person" in rows[0] and ">queued<" in rows[2] and "Ada" in rows[1]
+    searched = {query: page(client, f"/admin/conversations?q={query}") for query in ("gram:3", ":3", "ADA", "bob")}
+    assert "telegram:3" in searched["gram:3"] and "telegram:2" not in searched[":3"] and "none found" in searched["bob"]
+    assert searched["ADA"].count(">telegram:") == 3  # by the user's name, whatever its case
+    pages = [directory.page(admin.rt.redis, "", number, size=2) for number in (1, 2)]
+    assert [([row["conversation"] for row in rows], more) for rows, more in pages] == [
+        (["telegram:2", "telegram:3"], True), (["telegram:1"], False)]
+
+
+def page(client, path: str) -> str:
+    response = client.get(path, headers=AUTH)
+    assert response.status_code == 200, path
+    return response.get_data(as_text=True)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from flask import jsonify
 
 from app import create_app
 from bot.config import ConfigError
+from tests.business import SOURCES, payment_intent, post_shopify, post_stripe
 from tests.conftest import TELEGRAM_SECRET
 from tests.helpers import Bot, stored, texts, update
 
@@ -51,13 +51,12 @@ def test_other_platforms_and_an_empty_setting_are_not_restricted(settings):
     assert post(b, "198.51.100.7").status_code == 200
 
 
-def test_an_event_source_is_restricted_by_its_own_name(settings):
-    app = create_app({**settings, "STRIPE_ALLOWED_IPS": "203.0.113.0/24", "TRUSTED_PROXIES": "0"})
-    app.add_url_rule("/events/<source>", "source", lambda source: jsonify(ok=True), methods=["POST"])  # as event sources route
-    client = app.test_client()
-    assert client.post("/events/stripe", environ_base={"REMOTE_ADDR": "198.51.100.7"}).status_code == 403
-    assert client.post("/events/stripe", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 200
-    assert client.post("/events/shopify", environ_base={"REMOTE_ADDR": "198.51.100.7"}).status_code == 200
+def test_an_event_source_is_restricted_by_its_own_name(settings, redis):
+    client = Bot(settings, **SOURCES, STRIPE_ALLOWED_IPS="203.0.113.0/24", TRUSTED_PROXIES="0").client
+    refused = post_stripe(client, payment_intent(), environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    assert refused.status_code == 403 and stored(redis) == []
+    assert post_stripe(client, payment_intent(), environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 200
+    assert post_shopify(client, {"id": 1}, environ_base={"REMOTE_ADDR": "198.51.100.7"}).status_code == 200
 
 
 @pytest.mark.parametrize("value", ["203.0.113.0/33", "203.0.113.9/24", "example.com", "203.0.113.0/24;10.0.0.0/8"])

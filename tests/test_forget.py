@@ -7,6 +7,7 @@ import pytest
 from bot.ops import ledger
 from tests.fakes import Canned, FakePlatform, openai_error
 from tests.helpers import Bot, dead_letters, post_update, update
+from tests.samples_media import png
 
 ADA, BOB = "telegram:123456789", "telegram:555"
 EVENTS_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -66,6 +67,15 @@ def test_forget_removes_what_the_chat_page_keeps_of_a_session(settings, redis, l
     assert redis.exists(f"bot:channel:webchat:{SESSION}")
     assert b.app.test_cli_runner().invoke(args=["forget", f"webchat:{SESSION}"]).exit_code == 0
     assert kept(redis, SESSION) == []
+
+
+def test_forget_removes_the_chat_page_s_uploads_still_waiting_for_their_turn(settings, redis):
+    client = Bot(settings).client
+    for session in (SESSION, "session-someone-else"):
+        assert client.post(f"/webchat/upload?session={session}", data=png()).status_code == 200
+    assert Bot(settings).app.test_cli_runner().invoke(args=["forget", f"webchat:{SESSION}"]).exit_code == 0
+    [left] = redis.keys("bot:channel:webchat:upload:*")
+    assert redis.hget(left, "session") == b"session-someone-else"
 
 
 def test_the_contact_keeps_no_words_and_dead_letters_expire(settings, redis, llm, telegram):

@@ -165,3 +165,19 @@ def test_a_worker_killed_during_a_transcription_gives_one_answer(bot, redis, llm
     telegram.wait_for(lambda: ledger.lookup(redis, "telegram", "9113") is not None, timeout=60)
     assert texts(telegram) == ["LLM: where is my parcel"]
     assert len(llm.transcriptions) == 2  # fetched and transcribed again: nothing of the file was kept
+
+
+def test_a_burst_of_a_photo_its_caption_and_a_voice_note_is_one_turn_in_order(settings, redis, llm, telegram):
+    bot = Bot(settings, BURST_WINDOW="0.5", BURST_MAX_WAIT="3")
+    telegram.files.update({"p8": png(), "v8": OGG})
+    post_update(bot.client, media_update(9114, photo=(ptb.PhotoSize("p8", "u8", 4, 4),)))
+    post_update(bot.client, media_update(9115, text="is this broken?"))
+    post_update(bot.client, media_update(9116, voice=voice("v8")))
+    bot.run()
+    [completion] = llm.completions
+    said = [message["content"] for message in completion["messages"] if message["role"] == "user"]
+    assert [part["type"] for part in said[0]] == ["image_url"] and said[1:] == ["is this broken?", "where is my parcel"]
+    assert len(texts(telegram)) == 1
+    kept = [entry["content"] for entry in history(redis)[:3]]
+    assert kept == ["[photo, 0 KB]", "is this broken?", "[voice note] where is my parcel"]
+    assert ledger.counts(redis) == {"merged": 3}  # one turn answered all three

@@ -24,10 +24,10 @@ NOW = int(time.time())  # when the events were sent: the bot drops those older t
 
 
 def event(text: str | None, psid: str = ADA, mid: str | None = None) -> dict[str, Any]:
-    """A user's message to the Page as in docs/platforms.md 4.3; a None text is an attachment."""
+    """A user's message to the Page as in docs/platforms.md 4.3; a None text is an attachment the bot does not fetch (a video)."""
     message: dict[str, Any] = {"mid": mid or f"m_AbC{next(_mids)}"}
     if text is None:
-        message["attachments"] = [{"type": "image", "payload": {"url": "https://scontent.xx.fbcdn.net/v/t1.15752-9/cat.jpg"}}]
+        message["attachments"] = [{"type": "video", "payload": {"url": "https://video.xx.fbcdn.net/v/t42.3356-2/clip.mp4"}}]
     else:
         message["text"] = text
     return {"sender": {"id": psid}, "recipient": {"id": PAGE}, "timestamp": NOW * 1000 + 100, "message": message}

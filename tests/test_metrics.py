@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import redis as redis_lib
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.ops import series
 from bot.ops.metrics import Metrics
 from bot.worker.local import free_port
 from tests.fakes import Canned, completion, openai_error, telegram_error
@@ -127,3 +130,34 @@ def test_metrics_token_guards_the_endpoint(settings):
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 403
     assert "chatbot_queue_depth" in str(scrape(client, Authorization="Bearer scrape-secret"))
+
+
+def test_the_consoles_per_minute_counts_ride_the_same_flush(client, run_worker, llm, redis):
+    post_update(client, update("hello", chat_id=1))
+    run_worker()
+    llm.then(*[openai_error(500, "boom", retry_after="0")] * 3)
+    post_update(client, update("are you there?", chat_id=2))
+    run_worker()
+    last_hour = series.window(redis, 60)  # summed, as the test may straddle two minutes
+    assert len(last_hour["at"]) == 60 and last_hour["at"][-1] == time.time() // 60 * 60
+    assert {outcome: sum(counts) for outcome, counts in last_hour["turns"].items()} == {"notice": 1, "replied": 1}
+    assert sum(last_hour["llm_errors"]) == 3
+    latencies = [(p50, p95) for p50, p95 in zip(last_hour["p50"], last_hour["p95"]) if p50 is not None]
+    assert latencies and all(0 < p50 <= p95 for p50, p95 in latencies)
+    minutes = redis.keys("bot:minute:*")
+    assert minutes and all(0 < redis.ttl(key) <= 2 * 86400 for key in minutes)
+
+
+def test_a_percentile_is_read_from_a_minutes_buckets():
+    minute = {"turn_seconds:1.0": 2, "turn_seconds:2.0": 2, "turn_seconds:+Inf": 1, "turns:replied": 5}
+    assert series.percentile(minute, 0.5) == 1.25 and series.percentile(minute, 0.95) == 2.0
+    assert series.percentile({}, 0.5) is None
+
+
+def test_the_queue_is_sampled_into_the_minutes_counts(settings, client, redis):
+    post_update(client, update("waiting", chat_id=1))
+    post_update(client, update("waiting too", chat_id=2))  # two turns queued, no worker running
+    series.sample(Bot(settings).rt)  # what each worker's sweeper does
+    last_hour = series.window(redis, 60)
+    assert [(depth, workers) for depth, workers in zip(last_hour["queue_depth"], last_hour["workers"]) if workers is not None] \
+        == [(2, 0)]  # one minute sampled: the others have no figure, rather than a zero

@@ -52,6 +52,7 @@ def api():
     """Every platform's API in one fake, each under its own path prefix; generic replies go to /webhook/."""
     server = FakePlatform({"chat.postMessage": Canned(body={"ok": True, "ts": "1767225601.000100"})})
     server.defaults.update(graph_media(server, FILES, "/whatsapp") | line_content(FILES))
+    server.defaults.update({name: Canned(raw=data, content_type="application/octet-stream") for name, data in LINKED.items()})
     server.start()
     yield server
     server.stop()
@@ -63,6 +64,7 @@ def bot(settings: dict[str, str], api: FakePlatform):
         **settings, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_URL": f"{api.url}/slack",
         "WHATSAPP_ACCESS_TOKEN": "EAAJB-wa", "WHATSAPP_APP_SECRET": APP_SECRET, "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
         "WHATSAPP_API_URL": f"{api.url}/whatsapp", "MESSENGER_PAGE_ACCESS_TOKEN": "EAAJB-page",
+        "MESSENGER_MEDIA_HOSTS": api.url.removeprefix("http://"),
         "MESSENGER_APP_SECRET": APP_SECRET, "MESSENGER_VERIFY_TOKEN": VERIFY_TOKEN, "MESSENGER_API_URL": f"{api.url}/messenger",
         "TWILIO_ACCOUNT_SID": "AC0123", "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_API_URL": f"{api.url}/twilio",
         "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": "line-token", "LINE_API_URL": f"{api.url}/line",
@@ -94,9 +96,10 @@ SENT: dict[str, Callable[[dict[str, Any]], list[str]]] = {  # the texts in one c
 
 
 def sent(api: FakePlatform) -> list[str]:
-    """Every text the bot sent, on any platform; generic callbacks must pass the reference library's check."""
+    """Every text the bot sent (media downloads are GETs), on any platform; generic callbacks must pass the reference
+    library's check."""
     standard_verified(call for call in api.requests if call.path.startswith("/webhook/"))
-    return [text for call in api.requests for text in SENT[call.path.split("/")[1]](call.body)]
+    return [text for call in api.requests if call.verb != "GET" for text in SENT[call.path.split("/")[1]](call.body)]
 
 
 # Slack: Events API envelopes (docs/platforms.md 2.3) around each event.
@@ -159,6 +162,9 @@ WA_USER = {"from": "16505551234", "from_user_id": "US.13491208655302741918"}
 WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="
 MEDIA = {"mime_type": "image/jpeg", "sha256": "fWp+R4y5", "id": "1003383421387256"}
 FILES = {MEDIA["id"]: png(), "voice-1": b"OggS\0\2" + b"\0" * 80, "doc-1": pdf("Soup of the day")}  # what Graph serves
+API = "http://api.test"  # the API fake's address, put in each payload as it is sent: links in them point there
+LINKED = {"cat.jpg": FILES[MEDIA["id"]], "clip.mp4": FILES["voice-1"], "menu.pdf": FILES["doc-1"],  # Messenger's CDN
+          "ME1": FILES[MEDIA["id"]], "ME2": FILES["voice-1"]}  # Twilio's media URLs
 IMAGE_PART = f"[image {len(parts.image(FILES[MEDIA['id']], 'image/png')['image_url']['url'])} chars]"  # as the LLM fake echoes it
 
 
@@ -206,9 +212,10 @@ WHATSAPP = [
     Case("whatsapp", "document",
          wa("document", document={**MEDIA, "id": "doc-1", "mime_type": "application/pdf", "filename": "menu.pdf"}),
          "reply", "[document menu.pdf]\nSoup of the day"),
-    Case("whatsapp", "location", wa("location", location={"latitude": 37.48, "longitude": -122.15, "name": "Main St"}), "notice"),
+    Case("whatsapp", "location", wa("location", location={"latitude": 37.48, "longitude": -122.15, "name": "Main St"}), "reply",
+         "Location: 37.48, -122.15 (Main St)"),
     Case("whatsapp", "contact card", wa("contacts", contacts=[{"name": {"formatted_name": "Ada L"}, "phones": [
-        {"phone": "+1 650 555 0000", "type": "CELL"}]}]), "notice"),
+        {"phone": "+1 650 555 0000", "type": "CELL"}]}]), "reply", "Contact: Ada L, +1 650 555 0000"),
     Case("whatsapp", "reaction", wa("reaction", reaction={"message_id": WAMID, "emoji": "\U0001F44D"}), "nothing"),
     Case("whatsapp", "reaction removed", wa("reaction", reaction={"message_id": WAMID}), "nothing"),
     Case("whatsapp", "unsupported message", wa("unsupported", errors=[{"code": 131051, "title": "Message type unknown"}]),
@@ -226,7 +233,7 @@ WHATSAPP = [
 # Messenger: Page notifications (docs/platforms.md 4.3) with one messaging event.
 
 PAGE, PSID = "104512345678901", "6789012345678901"
-PICTURE = {"url": "https://scontent.xx.fbcdn.net/v/t1.15752-9/cat.jpg"}
+PICTURE = {"url": f"{API}/v/t1.15752-9/cat.jpg?oh=00_AfB&oe=6790"}
 REFERRAL = {"ref": "summer", "source": "SHORTLINK", "type": "OPEN_THREAD"}  # an m.me link opened
 
 
@@ -235,8 +242,9 @@ def messenger(key: str = "messaging", **event: Any) -> dict[str, Any]:
     return {"object": "page", "entry": [{"id": PAGE, "time": 1767225600123, key: [event]}]}
 
 
-def attachment(kind: str, **payload: Any) -> dict[str, Any]:
-    return messenger(message={"mid": "m_AbC1", "attachments": [{"type": kind, "payload": {**PICTURE, **payload}}]})
+def attachment(kind: str, name: str = "cat.jpg", **payload: Any) -> dict[str, Any]:
+    url = PICTURE["url"].replace("cat.jpg", name)
+    return messenger(message={"mid": "m_AbC1", "attachments": [{"type": kind, "payload": {"url": url, **payload}}]})
 
 
 MESSENGER = [
@@ -250,12 +258,12 @@ MESSENGER = [
     Case("messenger", "Get Started", messenger(postback={"mid": "m_PbK2", "title": "Get Started", "payload": "GET_STARTED",
                                                          "referral": REFERRAL}), "reply", "Get Started"),
     Case("messenger", "postback without a mid", messenger(postback={"title": "Menu", "payload": "MENU"}), "reply", "Menu"),
-    Case("messenger", "image", attachment("image"), "notice"),
+    Case("messenger", "image", attachment("image"), "reply", IMAGE_PART),
     Case("messenger", "sticker", messenger(message={"mid": "m_AbC1", "sticker_id": 369239263222822, "attachments": [
         {"type": "image", "payload": {**PICTURE, "sticker_id": 369239263222822}}]}), "notice"),
-    Case("messenger", "voice clip", attachment("audio"), "notice"),
-    Case("messenger", "video", attachment("video"), "notice"),
-    Case("messenger", "file", attachment("file"), "notice"),
+    Case("messenger", "voice clip", attachment("audio", "clip.mp4"), "reply", "where is my parcel"),
+    Case("messenger", "video", attachment("video", "clip.mp4"), "notice"),
+    Case("messenger", "file", attachment("file", "menu.pdf"), "reply", "[document menu.pdf]\nSoup of the day"),
     Case("messenger", "the Page's own echo", messenger(sender={"id": PAGE}, recipient={"id": PSID}, message={
         "mid": "m_AbC9", "text": "LLM: hello", "is_echo": True, "app_id": 1517776481860111}), "nothing"),
     Case("messenger", "read", messenger(read={"watermark": 1767225600000}), "nothing"),
@@ -276,9 +284,9 @@ SMS = {"MessageSid": "SM1f0e8ae6ade43cb3c0ce4525424e404f", "AccountSid": "AC0123
 WA = {**SMS, "From": "whatsapp:+14155551234", "To": "whatsapp:+14155238886", "ProfileName": "Ada", "WaId": "14155551234"}
 
 
-def media(form: dict[str, str], mime: str, body: str = "") -> dict[str, str]:
+def media(form: dict[str, str], mime: str, body: str = "", sid: str = "ME1") -> dict[str, str]:
     return {**form, "Body": body, "NumMedia": "1", "MediaContentType0": mime,
-            "MediaUrl0": "https://api.twilio.com/2010-04-01/Accounts/AC0123/Messages/MM1/Media/ME1"}
+            "MediaUrl0": f"{API}/twilio/2010-04-01/Accounts/AC0123/Messages/MM1/Media/{sid}"}
 
 
 def status(form: dict[str, str], state: str) -> dict[str, str]:
@@ -288,15 +296,16 @@ def status(form: dict[str, str], state: str) -> dict[str, str]:
 
 TWILIO = [
     Case("twilio", "SMS", {**SMS, "Body": "hello bot"}, "reply", "hello bot"),
-    Case("twilio", "MMS with words", media(SMS, "image/jpeg", "what is this?"), "reply", "what is this?"),
-    Case("twilio", "MMS alone", media(SMS, "image/jpeg"), "notice"),
+    Case("twilio", "MMS with words", media(SMS, "image/jpeg", "what is this?"), "reply", f"what is this? {IMAGE_PART}"),
+    Case("twilio", "MMS alone", media(SMS, "image/jpeg"), "reply", IMAGE_PART),
     Case("twilio", "WhatsApp text", {**WA, "Body": "hola", "MessageType": "text"}, "reply", "hola"),
     Case("twilio", "WhatsApp quick-reply button", {**WA, "Body": "Sales", "MessageType": "button", "ButtonText": "Sales",
                                                   "ButtonPayload": "SALES"}, "reply", "Sales"),
-    Case("twilio", "WhatsApp sticker", media(WA, "image/webp"), "notice"),
-    Case("twilio", "WhatsApp voice note", media(WA, "audio/ogg"), "notice"),
+    Case("twilio", "WhatsApp sticker", media(WA, "image/webp"), "reply", IMAGE_PART),  # Twilio tells it from no photo
+    Case("twilio", "WhatsApp voice note", media(WA, "audio/ogg", sid="ME2"), "reply", "where is my parcel"),
     Case("twilio", "WhatsApp location", {**WA, "Body": "", "MessageType": "location", "Latitude": "37.7749",
-                                         "Longitude": "-122.4194", "Address": "Market St", "Label": "Office"}, "notice"),
+                                         "Longitude": "-122.4194", "Address": "Market St", "Label": "Office"}, "reply",
+         "Location: 37.7749, -122.4194 (Office, Market St)"),
     *[Case("twilio", f"status {state}", status(SMS, state), "nothing") for state in ("sent", "delivered", "undelivered")],
     Case("twilio", "WhatsApp read status", status(WA, "read"), "nothing"),
 ]
@@ -340,7 +349,8 @@ LINE = [
     Case("line", "file", line_message(line_sdk.FileMessageContent(id="doc-1", file_name="menu.pdf", file_size=2048)),
          "reply", "[document menu.pdf]\nSoup of the day"),
     Case("line", "location", line_message(line_sdk.LocationMessageContent(id="1", latitude=35.65, longitude=139.7,
-                                                                          address="Tokyo")), "notice"),
+                                                                          address="Tokyo")), "reply",
+         "Location: 35.65, 139.7 (Tokyo)"),
     Case("line", "text on standby", line(line_sdk.MessageEvent, mode=line_sdk.EventMode.STANDBY, message=line_text("not ours")),
          "nothing"),
     Case("line", "follow", line(line_sdk.FollowEvent, reply_token="t", follow=line_sdk.FollowDetail(is_unblocked=False)),
@@ -374,9 +384,16 @@ GENERIC = [
 CASES = [*SLACK, *WHATSAPP, *MESSENGER, *TWILIO, *LINE, *GENERIC]
 
 
+def _linked(payload: Any, api: FakePlatform) -> Any:
+    """The payload with its media links at the API fake."""
+    if isinstance(payload, bytes):
+        return payload.replace(API.encode(), api.url.encode())
+    return json.loads(json.dumps(payload).replace(API, api.url))
+
+
 @pytest.mark.parametrize("case", CASES, ids=[f"{case.platform}: {case.kind}" for case in CASES])
 def test_every_payload_kind_ends_in_its_one_outcome(client, run_worker, redis, api, case: Case):
-    assert POST[case.platform](client, case.payload).status_code == 200
+    assert POST[case.platform](client, _linked(case.payload, api)).status_code == 200
     run_worker()
     expected = {"reply": [f"LLM: {case.text}"], "notice": [NOTICE], "nothing": []}[case.outcome]
     assert sent(api) == expected

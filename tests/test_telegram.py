@@ -254,7 +254,7 @@ UPDATES = {  # kind: (the update's content, its outcome: the reply's text, the n
     "document": ({"message": _message(document=_file(ptb.Document, file_name="report.txt"))},
                  "LLM: [document report.txt]\nquarterly numbers", None),
     "voice": ({"message": _message(voice=_file(ptb.Voice, duration=3))}, "LLM: where is my parcel", None),
-    "location": ({"message": _message(location=ptb.Location(13.4, 52.5))}, NOTICE, None),
+    "location": ({"message": _message(location=ptb.Location(13.4, 52.5))}, "LLM: Location: 52.5, 13.4", None),
     "topic message": ({"message": _message(FORUM, text="@ada_test_bot status?", message_thread_id=7, is_topic_message=True)},
                       "LLM: @ada_test_bot status?", 7),
     "reply in a group without topics": ({"message": _message(GROUP, text="and then?", reply_to_message=REPLIED,

@@ -209,7 +209,9 @@ def test_the_ledger_the_log_line_the_metrics_and_the_admin_page_list_each_call(s
     assert 'chatbot_tool_calls_total{outcome="ok",tool="lookup_order"} 1.0' in page
     assert 'chatbot_tool_seconds_count{tool="lookup_order"} 1.0' in page
     admin = bot.client.get("/admin", auth=("admin", "a-long-admin-password-1")).get_data(as_text=True)
-    assert "<td>lookup_order</td>" in admin and f"<td>{CONVERSATION}</td>" in admin
+    assert "<td>lookup_order</td>" in admin and f">{CONVERSATION}</a></td>" in admin
+    shown = bot.client.get(f"/admin/conversations/{CONVERSATION}", auth=("admin", "a-long-admin-password-1"))
+    assert f"tool lookup_order: ok, {call['ms']} ms" in shown.get_data(as_text=True)  # in the transcript, with the reply
 
 
 def test_the_journal_goes_with_the_turn_and_forget_erases_the_listed_calls(settings, llm, telegram, shop, redis):

@@ -215,14 +215,6 @@ def test_the_same_message_sid_twice_is_answered_once(client, run_worker, twilio)
     assert [body["Body"] for body in twilio.calls("Messages.json")] == ["LLM: only once"]
 
 
-def test_a_media_only_message_gets_the_non_text_notice(client, run_worker, twilio):
-    form = inbound("", NumMedia="1", MediaUrl0="https://api.twilio.com/media/ME1", MediaContentType0="image/jpeg")
-    response = post_twilio(client, form)
-    assert response.status_code == 200 and response.mimetype == "text/xml"
-    run_worker()
-    assert [call.body["Body"] for call in twilio.requests] == ["Sorry, I can only read text messages."]
-
-
 def test_an_empty_message_is_acknowledged_and_ignored(client, redis, run_worker, twilio):
     assert post_twilio(client, inbound("  ")).status_code == 200
     run_worker()

@@ -7,15 +7,18 @@ import io
 import mutagen
 from mutagen import MutagenError
 
+from bot.media import convert
 from bot.media.fetch import TooLarge, Unreadable
 from bot.media.sniff import AUDIO
 
 
-def upload(data: bytes, mime: str) -> tuple[str, bytes, str]:
-    """The file as the endpoint takes it: a name whose extension it accepts, the bytes, their content type."""
-    if mime not in AUDIO:
-        raise Unreadable(f"audio of type {mime or 'unknown'}, which the transcription endpoint does not take")
-    return f"voice.{AUDIO[mime]}", data, mime
+def upload(data: bytes, mime: str, max_seconds: int) -> tuple[str, bytes, str]:
+    """The file as the endpoint takes it (a name it accepts, the bytes, their type): WAV when it refuses their format."""
+    if mime in AUDIO:
+        return f"voice.{AUDIO[mime]}", data, mime
+    if mime in convert.FORMATS:
+        return "voice.wav", convert.to_wav(data, mime, max_seconds), "audio/x-wav"
+    raise Unreadable(f"audio of type {mime or 'unknown'}, which the transcription endpoint does not take")
 
 
 def check_length(data: bytes, declared: float | None, limit: int) -> float | None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import requests
+from urllib3.exceptions import HTTPError
 
-from bot.errors import Permanent
+from bot.errors import Permanent, Transient
 
 CHUNK = 64 * 1024
 
@@ -23,14 +24,20 @@ def check_size(size: int | None, limit: int) -> None:
 
 
 def read_limited(response: requests.Response, limit: int) -> bytes:
-    """The body of a streamed response, refused as soon as it (or its Content-Length) passes `limit`."""
+    """The body of a streamed response, refused as soon as it (or its Content-Length) passes `limit`.
+
+    No read asks for more than one byte past the limit: a body of undeclared size is never waited on, nor read, beyond it.
+    """
     with response:
         declared = response.headers.get("Content-Length", "")
         check_size(int(declared) if declared.isdigit() else None, limit)
         data = bytearray()
-        for chunk in response.iter_content(CHUNK):
-            data += chunk
-            check_size(len(data), limit)
+        try:
+            while chunk := response.raw.read(min(CHUNK, limit + 1 - len(data)), decode_content=True):
+                data += chunk
+                check_size(len(data), limit)
+        except HTTPError as error:  # the connection broke or stalled mid-body: worth another try
+            raise Transient(f"media download cut off ({type(error).__name__})") from None
         return bytes(data)
 
 

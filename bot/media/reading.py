@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from bot import llm
 from bot.errors import BotError
-from bot.media import audio, documents, parts
+from bot.media import audio, convert, documents, parts
 from bot.media.fetch import TooLarge, Unreadable, check_size
 from bot.media.refs import Media, media_of
 from bot.media.sniff import DOCUMENTS, IMAGES, sniffed
@@ -63,7 +63,7 @@ class Reader:
                             "media download", deadline=self.deadline)
         mime = sniffed(data, media.name)
         logger.info("media fetched", extra={"kind": media.kind, "type": mime, "bytes": len(data)})  # never the content
-        if media.kind == "audio" or mime in audio.AUDIO:
+        if media.kind == "audio" or mime in audio.AUDIO or mime in convert.FORMATS:
             return self._audio(media, data, mime)
         if mime in IMAGES:
             return parts.image(data, mime), f"[photo, {len(data) // 1000} KB]"
@@ -75,8 +75,8 @@ class Reader:
 
     def _audio(self, media: Media, data: bytes, mime: str) -> tuple[dict[str, Any], str]:
         config = self.rt.config
-        seconds = audio.check_length(data, media.seconds, config.audio_max_seconds)
-        file = audio.upload(data, mime)
+        file = audio.upload(data, mime, config.audio_max_seconds)
+        seconds = audio.check_length(file[1], media.seconds, config.audio_max_seconds)
         what = "voice note" if media.voice else "audio file"
         if config.offline:  # no transcription endpoint: say what came, so the path shows without a key
             return parts.text(f"a {what} of {seconds or 0:.0f} s"), f"[{what}]"

@@ -25,6 +25,12 @@ class Media:
         return {name: value for name, value in vars(self).items() if value not in (None, "", False)}
 
 
+def kind_of(content_type: str) -> str:
+    """The kind a declared content type suggests: audio/* and image/* as such, anything else (or none) a document."""
+    major = content_type.split("/", 1)[0].strip().lower()
+    return major if major in ("audio", "image") else "document"
+
+
 def media_of(items: list[dict[str, Any]]) -> list[Media]:
     """A stored message's media, read back."""
     return [Media(**item) for item in items]

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Callable
+import time
+from pathlib import Path
+from typing import Any, Callable
 
+from redis import Redis
 from redis.exceptions import RedisError
 
-from bot import llm
+from bot import keys, llm
 from bot.config import Config
 from bot.errors import BotError
+from bot.outbound import triggers
+from bot.outbound.business import rules
 from bot.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -32,6 +38,39 @@ def problems(rt: Runtime, warn: Callable[[str], None] = logger.warning) -> list[
     if not rt.channels:
         found.append("No platform is enabled: set one platform's variables (docs/platforms.md), or WEBCHAT_ENABLED=1.")
     return found
+
+
+def prompts_check(rt: Runtime) -> dict[str, Any]:
+    """`flask prompts check`: every prompt, trigger and tool file's problems and warnings, kept for the console to show."""
+    tool_problems, warnings = rt.tools.problems()
+    problems = rt.prompts.problems(rt.config.timezone) + _trigger_problems(rt) + tool_problems + _rule_problems(rt)
+    result = {"at": time.time(), "problems": problems, "warnings": warnings}
+    try:
+        rt.redis.set(keys.prompts_check(), json.dumps(result))
+    except RedisError:
+        logger.warning("the prompts check's result is not kept for the console: Redis is unreachable")
+    return result
+
+
+def last_prompts_check(redis: Redis) -> dict[str, Any] | None:
+    """The newest prompts check's result, from a release or the console; None before the first."""
+    raw = redis.get(keys.prompts_check())
+    return json.loads(raw) if raw else None
+
+
+def _trigger_problems(rt: Runtime) -> list[str]:
+    """What is wrong with the triggers file, and with the prompts its triggers name."""
+    try:
+        named = [trigger.prompt for trigger in triggers.load(Path(rt.config.triggers_file)) if trigger.prompt]
+    except ValueError as error:
+        return [str(error)]
+    return [f"{rt.config.triggers_file}: prompt {name} does not exist" for name in named
+            if not (Path(rt.config.prompts_dir) / name).is_file()]
+
+
+def _rule_problems(rt: Runtime) -> list[str]:
+    """What is wrong with the business events' rules file (EVENT_RULES_FILE), and with the prompts its rules name."""
+    return rules.problems(rules.rules_file(rt.config), Path(rt.config.prompts_dir))
 
 
 def weak_admin_password(config: Config) -> str:

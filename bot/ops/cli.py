@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import gc
 import json
-from pathlib import Path
 
 import click
 from flask.cli import AppGroup, with_appcontext
 
 from bot import times
-from bot.messages import IncomingMessage
 from bot.ops import checks, deadletters, forget, ledger, rejects
-from bot.outbound import triggers
-from bot.runtime import Runtime, app_runtime
+from bot.outbound.business import records
+from bot.runtime import app_runtime
 
 
 @click.command("worker")
@@ -46,11 +44,14 @@ def check() -> None:
 @click.argument("message_id")
 @with_appcontext
 def outcome(platform: str, message_id: str) -> None:
-    """What happened to one message: PLATFORM and its MESSAGE_ID (Telegram's update_id, Slack's team:channel:ts, ...)."""
-    record = ledger.lookup(app_runtime().redis, platform, message_id)
-    if record is None:
+    """What happened to one message: PLATFORM and its MESSAGE_ID (Telegram's update_id, Slack's team:channel:ts, ...);
+    for a business event, `events <source>:<id>`, with its payload while it is kept."""
+    redis = app_runtime().redis
+    record = ledger.lookup(redis, platform, message_id)
+    event = records.kept(redis, message_id) if platform == records.LEDGER else None
+    if record is None and event is None:
         raise click.ClickException("no outcome recorded: not received, still waiting for its turn, or older than 14 days")
-    click.echo(json.dumps(record, indent=2))
+    click.echo(json.dumps({**(record or {"outcome": None}), **({"event": event} if event else {})}, indent=2))
 
 
 @click.command("rejects")
@@ -70,27 +71,16 @@ prompts = AppGroup("prompts", help="The prompt files in prompts/.")
 
 @prompts.command("check")
 def check_prompts() -> None:
-    """Validate every prompt file (front matter, template, variables) and tool file: the Procfile's release step."""
+    """Validate every prompt file (front matter, template, variables), tool file and rules file: the Procfile's release step."""
     rt = app_runtime()
-    tool_problems, warnings = rt.tools.problems()
-    for warning in warnings:
+    result = checks.prompts_check(rt)
+    for warning in result["warnings"]:
         click.echo(f"warning: {warning}", err=True)
-    found = rt.prompts.problems(rt.config.timezone) + _trigger_problems(rt) + tool_problems
-    for problem in found:
+    for problem in result["problems"]:
         click.echo(f"problem: {problem}", err=True)
-    if found:
+    if result["problems"]:
         raise SystemExit(1)
     click.echo(f"prompts ok: {rt.config.prompts_dir}/")
-
-
-def _trigger_problems(rt: Runtime) -> list[str]:
-    """What is wrong with the triggers file, and with the prompts its triggers name."""
-    try:
-        named = [trigger.prompt for trigger in triggers.load(Path(rt.config.triggers_file)) if trigger.prompt]
-    except ValueError as error:
-        return [str(error)]
-    return [f"{rt.config.triggers_file}: prompt {name} does not exist" for name in named
-            if not (Path(rt.config.prompts_dir) / name).is_file()]
 
 
 @click.command("forget")
@@ -136,12 +126,7 @@ def show(letter_id: str) -> None:
 @click.argument("letter_id")
 def replay(letter_id: str) -> None:
     """Put the dead letter's messages back into their conversation for a new turn, and forget the letter."""
-    rt, letter = app_runtime(), _letter(letter_id)
-    for raw in letter["messages"]:
-        rt.turns.accept(IncomingMessage.from_json(raw), dedupe_ttl=0)
-    if letter.get("outgoing"):  # a proactive message that could not be sent
-        rt.turns.send_out(letter["conversation"], json.dumps(letter["outgoing"]))
-    deadletters.remove(rt.redis, letter_id)
+    letter = deadletters.replay(app_runtime(), letter_id) or _letter(letter_id)  # none: _letter says so
     click.echo(f"Replayed {len(letter['messages'])} message(s) into {letter['conversation']}.")
 
 

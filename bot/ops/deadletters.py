@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 
 from bot import keys
-from bot.messages import split_conversation
+from bot.messages import IncomingMessage, split_conversation
 from bot.ops import metrics
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 CAPACITY = 10_000  # the oldest go first beyond this
 KEEP_SECONDS = 30 * 86400  # DEAD_LETTER_TTL's default: a letter keeps the user's words, so it is not kept for ever
@@ -61,6 +64,26 @@ def remove(redis: Redis, letter_id: str) -> bool:
 def of(redis: Redis, conversation: str) -> list[str]:
     """The ids of the conversation's dead letters."""
     return [letter["id"] for letter in newest(redis, CAPACITY) if letter["conversation"] == conversation]
+
+
+def conversations(redis: Redis) -> set[str]:
+    """The conversations with a dead letter waiting."""
+    return {letter["conversation"] for letter in newest(redis, CAPACITY)}
+
+
+def replay(rt: Runtime, letter_id: str) -> dict[str, Any] | None:
+    """Put the letter's messages back into their conversation for a new turn (a proactive message into its outbox), once:
+    the letter is taken first, so a second replay of it (a double click) finds none. Returns the letter, or None."""
+    raw, taken, _ = rt.redis.pipeline().get(keys.dead_letter(letter_id)).delete(keys.dead_letter(letter_id)) \
+        .zrem(keys.dead_letters(), letter_id).execute()
+    if not taken:
+        return None
+    letter = json.loads(raw)
+    for message in letter["messages"]:
+        rt.turns.accept(IncomingMessage.from_json(message), dedupe_ttl=0)
+    if letter.get("outgoing"):
+        rt.turns.send_out(letter["conversation"], json.dumps(letter["outgoing"]))
+    return letter
 
 
 def purge(redis: Redis) -> int:

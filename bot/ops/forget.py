@@ -21,7 +21,8 @@ class Busy(Exception):
 
 def forget(rt: Runtime, conversation: str) -> dict[str, int]:
     """Remove the conversation's history, summary, contact, waiting and scheduled messages, ledger entries, dead letters,
-    unsent events and what its platform keeps of it; returns how many records of each kind went."""
+    unsent events, the business events sent to it and what its platform keeps of it; returns how many records of each
+    kind went."""
     if rt.redis.exists(keys.lease(conversation)):
         raise Busy(f"a turn of {conversation} is running: try again in a minute")
     platform, conversation_id = split_conversation(conversation)
@@ -30,6 +31,7 @@ def forget(rt: Runtime, conversation: str) -> dict[str, int]:
                "outcomes": _forget_records(rt.redis, keys.outcome("*", "*"), conversation),
                "scheduled messages": _forget_records(rt.redis, keys.scheduled("*"), conversation),
                "unsent events": _forget_records(rt.redis, keys.event("*", "*"), conversation, _event_conversation),
+               "business events": _forget_records(rt.redis, keys.business_event("*", "*"), conversation),
                "dead letters": sum(deadletters.remove(rt.redis, letter) for letter in deadletters.of(rt.redis, conversation)),
                "platform records": channel.forget(conversation_id) if channel else 0}
     removed["tool calls listed"] = _forget_listed(rt.redis, keys.tool_calls(), conversation)
@@ -39,7 +41,7 @@ def forget(rt: Runtime, conversation: str) -> dict[str, int]:
 
 def _own_keys(c: str) -> list[str]:
     return [keys.history(c), keys.summary(c), keys.contact(c), keys.inbox(c), keys.batch(c), keys.turn(c), keys.outbox(c),
-            keys.paused(c), keys.pending(c), keys.journal(c)]
+            keys.paused(c), keys.pending(c), keys.journal(c), keys.transcript(c)]
 
 
 def _forget_listed(redis: Redis, key: str, conversation: str) -> int:

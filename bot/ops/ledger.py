@@ -25,6 +25,10 @@ class Outcome(StrEnum):
     REJECTED = "rejected"  # deliberately not answered: over a limit already noticed, or ignored by config
     HANDOFF = "handoff"  # left for a person: the conversation is paused, or the user asked for one
     UNCONFIRMED = "unconfirmed"  # answered, but the platform never confirmed a part: the user may have missed it
+    # A business event's outcomes (platform "events"), besides dead_letter and rejected (PayPal did not verify it)
+    SENT = "sent"  # its message went out through the conversation's turn
+    NO_RULE = "no_rule"  # acknowledged: no rule in EVENT_RULES_FILE for its source and type
+    NO_RECIPIENT = "no_recipient"  # its rule's `to` found no conversation the bot knows
 
 
 def unconfirmed_detail(unconfirmed: int, parts: int, platform: str) -> str:

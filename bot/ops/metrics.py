@@ -2,7 +2,8 @@
 into the same figures and any web process can serve them all at /metrics.
 
 Each process buffers its counts and adds them to one Redis hash about once a second (and a turn
-job at its end), so recording costs no round trip on the request path.
+job at its end), so recording costs no round trip on the request path. The same flush adds a few of them
+to per-minute hashes too, kept two days, for the console's charts (bot.ops.series reads them).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ TURN_BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60, 120)
 LLM_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 60)
 
 COUNTERS = {
-    "webhooks": Spec("Webhook requests answered, by platform and HTTP status.", ("platform", "status")),
+    "webhooks": Spec("Webhook requests answered, by platform (or business-event source) and HTTP status.",
+                     ("platform", "status")),
     "dedupe_hits": Spec("Webhook messages already seen (platform retries), answered once.", ("platform",)),
     "stale_events": Spec("Webhook messages older than the platform's dedupe horizon: acknowledged, not answered.", ("platform",)),
     "turns": Spec("Turns finished, by outcome: replied, merged (a burst answered as one), notice, "
@@ -55,9 +57,15 @@ COUNTERS = {
     "dead_letters": Spec("Turns dead-lettered: see `flask dead-letters list`.", ("platform",)),
     "limit_notices": Spec("Turns refused by a per-user limit (rate, budget); notified=no once already told.",
                           ("limit", "notified")),
+    "business_events": Spec("Business events (Stripe, Shopify, ...) by source and what became of them: duplicate, queued "
+                            "(for its conversation's turn), no_rule, no_recipient, rejected, dead_letter.",
+                            ("source", "outcome")),
     "tool_calls": Spec("Tool calls, by tool and outcome (ok, error, unknown: it may or may not have acted).",
                        ("tool", "outcome")),
 }
+# Counted per minute as well, by these labels: turns by outcome, failed LLM calls, and when replies were sent.
+PER_MINUTE = {"turns": ("outcome",), "llm_errors": (), "turn_seconds": ()}
+MINUTE_KEEP = 2 * 86400  # seconds a minute's counts are kept: the console charts the last day
 HISTOGRAMS = {
     "turn_seconds": Spec("From receipt of a turn's first message to its reply sent.", ("platform",), TURN_BUCKETS),
     "llm_seconds": Spec("One LLM call, successful or not.", ("outcome",), LLM_BUCKETS),
@@ -70,7 +78,7 @@ class Metrics:
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._pending: dict[str, float] = defaultdict(float)
+        self._pending: dict[tuple[str, str], float] = defaultdict(float)  # by Redis hash and field
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
         self._flusher_pid = 0  # the process whose flusher thread runs: a forked child starts its own
@@ -79,6 +87,8 @@ class Metrics:
     def count(self, name: str, amount: float = 1, **labels: str) -> None:
         """Add `amount` to a counter."""
         self._add(field(name, **labels), amount)
+        if name in PER_MINUTE:
+            self._add(":".join([name, *(labels[label] for label in PER_MINUTE[name])]), amount, keys.minute(minute()))
 
     def observe(self, name: str, seconds: float, **labels: str) -> None:
         """Record one duration in a histogram: its cumulative buckets, sum and count."""
@@ -87,6 +97,9 @@ class Metrics:
             if seconds <= bound:
                 self._add(_field(name, spec, {**labels, "le": _bound(bound)}), 1)
         self._add(_field(name + "_sum", spec, labels), seconds)
+        if name in PER_MINUTE:  # the minute keeps the one bucket the duration fell in: enough for its percentiles
+            fell_in = next(bound for bound in (*spec.buckets, float("inf")) if seconds <= bound)
+            self._add(f"{name}:{_bound(fell_in)}", 1, keys.minute(minute()))
 
     def flush(self) -> None:
         """Add the buffered figures to Redis; kept for the next flush if Redis is down."""
@@ -96,18 +109,20 @@ class Metrics:
             if taken:
                 self._write(taken)
 
-    def _write(self, taken: dict[str, float]) -> None:
+    def _write(self, taken: dict[tuple[str, str], float]) -> None:
         try:
             pipe = self.redis.pipeline(transaction=False)
-            for field_name, amount in taken.items():
-                pipe.hincrbyfloat(keys.metrics(), field_name, amount)
+            for (key, field_name), amount in taken.items():
+                pipe.hincrbyfloat(key, field_name, amount)
+            for key in {key for key, _ in taken} - {keys.metrics()}:
+                pipe.expire(key, MINUTE_KEEP)
             pipe.execute()
         except RedisError:
             self._merge(taken)
 
-    def _add(self, field: str, amount: float) -> None:
+    def _add(self, field: str, amount: float, key: str = "") -> None:
         with self._lock:
-            self._pending[field] += amount
+            self._pending[key or keys.metrics(), field] += amount
         if self._flusher_pid != os.getpid():
             self._start_flusher()
 
@@ -116,10 +131,10 @@ class Metrics:
         self._lock, self._flushing = threading.Lock(), threading.Lock()
         self._pending = defaultdict(float)
 
-    def _merge(self, taken: dict[str, float]) -> None:
+    def _merge(self, taken: dict[tuple[str, str], float]) -> None:
         with self._lock:
-            for field, amount in taken.items():
-                self._pending[field] += amount
+            for where, amount in taken.items():
+                self._pending[where] += amount
 
     def _start_flusher(self) -> None:
         self._flusher_pid = os.getpid()
@@ -140,6 +155,11 @@ def flush_all() -> None:
 _recorders: weakref.WeakSet[Metrics] = weakref.WeakSet()
 os.register_at_fork(after_in_child=lambda: [recorder._forget() for recorder in _recorders])
 atexit.register(flush_all)
+
+
+def minute(at: float | None = None) -> int:
+    """The minute `at` (default: now) falls in, as its per-minute counts are keyed."""
+    return int((time.time() if at is None else at) // 60)
 
 
 def field(name: str, **labels: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from bot import jobs, keys, runtime
 from bot.errors import BotError, Permanent
 from bot.messages import Channel, IncomingMessage
-from bot.ops import deadletters, ledger
+from bot.ops import deadletters, ledger, transcript
 from bot.ops.ledger import Outcome, unconfirmed_detail
 from bot.prompts import PromptError, variables
 from bot.runtime import Runtime
@@ -98,7 +98,7 @@ def _send(rt: Runtime, convo: Conversation, keepalive: Keepalive, item: dict[str
     except BotError as error:
         return _record(rt, convo, item, Outcome.DEAD_LETTER, deadletters.add(rt.redis, _letter(convo, item, error),
                                                                                rt.config.dead_letter_ttl))
-    convo.remember([json.dumps({"role": "assistant", "content": turn.reply})])
+    convo.remember([json.dumps({"role": "assistant", "content": turn.reply, **_author(item)})])
     if turn.unconfirmed:
         return _record(rt, convo, item, Outcome.UNCONFIRMED, unconfirmed_detail(turn.unconfirmed, turn.sent, contact.platform))
     _record(rt, convo, item, Outcome.REPLIED, "")
@@ -141,11 +141,21 @@ def _write(rt: Runtime, convo: Conversation, contact: IncomingMessage, item: dic
     return completion.text
 
 
+def _author(item: dict[str, Any]) -> dict[str, str]:
+    """Who wrote the message, for the history: a person answering a handoff is named (chat completions' `name`)."""
+    return {"name": "person"} if item.get("by") == "person" else {}
+
+
 def _letter(convo: Conversation, item: dict[str, Any], error: BotError) -> dict[str, Any]:
     return {"conversation": convo.name, "turn": item["id"], "reason": f"proactive message: {error}", "messages": [],
             "outgoing": item}
 
 
 def _record(rt: Runtime, convo: Conversation, item: dict[str, Any], outcome: Outcome, detail: str) -> None:
-    ledger.record(rt.redis, "api", item["id"], convo.name, outcome, detail)
+    """In the ledger under "api" and the item's id, or where the item says (a business event: "events", source:id)."""
+    platform, message_id = item.get("ledger") or ("api", item["id"])
+    if platform != "api" and outcome is Outcome.REPLIED:
+        outcome = Outcome.SENT  # a business event's message is no reply: the events ledger says sent
+    ledger.record(rt.redis, platform, message_id, convo.name, outcome, detail)
+    transcript.sent(rt.redis, rt.config.transcript_ttl, convo.name, item, outcome, detail)
     logger.info("proactive message %s", outcome, extra={"conversation": convo.name, "id": item["id"]})

@@ -15,7 +15,7 @@ from bot import runtime
 from bot.errors import BotError
 from bot.media import reading
 from bot.messages import Channel, split_conversation
-from bot.ops import ledger
+from bot.ops import ledger, transcript
 from bot.ops.ledger import Outcome
 from bot.outbound import events, proactive
 from bot.prompts import Prompt, variables
@@ -244,6 +244,7 @@ def _finish(rt: Runtime, convo: Conversation, turn: Turn, failure: BotError | No
     if history and rt.config.history_summary:
         memory.summarise_overflow(rt, convo, len(history), turn.deadline)
     convo.finish(turn, outcome, history, detail)
+    transcript.turn(rt.redis, rt.config.transcript_ttl, convo.name, turn, outcome, detail)
     reading.discard(rt, turn)
     _measure(rt, turn, outcome, sent=failure is None and bool(turn.reply))
     logger.info("turn done", extra={"conversation": convo.name, "platform": turn.last.platform, "turn": turn.id,
@@ -277,6 +278,7 @@ def _measure(rt: Runtime, turn: Turn, outcome: Outcome, sent: bool) -> None:
 def _give_up(rt: Runtime, convo: Conversation, turn: Turn, reason: str) -> None:
     letter = convo.dead_letter(turn, reason)
     convo.finish(turn, Outcome.DEAD_LETTER, [], letter)
+    transcript.turn(rt.redis, rt.config.transcript_ttl, convo.name, turn, Outcome.DEAD_LETTER, letter)
     reading.discard(rt, turn)
     _measure(rt, turn, Outcome.DEAD_LETTER, sent=False)
 

@@ -12,6 +12,7 @@ from rq import Queue
 
 from bot import runtime
 from bot.intake import Recovered
+from bot.ops import series
 from bot.outbound import triggers
 from bot.runtime import Runtime
 from bot.turn import job
@@ -26,8 +27,8 @@ RECOVERED = {
 
 
 class Sweeper(threading.Thread):
-    """Starts a new turn for every conversation whose worker died mid-turn or before starting it, and
-    fires the recurring triggers that are due.
+    """Starts a new turn for every conversation whose worker died mid-turn or before starting it, fires the
+    recurring triggers that are due, and samples the queue for the console's charts.
 
     A dead worker's lease lapses, but nothing else would wake its conversation: the user may
     never write again. Every worker sweeps; the recovery script makes sure only one turn starts.
@@ -45,6 +46,7 @@ class Sweeper(threading.Thread):
             try:
                 self.sweep()
                 triggers.run_due(self.rt)
+                series.sample(self.rt)
             except RedisError as error:
                 logger.warning("sweep skipped, Redis unavailable: %s", type(error).__name__)
             except ValueError as error:  # a broken triggers file: `flask prompts check` says the same

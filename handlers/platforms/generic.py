@@ -10,26 +10,37 @@ from typing import Any
 
 import requests
 from flask import Request
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate, validates_schema
 from redis import Redis
 
 from bot import times
 from bot.config import Config, ConfigError
 from bot.errors import BotError, Permanent, Rejected
+from bot.media.refs import Media, kind_of
 from bot.messages import AfterTimeout, Draft, IncomingMessage, Reply
 from bot.render.format import MARKDOWN
 from handlers.platforms import http, signatures
 from handlers.platforms.allowlist import Allowlist
 from handlers.platforms.base import ID, NAME, Adapter, Payload, Sample, load
 from handlers.platforms.http import PlatformAPI
+from handlers.platforms.media import fetch
 
 SECRET_FORMAT = re.compile(r"(whsec_)?[A-Za-z0-9+/]+={0,2}")
 MIN_KEY_BYTES = 24  # the spec's shortest secret
-MAX_URL = 2048  # characters of a callback URL: what browsers and proxies reliably take
+MAX_URL = 2048  # characters of a callback or media URL: what browsers and proxies reliably take
+MAX_MEDIA = 10  # files in one message
 SECRET_HINT = (
     "GENERIC_WEBHOOK_SECRET must be whsec_ followed by the base64 of 24 to 64 random bytes; generate one with: "
     "python -c \"import base64, secrets; print('whsec_' + base64.b64encode(secrets.token_bytes(32)).decode())\""
 )
+
+
+class File(Payload):
+    """A file the message carries: fetched by the worker, without credentials, from a host GENERIC_CALLBACK_ALLOWLIST lists."""
+
+    url = fields.String(required=True, validate=validate.Length(min=1, max=MAX_URL))
+    content_type = fields.String(load_default="", validate=ID)  # a hint: the bytes decide what it is
+    name = fields.String(load_default="", validate=ID)
 
 
 class Message(Payload):
@@ -40,9 +51,15 @@ class Message(Payload):
         r"[A-Za-z0-9_.:@+-]{1,128}\Z", error="use 1 to 128 letters, digits or _-.:@+"))
     user_id = fields.String(required=True, validate=validate.Length(min=1, max=ID.max))
     user_name = fields.String(load_default=None, validate=NAME)
-    text = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    text = fields.String(load_default="", validate=validate.Length(max=4000))  # a caption, or "" when media come alone
     callback_url = fields.String(load_default=None, validate=validate.Length(max=MAX_URL))  # null or absent: GENERIC_CALLBACK_URL
     stream = fields.Boolean(load_default=False)  # true: message.delta events show the reply while it is written
+    media = fields.List(fields.Nested(File), load_default=list, validate=validate.Length(max=MAX_MEDIA))
+
+    @validates_schema
+    def _says_something(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not (data["text"] or data["media"]):
+            raise ValidationError("a message needs text, media or both", "text")
 
 
 MESSAGE = Message()
@@ -70,6 +87,10 @@ class Generic(Adapter):
         # callbacks go to callers' URLs: each connection's peer is checked against the allowlist
         self.http = PlatformAPI("webhook callback", config.platform_timeout, config.worker_concurrency,
                                 self.allowlist.peer_refusal)
+        # media come from the same hosts, fetched by a client of their own that sends no credentials
+        self.media_hosts = Allowlist(config.setting("GENERIC_CALLBACK_ALLOWLIST"), self.callback_url, what="media")
+        self.media_http = PlatformAPI("webhook media", config.platform_timeout, config.worker_concurrency,
+                                      self.media_hosts.peer_refusal)
 
     def verify(self, request: Request) -> None:
         """Standard Webhooks: an HMAC of the id, the timestamp and the raw body, signed within 5 minutes."""
@@ -79,6 +100,9 @@ class Generic(Adapter):
         """One message, refused before anything is stored if its reply could not go where it asks."""
         data = load(MESSAGE, request)
         self._callback(data["callback_url"], Rejected)
+        media = [_media(file) for file in data["media"]]
+        if refusals := [reason for file in media if (reason := self.media_hosts.refusal(file.ref))]:
+            raise Rejected(refusals[0])
         webhook_id = request.headers["webhook-id"]  # the spec's idempotency key: retries repeat it
         if len(webhook_id) > ID.max:
             raise Rejected(f"webhook-id is longer than {ID.max} characters")
@@ -86,7 +110,11 @@ class Generic(Adapter):
         if data["stream"]:
             context["stream"] = True
         return [IncomingMessage(self.name, webhook_id, data["conversation_id"], data["user_id"], data["text"],
-                                data["user_name"] or "", context=context)]
+                                data["user_name"] or "", context=context, media=[file.to_dict() for file in media])]
+
+    def download(self, media: Media, limit: int) -> bytes:
+        """GET the file's URL without credentials; it and each redirect must pass GENERIC_CALLBACK_ALLOWLIST."""
+        return fetch(self.media_http, media.ref, limit, hops=self.media_hosts.refusal)
 
     def send(self, reply: Reply) -> None:
         """POST one part to the callback URL, signed like the webhooks we take in, without following redirects."""
@@ -132,6 +160,11 @@ class Generic(Adapter):
         webhook_id, now = f"msg_{uuid.uuid4().hex}", int(time.time())
         return {"Content-Type": "application/json", "webhook-id": webhook_id, "webhook-timestamp": str(now),
                 "webhook-signature": signatures.standard_sign(self.key, webhook_id, now, body)}, body
+
+
+def _media(file: dict[str, str]) -> Media:
+    """A file of the message as the worker fetches it."""
+    return Media(kind_of(file["content_type"]), file["url"], file["content_type"], file["name"])
 
 
 def _key(secret: str) -> bytes:

@@ -17,6 +17,7 @@ from redis import Redis
 from bot import retry
 from bot.config import Config
 from bot.errors import BotError, Permanent
+from bot.media import cards
 from bot.media.fetch import check_size
 from bot.media.refs import Media
 from bot.messages import AfterTimeout, IncomingMessage, Reply
@@ -64,6 +65,10 @@ class Message(Payload):
     file_name = fields.String(data_key="fileName", load_default="", validate=ID)
     file_size = fields.Integer(data_key="fileSize", validate=TIME)
     provider = fields.Dict(data_key="contentProvider")  # "external": the content is elsewhere, not on LINE
+    latitude = fields.Float()  # a location's
+    longitude = fields.Float()
+    title = fields.String(load_default="")
+    address = fields.String(load_default="")
 
 
 class Event(Payload):
@@ -126,7 +131,7 @@ class Line(Adapter):
             message_id=event["webhook_event_id"],
             conversation_id=f"{source['type']}:{chat}",
             user_id=source.get("user_id", ""),
-            text=message.get("text", ""),
+            text=message.get("text") or _place(message),
             sent_at=event["timestamp"] / 1000,
             context={"to": chat, "chat_type": source["type"], "reply_token": event.get("reply_token"),
                      "timestamp": event["timestamp"], "quote_token": message.get("quote_token")},
@@ -240,6 +245,13 @@ def _media(message: dict[str, Any]) -> list[Media]:
     seconds = message["duration"] / 1000 if message.get("duration") else None
     return [Media(MEDIA[message["type"]], message["id"], name=message["file_name"], size=message.get("file_size"),
                   seconds=seconds, voice=message["type"] == "audio")]
+
+
+def _place(message: dict[str, Any]) -> str:
+    """A shared location as text; "" for anything else."""
+    if message["type"] != "location" or "latitude" not in message or "longitude" not in message:
+        return ""
+    return cards.location(message["latitude"], message["longitude"], message["title"], message["address"])
 
 
 def _check(what: str, response: requests.Response) -> None:

@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Request
-from marshmallow import fields
+from marshmallow import fields, validate
+from redis import Redis
 
+from bot.config import Config
+from bot.media.refs import Media
 from bot.messages import IncomingMessage, Reply
 from bot.render.format import PLAIN
+from handlers.platforms.allowlist import Allowlist
 from handlers.platforms.base import ID, TIME, Payload, load
+from handlers.platforms.http import PlatformAPI
+from handlers.platforms.media import fetch
 from handlers.platforms.meta import MetaAdapter
 
 # The tags Meta lets a Page's automated message carry outside the 24-hour window (HUMAN_AGENT is a person's reply only).
 TAGS = ("CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE", "ACCOUNT_UPDATE")
+MEDIA = {"image": "image", "audio": "audio", "file": "document"}  # attachment types the bot fetches, by media kind
+MEDIA_HOSTS = "*.fbcdn.net,*.fbsbx.com"  # Meta's CDNs, where attachments' payload.url points
+
+
+class AttachmentPayload(Payload):
+    url = fields.String(validate=validate.Length(max=4096))  # a CDN link: no token fetches it, none may go there
+    sticker_id = fields.Integer()  # a sticker sent as an image
+
+
+class Attachment(Payload):
+    type = fields.String(load_default="", validate=ID)
+    payload = fields.Nested(AttachmentPayload, allow_none=True, load_default=None)  # a `fallback` may carry none
 
 
 class Party(Payload):
@@ -23,7 +43,7 @@ class Party(Payload):
 class Message(Payload):
     mid = fields.String(required=True, validate=ID)  # Meta's retries repeat it
     text = fields.String()  # absent on attachments
-    attachments = fields.List(fields.Raw(), load_default=list)  # images, audio, stickers: answered with a notice
+    attachments = fields.List(fields.Nested(Attachment), load_default=list)  # images, audio, files, stickers, video
     is_echo = fields.Boolean(load_default=False)  # the Page's own sends, sender and recipient swapped
 
 
@@ -74,6 +94,14 @@ class Messenger(MetaAdapter):
                                "(10/2018278); outside that window only tagged messages (MESSAGE_TAG) may be sent"}
     reply_window = 24 * 3600  # the standard messaging window; past it, a message needs a tag
 
+    def __init__(self, config: Config, redis: Redis) -> None:
+        super().__init__(config, redis)
+        self.media_hosts = Allowlist(config.setting("MESSENGER_MEDIA_HOSTS") or MEDIA_HOSTS, setting="MESSENGER_MEDIA_HOSTS",
+                                     what="media")
+        # Its own client, without the token, whose connections check the address each host resolved to.
+        self.media_http = PlatformAPI(self.name, config.platform_timeout, config.worker_concurrency,
+                                      self.media_hosts.peer_refusal)
+
     def parse(self, request: Request) -> list[IncomingMessage]:
         """Every user's message and postback in the notification (text "" for attachments); echoes and reads are ignored."""
         notification = load(NOTIFICATION, request)
@@ -92,7 +120,12 @@ class Messenger(MetaAdapter):
             text=said.get("text", ""),
             sent_at=sent / 1000 if sent is not None else None,
             context={"psid": psid},
+            media=[media.to_dict() for media in _media(said.get("attachments") or [])],
         )
+
+    def download(self, media: Media, limit: int) -> bytes:
+        """The attachment's CDN link, without the Page token, from MESSENGER_MEDIA_HOSTS only (redirects too)."""
+        return fetch(self.media_http, media.ref, limit, hops=self.media_hosts.refusal)
 
     def send(self, reply: Reply) -> None:
         """One text message, as the answer to the user's (messaging_type RESPONSE); outside the window, tagged."""
@@ -113,6 +146,14 @@ class Messenger(MetaAdapter):
         """Subscribe the app, then the Page too: Meta sends only the fields both subscribe to."""
         super().set_webhook(url)
         self.post("me/subscribed_apps", {"subscribed_fields": self.webhook_fields})  # the Page token names the Page
+
+
+def _media(attachments: list[dict[str, Any]]) -> list[Media]:
+    """The photos, voice clips and files among the attachments (a file named as its link's last segment, which is all
+    Messenger says of its name); stickers (an image with a sticker_id) and video are not fetched."""
+    return [Media(MEDIA[kind], url, name=PurePosixPath(urlsplit(url).path).name, voice=kind == "audio")
+            for attachment in attachments if (kind := attachment["type"]) in MEDIA
+            and (url := (attachment["payload"] or {}).get("url")) and "sticker_id" not in attachment["payload"]]
 
 
 def _from_user(event: dict[str, Any]) -> bool:

@@ -16,7 +16,7 @@ from marshmallow import fields, validate
 
 from bot.errors import Permanent, Transient, Unconfirmed
 from bot.media.fetch import check_size
-from bot.media.refs import Media
+from bot.media.refs import Media, kind_of
 from bot.messages import AfterTimeout, Draft, IncomingMessage, Reply
 from bot.render.format import CODE, marks
 from handlers.platforms import http, signatures
@@ -49,7 +49,6 @@ class File(Payload):
     url_private_download = fields.String(validate=validate.Length(max=2048))
 
 
-MEDIA = {"audio": "audio", "image": "image"}  # a file's kind by its MIME type's major type; the rest are documents
 
 
 class Event(Payload):
@@ -230,7 +229,7 @@ class Slack(Adapter):
 
 def _media(files: list[dict[str, Any]]) -> list[Media]:
     """The shared files the bot can fetch."""
-    return [Media(MEDIA.get(file["mimetype"].split("/", 1)[0], "document"), file["url_private_download"], file["mimetype"],
+    return [Media(kind_of(file["mimetype"]), file["url_private_download"], file["mimetype"],
                   file["name"], file.get("size")) for file in files if file.get("url_private_download")]
 
 

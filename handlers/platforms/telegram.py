@@ -11,6 +11,7 @@ from flask import Request
 from marshmallow import fields, pre_load
 
 from bot.errors import FormattingRejected, Permanent, Transient
+from bot.media import cards
 from bot.media.fetch import TooLarge, check_size
 from bot.media.refs import Media
 from bot.messages import Draft, IncomingMessage, Reply
@@ -51,6 +52,23 @@ class File(Payload):
     duration = fields.Integer(validate=INT64)
 
 
+class Location(Payload):
+    latitude = fields.Float(required=True)
+    longitude = fields.Float(required=True)
+
+
+class Venue(Payload):
+    location = fields.Nested(Location, required=True)
+    title = fields.String(load_default="")
+    address = fields.String(load_default="")
+
+
+class Contact(Payload):
+    phone_number = fields.String(load_default="")
+    first_name = fields.String(load_default="")
+    last_name = fields.String(load_default="")
+
+
 class Replied(Payload):
     sender = fields.Nested(User, data_key="from")
 
@@ -69,6 +87,9 @@ class Message(Payload):
     audio = fields.Nested(File)
     document = fields.Nested(File)
     photo = fields.List(fields.Nested(File))  # the sizes Telegram made of it, smallest first
+    location = fields.Nested(Location)  # a venue carries its location too
+    venue = fields.Nested(Venue)
+    contact = fields.Nested(Contact)
     non_text = fields.List(fields.String())  # which of NON_TEXT it carries: one field, not thirteen to deserialise
 
     @pre_load
@@ -131,7 +152,7 @@ class Telegram(Adapter):
             conversation_id=f"{chat['id']}:{thread}" if thread else str(chat["id"]),
             user_id=str(sender["id"]),
             user_name=sender["first_name"],
-            text=message.get("text") or message.get("caption", ""),
+            text=message.get("text") or message.get("caption") or _card(message),
             sent_at=message.get("date"),
             context={"chat_id": chat["id"], "thread_id": thread, "chat_type": chat["type"], "message_id": message["message_id"],
                      "language": sender["language_code"]},
@@ -232,6 +253,17 @@ def _media(message: dict[str, Any]) -> list[Media]:
         largest = message["photo"][-1]
         found.append(Media("image", largest["file_id"], size=largest.get("file_size")))
     return found
+
+
+def _card(message: dict[str, Any]) -> str:
+    """A shared venue, location or contact as text; "" for anything else."""
+    if venue := message.get("venue"):
+        return cards.location(venue["location"]["latitude"], venue["location"]["longitude"], venue["title"], venue["address"])
+    if location := message.get("location"):
+        return cards.location(location["latitude"], location["longitude"])
+    if contact := message.get("contact"):
+        return cards.contact(f"{contact['first_name']} {contact['last_name']}", contact["phone_number"])
+    return ""
 
 
 def _from_person(message: dict[str, Any]) -> bool:

@@ -15,14 +15,17 @@ from urllib.parse import urlencode, urlparse
 
 import requests
 from flask import Request, Response
-from marshmallow import fields, validate
+from marshmallow import fields, pre_load, validate
 from redis import Redis
 
 from bot.config import Config
 from bot.errors import BotError, Permanent, Transient
+from bot.media import cards
+from bot.media.refs import Media, kind_of
 from bot.messages import AfterTimeout, IncomingMessage, Reply
 from handlers.platforms import http, signatures
 from handlers.platforms.base import ID, NAME, Adapter, Payload, Sample, described, validate_payload
+from handlers.platforms.media import fetch
 from handlers.platforms.whatsapp import WhatsApp
 
 logger = logging.getLogger(__name__)
@@ -40,9 +43,17 @@ HINTS = {  # Twilio error codes whose message alone does not tell the operator w
 CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")  # a Content Template Builder template, which Twilio has WhatsApp approve
 
 
+MAX_MEDIA = 10  # Twilio's most per message
+
+
 def _required() -> fields.String:
     """A required, non-empty field: an empty MessageSid would dedupe every message as the same one."""
     return fields.String(required=True, validate=validate.Length(min=1, max=ID.max))
+
+
+class Medium(Payload):
+    url = fields.String(required=True, validate=validate.Length(max=2048))  # on Twilio's API host, behind basic auth
+    type = fields.String(load_default="", validate=ID)
 
 
 class Inbound(Payload):
@@ -53,8 +64,21 @@ class Inbound(Payload):
     To = _required()
     Body = fields.String(load_default="")
     NumMedia = fields.Integer(load_default=0)
-    Latitude = fields.String(validate=ID)  # a location shared on WhatsApp, which comes with an empty Body
+    Latitude = fields.Float()  # a location shared on WhatsApp, which comes with an empty Body
+    Longitude = fields.Float()
+    Label = fields.String(load_default="")
+    Address = fields.String(load_default="")
     ProfileName = fields.String(load_default="", validate=NAME)  # WhatsApp only
+    media = fields.List(fields.Nested(Medium), load_default=list)  # MediaUrlN and MediaContentTypeN, N from 0
+
+    @pre_load
+    def _media(self, data: Any, **kwargs: Any) -> Any:
+        """Gather the numbered media fields into one list: NumMedia's own field says what is wrong with it."""
+        if not isinstance(data, dict) or not str(data.get("NumMedia", "")).isdigit():
+            return data
+        count = min(int(data["NumMedia"]), MAX_MEDIA)
+        return {**data, "media": [{"url": data.get(f"MediaUrl{n}"), "type": data.get(f"MediaContentType{n}", "")}
+                                  for n in range(count)]}
 
 
 INBOUND = Inbound()
@@ -75,6 +99,7 @@ class Twilio(Adapter):
         account, self.token = config.setting("TWILIO_ACCOUNT_SID"), config.setting("TWILIO_AUTH_TOKEN")
         self.auth = (account, self.token)
         self.public_base_url = config.setting("PUBLIC_BASE_URL")
+        self.api_origin = urlparse(self.api_url)[:2]  # scheme and host: the only place the credentials fetch media from
         self.account_url = f"{self.api_url}/2010-04-01/Accounts/{account}"
         self.phone_number = config.setting("TWILIO_PHONE_NUMBER")  # only the webhook commands need it
 
@@ -98,9 +123,19 @@ class Twilio(Adapter):
             conversation_id=f"{form['From']}:{form['To']}",  # one user may write to several of our numbers
             user_id=form["From"],
             user_name=form["ProfileName"],
-            text=form["Body"].strip(),
+            text=form["Body"].strip() or _place(form),
             context={"from": form["From"], "to": form["To"]},
+            media=[Media(kind_of(item["type"]), item["url"], item["type"]).to_dict()
+                   for item in form["media"]],
         )]
+
+    def download(self, media: Media, limit: int) -> bytes:
+        """GET the MediaUrl with the account's basic auth, on Twilio's API host only; requests follows its redirect to
+        the media store without the credentials (it drops them on a hop to another host)."""
+        if urlparse(media.ref)[:2] != self.api_origin:
+            raise Permanent(f"Twilio media URL on {urlparse(media.ref).hostname}, not TWILIO_API_URL's host: "
+                            "not fetched with the account's credentials", kind="media_refused")
+        return fetch(self.http, media.ref, limit, auth=self.auth)
 
     def acknowledge(self) -> Response:
         """The 200 answer, as TwiML: Twilio logs a JSON answer as warning 12300."""
@@ -193,6 +228,13 @@ def _content(template: dict[str, Any]) -> dict[str, str]:
     parameters = template.get("parameters") or []
     variables = parameters if isinstance(parameters, dict) else {str(n): value for n, value in enumerate(parameters, 1)}
     return {"ContentSid": template["name"], **({"ContentVariables": json.dumps(variables)} if variables else {})}
+
+
+def _place(form: dict[str, Any]) -> str:
+    """A location shared on WhatsApp as text; "" for anything else."""
+    if "Latitude" not in form or "Longitude" not in form:
+        return ""
+    return cards.location(form["Latitude"], form["Longitude"], form["Label"], form["Address"])
 
 
 def _recent(message: dict[str, Any]) -> bool:

@@ -100,9 +100,10 @@ class Webchat(Drafts, Uploads, Adapter):
         self.redis.set(keys.channel(self.name, "typing", conversation_id), 1, ex=TYPING_SECONDS)
 
     def forget(self, conversation_id: str) -> int:
-        """The session's reply stream and typing flag."""
-        return self.redis.delete(keys.channel(self.name, conversation_id), keys.channel(self.name, "typing", conversation_id),
+        """The session's reply stream, typing flag, preview and uploads."""
+        kept = self.redis.delete(keys.channel(self.name, conversation_id), keys.channel(self.name, "typing", conversation_id),
                                  draft_key(conversation_id))
+        return kept + self.forget_uploads(conversation_id)
 
     def sample(self, url: str, text: str) -> Sample:
         """A message typed on the page, in a sample session."""

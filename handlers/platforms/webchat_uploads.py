@@ -65,5 +65,11 @@ class Uploads:
         if media:
             self.redis.delete(*(self._key(item.ref) for item in media))
 
+    def forget_uploads(self, session: str) -> int:
+        """Delete the session's uploads still waiting for their turn (an erasure request); returns how many."""
+        mine = [key for key in self.redis.scan_iter(self._key("*"), count=1000)
+                if self.redis.hget(key, "session") == session.encode()]
+        return self.redis.delete(*mine) if mine else 0
+
     def _key(self, ref: str) -> str:
         return keys.channel(self.name, "upload", ref)

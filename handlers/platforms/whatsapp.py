@@ -10,6 +10,7 @@ from redis import Redis
 
 from bot.config import Config
 from bot.errors import Permanent
+from bot.media import cards
 from bot.media.fetch import check_size
 from bot.media.refs import Media
 from bot.messages import IncomingMessage, Reply
@@ -55,6 +56,28 @@ class File(Payload):
     voice = fields.Boolean(load_default=False)  # recorded in the chat
 
 
+class Place(Payload):
+    latitude = fields.Float(required=True)
+    longitude = fields.Float(required=True)
+    name = fields.String(load_default="")
+    address = fields.String(load_default="")
+
+
+class CardName(Payload):
+    formatted_name = fields.String(load_default="")
+
+
+class Phone(Payload):
+    phone = fields.String(load_default="")
+
+
+class Card(Payload):
+    """A contact card the user shared: not the sender's own contact entry, which the change's `contacts` holds."""
+
+    name = fields.Nested(CardName, load_default=dict)
+    phones = fields.List(fields.Nested(Phone), load_default=list)
+
+
 class Message(Payload):
     id = fields.String(required=True, validate=ID)  # the wamid: Meta's retries repeat it
     type = fields.String(required=True, validate=ID)
@@ -67,6 +90,8 @@ class Message(Payload):
     audio = fields.Nested(File)
     image = fields.Nested(File)
     document = fields.Nested(File)
+    location = fields.Nested(Place)
+    contacts = fields.List(fields.Nested(Card))
 
     @validates_schema
     def _has_a_sender(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -217,11 +242,20 @@ def cloud_template(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def _said(message: dict[str, Any]) -> str:
-    """The user's words: their text, the title of the button or list row they chose, or a photo's or document's caption."""
+    """The user's words: their text, the title of the button or list row they chose, a photo's or document's caption,
+    or a shared location or contact cards as text."""
     interactive = message.get("interactive", {})
     choice = interactive.get("button_reply") or interactive.get("list_reply") or message.get("button") or {}
     caption = (message.get("image") or message.get("document") or {}).get("caption", "")
-    return message.get("text", {}).get("body") or choice.get("title", "") or caption
+    return message.get("text", {}).get("body") or choice.get("title", "") or caption or _cards(message)
+
+
+def _cards(message: dict[str, Any]) -> str:
+    """A shared location, or each shared contact card on a line; "" for anything else."""
+    if place := message.get("location"):
+        return cards.location(place["latitude"], place["longitude"], place["name"], place["address"])
+    return "\n".join(cards.contact(card["name"]["formatted_name"], *(phone["phone"] for phone in card["phones"]))
+                     for card in message.get("contacts") or [])
 
 
 def _media(message: dict[str, Any]) -> list[Media]:

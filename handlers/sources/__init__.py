@@ -1,0 +1,1 @@
+"""The business systems that POST events to /events/<source>: one module each, verifying its own signature."""
