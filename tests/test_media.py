@@ -88,6 +88,15 @@ def test_with_vision_off_a_photo_is_not_fetched(settings, llm, telegram):
     assert texts(telegram) == ["LLM: (The user sent a photo, which you cannot see.)"]
 
 
+def test_with_vision_off_a_photo_sent_as_a_file_is_not_shown_either(settings, llm, telegram):
+    bot = Bot(settings, VISION="0")
+    telegram.files["p4"] = png()
+    post_update(bot.client, media_update(9117, document=ptb.Document("p4", "up4", file_name="broken.png", mime_type="image/png")))
+    bot.run()
+    assert llm.images == []
+    assert texts(telegram) == ["LLM: (The user sent a photo, which you cannot see.)"]
+
+
 def test_a_pdf_reaches_the_model_as_its_text_with_its_name(bot, redis, llm, telegram):
     telegram.files["d1"] = pdf("Invoice 42 total 9.50")
     invoice = ptb.Document("d1", "ud1", file_name="invoice.pdf", mime_type="application/pdf")

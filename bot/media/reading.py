@@ -58,13 +58,15 @@ class Reader:
         config = self.rt.config
         check_size(media.size, config.media_max_bytes)
         if media.kind == "image" and not config.vision:
-            return parts.text(parts.NOT_SHOWN), "[photo]"
+            return _unseen()
         data = with_retries(lambda: self.download(media, config.media_max_bytes), config.platform_max_retries,
                             "media download", deadline=self.deadline)
         mime = sniffed(data, media.name)
         logger.info("media fetched", extra={"kind": media.kind, "type": mime, "bytes": len(data)})  # never the content
         if media.kind == "audio" or mime in audio.AUDIO or mime in convert.FORMATS:
             return self._audio(media, data, mime)
+        if mime in IMAGES and not config.vision:  # a photo sent as a file: VISION=0 holds for it too
+            return _unseen()
         if mime in IMAGES:
             return parts.image(data, mime), f"[photo, {len(data) // 1000} KB]"
         if mime in DOCUMENTS:
@@ -84,6 +86,11 @@ class Reader:
                                      deadline=self.deadline)
         self.spend(tokens)
         return parts.text(words), f"[{what}] {words}"
+
+
+def _unseen() -> tuple[dict[str, Any], str]:
+    """A photo the model is not shown (VISION=0), and its marker."""
+    return parts.text(parts.NOT_SHOWN), "[photo]"
 
 
 def read_all(reader: Reader, messages: list[IncomingMessage]) -> dict[str, Read]:
