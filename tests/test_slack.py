@@ -198,8 +198,10 @@ def test_a_shared_file_is_fetched_with_the_bot_token_and_read(client, run_worker
     assert texts(slack) == ["LLM: [document note.csv]\norder,status\n42,lost"]
 
 
-def test_a_file_url_off_slack_never_gets_the_bot_token(client, run_worker, redis, slack, llm):
-    post_slack(client, _shared(slack.url.replace("127.0.0.1", "localhost") + "/files-pri/x/note.csv"))
+@pytest.mark.parametrize("url", ["{elsewhere}/files-pri/x/note.csv",
+                                 "{elsewhere}\\@files.slack.com/files-pri/x/note.csv"])  # a host only urlsplit reads
+def test_a_file_url_off_slack_never_gets_the_bot_token(client, run_worker, redis, slack, llm, url):
+    post_slack(client, _shared(url.format(elsewhere=slack.url.replace("127.0.0.1", "localhost"))))
     run_worker()
     assert [call for call in slack.requests if call.method == "note.csv"] == []
     assert texts(slack) == ["Sorry, I can't answer right now. Please try again in a few minutes."]

@@ -208,11 +208,12 @@ def test_a_file_meta_declares_over_the_limit_is_never_fetched(client, run_worker
     assert [call.method for call in whatsapp.requests if call.verb == "GET"] == ["big"] and llm.transcriptions == []
 
 
-def test_the_token_goes_to_no_host_but_meta_s(client, run_worker, whatsapp):
+@pytest.mark.parametrize("at", ["", "\\@lookaside.fbsbx.com"])  # a Meta host only urlsplit reads there
+def test_the_token_goes_to_no_host_but_meta_s(client, run_worker, whatsapp, at):
     """A media URL on another host (here: the same fake under another name) is fetched without the access token."""
     whatsapp.defaults.update(graph_media(whatsapp, {"elsewhere": OGG}, "/v21.0"))
     whatsapp.defaults["elsewhere"] = Canned(body={"id": "elsewhere", "url": whatsapp.url.replace("127.0.0.1", "localhost")
-                                                  + "/v21.0/files/elsewhere.bin"})
+                                                  + at + "/v21.0/files/elsewhere.bin"})
     post_signed(client, "whatsapp", notification(change(media_message("audio", "elsewhere", voice=True))))
     run_worker()
     [download] = [call for call in whatsapp.requests if call.method == "elsewhere.bin"]

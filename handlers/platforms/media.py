@@ -6,6 +6,8 @@ from typing import Any, Callable
 from urllib.parse import urljoin
 
 import requests
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from bot.errors import Permanent, Transient
 from bot.media.fetch import read_limited, refused
@@ -36,6 +38,15 @@ def fetch(api: PlatformAPI, url: str, limit: int, headers: dict[str, str] | None
     if problem:
         raise problem
     return read_limited(response, limit)
+
+
+def host_of(url: str) -> str:
+    """The host requests connects to for `url`, in lower case ("" if none): read as urllib3 reads it, since urlsplit
+    reads another host in some URLs ("https://elsewhere\\@files.slack.com/" is elsewhere to requests)."""
+    try:
+        return (parse_url(url).host or "").lower()
+    except LocationParseError:
+        return ""
 
 
 def _guarded(hops: Refusal) -> Callable[..., requests.Response]:

@@ -10,7 +10,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import requests
 from flask import Request, Response
@@ -20,6 +19,7 @@ from bot.config import Config
 from bot.errors import BotError, Permanent, Rejected, Transient
 from handlers.platforms import http, signatures
 from handlers.platforms.base import Adapter, Sample
+from handlers.platforms.media import host_of
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +88,8 @@ class MetaAdapter(Adapter):
 
     def own_host(self, url: str) -> bool:
         """A host of Meta's that may see the access token: the Graph API's own, or Meta's media hosts."""
-        host = (urlsplit(url).hostname or "").lower()
-        return host == urlsplit(self.api_url).hostname or host.endswith(MEDIA_HOSTS)
+        host = host_of(url)
+        return host == host_of(self.api_url) or host.endswith(MEDIA_HOSTS)
 
     def post(self, path: str, payload: dict[str, Any]) -> None:
         """POST to the Graph API; a refusal raises Transient (worth retrying) or Permanent."""

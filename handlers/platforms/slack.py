@@ -9,7 +9,6 @@ import re
 import time
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Request, Response
 from marshmallow import fields, validate
@@ -21,7 +20,7 @@ from bot.messages import AfterTimeout, Draft, IncomingMessage, Reply
 from bot.render.format import CODE, marks
 from handlers.platforms import http, signatures
 from handlers.platforms.base import ID, TIME, Adapter, Payload, Sample, load
-from handlers.platforms.media import fetch
+from handlers.platforms.media import fetch, host_of
 
 SIGNATURE = "X-Slack-Signature"
 TIMESTAMP = "X-Slack-Request-Timestamp"
@@ -101,8 +100,8 @@ class Slack(Adapter):
     def download(self, media: Media, limit: int) -> bytes:
         """GET url_private_download with the bot token, which goes to Slack's own hosts only."""
         check_size(media.size, limit)
-        host = (urlsplit(media.ref).hostname or "").lower()
-        own = host == urlsplit(self.api_url).hostname or host == "slack.com" or host.endswith(".slack.com")
+        host = host_of(media.ref)
+        own = host == host_of(self.api_url) or host == "slack.com" or host.endswith(".slack.com")
         if not own:
             raise Permanent(f"Slack file URL on {host}, not a Slack host: not fetched with the bot token")
         return fetch(self.http, media.ref, limit, self.headers)
