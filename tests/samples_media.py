@@ -1,5 +1,5 @@
-"""Small media files made here: a WAV of silence, a PNG and a one-page PDF with the standard library, an AMR voice note
-with PyAV's encoder."""
+"""Small media files made here: a WAV of silence, a PNG and a one-page PDF with the standard library, AMR, Ogg and WebM
+voice notes with PyAV's encoders."""
 
 from __future__ import annotations
 
@@ -51,13 +51,28 @@ def pdf(text: str) -> bytes:
 
 def amr(seconds: float) -> bytes:
     """An AMR-NB voice note of silence lasting `seconds`, as Twilio's WhatsApp and MMS voice notes come (#!AMR)."""
-    out = io.BytesIO()
-    with av.open(out, "w", format="amr") as file:
-        stream = file.add_stream("libopencore_amrnb", rate=8000, layout="mono")
-        for n in range(int(seconds * 50)):  # 20 ms frames of 160 samples
-            frame = av.AudioFrame(format="s16", layout="mono", samples=160)
-            frame.planes[0].update(bytes(320))
-            frame.sample_rate, frame.pts = 8000, n * 160
+    return _encoded("amr", "libopencore_amrnb", 8000, seconds)
+
+
+def ogg(seconds: float = 1) -> bytes:
+    """An Ogg/Opus voice note of silence lasting `seconds`, as Telegram's .oga and WhatsApp's voice notes are."""
+    return _encoded("ogg", "libopus", 48000, seconds)
+
+
+def webm(seconds: float) -> bytes:
+    """A WebM/Opus voice note of silence lasting `seconds`, as Chromium's MediaRecorder makes them."""
+    return _encoded("webm", "libopus", 48000, seconds)
+
+
+def _encoded(container: str, codec: str, rate: int, seconds: float) -> bytes:
+    """Silence lasting `seconds`, encoded with PyAV in 20 ms frames."""
+    out, samples = io.BytesIO(), rate // 50
+    with av.open(out, "w", format=container) as file:
+        stream = file.add_stream(codec, rate=rate, layout="mono")
+        for n in range(int(seconds * 50)):
+            frame = av.AudioFrame(format="s16", layout="mono", samples=samples)
+            frame.planes[0].update(bytes(2 * samples))
+            frame.sample_rate, frame.pts = rate, n * samples
             file.mux(stream.encode(frame))
         file.mux(stream.encode(None))
     return out.getvalue()

@@ -14,11 +14,11 @@ from bot.ops import ledger
 from tests.conftest import stop_group
 from tests.fakes import Canned, openai_error
 from tests.helpers import Bot, dead_letters, post_update, texts
-from tests.samples_media import pdf, png, wav
+from tests.samples_media import ogg, pdf, png, wav
 
 ADA = ptb.User(42, "Ada", False, language_code="en")
 CHAT = ptb.Chat(42, "private", first_name="Ada")
-OGG = b"OggS\0\2" + b"\0" * 80  # an Ogg page header: what Telegram's .oga voice notes are
+OGG = ogg()  # what Telegram's .oga voice notes are
 LIMIT = "Sorry, that file is too large or too long for me to open."
 FAILURE = "Sorry, I can't answer right now. Please try again in a few minutes."
 

@@ -20,7 +20,7 @@ from bot.media import parts
 from bot.ops import ledger
 from tests.fakes import Canned, FakePlatform, graph_media, line_content
 from tests.helpers import APP_SECRET, VERIFY_TOKEN, Bot, post_signed, stored
-from tests.samples_media import pdf, png
+from tests.samples_media import ogg, pdf, png
 from tests.vendors import (
     LINE_SECRET,
     SLACK_SECRET,
@@ -161,7 +161,7 @@ SLACK = [
 WA_USER = {"from": "16505551234", "from_user_id": "US.13491208655302741918"}
 WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="
 MEDIA = {"mime_type": "image/jpeg", "sha256": "fWp+R4y5", "id": "1003383421387256"}
-FILES = {MEDIA["id"]: png(), "voice-1": b"OggS\0\2" + b"\0" * 80, "doc-1": pdf("Soup of the day")}  # what Graph serves
+FILES = {MEDIA["id"]: png(), "voice-1": ogg(), "doc-1": pdf("Soup of the day")}  # what Graph serves
 API = "http://api.test"  # the API fake's address, put in each payload as it is sent: links in them point there
 LINKED = {"cat.jpg": FILES[MEDIA["id"]], "clip.mp4": FILES["voice-1"], "menu.pdf": FILES["doc-1"],  # Messenger's CDN
           "ME1": FILES[MEDIA["id"]], "ME2": FILES["voice-1"]}  # Twilio's media URLs

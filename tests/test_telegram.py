@@ -16,6 +16,7 @@ from bot.ops import ledger, metrics
 from bot.render.format import utf16_len
 from tests.fakes import Canned, completion, openai_error, telegram_error
 from tests.helpers import SENT_AT, Bot, dead_letters, post_update, stored, texts, update
+from tests.samples_media import ogg
 
 _ids = itertools.count(5_000_000)
 
@@ -270,7 +271,7 @@ UPDATES = {  # kind: (the update's content, its outcome: the reply's text, the n
 def test_every_kind_of_update_is_200_and_ends_as_it_should(settings, telegram, redis, kind, group_replies):
     content, outcome, thread = UPDATES[kind]
     bot = Bot(settings, GROUP_REPLIES=group_replies, VISION="0")
-    telegram.files.update({"Document-id": b"quarterly numbers", "Voice-id": b"OggS\0\2" + b"\0" * 80})
+    telegram.files.update({"Document-id": b"quarterly numbers", "Voice-id": ogg()})
     assert post_update(bot.client, ptb.Update(next(_ids), **content).to_dict()).status_code == 200
     bot.run()
     if outcome is None:

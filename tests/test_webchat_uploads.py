@@ -11,7 +11,7 @@ from werkzeug.serving import make_server
 
 from bot.ops import ledger
 from tests.helpers import Bot, dead_letters
-from tests.samples_media import png, wav
+from tests.samples_media import png, wav, webm
 from tests.test_bodies import post_chunked
 from tests.test_webchat import SESSION, events
 
@@ -62,6 +62,13 @@ def test_a_voice_note_is_transcribed_and_deleted_with_its_turn(client, redis, ll
     history = [json.loads(entry) for entry in redis.lrange(f"bot:history:webchat:{SESSION}", 0, -1)]
     assert history[0] == {"role": "user", "content": "[voice note] where is my parcel"}
     assert redis.keys(UPLOADS) == []
+
+
+def test_a_voice_note_longer_than_the_limit_gets_the_notice_whatever_length_the_page_claims(settings, redis, llm):
+    bot = Bot(settings, AUDIO_MAX_SECONDS="2")
+    send(bot.client, upload(bot.client, webm(5)).get_json()["upload"], seconds=1.0)  # WebM states no length of its own
+    bot.run()
+    assert replies(bot.client) == ["Sorry, that file is too large or too long for me to open."] and llm.transcriptions == []
 
 
 def test_offline_the_stand_in_names_the_photo_and_the_voice_note(settings, redis):

@@ -12,10 +12,10 @@ import pytest
 from bot.render.format import utf16_len
 from tests.fakes import Call, Canned, FakePlatform, completion, graph_media
 from tests.helpers import APP_SECRET, VERIFY_TOKEN, Bot, dead_letters, graph_error, post_signed, signed, stored
-from tests.samples_media import png
+from tests.samples_media import ogg, png
 
 ACCESS_TOKEN = "EAAJB-test-whatsapp-token"
-OGG = b"OggS\0\2" + b"\0" * 80  # an Ogg page header: a voice note's first bytes
+OGG = ogg()  # a voice note
 FAILURE = "Sorry, I can't answer right now. Please try again in a few minutes."
 NUMBER = "106540352242922"  # the business number the user writes to
 FALLBACK_NUMBER = "100000000000001"  # WHATSAPP_PHONE_NUMBER_ID

@@ -57,6 +57,7 @@ class Reader:
     def _one(self, media: Media) -> tuple[dict[str, Any], str]:
         config = self.rt.config
         check_size(media.size, config.media_max_bytes)
+        convert.check_seconds(media.seconds, config.audio_max_seconds)  # as declared: a long voice note is not fetched
         if media.kind == "image" and not config.vision:
             return _unseen()
         data = with_retries(lambda: self.download(media, config.media_max_bytes), config.platform_max_retries,
@@ -78,10 +79,10 @@ class Reader:
     def _audio(self, media: Media, data: bytes, mime: str) -> tuple[dict[str, Any], str]:
         config = self.rt.config
         file = audio.upload(data, mime, config.audio_max_seconds)
-        seconds = audio.check_length(file[1], media.seconds, config.audio_max_seconds)
+        seconds = convert.length(data, mime, config.audio_max_seconds)
         what = "voice note" if media.voice else "audio file"
         if config.offline:  # no transcription endpoint: say what came, so the path shows without a key
-            return parts.text(f"a {what} of {seconds or 0:.0f} s"), f"[{what}]"
+            return parts.text(f"a {what} of {seconds:.0f} s"), f"[{what}]"
         words, tokens = with_retries(lambda: llm.transcribe(config, file), config.openai_max_retries, "transcription",
                                      deadline=self.deadline)
         self.spend(tokens)
