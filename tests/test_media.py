@@ -13,7 +13,7 @@ import telegram as ptb
 from bot.ops import ledger
 from tests.conftest import stop_group
 from tests.fakes import Canned, openai_error
-from tests.helpers import Bot, dead_letters, post_update, texts
+from tests.helpers import Bot, dead_letters, post_update, texts, update
 from tests.samples_media import ogg, pdf, png, wav
 
 ADA = ptb.User(42, "Ada", False, language_code="en")
@@ -190,3 +190,18 @@ def test_a_burst_of_a_photo_its_caption_and_a_voice_note_is_one_turn_in_order(se
     kept = [entry["content"] for entry in history(redis)[:3]]
     assert kept == ["[photo, 0 KB]", "is this broken?", "[voice note] where is my parcel"]
     assert ledger.counts(redis) == {"merged": 3}  # one turn answered all three
+
+
+def test_in_restart_mode_a_voice_note_sent_during_the_llm_call_is_read_in_a_turn_of_its_own(settings, llm, telegram,
+                                                                                           start_workers):
+    settings.update(BURST_MODE="restart")  # the workers' environment too
+    bot = Bot(settings)
+    telegram.files["v9"] = OGG
+    llm.gate.clear()
+    post_update(bot.client, update("R first", 42, update_id=9118))
+    start_workers()
+    llm.wait_for(lambda: len(llm.completions) == 1)
+    post_update(bot.client, media_update(9119, voice=voice("v9")))
+    llm.gate.set()
+    telegram.wait_for(lambda: len(telegram.sent) == 2)
+    assert texts(telegram) == ["LLM: R first", "LLM: where is my parcel"] and len(llm.transcriptions) == 1

@@ -213,11 +213,14 @@ def ask(rt: Runtime, convo: Conversation, turn: Turn, limits: Limits, prompt: Pr
 
 
 def _absorbed(convo: Conversation, turn: Turn) -> bool:
-    """Fold in the messages that arrived during the LLM call, up to a command (answered next, on its own)."""
+    """Fold in the messages that arrived during the LLM call, up to a command (answered next, on its own) or a file
+    (its turn reads it: this one has read its files already)."""
     before = len(turn.messages)
     if not convo.absorb(turn):
         return False
-    convo.defer(turn, before + commands.first([message.text for message in turn.messages[before:]]))
+    new = turn.messages[before:]
+    first_file = next((n for n, message in enumerate(new) if message.media), len(new))
+    convo.defer(turn, before + min(first_file, commands.first([message.text for message in new])))
     return len(turn.messages) > before
 
 
