@@ -205,3 +205,20 @@ def test_in_restart_mode_a_voice_note_sent_during_the_llm_call_is_read_in_a_turn
     llm.gate.set()
     telegram.wait_for(lambda: len(telegram.sent) == 2)
     assert texts(telegram) == ["LLM: R first", "LLM: where is my parcel"] and len(llm.transcriptions) == 1
+
+
+def test_a_turn_resumed_after_its_reply_was_written_keeps_the_voice_note_in_the_history(bot, redis, llm, telegram,
+                                                                                       start_workers):
+    telegram.files["v10"] = OGG
+    telegram.gate.clear()
+    telegram.hold = lambda call: call.method == "sendMessage"
+    post_update(bot.client, media_update(9120, voice=voice("v10")))
+    [first] = start_workers()
+    telegram.wait_for(lambda: telegram.calls("sendMessage"))
+    stop_group(first, signal.SIGKILL)  # the reply was kept before it was sent: the resumed turn reads no file again
+    first.wait()
+    telegram.hold = lambda call: False
+    telegram.gate.set()
+    start_workers()
+    telegram.wait_for(lambda: ledger.lookup(redis, "telegram", "9120") is not None, timeout=60)
+    assert history(redis)[0] == {"role": "user", "content": "[voice note]"} and len(llm.transcriptions) == 1

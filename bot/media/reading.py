@@ -100,9 +100,22 @@ def read_all(reader: Reader, messages: list[IncomingMessage]) -> dict[str, Read]
 
 
 def said(reads: dict[str, Read], messages: list[IncomingMessage]) -> list[Read]:
-    """Every message with something in it, as read: media as read for this turn, text as it is."""
-    return [reads.get(message.message_id) or Read(message.text, message.text)
-            for message in messages if message.message_id in reads or message.text.strip()]
+    """Every message with something in it, as read: media as read for this turn (else as markers), text as it is."""
+    return [reads.get(message.message_id) or _unread(message) for message in messages if message.text.strip() or message.media]
+
+
+def _unread(message: IncomingMessage) -> Read:
+    """A message as this attempt has it without reading its files (a turn resumed after its reply was kept)."""
+    markers = [_marker(media) for media in media_of(message.media)]
+    words = " ".join(markers + ([message.text] if message.text.strip() else []))
+    return Read(words, words)
+
+
+def _marker(media: Media) -> str:
+    """What the history keeps of a file that is not read: its kind, and a document's name."""
+    if media.kind == "audio":
+        return "[voice note]" if media.voice else "[audio file]"
+    return "[photo]" if media.kind == "image" else f"[document {media.name or 'document'}]"
 
 
 def discard(rt: Any, turn: Any) -> None:
