@@ -106,6 +106,14 @@ def test_a_pdf_reaches_the_model_as_its_text_with_its_name(bot, redis, llm, tele
     assert history(redis)[0]["content"] == "[document invoice.pdf]"
 
 
+def test_a_long_pdf_is_read_no_further_than_its_first_pages(bot, llm, telegram):
+    telegram.files["d2"] = pdf(*[f"page {n}" for n in range(1, 31)])  # each page may cost pypdf seconds: they are bounded
+    post_update(bot.client, media_update(9121, document=ptb.Document("d2", "ud2", file_name="long.pdf")))
+    bot.run()
+    [read] = texts(telegram)
+    assert read.endswith("\npage 20") and "page 21" not in read
+
+
 def test_a_30_mb_voice_note_gets_one_notice_and_nothing_is_downloaded(bot, redis, llm, telegram):
     post_update(bot.client, media_update(9106, voice=voice("big", seconds=1800, size=30 * 1024 * 1024)))
     bot.run()

@@ -9,14 +9,16 @@ from pypdf.errors import PyPdfError
 
 from bot.media.fetch import Unreadable
 
+PAGES = 20  # read no further: pypdf bounds what one page costs (seconds of CPU at worst), not how many pages there are
+
 
 def text_of(data: bytes, mime: str, limit: int) -> str:
-    """At most `limit` characters of the document's text."""
+    """At most `limit` characters of the document's text, from a PDF's first PAGES pages."""
     if mime != "application/pdf":
         return data.decode()[:limit]
     try:
         pages, length = [], 0
-        for page in PdfReader(io.BytesIO(data)).pages:
+        for page in PdfReader(io.BytesIO(data)).pages[:PAGES]:
             pages.append(page.extract_text() or "")
             length += len(pages[-1])
             if length >= limit:  # a long PDF is not read past what the model gets
