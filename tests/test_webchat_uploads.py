@@ -10,6 +10,7 @@ from rq.job import Job
 from werkzeug.serving import make_server
 
 from bot.ops import ledger
+from tests.fakes import openai_error
 from tests.helpers import Bot, dead_letters
 from tests.samples_media import png, wav, webm
 from tests.test_bodies import post_chunked
@@ -145,3 +146,16 @@ def test_an_upload_gone_before_its_turn_read_it_gets_the_failure_notice_and_a_de
     assert replies(client) == ["Sorry, I can't answer right now. Please try again in a few minutes."]
     assert "expired" in dead_letters(redis)[0]["reason"]
     assert ledger.lookup(redis, "webchat", f"{SESSION}:m-0000000001")["outcome"] == "notice"
+
+
+def test_a_voice_note_whose_transcription_failed_is_kept_for_its_dead_letters_replay(settings, redis, llm):
+    bot = Bot(settings)
+    llm.then(*[openai_error(500, "boom")] * 3)  # the first try and OPENAI_MAX_RETRIES=2
+    send(bot.client, upload(bot.client, wav(2)).get_json()["upload"], seconds=2.0)
+    bot.run()
+    [letter] = dead_letters(redis)
+    assert bot.app.test_cli_runner().invoke(args=["dead-letters", "replay", letter["id"]]).exit_code == 0
+    bot.run()
+    assert replies(bot.client) == ["Sorry, I can't answer right now. Please try again in a few minutes.",
+                                   "LLM: where is my parcel"]
+    assert redis.keys(UPLOADS) == []  # read at last: dropped with that turn

@@ -119,8 +119,10 @@ def _marker(media: Media) -> str:
 
 
 def discard(rt: Any, turn: Any) -> None:
-    """Let the platform drop what it holds of the turn's files (the chat page's uploads): the turn has ended."""
-    channel, media = rt.channels.get(turn.last.platform), [item for message in turn.messages for item in media_of(message.media)]
+    """Let the platform drop what it holds of the files the ended turn read (the chat page's uploads); one it did not
+    read waits for its backstop, so that replaying the turn's dead letter reads it again."""
+    channel = rt.channels.get(turn.last.platform)
+    media = [item for message in turn.messages if message.message_id in turn.reads for item in media_of(message.media)]
     if channel is not None and media:
         channel.discard(media)
 
