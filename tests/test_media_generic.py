@@ -57,6 +57,13 @@ def test_a_photo_may_come_without_text(client, run_worker, llm, receiver, files)
     assert len(replies(receiver)) == 1
 
 
+def test_the_bytes_not_the_content_type_decide_what_a_file_is(client, run_worker, llm, receiver, files):
+    media = [{"url": f"{files.url}/photo.png", "content_type": "audio/ogg"}]
+    assert send(client, message("", receiver, media=media)).status_code == 200
+    run_worker()
+    assert llm.transcriptions == [] and llm.images[0]["image_url"]["url"].startswith("data:image/png;base64,")
+
+
 @pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data", "http://localhost:6379/", "file:///etc/passwd"])
 def test_a_media_url_the_allowlist_refuses_is_400_and_nothing_is_stored(client, redis, receiver, url):
     response = send(client, message("look", receiver, media=[{"url": url}]))

@@ -64,7 +64,7 @@ class Reader:
                             "media download", deadline=self.deadline)
         mime = sniffed(data, media.name)
         logger.info("media fetched", extra={"kind": media.kind, "type": mime, "bytes": len(data)})  # never the content
-        if media.kind == "audio" or mime in audio.AUDIO or mime in convert.FORMATS:
+        if mime in convert.DEMUXERS:  # audio, whatever the platform called it
             return self._audio(media, data, mime)
         if mime in IMAGES and not config.vision:  # a photo sent as a file: VISION=0 holds for it too
             return _unseen()
