@@ -138,6 +138,14 @@ def test_a_voice_note_longer_than_the_limit_gets_the_notice(settings, llm, teleg
     assert texts(telegram) == [LIMIT] and llm.transcriptions == []
 
 
+def test_a_voice_note_without_a_sound_in_it_gets_the_unreadable_notice_not_a_dead_letter(bot, redis, llm, telegram):
+    telegram.files["v11"] = wav(0)  # the endpoint refuses audio that short: no retry or replay could help
+    post_update(bot.client, media_update(9122, voice=voice("v11", seconds=0)))
+    bot.run()
+    assert texts(telegram) == ["Sorry, I can't open that kind of file."] and llm.transcriptions == []
+    assert dead_letters(redis) == []
+
+
 def test_a_file_gone_from_telegram_gets_the_failure_notice_and_a_dead_letter(bot, redis, llm, telegram):
     telegram.files["v4"] = OGG
     telegram.fault = lambda call: Canned(status=404, raw=b"Not Found") if call.path.startswith("/file/") else None

@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 FORMATS = {"audio/amr": "amr", "audio/aac": "aac", "audio/x-aiff": "aiff", "video/3gpp": "mov"}  # converted to WAV
 DEMUXERS = {**FORMATS, "audio/ogg": "ogg", "audio/x-wav": "wav", "audio/mpeg": "mp3", "audio/x-flac": "flac",
             "audio/m4a": "mov", "audio/mp4": "mov", "video/mp4": "mov", "video/webm": "matroska", "audio/webm": "matroska"}
+MIN_SECONDS = 0.1  # the endpoint refuses shorter audio ("Audio file is too short"): no retry or replay would help
 RATE = 16_000  # what speech models listen at: 32 KB a second, so AUDIO_MAX_SECONDS' 600 s stay under the endpoint's 25 MB
 
 
@@ -29,7 +30,10 @@ def check_seconds(seconds: float | None, limit: int) -> None:
 
 def length(data: bytes, mime: str, max_seconds: int) -> float:
     """The audio's length in seconds, as decoded: no header or timestamp of the file can make it shorter."""
-    return sum(frame.samples for frame in _decoded(data, mime, max_seconds)) / RATE
+    seconds = sum(frame.samples for frame in _decoded(data, mime, max_seconds)) / RATE
+    if seconds < MIN_SECONDS:
+        raise Unreadable(f"audio of type {mime} without a sound in it")
+    return seconds
 
 
 def to_wav(data: bytes, mime: str, max_seconds: int) -> bytes:
