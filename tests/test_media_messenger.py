@@ -8,10 +8,13 @@ from typing import Any
 import pytest
 
 from bot.ops import ledger
+from tests import test_generic
 from tests.fakes import Canned, FakePlatform
 from tests.helpers import APP_SECRET, VERIFY_TOKEN, Bot, dead_letters, post_signed
 from tests.samples_media import png, wav
 from tests.test_messenger import ADA, NOW, PAGE, PAGE_TOKEN, notification, sends
+
+rebinding_dns = test_generic.rebinding_dns  # its fixture
 
 FAILURE = "Sorry, I can't answer right now. Please try again in a few minutes."
 LIMIT = "Sorry, that file is too large or too long for me to open."
@@ -91,6 +94,15 @@ def test_a_link_to_a_host_not_in_the_media_hosts_is_never_fetched(env, llm, mess
     assert cdn.requests == [] and llm.completions == []
     assert replies(messenger) == [FAILURE]
     assert "not in MESSENGER_MEDIA_HOSTS" in dead_letters(bot.rt.redis)[0]["reason"]
+
+
+def test_a_cdn_host_resolving_to_an_internal_address_is_refused_as_it_connects(env, llm, messenger, cdn, rebinding_dns):
+    port = cdn.server.server_port
+    bot = Bot(env | {"MESSENGER_MEDIA_HOSTS": f"*.example.com:{port}"})  # a wildcard: its hosts must be public
+    post_signed(bot.client, "messenger", attachment("image", f"https://cdn.example.com:{port}/cat.jpg"))
+    bot.run()
+    assert cdn.requests == [] and llm.completions == [] and replies(messenger) == [FAILURE]
+    assert "resolved to 127.0.0.1, an internal address" in dead_letters(bot.rt.redis)[0]["reason"]
 
 
 def test_a_redirect_off_the_media_hosts_is_not_followed(client, run_worker, redis, messenger, cdn):
