@@ -3,6 +3,7 @@ Page token, from MESSENGER_MEDIA_HOSTS only, and the turn ends in one outcome.""
 
 from __future__ import annotations
 
+import gzip
 from typing import Any
 
 import pytest
@@ -123,6 +124,15 @@ def test_a_body_of_undeclared_size_stops_one_byte_past_the_limit(env, redis, llm
     bot.run()
     assert replies(messenger) == [LIMIT] and llm.completions == []
     assert ledger.lookup(redis, "messenger", "m_At1")["outcome"] == "notice" and dead_letters(redis) == []
+
+
+def test_a_gzip_bomb_stops_at_the_limit_counted_in_bytes_unpacked(env, redis, llm, messenger, cdn):
+    bot = Bot(env, MEDIA_MAX_BYTES="100000")
+    bomb = gzip.compress(png() + bytes(50 * 1024 * 1024), compresslevel=9)  # 50 KB on the wire, 50 MiB unpacked
+    cdn.defaults["bomb.jpg"] = Canned(raw=bomb, content_type="image/jpeg", headers={"Content-Encoding": "gzip"})
+    post_signed(bot.client, "messenger", attachment("image", f"{cdn.url}/bomb.jpg"))
+    bot.run()
+    assert replies(messenger) == [LIMIT] and llm.completions == []
 
 
 def test_a_body_that_stalls_before_its_end_is_tried_again_then_dead_lettered(env, redis, messenger, cdn):
