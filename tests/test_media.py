@@ -155,6 +155,15 @@ def test_a_file_gone_from_telegram_gets_the_failure_notice_and_a_dead_letter(bot
     assert "HTTP 404" in dead_letters(redis)[0]["reason"]
 
 
+def test_a_file_telegram_gives_no_path_for_gets_the_failure_notice_and_a_dead_letter(bot, redis, llm, telegram):
+    telegram.fault = lambda call: Canned(body={"ok": True, "result": {"file_id": "v12", "file_unique_id": "uv12"}}) \
+        if call.method == "getFile" else None  # file_path is optional in the Bot API's File
+    post_update(bot.client, media_update(9123, voice=voice("v12")))
+    bot.run()
+    assert texts(telegram) == [FAILURE] and llm.completions == []
+    assert "file_path" in dead_letters(redis)[0]["reason"]
+
+
 def test_a_failed_transcription_is_dead_lettered_and_replays(bot, redis, llm, telegram):
     telegram.files["v5"] = OGG
     llm.then(*[openai_error(500, "boom")] * 3)  # the first try and OPENAI_MAX_RETRIES=2

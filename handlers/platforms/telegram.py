@@ -191,10 +191,12 @@ class Telegram(Adapter):
         """getFile, then the file from /file/bot<token>/<file_path>; bots may fetch files of up to 20 MB."""
         check_size(media.size, limit)
         try:
-            file = self.call("getFile", {"file_id": media.ref})
+            file = self.call("getFile", {"file_id": media.ref}) or {}
         except Permanent as error:
             raise (TooLarge(str(error)) if "file is too big" in str(error) else error) from None
         check_size(file.get("file_size"), limit)
+        if not file.get("file_path"):  # optional in the Bot API's File: without it there is nothing to fetch
+            raise Permanent(f"Telegram getFile gave no file_path for file {media.ref}", kind="media_refused")
         return fetch(self.http, self.file_url + file["file_path"], limit)
 
     def typing(self, conversation_id: str, context: dict[str, Any]) -> None:
