@@ -106,6 +106,13 @@ def test_a_pdf_reaches_the_model_as_its_text_with_its_name(bot, redis, llm, tele
     assert history(redis)[0]["content"] == "[document invoice.pdf]"
 
 
+def test_a_pdf_pypdf_cannot_parse_gets_the_unreadable_notice(bot, redis, llm, telegram):
+    telegram.files["d3"] = pdf(") " + "[" * 5000 + "]" * 5000 + " (")  # arrays nested 5000 deep: RecursionError in pypdf
+    post_update(bot.client, media_update(9124, document=ptb.Document("d3", "ud3", file_name="deep.pdf")))
+    bot.run()
+    assert texts(telegram) == ["Sorry, I can't open that kind of file."] and llm.completions == []
+
+
 def test_a_long_pdf_is_read_no_further_than_its_first_pages(bot, llm, telegram):
     telegram.files["d2"] = pdf(*[f"page {n}" for n in range(1, 31)])  # each page may cost pypdf seconds: they are bounded
     post_update(bot.client, media_update(9121, document=ptb.Document("d2", "ud2", file_name="long.pdf")))

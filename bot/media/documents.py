@@ -23,6 +23,6 @@ def text_of(data: bytes, mime: str, limit: int) -> str:
             length += len(pages[-1])
             if length >= limit:  # a long PDF is not read past what the model gets
                 break
-    except (PyPdfError, ValueError) as error:
+    except (PyPdfError, ValueError, RecursionError) as error:  # RecursionError: objects nested thousands deep
         raise Unreadable(f"an unreadable PDF ({type(error).__name__})") from None
     return "\n".join(pages)[:limit]
