@@ -32,7 +32,7 @@ def length(data: bytes, mime: str, max_seconds: int) -> float:
     """The audio's length in seconds, as decoded: no header or timestamp of the file can make it shorter."""
     seconds = sum(frame.samples for frame in _decoded(data, mime, max_seconds)) / RATE
     if seconds < MIN_SECONDS:
-        raise Unreadable(f"audio of type {mime} without a sound in it")
+        raise Unreadable(f"audio of type {mime} shorter than the {MIN_SECONDS} s the endpoint takes")
     return seconds
 
 
