@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import socket
 import time
 from typing import Any
 
@@ -219,6 +221,28 @@ def test_the_token_goes_to_no_host_but_meta_s(client, run_worker, whatsapp, at):
     [download] = [call for call in whatsapp.requests if call.method == "elsewhere.bin"]
     assert "Authorization" not in download.headers
     assert [call.body["text"]["body"] for call in sends(whatsapp)] == [FAILURE]  # the fake, as Meta, wants the token
+
+
+@pytest.fixture
+def meta_dns(monkeypatch) -> None:
+    """Meta's media hosts resolve to this machine, where the fake serves their files."""
+    resolve = socket.getaddrinfo
+
+    def answer(host: Any, *args: Any, **kwargs: Any) -> Any:
+        return resolve("127.0.0.1" if str(host).endswith(".fbsbx.com") else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", answer)
+    monkeypatch.setenv("NO_PROXY", os.environ.get("NO_PROXY", "") + ",.fbsbx.com")  # not through the tests' dead proxy
+
+
+def test_the_token_goes_to_meta_s_media_hosts_over_https_only(client, run_worker, whatsapp, meta_dns):
+    whatsapp.defaults.update(graph_media(whatsapp, {"plain": ogg()}, "/v21.0"))
+    port = whatsapp.server.server_port
+    whatsapp.defaults["plain"] = Canned(body={"id": "plain", "url": f"http://lookaside.fbsbx.com:{port}/v21.0/files/plain.bin"})
+    post_signed(client, "whatsapp", notification(change(media_message("audio", "plain", voice=True))))
+    run_worker()
+    [download] = [call for call in whatsapp.requests if call.method == "plain.bin"]
+    assert "Authorization" not in download.headers  # never in the clear
 
 
 def test_statuses_and_errors_are_acknowledged_and_ignored(client, redis, run_worker, whatsapp):

@@ -87,9 +87,9 @@ class MetaAdapter(Adapter):
         return Response(request.args.get("hub.challenge", ""), 200, mimetype="text/plain")
 
     def own_host(self, url: str) -> bool:
-        """A host of Meta's that may see the access token: the Graph API's own, or Meta's media hosts."""
+        """A host of Meta's that may see the access token: the Graph API's own, or Meta's media hosts over https."""
         host = host_of(url)
-        return host == host_of(self.api_url) or host.endswith(MEDIA_HOSTS)
+        return host == host_of(self.api_url) or (url.lower().startswith("https://") and host.endswith(MEDIA_HOSTS))
 
     def post(self, path: str, payload: dict[str, Any]) -> None:
         """POST to the Graph API; a refusal raises Transient (worth retrying) or Permanent."""
