@@ -173,12 +173,15 @@ class Slack(Adapter):
         key = f"{draft.key}-preview"  # so that a post answered too late is found, and never made twice
         payload = self._message_in(draft.context, text) | {"metadata": {"event_type": REPLY_EVENT, "event_payload": {"key": key}}}
         try:
-            return str(self._call("chat.postMessage", payload)["ts"])
+            ts = self._call("chat.postMessage", payload).get("ts")
         except Unconfirmed:
             posts = self._posts(draft.context)
             if posts is None:  # it may be there, and a second would be a copy: no more frames for this reply
                 raise Permanent("Slack took a preview without answering, and the channel could not be checked") from None
             return posts.get(key, "")  # landed: that message, from now on; else the next frame posts it
+        if not ts:  # posted, but where is not known: a second post could be a copy
+            raise Permanent("Slack answered a preview's chat.postMessage without its ts")
+        return str(ts)
 
     @staticmethod
     def _message_in(context: dict[str, Any], text: str) -> dict[str, Any]:
