@@ -144,6 +144,8 @@ def test_conversations_are_listed_newest_first_with_what_has_them_and_searched(a
     pages = [directory.page(admin.rt.redis, "", number, size=2) for number in (1, 2)]
     assert [([row["conversation"] for row in rows], more) for rows, more in pages] == [
         (["telegram:2", "telegram:3"], True), (["telegram:1"], False)]
+    for odd in ("99999999999999999999", "-3", "two", "٣", "1e3"):  # past the last page, or no number: a page all the same
+        assert "</table>" in page(client, f"/admin/conversations?page={odd}&q=%F0%9F%98%80%00")
 
 
 def page(client, path: str) -> str:
