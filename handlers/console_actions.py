@@ -28,7 +28,7 @@ FORM_SECONDS = 86400  # how long a sent form's id is remembered: longer than any
 def _back(done: str, default: str) -> Response:
     """Back to the console page the form names (never elsewhere), saying what happened."""
     back = request.form.get("back", "")
-    local = back.startswith("/admin") and "//" not in back and "\\" not in back and "?" not in back
+    local = back.startswith("/admin") and back.isprintable() and not any(mark in back for mark in ("//", "\\", "?"))
     return redirect(f"{back if local else default}?done={done}", 303)
 
 

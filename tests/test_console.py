@@ -43,6 +43,13 @@ def test_an_action_needs_the_pages_token_and_this_origin(admin, llm):
     assert dead_letters(admin.rt.redis) == []
 
 
+def test_a_form_goes_back_to_a_console_page_only(admin):
+    csrf = token(admin.client)
+    for back in ("https://attacker.example/admin", "//attacker.example/admin", "/admin\r\nSet-Cookie: a=b", "/admin\\x", "/chat"):
+        answer = admin.client.post("/admin/dead-letters/purge", data={"csrf": csrf, "back": back}, headers=AUTH)
+        assert answer.status_code == 303 and answer.headers["Location"] == "/admin/dead-letters?done=confirm", back
+
+
 def test_a_token_from_another_password_is_refused(settings, admin):
     other = Bot(settings, ADMIN_USERNAME="ops", ADMIN_PASSWORD="another-horse-battery-staple")
     stale = token(admin.client)
