@@ -83,8 +83,9 @@ def reply(conversation: str) -> Response:
     """The person's reply: sent by the conversation's own turn, in order and once, as a proactive message is."""
     rt, text, form_id = app_runtime(), request.form.get("text", "").strip(), request.form.get("form", "")
     problem = _reply_problem(conversation, text, form_id)
-    if not problem and rt.redis.set(keys.console_form(form_id), 1, nx=True, ex=FORM_SECONDS):  # a second sending: sent
-        rt.turns.send_out(conversation, json.dumps({**proactive.outgoing(text), "by": "person"}))
+    if not problem:  # the form id is claimed in the step that queues it: a resent form queues nothing, a failed send claims none
+        item = json.dumps({**proactive.outgoing(text), "by": "person"})
+        rt.turns.send_out(conversation, item, claim=keys.console_form(form_id), claim_ttl=FORM_SECONDS)
     return _back(problem or "replied", url_for("console.conversation", conversation=conversation))
 
 
