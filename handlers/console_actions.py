@@ -51,24 +51,26 @@ def purge() -> Response:
 @bp.post("/conversations/<path:conversation>/pause")
 def pause(conversation: str) -> Response:
     """Hand the conversation to a person for HANDOFF_TIMEOUT: the bot stays silent, the messages are kept."""
-    _pause(conversation)
-    return _back("paused", url_for("console.conversation", conversation=conversation))
+    return _back("paused" if _pause(conversation) else "unknown", url_for("console.conversation", conversation=conversation))
 
 
 @bp.post("/handoff")
 def hand_over() -> Response:
-    """The handoff page's form: hand over the conversation it names, if anybody ever wrote in it."""
-    rt, conversation = app_runtime(), request.form.get("conversation", "").strip()
-    if Conversation(rt.redis, conversation, rt.config).contact() is None:
+    """The handoff page's form: hand over the conversation it names."""
+    conversation = request.form.get("conversation", "").strip()
+    if not _pause(conversation):
         return _back("unknown", url_for("console.handoffs"))
-    _pause(conversation)
     return redirect(url_for("console.conversation", conversation=conversation, done="paused"), 303)
 
 
-def _pause(conversation: str) -> None:
+def _pause(conversation: str) -> bool:
+    """Hand the conversation over, and say so to the event subscribers, if anybody ever wrote in it."""
     rt = app_runtime()
+    if Conversation(rt.redis, conversation, rt.config).contact() is None:
+        return False
     handoff.pause(rt.redis, conversation, rt.config.handoff_timeout, by="console")
     events.emit(rt.config, rt.turns.events, "handoff.requested", {"conversation": conversation, "by": "console"})
+    return True
 
 
 @bp.post("/conversations/<path:conversation>/resume")

@@ -95,6 +95,8 @@ def test_pause_from_the_console_and_replies_it_refuses(admin, telegram):
     for name, ends in (("telegram:123456789", "telegram:123456789?done=paused"), ("telegram:555", "/admin/handoff?done=unknown")):
         done = client.post("/admin/handoff", data={"conversation": name, "csrf": csrf}, headers=AUTH)
         assert done.status_code == 303 and done.headers["Location"].endswith(ends)
+    nobody = client.post("/admin/conversations/telegram:555/pause", data={"csrf": csrf}, headers=AUTH)
+    assert nobody.headers["Location"] == "/admin/conversations/telegram:555?done=unknown"
     assert handoff.status(admin.rt.redis, "telegram:123456789") and not handoff.status(admin.rt.redis, "telegram:555")
     for _ in range(2):  # a double click on Send
         client.post("/admin/conversations/telegram:123456789/reply", data={"text": "Sam here.", "form": form, "csrf": csrf},
