@@ -47,6 +47,15 @@ def test_wrong_credentials_are_throttled_per_client_address(admin):
     assert elsewhere.status_code == 200
 
 
+def test_an_address_written_by_the_client_neither_escapes_the_throttle_nor_locks_the_admin_out(admin):
+    client, admins = admin.client, {**AUTH, "X-Forwarded-For": "192.0.2.7"}  # the router says where each came from
+    for n in range(10):  # each guess names the admin's address, then a new one, before the router's (TRUSTED_PROXIES=1)
+        forged = {**basic("ops", f"guess-{n}"), "X-Forwarded-For": f"192.0.2.7, 198.51.100.{n}, 203.0.113.9"}
+        assert client.get("/admin", headers=forged).status_code == 401
+    assert client.get("/admin", headers={**AUTH, "X-Forwarded-For": "198.51.100.1, 203.0.113.9"}).status_code == 429
+    assert client.get("/admin", headers=admins).status_code == 200
+
+
 def test_a_weak_password_leaves_admin_off_and_fails_the_release_check(settings, caplog):
     for weak in ("s3cret-admin", "abababababababababab"):
         b = Bot(settings, ADMIN_USERNAME="ops", ADMIN_PASSWORD=weak)
