@@ -43,6 +43,13 @@ def test_an_action_needs_the_pages_token_and_this_origin(admin, llm):
     assert dead_letters(admin.rt.redis) == []
 
 
+def test_a_form_goes_back_to_a_console_page_only(admin):
+    csrf = token(admin.client)
+    for back in ("https://attacker.example/admin", "//attacker.example/admin", "/admin\r\nSet-Cookie: a=b", "/admin\\x", "/chat"):
+        answer = admin.client.post("/admin/dead-letters/purge", data={"csrf": csrf, "back": back}, headers=AUTH)
+        assert answer.status_code == 303 and answer.headers["Location"] == "/admin/dead-letters?done=confirm", back
+
+
 def test_a_token_from_another_password_is_refused(settings, admin):
     other = Bot(settings, ADMIN_USERNAME="ops", ADMIN_PASSWORD="another-horse-battery-staple")
     stale = token(admin.client)
@@ -88,6 +95,8 @@ def test_pause_from_the_console_and_replies_it_refuses(admin, telegram):
     for name, ends in (("telegram:123456789", "telegram:123456789?done=paused"), ("telegram:555", "/admin/handoff?done=unknown")):
         done = client.post("/admin/handoff", data={"conversation": name, "csrf": csrf}, headers=AUTH)
         assert done.status_code == 303 and done.headers["Location"].endswith(ends)
+    nobody = client.post("/admin/conversations/telegram:555/pause", data={"csrf": csrf}, headers=AUTH)
+    assert nobody.headers["Location"] == "/admin/conversations/telegram:555?done=unknown"
     assert handoff.status(admin.rt.redis, "telegram:123456789") and not handoff.status(admin.rt.redis, "telegram:555")
     for _ in range(2):  # a double click on Send
         client.post("/admin/conversations/telegram:123456789/reply", data={"text": "Sam here.", "form": form, "csrf": csrf},
