@@ -233,3 +233,18 @@ def test_a_first_frame_slack_answers_late_for_is_found_by_its_key_and_never_post
     assert len(slack.calls("chat.postMessage")) == 1
     assert slack.calls("chat.update")[-1] == {"channel": "D123", "ts": "1767225601.000100", "text": "LLM: hello"}
     assert ledger.lookup(redis, "slack", "T123:D123:1767225600.000200")["outcome"] == Outcome.REPLIED
+
+
+def test_restart_mode_discards_the_draft_even_once_its_frames_are_spent(settings, llm, telegram, start_workers):
+    settings.update(BURST_MODE="restart", STREAM_MAX_FRAMES="1")  # the first answer's one frame spends them all
+    client = Bot(settings).client
+    llm.midway.clear()
+    post_update(client, update("R first", update_id=41))
+    start_workers()
+    telegram.wait_for(lambda: telegram.drafts)
+    post_update(client, update("R second", update_id=42))
+    llm.answer_after = lambda: "" in [draft["text"] for draft in telegram.drafts]  # asked again once the draft is gone
+    llm.midway.set()
+    telegram.wait_for(lambda: telegram.sent, timeout=30)
+    assert texts(telegram) == ["LLM: R first + R second"]
+    assert [draft["text"] for draft in telegram.drafts][-1] == ""
