@@ -248,3 +248,17 @@ def test_restart_mode_discards_the_draft_even_once_its_frames_are_spent(settings
     telegram.wait_for(lambda: telegram.sent, timeout=30)
     assert texts(telegram) == ["LLM: R first + R second"]
     assert [draft["text"] for draft in telegram.drafts][-1] == ""
+
+
+def test_a_shown_message_slack_will_not_update_gets_the_reply_posted_instead(on_slack, llm, slack, redis):
+    slack.defaults["chat.update"] = Canned(body={"ok": False, "error": "message_not_found"})  # deleted meanwhile
+    llm.midway.clear()
+    bot = Bot(on_slack)
+    slack_dm(bot.client, LONG)
+    worker = threading.Thread(target=bot.run)
+    worker.start()
+    slack.wait_for(lambda: slack.calls("chat.postMessage"))
+    llm.midway.set()
+    worker.join(30)
+    assert slack.calls("chat.postMessage")[-1]["text"] == f"LLM: {LONG}"
+    assert ledger.lookup(redis, "slack", "T123:D123:1767225600.000200")["outcome"] == Outcome.REPLIED

@@ -29,6 +29,7 @@ AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked"
 MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
 PERSON_SUBTYPES = {None, "file_share"}  # a person's new message: plain, or sharing files (with words or not)
 REPLY_EVENT = "bot_reply_part"  # the metadata event type of every part the bot posts
+UNEDITABLE = {"message_not_found", "cant_update_message", "edit_window_closed"}  # chat.update left the message as it was
 # mrkdwn: only &, < and > are escaped; a link's text shows no code marks, so they are left out.
 MRKDWN = marks(
     {"b": ("*", "*"), "i": ("_", "_"), "s": ("~", "~"), "a": ("<{0}|", ">"), **CODE},
@@ -146,9 +147,8 @@ class Slack(Adapter):
 
     def send(self, reply: Reply) -> None:
         """chat.postMessage, in the user's thread when they wrote in one; the first part of a reply shown while it was
-        written completes that message instead (chat.update)."""
-        if reply.preview:
-            self._call("chat.update", {"channel": reply.context["channel"], "ts": reply.preview, "text": reply.text})
+        written completes that message instead (chat.update), or is posted if that message can no longer be edited."""
+        if reply.preview and self._completed(reply):
             return
         payload = self._message_in(reply.context, reply.text)
         if not reply.formatted:
@@ -156,6 +156,18 @@ class Slack(Adapter):
         if reply.key:  # so that a part whose answer came too late can be found again (after_timeout)
             payload["metadata"] = {"event_type": REPLY_EVENT, "event_payload": {"key": reply.key}}
         self._call("chat.postMessage", payload)
+
+    def _completed(self, reply: Reply) -> bool:
+        """Update the message shown while the reply was written to the reply's first part; False if it cannot be edited."""
+        try:
+            self._call("chat.update", {"channel": reply.context["channel"], "ts": reply.preview, "text": reply.text})
+        except Permanent as error:
+            if error.kind not in UNEDITABLE:
+                raise
+            logger.warning("Slack refused to update the message showing the reply being written (%s): the reply is posted "
+                           "instead", error.kind, extra={"platform": self.name})
+            return False
+        return True
 
     def previews(self, context: dict[str, Any]) -> bool:
         """A posted message can be edited in every conversation the bot answers in."""
@@ -255,4 +267,4 @@ def _check(method: str, response: Any) -> dict[str, Any]:
     if error == "ratelimited":
         raise Transient("Slack rate limit")
     hint = ": check SLACK_BOT_TOKEN and the app's scopes (chat:write)" if error in AUTH_ERRORS else ""
-    raise Permanent(f"Slack {method} failed: {error}{hint}")
+    raise Permanent(f"Slack {method} failed: {error}{hint}", kind=error)
