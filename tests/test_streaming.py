@@ -262,3 +262,24 @@ def test_a_shown_message_slack_will_not_update_gets_the_reply_posted_instead(on_
     worker.join(30)
     assert slack.calls("chat.postMessage")[-1]["text"] == f"LLM: {LONG}"
     assert ledger.lookup(redis, "slack", "T123:D123:1767225600.000200")["outcome"] == Outcome.REPLIED
+
+
+def test_a_reply_posted_past_an_uneditable_message_and_answered_late_is_found_not_posted_twice(on_slack, llm, slack, redis):
+    def history(call) -> Canned:
+        posts = [post.body for post in slack.delivered if post.method == "chat.postMessage"]
+        return Canned(body={"ok": True, "messages": [{"type": "message", "ts": "1767225601.000200", "text": post["text"],
+                                                      "metadata": post.get("metadata")} for post in posts]})
+
+    def late_reply(call) -> Canned | None:  # the reply's post, once: Slack takes it, and answers after PLATFORM_TIMEOUT
+        key = (call.body.get("metadata") or {}).get("event_payload", {}).get("key", "")
+        first = call.method == "chat.postMessage" and key.endswith("-0") and len(slack.calls("chat.postMessage")) == 2
+        return Canned(body=SLACK_OK.body, delay=1.5) if first else None
+
+    slack.defaults |= {"conversations.history": history,
+                       "chat.update": Canned(body={"ok": False, "error": "message_not_found"})}
+    slack.fault = late_reply
+    bot = Bot({**on_slack, "PLATFORM_TIMEOUT": "0.5"})
+    slack_dm(bot.client, "hello")
+    bot.run()
+    assert [post["text"] for post in slack.calls("chat.postMessage")][1:] == ["LLM: hello"]  # after the shown message, once
+    assert ledger.lookup(redis, "slack", "T123:D123:1767225600.000200")["outcome"] == Outcome.REPLIED

@@ -205,13 +205,12 @@ class Slack(Adapter):
 
     def after_timeout(self, reply: Reply) -> AfterTimeout:
         """Look for the part in the channel (or the thread) by the key in its metadata: resend only if it is not there.
-        An update of a message shown while the reply was written is safe to repeat: it sets the same text again."""
-        if reply.preview:
-            return AfterTimeout.RESEND
+        An update of a message shown while the reply was written is safe to repeat (it sets the same text again), unless
+        that message could not be edited and the part was posted: so it too is looked for first."""
         posts = self._posts(reply.context)
-        if posts is None:
-            return AfterTimeout.UNKNOWN
-        return AfterTimeout.DELIVERED if reply.key in posts else AfterTimeout.RESEND
+        if posts is not None and reply.key in posts:
+            return AfterTimeout.DELIVERED
+        return AfterTimeout.RESEND if posts is not None or reply.preview else AfterTimeout.UNKNOWN
 
     def _posts(self, context: dict[str, Any]) -> dict[str, str] | None:
         """The bot's recent posts in the channel (or the thread), ts by the key in their metadata; None if unknown."""
