@@ -283,3 +283,27 @@ def test_a_reply_posted_past_an_uneditable_message_and_answered_late_is_found_no
     bot.run()
     assert [post["text"] for post in slack.calls("chat.postMessage")][1:] == ["LLM: hello"]  # after the shown message, once
     assert ledger.lookup(redis, "slack", "T123:D123:1767225600.000200")["outcome"] == Outcome.REPLIED
+
+
+def test_a_worker_killed_while_slack_takes_the_first_frame_leaves_one_message_the_resumed_turn_finds(on_slack, llm, slack,
+                                                                                                      redis, start_workers):
+    def history(call) -> Canned:  # what Slack holds: the post the dead worker never heard back about among it
+        posts = [post.body for post in slack.delivered if post.method == "chat.postMessage"]
+        return Canned(body={"ok": True, "messages": [{"type": "message", "ts": "1767225601.000100", "text": post["text"],
+                                                      "metadata": post.get("metadata")} for post in posts]})
+
+    slack.defaults["conversations.history"] = history
+    slack.hold = lambda call: call.method == "chat.postMessage"  # the first frame's post, on its way
+    slack.gate.clear()
+    slack_dm(Bot(on_slack).client, LONG)
+    [first] = start_workers()
+    slack.wait_for(lambda: slack.calls("chat.postMessage"))
+    stop_group(first, signal.SIGKILL)  # before Slack answered: no ts in the turn's state
+    first.wait()
+    slack.hold = lambda call: False
+    slack.gate.set()  # Slack posts it all the same
+    slack.wait_for(lambda: slack.delivered)
+    start_workers()
+    slack.wait_for(lambda: ledger.lookup(redis, "slack", "T123:D123:1767225600.000200") is not None, timeout=60)
+    assert len(slack.calls("chat.postMessage")) == 1  # found by its key, never posted again
+    assert slack.calls("chat.update")[-1] == {"channel": "D123", "ts": "1767225601.000100", "text": f"LLM: {LONG}"}

@@ -93,7 +93,7 @@ class Preview:
         self.left, self.shown = self.left - 1, self.shown + 1
         draft = Draft(turn.last.platform, turn.last.conversation_id, parts[-1].text if parts else "",
                       parts[-1].plain if parts else "", index, f"{turn.id}-{index}",
-                      f"{turn.id}-{index}-{turn.attempts}-{self.shown}", turn.preview, turn.last.context)
+                      f"{turn.id}-{index}-{turn.attempts}-{self.shown}", turn.preview, turn.last.context, turn.attempts > 1)
         try:
             handle = self.channel.preview(draft)
         except Transient as error:  # rate limited, most likely: skip frames while it lasts rather than pile them up

@@ -175,22 +175,27 @@ class Slack(Adapter):
 
     def preview(self, draft: Draft) -> str:
         """The first frame posts the message, whose ts is the handle; the next ones chat.update it. The message holds the
-        first part only: a longer reply's frames stop there, and its next parts are posted as usual."""
+        first part only: a longer reply's frames stop there, and its next parts are posted as usual. A resumed turn that
+        knows no message looks for one its dead attempt posted first."""
         if draft.part > 0:
             return draft.handle
-        text = draft.text or "…"  # Slack refuses an empty text
-        if draft.handle:
-            self._call("chat.update", {"channel": draft.context["channel"], "ts": draft.handle, "text": text})
-            return draft.handle
-        key = f"{draft.key}-preview"  # so that a post answered too late is found, and never made twice
+        text, key = draft.text or "…", f"{draft.key}-preview"  # Slack refuses an empty text; the key finds a post again
+        handle = draft.handle or (self._landed(draft.context, key) if draft.resumed else "")
+        if handle:
+            self._call("chat.update", {"channel": draft.context["channel"], "ts": handle, "text": text})
+            return handle
         payload = self._message_in(draft.context, text) | {"metadata": {"event_type": REPLY_EVENT, "event_payload": {"key": key}}}
         try:
             return str(self._call("chat.postMessage", payload)["ts"])
         except Unconfirmed:
-            posts = self._posts(draft.context)
-            if posts is None:  # it may be there, and a second would be a copy: no more frames for this reply
-                raise Permanent("Slack took a preview without answering, and the channel could not be checked") from None
-            return posts.get(key, "")  # landed: that message, from now on; else the next frame posts it
+            return self._landed(draft.context, key)  # landed: that message, from now on; else the next frame posts it
+
+    def _landed(self, context: dict[str, Any], key: str) -> str:
+        """The ts of the post `key` in the channel (or the thread), or "" if it is not there."""
+        posts = self._posts(context)
+        if posts is None:  # it may be there, and a second would be a copy: no more frames for this reply
+            raise Permanent("Slack may hold a preview posted without an answer, and the channel could not be checked")
+        return posts.get(key, "")
 
     @staticmethod
     def _message_in(context: dict[str, Any], text: str) -> dict[str, Any]:
