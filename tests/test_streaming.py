@@ -11,7 +11,7 @@ import pytest
 from bot.ops import ledger
 from bot.ops.ledger import Outcome
 from bot.render.format import HTML, render
-from tests import tdlib
+from tests import streams, tdlib
 from tests.fakes import Canned, FakePlatform, completion, tool_calls
 from tests.helpers import Bot, post_update, texts, update
 from tests.processes import stop_group
@@ -307,3 +307,12 @@ def test_a_worker_killed_while_slack_takes_the_first_frame_leaves_one_message_th
     slack.wait_for(lambda: ledger.lookup(redis, "slack", "T123:D123:1767225600.000200") is not None, timeout=60)
     assert len(slack.calls("chat.postMessage")) == 1  # found by its key, never posted again
     assert slack.calls("chat.update")[-1] == {"channel": "D123", "ts": "1767225601.000100", "text": f"LLM: {LONG}"}
+
+
+def test_a_stream_that_ends_before_the_model_finished_is_asked_again_never_sent_cut(settings, llm, telegram):
+    events = streams.chat_events(completion(f"LLM: {LONG}"), usage=True)
+    cut = events[:len(events) // 2]  # the body ends halfway, cleanly: no finish_reason, no usage, no [DONE]
+    llm.fault = lambda call: Canned(events=cut) if len(llm.completions) == 1 else None
+    Bot(settings).say(LONG)
+    assert texts(telegram) == [f"LLM: {LONG}"]
+    assert len(llm.completions) == 2
