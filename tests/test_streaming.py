@@ -73,6 +73,7 @@ def test_a_prompt_may_turn_streaming_off_for_itself(settings, llm, telegram, tmp
     (tmp_path / "system.md").write_text("---\nstreaming: false\n---\nYou are terse.")
     Bot(settings, PROMPTS_DIR=str(tmp_path)).say("hello")
     assert texts(telegram) == ["LLM: hello"] and telegram.drafts == []
+    assert "stream" not in llm.completions[0]  # nor is the call streamed
 
 
 def test_the_responses_api_streams_too(settings, llm, telegram):
