@@ -157,6 +157,8 @@ def test_mailchimp_checks_its_url_key_answers_its_get_and_nests_its_form(b, redi
     assert found.kind == "subscribe"
     assert found.payload["data"]["merges"] == {"EMAIL": "ada@example.com", "FNAME": "Ada", "LNAME": "Lovelace"}
     assert post_mailchimp(b.client, {"type": "x", "data": "1", "data[id]": "2"}).status_code == 400
+    assert post_mailchimp(b.client, {"type": "x", "data" + "[a]" * 64: "1"}).status_code == 200
+    assert post_mailchimp(b.client, {"type": "x", "data" + "[a]" * 3000: "1"}).status_code == 400  # not a RecursionError
 
 
 def test_a_paypal_event_is_kept_with_what_its_verification_needs(b, redis):
