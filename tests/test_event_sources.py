@@ -82,6 +82,7 @@ def test_stripe_forged_stale_and_unsigned_deliveries_are_refused(b, redis):
     assert post_stripe(b.client, event, secret="whsec_other").status_code == 403
     assert post_stripe(b.client, event, timestamp=int(time.time()) - 301).status_code == 403
     assert post_stripe(b.client, event, header="v1=" + "0" * 64).status_code == 401
+    assert post_stripe(b.client, event, header=f"t={'9' * 4000},v1={'0' * 64}").status_code == 401  # no float holds it
     body = json.dumps(event, indent=2)  # signed, then changed by a byte
     header = stripe.WebhookSignature.generate_signature_header(body, STRIPE_SECRET)
     tampered = b.client.post("/events/stripe", data=body.replace("2500", "2501"), headers={"Stripe-Signature": header})
@@ -143,6 +144,7 @@ def test_hubspot_stale_and_wrong_url_signatures_are_refused(b, redis):
     assert post_hubspot(b.client, hubspot_batch(1), timestamp=stale).status_code == 403
     assert post_hubspot(b.client, hubspot_batch(1), base="https://elsewhere.example.com").status_code == 403
     assert post_hubspot(b.client, hubspot_batch(1), timestamp="soon").status_code == 401
+    assert post_hubspot(b.client, hubspot_batch(1), timestamp="9" * 5000).status_code == 401  # past int()'s digits: not a 500
     assert stored(redis) == []
 
 
