@@ -194,6 +194,16 @@ def test_forget_removes_the_business_events_sent_to_the_conversation(settings, t
     assert records.get(redis, "stripe", mine["id"]) is None and records.get(redis, "stripe", other["id"]) is not None
 
 
+def test_a_payload_forgotten_while_its_event_is_routed_is_not_kept_again(settings, tmp_path, redis):
+    b = bot(settings, tmp_path, TEXT_RULES)
+    event = payment_intent(ADA)
+    post_stripe(b.client, event)
+    found = records.get(redis, "stripe", event["id"])
+    redis.delete(keys.business_event("stripe", event["id"]))  # `flask forget`, or its expiry, between the job's read and note
+    records.addressed(redis, found, ADA)
+    assert redis.exists(keys.business_event("stripe", event["id"])) == 0
+
+
 def test_kept_payloads_expire_after_event_payload_ttl_but_never_before_their_jobs_retries(settings, tmp_path, redis):
     for ttl, kept in (("86400", 86400), ("0", records.MIN_KEEP)):
         b = bot(settings, tmp_path, TEXT_RULES, EVENT_PAYLOAD_TTL=ttl)
