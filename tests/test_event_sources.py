@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+from urllib.parse import urlencode
 
 import pytest
 import stripe
@@ -156,8 +158,10 @@ def test_mailchimp_checks_its_url_key_answers_its_get_and_nests_its_form(b, redi
     assert post_mailchimp(b.client, mailchimp_form()).status_code == 200
     assert post_mailchimp(b.client, mailchimp_form()).status_code == 200  # the same body again: a retry
     [found] = kept(redis, "mailchimp")
-    assert found.kind == "subscribe"
+    assert found.kind == "subscribe" and found.event_id == hashlib.sha256(urlencode(mailchimp_form()).encode()).hexdigest()[:32]
     assert found.payload["data"]["merges"] == {"EMAIL": "ada@example.com", "FNAME": "Ada", "LNAME": "Lovelace"}
+    assert post_mailchimp(b.client, mailchimp_form("bob@example.com", "Bob")).status_code == 200  # another event
+    assert sorted(event.payload["data"]["email"] for event in kept(redis, "mailchimp")) == ["ada@example.com", "bob@example.com"]
     assert post_mailchimp(b.client, {"type": "x", "data": "1", "data[id]": "2"}).status_code == 400
     assert post_mailchimp(b.client, {"type": "x", "data" + "[a]" * 64: "1"}).status_code == 200
     assert post_mailchimp(b.client, {"type": "x", "data" + "[a]" * 3000: "1"}).status_code == 400  # not a RecursionError

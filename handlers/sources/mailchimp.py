@@ -35,9 +35,10 @@ class Mailchimp(Source):
 
     def parse(self, request: Request) -> list[BusinessEvent]:
         """One event from the form, its fields nested (data[merges][FNAME] as data.merges.FNAME); no delivery id is sent,
-        so a hash of the body is the dedupe key."""
+        so a hash of the body is the dedupe key (read first: once the form is parsed, the body reads as empty)."""
+        event_id = hashlib.sha256(request.get_data()).hexdigest()[:32]
         payload = unflatten(request.form.items(multi=True))
-        return [self.event(hashlib.sha256(request.get_data()).hexdigest()[:32], payload.get("type"), payload)]
+        return [self.event(event_id, payload.get("type"), payload)]
 
 
 def unflatten(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
