@@ -223,6 +223,14 @@ def test_github_events_reach_their_rule_by_event_name(settings, tmp_path, redis,
     assert texts(telegram)[-1] == "octo/shop v2.0 is out."
 
 
+def test_a_payload_with_a_field_named_self_is_rendered(settings, tmp_path, redis, telegram):
+    rules = f"github:\n  push:\n    to: {ADA}\n    text: 'Pushed to {{{{ ref }}}}.'\n"
+    b = bot(settings, tmp_path, rules)
+    post_github(b.client, {"ref": "refs/heads/main", "self": {"login": "ada"}})  # a field any payload may have
+    b.run()
+    assert texts(telegram)[-1] == "Pushed to refs/heads/main."
+
+
 def test_a_refused_send_is_a_dead_letter_replayed_into_the_events_ledger_its_template_passed_on(settings, tmp_path, redis,
                                                                                                    telegram):
     rules = TEXT_RULES + "    template: {name: payment_received, language: en, parameters: ['{{ data.object.currency }}']}\n"

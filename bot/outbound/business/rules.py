@@ -79,7 +79,7 @@ def _compiled(source: str) -> jinja2.Template:
 
 def render(source: str, values: dict[str, Any]) -> str:
     """A rule's template rendered in the sandbox; raises one of RENDER_ERRORS."""
-    return _compiled(source).render(**values)
+    return _compiled(source).render(values)  # not **values: a payload's field may be named `self`
 
 
 def load(path: Path) -> dict[str, dict[str, Rule]]:
