@@ -297,3 +297,16 @@ def test_past_the_whatsapp_window_an_event_sends_its_rule_s_template_filled_from
     assert template == {"name": "payment_received", "language": {"code": "en"},
                         "components": [{"type": "body", "parameters": [{"type": "text", "text": "25.00 EUR"}]}]}
     assert outcome(redis, f"stripe:{event['id']}")["outcome"] == "sent"
+
+
+def test_a_prompt_that_does_not_render_for_the_event_is_a_dead_letter_and_the_conversation_goes_on(settings, tmp_path, redis,
+                                                                                                    telegram):
+    b = bot(settings, tmp_path)  # the shipped rule: its prompt divides amount_received by 100
+    event = payment_intent(ADA, amount_received="25.00")  # a payload whose field is not the number the prompt expects
+    post_stripe(b.client, event)
+    b.run()
+    found = outcome(redis, f"stripe:{event['id']}")
+    [letter] = dead_letters(redis)
+    assert found["outcome"] == "dead_letter" and "payment-received.md: unsupported operand" in letter["reason"]
+    b.say("still there?")
+    assert texts(telegram)[-1] == "LLM: still there?"
