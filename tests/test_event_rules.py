@@ -7,10 +7,12 @@ import json
 
 import pytest
 from rq import Queue
+from rq.job import Job
+from rq.registry import FailedJobRegistry
 
 from bot import jobs, keys
 from bot.ops import ledger
-from bot.outbound.business import records
+from bot.outbound.business import records, route
 from tests import test_whatsapp as whatsapp_samples
 from tests import test_window as window
 from tests.business import PAYPAL_WEBHOOK_ID, SOURCES, payment_intent, paypal_event, post_github, post_paypal, post_stripe
@@ -310,3 +312,34 @@ def test_a_prompt_that_does_not_render_for_the_event_is_a_dead_letter_and_the_co
     assert found["outcome"] == "dead_letter" and "payment-received.md: unsupported operand" in letter["reason"]
     b.say("still there?")
     assert texts(telegram)[-1] == "LLM: still there?"
+
+
+def test_an_event_whose_worker_died_on_its_last_try_gets_one_outcome_and_sends_nothing(settings, tmp_path, redis, telegram):
+    b = bot(settings, tmp_path, TEXT_RULES)
+    sent_before = len(telegram.sent)
+    event = payment_intent(ADA)
+    post_stripe(b.client, event)
+    queue = Queue("events", connection=redis)
+    [job_id] = queue.job_ids
+    job = Job.fetch(job_id, connection=redis)
+    job.retries_left = 0
+    job.save()
+    queue.remove(job)  # what RQ's cleanup does with a job whose worker died mid-run and no retries are left:
+    FailedJobRegistry(queue=queue).add(job, ttl=3600, exc_string="AbandonedJobError")  # into its failed jobs, unhandled
+    assert route.settle_abandoned(b.rt) == 1
+    assert route.settle_abandoned(b.rt) == 0  # once
+    found = outcome(redis, f"stripe:{event['id']}")
+    assert found["outcome"] == "dead_letter" and "worker stopped during its last try" in found["detail"]
+    b.run()
+    assert len(telegram.sent) == sent_before
+
+
+def test_an_event_already_queued_for_its_conversation_is_no_abandoned_one(settings, tmp_path, redis, telegram):
+    b = bot(settings, tmp_path, TEXT_RULES)
+    event = payment_intent(ADA)
+    post_stripe(b.client, event)
+    b.run()
+    queue = Queue("events", connection=redis)  # as if a job died after it queued the message: the turn gives the outcome
+    FailedJobRegistry(queue=queue).add(queue.enqueue(jobs.BUSINESS_EVENT, "stripe", event["id"]), ttl=3600)
+    assert route.settle_abandoned(b.rt) == 0
+    assert outcome(redis, f"stripe:{event['id']}")["outcome"] == "sent"
