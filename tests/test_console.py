@@ -3,10 +3,12 @@ origin, user text never markup, the pages' security headers."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
+from bot.ops import deadletters
 from bot.turn import handoff
 from tests.fakes import openai_error
 from tests.helpers import Bot, dead_letters, post_update, update
@@ -113,6 +115,22 @@ def test_the_prompts_page_shows_the_last_check_from_the_release_or_the_console(a
     done = admin.client.post("/admin/prompts/check", data={"csrf": token(admin.client)}, headers=AUTH)
     assert done.headers["Location"] == "/admin/prompts?done=checked"
     assert "Prompts checked." in page(admin.client, done.headers["Location"])
+
+
+def test_a_replay_cut_short_can_be_done_again_and_puts_back_nothing_twice(admin, llm, telegram):
+    llm.then(openai_error(401, "bad key"))
+    admin.say("are you there?")
+    [letter] = dead_letters(admin.rt.redis)
+    redis = admin.rt.redis
+    assert deadletters.replay(admin.rt, letter["id"])["id"] == letter["id"]
+    # As if its process had died before forgetting the letter, and the letter's claim had lapsed since:
+    redis.set(f"bot:dead:{letter['id']}", json.dumps(letter))
+    redis.zadd("bot:dead", {letter["id"]: letter["at"]})
+    redis.delete(f"bot:seen:replay:{letter['id']}")
+    assert deadletters.replay(admin.rt, letter["id"])["id"] == letter["id"]
+    admin.run()
+    assert [message["text"] for message in telegram.sent][1:] == ["LLM: are you there?"]
+    assert dead_letters(redis) == []
 
 
 def test_a_dead_letter_replayed_twice_is_answered_once(admin, llm, telegram):
