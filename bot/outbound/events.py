@@ -19,6 +19,7 @@ from bot.config import Config
 from bot.ops.ledger import Outcome
 from bot.runtime import Runtime
 from bot.signing import standard_key, standard_sign
+from bot.turn import handoff
 from bot.turn.conversation import Kind, Turn
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,6 @@ def announce_turn(rt: Runtime, conversation: str, turn: Turn, outcome: Outcome, 
     if turn.reply and failure is None:
         send("reply.sent", text=turn.reply, kind=turn.kind)
     if turn.kind == Kind.HANDOFF and turn.reply:
-        send("handoff.requested", by="user")
+        send("handoff.requested", by=(handoff.status(rt.redis, conversation) or {}).get("by", "user"))  # or "model"
     if outcome == Outcome.DEAD_LETTER:
         send("dead_letter", reason=str(failure))
