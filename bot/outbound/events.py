@@ -24,7 +24,7 @@ from bot.turn.conversation import Kind, Turn
 
 logger = logging.getLogger(__name__)
 
-RETRY_INTERVALS = [5, 30, 120, 600, 1800, 3600]  # seconds between attempts: about 1.6 hours in all
+RETRY_INTERVALS = [5, 30, 120, 600, 1800, 3600]  # seconds between attempts: about 1.7 hours in all
 TIMEOUT = 15  # seconds the receiver has to answer
 # An event's body outlives its delivery's retries and then its failed job, which an operator may requeue.
 EVENT_KEEP = sum(RETRY_INTERVALS) + jobs.JOB_KEEP["failure_ttl"] + 3600
