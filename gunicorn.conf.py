@@ -10,7 +10,7 @@ import gc
 from gunicorn import glogging
 
 from bot.config import Config
-from bot.ops.logs import escape_controls
+from bot.ops.logs import escape_controls, loggable_path
 
 # A worker whose main loop is silent this long is restarted. With gthread this is a heartbeat, not a request limit.
 timeout = 30
@@ -29,19 +29,14 @@ forwarded_allow_ips = ""
 
 
 class AccessLogger(glogging.Logger):
-    """gunicorn's logger, whose access lines hold no query string (Meta's hub.verify_token, the chat page's session ids)
-    and no raw control characters."""
+    """gunicorn's logger, whose access lines hold no query string (Meta's hub.verify_token, the chat page's session ids),
+    no key of a URL that carries one (Mailchimp's) and no raw control characters."""
 
     def atoms(self, resp: object, req: object, environ: dict, request_time: object) -> dict:
         atoms = super().atoms(resp, req, environ, request_time)
-        atoms["r"] = f"{atoms['m']} {_path(environ['RAW_URI'])} {atoms['H']}"
-        atoms["f"] = _path(atoms["f"])
+        atoms["r"] = f"{atoms['m']} {loggable_path(environ['RAW_URI'])} {atoms['H']}"
+        atoms.update(U=loggable_path(atoms["U"]), f=loggable_path(atoms["f"]), q="")
         return {name: escape_controls(value) if isinstance(value, str) else value for name, value in atoms.items()}
-
-
-def _path(url: str) -> str:
-    """The URL without its query."""
-    return url.split("?", 1)[0]
 
 
 logger_class = AccessLogger

@@ -140,11 +140,12 @@ class TurnQueue:
         self._take = redis.register_script(_TAKE)
         self._recover = redis.register_script(_RECOVER)
 
-    def accept(self, message: IncomingMessage, dedupe_ttl: int) -> Accepted:
-        """Store the message once (remembering its id for `dedupe_ttl` s; 0: no dedupe); raises RedisError if down."""
+    def accept(self, message: IncomingMessage, dedupe_ttl: int, seen: str = "") -> Accepted:
+        """Store the message once (remembering its id, or the `seen` key given, for `dedupe_ttl` s; 0: no dedupe); raises
+        RedisError if down."""
         conversation = message.conversation
-        script_keys = [keys.seen(message.platform, message.message_id), keys.inbox(conversation), keys.pending(conversation),
-                       keys.active()]
+        script_keys = [seen or keys.seen(message.platform, message.message_id), keys.inbox(conversation),
+                       keys.pending(conversation), keys.active()]
         args = [message.to_json(), dedupe_ttl]
         result = self._accept(keys=script_keys, args=args)
         if result == NO_TURN_PENDING:

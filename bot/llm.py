@@ -133,16 +133,16 @@ class OpenAIChat:
 
     def gathered(self, stream: openai.Stream[Any], on_text: OnText) -> Any:
         """The streamed chunks gathered into one answer, `on_text` told the text so far as it grows."""
-        state, text, began = ChatCompletionStreamState(), "", False
+        state, text, finished = ChatCompletionStreamState(), "", False
         for chunk in stream:
-            began = True
             state.handle_chunk(chunk)
+            finished = finished or any(choice.finish_reason for choice in chunk.choices)
             delta = chunk.choices[0].delta.content if chunk.choices else None
             if delta:
                 text += delta
                 on_text(text)
-        if not began:
-            raise Transient("LLM stream ended before its first chunk", kind="server")
+        if not finished:  # a body that ended cleanly halfway: its text is cut, never a reply
+            raise Transient("LLM stream ended before the model finished its answer", kind="server")
         return state.current_completion_snapshot  # not get_final_completion(), which raises at finish_reason "length"
 
     def completion(self, body: dict[str, Any], response: ChatCompletion) -> Completion:

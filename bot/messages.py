@@ -113,6 +113,7 @@ class Draft:
     frame: str  # unique per frame, the same never twice: an idempotency key (a generic webhook's webhook-id)
     handle: str = ""  # what the channel answered an earlier frame of this turn with (Slack: the message's ts)
     context: dict[str, Any] = field(default_factory=dict)  # from the turn's last incoming message
+    resumed: bool = False  # an earlier attempt of the turn died: a frame it sent may have landed with no answer heard
 
 
 class AfterTimeout(StrEnum):

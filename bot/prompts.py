@@ -37,6 +37,8 @@ _NAME_CATEGORIES = {"Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", 
 _NAME_PUNCTUATION = set("'’-.")
 _TAG = re.compile(r"<[^<>]*>")
 _LANGUAGE = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,4}")  # an IETF tag, such as Telegram's language_code
+# What rendering may raise: a template's expressions work on values of any type (an event's {{ amount / 100 }} on a string)
+RENDER_ERRORS = (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError)
 _TEMPLATES = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
@@ -94,8 +96,8 @@ def render(name: str, source: str, variables: dict[str, Any]) -> Prompt:
     """The prompt a file makes for these variables; raises PromptError."""
     settings, template = compile_prompt(name, source)
     try:
-        text = template.render(**variables)
-    except jinja2.TemplateError as error:
+        text = template.render(variables)  # not **variables: a value may be named `self`
+    except RENDER_ERRORS as error:
         raise PromptError(f"{name}: {error}") from None
     return Prompt(name, version(source), text, dict(settings))
 

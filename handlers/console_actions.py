@@ -28,7 +28,7 @@ FORM_SECONDS = 86400  # how long a sent form's id is remembered: longer than any
 def _back(done: str, default: str) -> Response:
     """Back to the console page the form names (never elsewhere), saying what happened."""
     back = request.form.get("back", "")
-    local = back.startswith("/admin") and "//" not in back and "\\" not in back and "?" not in back
+    local = back.startswith("/admin") and back.isprintable() and not any(mark in back for mark in ("//", "\\", "?"))
     return redirect(f"{back if local else default}?done={done}", 303)
 
 
@@ -51,24 +51,26 @@ def purge() -> Response:
 @bp.post("/conversations/<path:conversation>/pause")
 def pause(conversation: str) -> Response:
     """Hand the conversation to a person for HANDOFF_TIMEOUT: the bot stays silent, the messages are kept."""
-    _pause(conversation)
-    return _back("paused", url_for("console.conversation", conversation=conversation))
+    return _back("paused" if _pause(conversation) else "unknown", url_for("console.conversation", conversation=conversation))
 
 
 @bp.post("/handoff")
 def hand_over() -> Response:
-    """The handoff page's form: hand over the conversation it names, if anybody ever wrote in it."""
-    rt, conversation = app_runtime(), request.form.get("conversation", "").strip()
-    if Conversation(rt.redis, conversation, rt.config).contact() is None:
+    """The handoff page's form: hand over the conversation it names."""
+    conversation = request.form.get("conversation", "").strip()
+    if not _pause(conversation):
         return _back("unknown", url_for("console.handoffs"))
-    _pause(conversation)
     return redirect(url_for("console.conversation", conversation=conversation, done="paused"), 303)
 
 
-def _pause(conversation: str) -> None:
+def _pause(conversation: str) -> bool:
+    """Hand the conversation over, and say so to the event subscribers, if anybody ever wrote in it."""
     rt = app_runtime()
+    if Conversation(rt.redis, conversation, rt.config).contact() is None:
+        return False
     handoff.pause(rt.redis, conversation, rt.config.handoff_timeout, by="console")
     events.emit(rt.config, rt.turns.events, "handoff.requested", {"conversation": conversation, "by": "console"})
+    return True
 
 
 @bp.post("/conversations/<path:conversation>/resume")
@@ -83,8 +85,9 @@ def reply(conversation: str) -> Response:
     """The person's reply: sent by the conversation's own turn, in order and once, as a proactive message is."""
     rt, text, form_id = app_runtime(), request.form.get("text", "").strip(), request.form.get("form", "")
     problem = _reply_problem(conversation, text, form_id)
-    if not problem and rt.redis.set(keys.console_form(form_id), 1, nx=True, ex=FORM_SECONDS):  # a second sending: sent
-        rt.turns.send_out(conversation, json.dumps({**proactive.outgoing(text), "by": "person"}))
+    if not problem:  # the form id is claimed in the step that queues it: a resent form queues nothing, a failed send claims none
+        item = json.dumps({**proactive.outgoing(text), "by": "person"})
+        rt.turns.send_out(conversation, item, claim=keys.console_form(form_id), claim_ttl=FORM_SECONDS)
     return _back(problem or "replied", url_for("console.conversation", conversation=conversation))
 
 

@@ -13,6 +13,7 @@ from bot.errors import Rejected
 from bot.intake import Accepted
 from bot.messages import IncomingMessage
 from bot.ops import rejects
+from bot.ops.logs import loggable_path
 from bot.runtime import Runtime, app_runtime
 from handlers.platforms.base import Adapter
 from handlers.platforms.registry import ADAPTERS
@@ -81,7 +82,7 @@ def _adapter(platform: str) -> Adapter:
 @bp.app_errorhandler(Rejected)
 def rejected(error: Rejected) -> tuple[Response, int]:
     """A request we refuse: its status and one sentence saying why; a verified one of bad shape is kept."""
-    logger.info("request rejected: %s", error, extra={"status": error.status, "path": request.path})
+    logger.info("request rejected: %s", error, extra={"status": error.status, "path": loggable_path(request.path)})
     if error.status == 400 and g.get("verified"):
         _keep(g.verified, str(error))
     return jsonify(error=str(error)), error.status

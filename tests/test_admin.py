@@ -47,6 +47,15 @@ def test_wrong_credentials_are_throttled_per_client_address(admin):
     assert elsewhere.status_code == 200
 
 
+def test_an_address_written_by_the_client_neither_escapes_the_throttle_nor_locks_the_admin_out(admin):
+    client, admins = admin.client, {**AUTH, "X-Forwarded-For": "192.0.2.7"}  # the router says where each came from
+    for n in range(10):  # each guess names the admin's address, then a new one, before the router's (TRUSTED_PROXIES=1)
+        forged = {**basic("ops", f"guess-{n}"), "X-Forwarded-For": f"192.0.2.7, 198.51.100.{n}, 203.0.113.9"}
+        assert client.get("/admin", headers=forged).status_code == 401
+    assert client.get("/admin", headers={**AUTH, "X-Forwarded-For": "198.51.100.1, 203.0.113.9"}).status_code == 429
+    assert client.get("/admin", headers=admins).status_code == 200
+
+
 def test_a_weak_password_leaves_admin_off_and_fails_the_release_check(settings, caplog):
     for weak in ("s3cret-admin", "abababababababababab"):
         b = Bot(settings, ADMIN_USERNAME="ops", ADMIN_PASSWORD=weak)
@@ -144,6 +153,8 @@ def test_conversations_are_listed_newest_first_with_what_has_them_and_searched(a
     pages = [directory.page(admin.rt.redis, "", number, size=2) for number in (1, 2)]
     assert [([row["conversation"] for row in rows], more) for rows, more in pages] == [
         (["telegram:2", "telegram:3"], True), (["telegram:1"], False)]
+    for odd in ("99999999999999999999", "-3", "two", "٣", "1e3"):  # past the last page, or no number: a page all the same
+        assert "</table>" in page(client, f"/admin/conversations?page={odd}&q=%F0%9F%98%80%00")
 
 
 def page(client, path: str) -> str:

@@ -3,10 +3,12 @@ origin, user text never markup, the pages' security headers."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
+from bot.ops import deadletters
 from bot.turn import handoff
 from tests.fakes import openai_error
 from tests.helpers import Bot, dead_letters, post_update, update
@@ -41,6 +43,13 @@ def test_an_action_needs_the_pages_token_and_this_origin(admin, llm):
                                                                       "Sec-Fetch-Site": "same-origin"})
     assert done.status_code == 303 and done.headers["Location"] == "/admin/dead-letters?done=purged"
     assert dead_letters(admin.rt.redis) == []
+
+
+def test_a_form_goes_back_to_a_console_page_only(admin):
+    csrf = token(admin.client)
+    for back in ("https://attacker.example/admin", "//attacker.example/admin", "/admin\r\nSet-Cookie: a=b", "/admin\\x", "/chat"):
+        answer = admin.client.post("/admin/dead-letters/purge", data={"csrf": csrf, "back": back}, headers=AUTH)
+        assert answer.status_code == 303 and answer.headers["Location"] == "/admin/dead-letters?done=confirm", back
 
 
 def test_a_token_from_another_password_is_refused(settings, admin):
@@ -88,6 +97,8 @@ def test_pause_from_the_console_and_replies_it_refuses(admin, telegram):
     for name, ends in (("telegram:123456789", "telegram:123456789?done=paused"), ("telegram:555", "/admin/handoff?done=unknown")):
         done = client.post("/admin/handoff", data={"conversation": name, "csrf": csrf}, headers=AUTH)
         assert done.status_code == 303 and done.headers["Location"].endswith(ends)
+    nobody = client.post("/admin/conversations/telegram:555/pause", data={"csrf": csrf}, headers=AUTH)
+    assert nobody.headers["Location"] == "/admin/conversations/telegram:555?done=unknown"
     assert handoff.status(admin.rt.redis, "telegram:123456789") and not handoff.status(admin.rt.redis, "telegram:555")
     for _ in range(2):  # a double click on Send
         client.post("/admin/conversations/telegram:123456789/reply", data={"text": "Sam here.", "form": form, "csrf": csrf},
@@ -104,6 +115,22 @@ def test_the_prompts_page_shows_the_last_check_from_the_release_or_the_console(a
     done = admin.client.post("/admin/prompts/check", data={"csrf": token(admin.client)}, headers=AUTH)
     assert done.headers["Location"] == "/admin/prompts?done=checked"
     assert "Prompts checked." in page(admin.client, done.headers["Location"])
+
+
+def test_a_replay_cut_short_can_be_done_again_and_puts_back_nothing_twice(admin, llm, telegram):
+    llm.then(openai_error(401, "bad key"))
+    admin.say("are you there?")
+    [letter] = dead_letters(admin.rt.redis)
+    redis = admin.rt.redis
+    assert deadletters.replay(admin.rt, letter["id"])["id"] == letter["id"]
+    # As if its process had died before forgetting the letter, and the letter's claim had lapsed since:
+    redis.set(f"bot:dead:{letter['id']}", json.dumps(letter))
+    redis.zadd("bot:dead", {letter["id"]: letter["at"]})
+    redis.delete(f"bot:seen:replay:{letter['id']}")
+    assert deadletters.replay(admin.rt, letter["id"])["id"] == letter["id"]
+    admin.run()
+    assert [message["text"] for message in telegram.sent][1:] == ["LLM: are you there?"]
+    assert dead_letters(redis) == []
 
 
 def test_a_dead_letter_replayed_twice_is_answered_once(admin, llm, telegram):

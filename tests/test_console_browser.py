@@ -1,6 +1,6 @@
 """The operator console in a real browser (Debian's Chromium, as the chat page's test): a chat appears with both sides of
 its transcript, a dead letter is replayed and answered, a person answers a handed-off conversation and gives it back, and a
-cross-site form is refused. A screenshot of each page is kept in the test's tmp directory, its path printed."""
+cross-site form is refused. A screenshot of each page is kept in .screenshots/, its path printed."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import pytest
 from bot.ops import series, transcript
 from tests import test_browser
 from tests.fakes import openai_error
-from tests.helpers import Bot, dead_letters, post_update, texts, update
+from tests.helpers import ROOT, Bot, dead_letters, post_update, texts, update
 from tests.test_admin import ADMIN, PASSWORD
 
 served = test_browser.served  # the app below on a loopback port (skipped, like that module, without chromium)
 ADA = "telegram:123456789"
 WAIT = {"timeout": 15000}
+SCREENSHOTS = ROOT / ".screenshots"  # past the run: pytest's own tmp directories are deleted three runs later
 
 
 @pytest.fixture
@@ -41,10 +42,12 @@ def browser(served, start_workers):
 
 
 @pytest.fixture
-def shoot(tmp_path):
-    """Keep a screenshot of the page for a person to look at."""
+def shoot():
+    """Keep a screenshot of the page for a person to look at, in SCREENSHOTS."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+
     def shot(page, name: str) -> None:
-        path = tmp_path / f"console-{name}.png"
+        path = SCREENSHOTS / f"console-{name}.png"
         page.screenshot(path=str(path), full_page=True)
         print(f"screenshot: {path}")
     return shot

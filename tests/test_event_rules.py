@@ -7,10 +7,12 @@ import json
 
 import pytest
 from rq import Queue
+from rq.job import Job
+from rq.registry import FailedJobRegistry
 
 from bot import jobs, keys
 from bot.ops import ledger
-from bot.outbound.business import records
+from bot.outbound.business import records, route
 from tests import test_whatsapp as whatsapp_samples
 from tests import test_window as window
 from tests.business import PAYPAL_WEBHOOK_ID, SOURCES, payment_intent, paypal_event, post_github, post_paypal, post_stripe
@@ -194,6 +196,16 @@ def test_forget_removes_the_business_events_sent_to_the_conversation(settings, t
     assert records.get(redis, "stripe", mine["id"]) is None and records.get(redis, "stripe", other["id"]) is not None
 
 
+def test_a_payload_forgotten_while_its_event_is_routed_is_not_kept_again(settings, tmp_path, redis):
+    b = bot(settings, tmp_path, TEXT_RULES)
+    event = payment_intent(ADA)
+    post_stripe(b.client, event)
+    found = records.get(redis, "stripe", event["id"])
+    redis.delete(keys.business_event("stripe", event["id"]))  # `flask forget`, or its expiry, between the job's read and note
+    records.addressed(redis, found, ADA)
+    assert redis.exists(keys.business_event("stripe", event["id"])) == 0
+
+
 def test_kept_payloads_expire_after_event_payload_ttl_but_never_before_their_jobs_retries(settings, tmp_path, redis):
     for ttl, kept in (("86400", 86400), ("0", records.MIN_KEEP)):
         b = bot(settings, tmp_path, TEXT_RULES, EVENT_PAYLOAD_TTL=ttl)
@@ -211,6 +223,14 @@ def test_github_events_reach_their_rule_by_event_name(settings, tmp_path, redis,
                 event="release")
     b.run()
     assert texts(telegram)[-1] == "octo/shop v2.0 is out."
+
+
+def test_a_payload_with_a_field_named_self_is_rendered(settings, tmp_path, redis, telegram):
+    rules = f"github:\n  push:\n    to: {ADA}\n    text: 'Pushed to {{{{ ref }}}}.'\n"
+    b = bot(settings, tmp_path, rules)
+    post_github(b.client, {"ref": "refs/heads/main", "self": {"login": "ada"}})  # a field any payload may have
+    b.run()
+    assert texts(telegram)[-1] == "Pushed to refs/heads/main."
 
 
 def test_a_refused_send_is_a_dead_letter_replayed_into_the_events_ledger_its_template_passed_on(settings, tmp_path, redis,
@@ -278,4 +298,48 @@ def test_past_the_whatsapp_window_an_event_sends_its_rule_s_template_filled_from
         graph.stop()
     assert template == {"name": "payment_received", "language": {"code": "en"},
                         "components": [{"type": "body", "parameters": [{"type": "text", "text": "25.00 EUR"}]}]}
+    assert outcome(redis, f"stripe:{event['id']}")["outcome"] == "sent"
+
+
+def test_a_prompt_that_does_not_render_for_the_event_is_a_dead_letter_and_the_conversation_goes_on(settings, tmp_path, redis,
+                                                                                                    telegram):
+    b = bot(settings, tmp_path)  # the shipped rule: its prompt divides amount_received by 100
+    event = payment_intent(ADA, amount_received="25.00")  # a payload whose field is not the number the prompt expects
+    post_stripe(b.client, event)
+    b.run()
+    found = outcome(redis, f"stripe:{event['id']}")
+    [letter] = dead_letters(redis)
+    assert found["outcome"] == "dead_letter" and "payment-received.md: unsupported operand" in letter["reason"]
+    b.say("still there?")
+    assert texts(telegram)[-1] == "LLM: still there?"
+
+
+def test_an_event_whose_worker_died_on_its_last_try_gets_one_outcome_and_sends_nothing(settings, tmp_path, redis, telegram):
+    b = bot(settings, tmp_path, TEXT_RULES)
+    sent_before = len(telegram.sent)
+    event = payment_intent(ADA)
+    post_stripe(b.client, event)
+    queue = Queue("events", connection=redis)
+    [job_id] = queue.job_ids
+    job = Job.fetch(job_id, connection=redis)
+    job.retries_left = 0
+    job.save()
+    queue.remove(job)  # what RQ's cleanup does with a job whose worker died mid-run and no retries are left:
+    FailedJobRegistry(queue=queue).add(job, ttl=3600, exc_string="AbandonedJobError")  # into its failed jobs, unhandled
+    assert route.settle_abandoned(b.rt) == 1
+    assert route.settle_abandoned(b.rt) == 0  # once
+    found = outcome(redis, f"stripe:{event['id']}")
+    assert found["outcome"] == "dead_letter" and "worker stopped during its last try" in found["detail"]
+    b.run()
+    assert len(telegram.sent) == sent_before
+
+
+def test_an_event_already_queued_for_its_conversation_is_no_abandoned_one(settings, tmp_path, redis, telegram):
+    b = bot(settings, tmp_path, TEXT_RULES)
+    event = payment_intent(ADA)
+    post_stripe(b.client, event)
+    b.run()
+    queue = Queue("events", connection=redis)  # as if a job died after it queued the message: the turn gives the outcome
+    FailedJobRegistry(queue=queue).add(queue.enqueue(jobs.BUSINESS_EVENT, "stripe", event["id"]), ttl=3600)
+    assert route.settle_abandoned(b.rt) == 0
     assert outcome(redis, f"stripe:{event['id']}")["outcome"] == "sent"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+from urllib.parse import urlencode
 
 import pytest
 import stripe
@@ -82,6 +84,7 @@ def test_stripe_forged_stale_and_unsigned_deliveries_are_refused(b, redis):
     assert post_stripe(b.client, event, secret="whsec_other").status_code == 403
     assert post_stripe(b.client, event, timestamp=int(time.time()) - 301).status_code == 403
     assert post_stripe(b.client, event, header="v1=" + "0" * 64).status_code == 401
+    assert post_stripe(b.client, event, header=f"t={'9' * 4000},v1={'0' * 64}").status_code == 401  # no float holds it
     body = json.dumps(event, indent=2)  # signed, then changed by a byte
     header = stripe.WebhookSignature.generate_signature_header(body, STRIPE_SECRET)
     tampered = b.client.post("/events/stripe", data=body.replace("2500", "2501"), headers={"Stripe-Signature": header})
@@ -143,6 +146,7 @@ def test_hubspot_stale_and_wrong_url_signatures_are_refused(b, redis):
     assert post_hubspot(b.client, hubspot_batch(1), timestamp=stale).status_code == 403
     assert post_hubspot(b.client, hubspot_batch(1), base="https://elsewhere.example.com").status_code == 403
     assert post_hubspot(b.client, hubspot_batch(1), timestamp="soon").status_code == 401
+    assert post_hubspot(b.client, hubspot_batch(1), timestamp="9" * 5000).status_code == 401  # past int()'s digits: not a 500
     assert stored(redis) == []
 
 
@@ -154,9 +158,13 @@ def test_mailchimp_checks_its_url_key_answers_its_get_and_nests_its_form(b, redi
     assert post_mailchimp(b.client, mailchimp_form()).status_code == 200
     assert post_mailchimp(b.client, mailchimp_form()).status_code == 200  # the same body again: a retry
     [found] = kept(redis, "mailchimp")
-    assert found.kind == "subscribe"
+    assert found.kind == "subscribe" and found.event_id == hashlib.sha256(urlencode(mailchimp_form()).encode()).hexdigest()[:32]
     assert found.payload["data"]["merges"] == {"EMAIL": "ada@example.com", "FNAME": "Ada", "LNAME": "Lovelace"}
+    assert post_mailchimp(b.client, mailchimp_form("bob@example.com", "Bob")).status_code == 200  # another event
+    assert sorted(event.payload["data"]["email"] for event in kept(redis, "mailchimp")) == ["ada@example.com", "bob@example.com"]
     assert post_mailchimp(b.client, {"type": "x", "data": "1", "data[id]": "2"}).status_code == 400
+    assert post_mailchimp(b.client, {"type": "x", "data" + "[a]" * 64: "1"}).status_code == 200
+    assert post_mailchimp(b.client, {"type": "x", "data" + "[a]" * 3000: "1"}).status_code == 400  # not a RecursionError
 
 
 def test_a_paypal_event_is_kept_with_what_its_verification_needs(b, redis):

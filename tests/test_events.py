@@ -7,7 +7,7 @@ import json
 import pytest
 from rq.registry import ScheduledJobRegistry
 
-from tests.fakes import Canned, FakePlatform, openai_error
+from tests.fakes import Canned, FakePlatform, openai_error, tool_calls
 from tests.helpers import Bot, post_update, update
 from tests.vendors import STANDARD_SECRET, standard_verified
 
@@ -51,6 +51,19 @@ def test_handoff_requests_and_dead_letters_are_announced(app, client, run_worker
     assert kinds.count("handoff.requested") == 2
     assert "reply.sent" in kinds  # the failure notice reached the user
     assert any(event["data"].get("by") == "api" for event in received(receiver) if event["type"] == "handoff.requested")
+
+
+def test_a_handoff_says_who_asked_for_it(settings, tmp_path, llm, receiver):
+    (tmp_path / "system.md").write_text("---\ntools: [handoff]\n---\nYou help customers.")
+    b = Bot({**settings, "EVENTS_URLS": f"{receiver.url}/events", "EVENTS_SECRET": STANDARD_SECRET,
+             "PROMPTS_DIR": str(tmp_path)})
+    post_update(b.client, update("talk to a human"))
+    b.run()
+    llm.then(tool_calls(("handoff", {"reason": "wants a refund"})))
+    post_update(b.client, update("I want my money back", chat_id=778))
+    b.run()
+    said = [event["data"]["by"] for event in received(receiver) if event["type"] == "handoff.requested"]
+    assert said == ["user", "model"]
 
 
 def test_a_failed_delivery_is_retried_later(app, client, run_worker, redis, receiver):

@@ -69,6 +69,7 @@ def bot(settings: dict[str, str], api: FakePlatform):
         "TWILIO_ACCOUNT_SID": "AC0123", "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_API_URL": f"{api.url}/twilio",
         "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": "line-token", "LINE_API_URL": f"{api.url}/line",
         "GENERIC_WEBHOOK_SECRET": STANDARD_SECRET, "GENERIC_CALLBACK_URL": f"{api.url}/webhook/reply",
+        "STREAMING": "0",  # each reply as one send: Slack's streamed message (posted, then updated) is test_streaming's
     })
 
 

@@ -11,7 +11,7 @@ import pytest
 from bot.ops import ledger
 from bot.ops.ledger import Outcome
 from bot.render.format import HTML, render
-from tests import tdlib
+from tests import streams, tdlib
 from tests.fakes import Canned, FakePlatform, completion, tool_calls
 from tests.helpers import Bot, post_update, texts, update
 from tests.processes import stop_group
@@ -73,6 +73,7 @@ def test_a_prompt_may_turn_streaming_off_for_itself(settings, llm, telegram, tmp
     (tmp_path / "system.md").write_text("---\nstreaming: false\n---\nYou are terse.")
     Bot(settings, PROMPTS_DIR=str(tmp_path)).say("hello")
     assert texts(telegram) == ["LLM: hello"] and telegram.drafts == []
+    assert "stream" not in llm.completions[0]  # nor is the call streamed
 
 
 def test_the_responses_api_streams_too(settings, llm, telegram):
@@ -233,3 +234,86 @@ def test_a_first_frame_slack_answers_late_for_is_found_by_its_key_and_never_post
     assert len(slack.calls("chat.postMessage")) == 1
     assert slack.calls("chat.update")[-1] == {"channel": "D123", "ts": "1767225601.000100", "text": "LLM: hello"}
     assert ledger.lookup(redis, "slack", "T123:D123:1767225600.000200")["outcome"] == Outcome.REPLIED
+
+
+def test_restart_mode_discards_the_draft_even_once_its_frames_are_spent(settings, llm, telegram, start_workers):
+    settings.update(BURST_MODE="restart", STREAM_MAX_FRAMES="1")  # the first answer's one frame spends them all
+    client = Bot(settings).client
+    llm.midway.clear()
+    post_update(client, update("R first", update_id=41))
+    start_workers()
+    telegram.wait_for(lambda: telegram.drafts)
+    post_update(client, update("R second", update_id=42))
+    llm.answer_after = lambda: "" in [draft["text"] for draft in telegram.drafts]  # asked again once the draft is gone
+    llm.midway.set()
+    telegram.wait_for(lambda: telegram.sent, timeout=30)
+    assert texts(telegram) == ["LLM: R first + R second"]
+    assert [draft["text"] for draft in telegram.drafts][-1] == ""
+
+
+def test_a_shown_message_slack_will_not_update_gets_the_reply_posted_instead(on_slack, llm, slack, redis):
+    slack.defaults["chat.update"] = Canned(body={"ok": False, "error": "message_not_found"})  # deleted meanwhile
+    llm.midway.clear()
+    bot = Bot(on_slack)
+    slack_dm(bot.client, LONG)
+    worker = threading.Thread(target=bot.run)
+    worker.start()
+    slack.wait_for(lambda: slack.calls("chat.postMessage"))
+    llm.midway.set()
+    worker.join(30)
+    assert slack.calls("chat.postMessage")[-1]["text"] == f"LLM: {LONG}"
+    assert ledger.lookup(redis, "slack", "T123:D123:1767225600.000200")["outcome"] == Outcome.REPLIED
+
+
+def test_a_reply_posted_past_an_uneditable_message_and_answered_late_is_found_not_posted_twice(on_slack, llm, slack, redis):
+    def history(call) -> Canned:
+        posts = [post.body for post in slack.delivered if post.method == "chat.postMessage"]
+        return Canned(body={"ok": True, "messages": [{"type": "message", "ts": "1767225601.000200", "text": post["text"],
+                                                      "metadata": post.get("metadata")} for post in posts]})
+
+    def late_reply(call) -> Canned | None:  # the reply's post, once: Slack takes it, and answers after PLATFORM_TIMEOUT
+        key = (call.body.get("metadata") or {}).get("event_payload", {}).get("key", "")
+        first = call.method == "chat.postMessage" and key.endswith("-0") and len(slack.calls("chat.postMessage")) == 2
+        return Canned(body=SLACK_OK.body, delay=1.5) if first else None
+
+    slack.defaults |= {"conversations.history": history,
+                       "chat.update": Canned(body={"ok": False, "error": "message_not_found"})}
+    slack.fault = late_reply
+    bot = Bot({**on_slack, "PLATFORM_TIMEOUT": "0.5"})
+    slack_dm(bot.client, "hello")
+    bot.run()
+    assert [post["text"] for post in slack.calls("chat.postMessage")][1:] == ["LLM: hello"]  # after the shown message, once
+    assert ledger.lookup(redis, "slack", "T123:D123:1767225600.000200")["outcome"] == Outcome.REPLIED
+
+
+def test_a_worker_killed_while_slack_takes_the_first_frame_leaves_one_message_the_resumed_turn_finds(on_slack, llm, slack,
+                                                                                                      redis, start_workers):
+    def history(call) -> Canned:  # what Slack holds: the post the dead worker never heard back about among it
+        posts = [post.body for post in slack.delivered if post.method == "chat.postMessage"]
+        return Canned(body={"ok": True, "messages": [{"type": "message", "ts": "1767225601.000100", "text": post["text"],
+                                                      "metadata": post.get("metadata")} for post in posts]})
+
+    slack.defaults["conversations.history"] = history
+    slack.hold = lambda call: call.method == "chat.postMessage"  # the first frame's post, on its way
+    slack.gate.clear()
+    slack_dm(Bot(on_slack).client, LONG)
+    [first] = start_workers()
+    slack.wait_for(lambda: slack.calls("chat.postMessage"))
+    stop_group(first, signal.SIGKILL)  # before Slack answered: no ts in the turn's state
+    first.wait()
+    slack.hold = lambda call: False
+    slack.gate.set()  # Slack posts it all the same
+    slack.wait_for(lambda: slack.delivered)
+    start_workers()
+    slack.wait_for(lambda: ledger.lookup(redis, "slack", "T123:D123:1767225600.000200") is not None, timeout=60)
+    assert len(slack.calls("chat.postMessage")) == 1  # found by its key, never posted again
+    assert slack.calls("chat.update")[-1] == {"channel": "D123", "ts": "1767225601.000100", "text": f"LLM: {LONG}"}
+
+
+def test_a_stream_that_ends_before_the_model_finished_is_asked_again_never_sent_cut(settings, llm, telegram):
+    events = streams.chat_events(completion(f"LLM: {LONG}"), usage=True)
+    cut = events[:len(events) // 2]  # the body ends halfway, cleanly: no finish_reason, no usage, no [DONE]
+    llm.fault = lambda call: Canned(events=cut) if len(llm.completions) == 1 else None
+    Bot(settings).say(LONG)
+    assert texts(telegram) == [f"LLM: {LONG}"]
+    assert len(llm.completions) == 2

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 import pytest
 
 from bench.servers import PROCFILE_APP, web_server
+from tests.business import MAILCHIMP_KEY
 from tests.helpers import APP_SECRET, VERIFY_TOKEN
 from tests.vendors import TWILIO_TOKEN, twilio_signature
 
@@ -53,6 +54,18 @@ def test_the_access_log_has_paths_without_queries_escaped_controls_and_the_clien
     assert '203.0.113.9 - - [' in logged  # the router's client, as TRUSTED_PROXIES=1 has it
     assert '"probe\\x9b2J\\x85"' in logged and "\x9b" not in logged and "\x85" not in logged
 
+
+
+def test_no_log_line_holds_the_key_of_mailchimp_s_url(serve, tmp_path):
+    form = {"type": "subscribe", "data[email]": "ada@example.com", "data[x]]": "a field Mailchimp never sends"}
+    with serve(MAILCHIMP_WEBHOOK_KEY=MAILCHIMP_KEY) as port:
+        assert get(port, f"/events/mailchimp/{MAILCHIMP_KEY}?ping=1") == 200
+        assert get(port, f"/events/mailchimp%2F{MAILCHIMP_KEY}") == 200  # the slash encoded: the same route
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        assert get(port, f"/events/mailchimp/{MAILCHIMP_KEY}", headers, "POST", urlencode(form).encode()) == 400
+    logged = (tmp_path / "web.log").read_text(errors="replace")
+    assert MAILCHIMP_KEY not in logged
+    assert '"GET /events/mailchimp/<key> HTTP/1.1" 200' in logged and "request rejected" in logged
 
 def test_no_url_path_forges_a_line_of_the_text_log(serve, tmp_path):
     with serve(LOG_FORMAT="text") as port:

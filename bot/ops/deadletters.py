@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 CAPACITY = 10_000  # the oldest go first beyond this
 KEEP_SECONDS = 30 * 86400  # DEAD_LETTER_TTL's default: a letter keeps the user's words, so it is not kept for ever
+REPLAY_CLAIM = 60  # seconds a replay holds its letter: another replay meanwhile finds none; after a crash, it may again
 
 
 def add(redis: Redis, record: dict[str, Any], keep: int = KEEP_SECONDS) -> str:
@@ -72,17 +73,21 @@ def conversations(redis: Redis) -> set[str]:
 
 
 def replay(rt: Runtime, letter_id: str) -> dict[str, Any] | None:
-    """Put the letter's messages back into their conversation for a new turn (a proactive message into its outbox), once:
-    the letter is taken first, so a second replay of it (a double click) finds none. Returns the letter, or None."""
-    raw, taken, _ = rt.redis.pipeline().get(keys.dead_letter(letter_id)).delete(keys.dead_letter(letter_id)) \
-        .zrem(keys.dead_letters(), letter_id).execute()
-    if not taken:
+    """Put the letter's messages back into their conversation for a new turn (a proactive message into its outbox), once,
+    then forget the letter. Returns the letter, or None: gone, or being replayed at this moment (a double click).
+
+    Each message goes back under a mark of its own for this letter, so a replay cut short (its process killed, Redis
+    lost) leaves the letter to replay again, once its claim lapses, without putting back a message twice."""
+    raw = rt.redis.get(keys.dead_letter(letter_id))
+    if raw is None or not rt.redis.set(keys.seen("replay", letter_id), 1, nx=True, ex=REPLAY_CLAIM):
         return None
-    letter = json.loads(raw)
-    for message in letter["messages"]:
-        rt.turns.accept(IncomingMessage.from_json(message), dedupe_ttl=0)
+    letter, marks = json.loads(raw), max(rt.config.dead_letter_ttl, REPLAY_CLAIM)  # marks last as long as the letter
+    for message in map(IncomingMessage.from_json, letter["messages"]):
+        rt.turns.accept(message, marks, seen=keys.seen("replay", f"{letter_id}:{message.message_id}"))
     if letter.get("outgoing"):
-        rt.turns.send_out(letter["conversation"], json.dumps(letter["outgoing"]))
+        rt.turns.send_out(letter["conversation"], json.dumps(letter["outgoing"]), keys.seen("replay", f"{letter_id}:outgoing"),
+                          marks)
+    remove(rt.redis, letter_id)
     return letter
 
 

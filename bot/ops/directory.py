@@ -17,6 +17,8 @@ CHUNK = 500  # conversations read per round trip while searching
 
 def page(redis: Redis, query: str = "", number: int = 1, size: int = 50) -> tuple[list[dict[str, Any]], bool]:
     """One page of conversations, newest first, whose platform, id or user name contains `query`; and whether more follow."""
+    if (number - 1) * size >= redis.zcard(keys.recent()):  # past the last one, however far: islice takes no more than maxsize
+        return [], False
     wanted = query.strip().lower()
     matching = (row for row in _newest(redis) if wanted in row["conversation"].lower() or wanted in row["user"].lower())
     found = list(itertools.islice(matching, (number - 1) * size, number * size + 1))  # one more: is there a next page?

@@ -7,6 +7,7 @@ import logging
 import re
 import time
 from typing import Any, Iterable, Mapping
+from urllib.parse import unquote
 
 # What every LogRecord has: anything else was passed in `extra` and belongs in the line.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
@@ -32,6 +33,14 @@ CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 def escape_controls(text: str) -> str:
     """`text` with every control character written as its escape (\\r, \\n, \\x1b): nothing a caller sent can forge a line."""
     return CONTROLS.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
+
+
+def loggable_path(url: str) -> str:
+    """A URL's path as logs may show it: no query (Meta's hub.verify_token, the chat page's session ids), and no key of a
+    URL that carries one (/events/mailchimp/<key>, however its slash is encoded)."""
+    path = url.split("?", 1)[0]
+    parts = unquote(path).split("/", 3)  # "", "events", source, key
+    return f"/events/{parts[2]}/<key>" if len(parts) == 4 and parts[1] == "events" else path
 
 
 class TextFormatter(logging.Formatter):

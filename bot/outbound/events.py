@@ -19,11 +19,12 @@ from bot.config import Config
 from bot.ops.ledger import Outcome
 from bot.runtime import Runtime
 from bot.signing import standard_key, standard_sign
+from bot.turn import handoff
 from bot.turn.conversation import Kind, Turn
 
 logger = logging.getLogger(__name__)
 
-RETRY_INTERVALS = [5, 30, 120, 600, 1800, 3600]  # seconds between attempts: about 1.6 hours in all
+RETRY_INTERVALS = [5, 30, 120, 600, 1800, 3600]  # seconds between attempts: about 1.7 hours in all
 TIMEOUT = 15  # seconds the receiver has to answer
 # An event's body outlives its delivery's retries and then its failed job, which an operator may requeue.
 EVENT_KEEP = sum(RETRY_INTERVALS) + jobs.JOB_KEEP["failure_ttl"] + 3600
@@ -94,6 +95,6 @@ def announce_turn(rt: Runtime, conversation: str, turn: Turn, outcome: Outcome, 
     if turn.reply and failure is None:
         send("reply.sent", text=turn.reply, kind=turn.kind)
     if turn.kind == Kind.HANDOFF and turn.reply:
-        send("handoff.requested", by="user")
+        send("handoff.requested", by=(handoff.status(rt.redis, conversation) or {}).get("by", "user"))  # or "model"
     if outcome == Outcome.DEAD_LETTER:
         send("dead_letter", reason=str(failure))

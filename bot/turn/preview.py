@@ -21,8 +21,9 @@ logger = logging.getLogger(__name__)
 
 class Preview:
     """Shows the reply as it grows: the first words at once, then the newest text at most every `channel.preview_every`
-    seconds, `frames` in all. Its own thread sends them, so the model's stream never waits for the platform; the block
-    ends with no frame on its way, before the reply goes. A refusal never fails the turn; a 429 skips frames."""
+    seconds, `frames` in all, and a discard on each restart. Its own thread sends them, so the model's stream never waits for
+    the platform; the block ends with no frame on its way, before the reply goes. A refusal never fails the turn; a 429 skips
+    frames."""
 
     def __init__(self, channel: Channel, turn: Turn, frames: int, keep: Callable[[], None], lost: Callable[[], bool]) -> None:
         self.channel, self.turn, self.left = channel, turn, frames
@@ -66,34 +67,41 @@ class Preview:
 
     def _run(self) -> None:
         ready_at = 0.0
-        while self.left > 0:
+        while True:
             with self._changed:
-                while not self._closed and not (self._news and (self._urgent or time.monotonic() >= ready_at)):
-                    self._changed.wait(max(0.0, ready_at - time.monotonic()) if self._news else None)
+                while not self._closed and not self._due(ready_at):
+                    self._changed.wait(max(0.0, ready_at - time.monotonic()) if self._news and self.left > 0 else None)
                 if self._closed or self.lost():
                     return
                 self._news = self._urgent = False
                 text, status = self.text, self.status
-            ready_at = time.monotonic() + self._show(text, status)
+            pause = self._show(text, status)
+            if pause is None:
+                return
+            ready_at = time.monotonic() + pause
 
-    def _show(self, text: str, status: str) -> float:
-        """Send one frame; the seconds until the next may go."""
+    def _due(self, ready_at: float) -> bool:
+        """Whether a frame may go now: a discard always may (its frames spent or not), the newest text when the throttle
+        and the frames left allow."""
+        return self._news and (self._urgent or (self.left > 0 and time.monotonic() >= ready_at))
+
+    def _show(self, text: str, status: str) -> float | None:
+        """Send one frame; the seconds until the next may go, or None once the platform refused one."""
         turn = self.turn
         parts = render("\n\n".join(piece for piece in (text, status) if piece), self.channel.format, self.channel.max_text)
         index = max(len(parts) - 1, 0)  # the part being written; the renderer closes every tag it opens
         self.left, self.shown = self.left - 1, self.shown + 1
         draft = Draft(turn.last.platform, turn.last.conversation_id, parts[-1].text if parts else "",
                       parts[-1].plain if parts else "", index, f"{turn.id}-{index}",
-                      f"{turn.id}-{index}-{turn.attempts}-{self.shown}", turn.preview, turn.last.context)
+                      f"{turn.id}-{index}-{turn.attempts}-{self.shown}", turn.preview, turn.last.context, turn.attempts > 1)
         try:
             handle = self.channel.preview(draft)
         except Transient as error:  # rate limited, most likely: skip frames while it lasts rather than pile them up
             logger.debug("preview frame failed: %s", error)
             return max(self.channel.preview_every, error.retry_after or 0)
         except BotError as error:  # refused: the reply itself still comes, so no more frames
-            self.left = 0
             logger.warning("preview refused, none more for this turn: %s", error, extra={"platform": self.channel.name})
-            return 0.0
+            return None
         if handle and handle != turn.preview:
             turn.preview = handle
             self.keep()  # at once: a turn retried after a crash must finish this message, not post a second

@@ -6,6 +6,7 @@ import logging
 import platform
 import random
 import threading
+import time
 
 from redis.exceptions import RedisError
 from rq import Queue
@@ -14,11 +15,14 @@ from bot import runtime
 from bot.intake import Recovered
 from bot.ops import series
 from bot.outbound import triggers
+from bot.outbound.business import route
 from bot.runtime import Runtime
 from bot.turn import job
 from bot.worker.slots import Pool
 
 logger = logging.getLogger(__name__)
+
+SETTLE_EVERY = 60.0  # seconds between looks for business events whose job died on its last try
 
 RECOVERED = {
     Recovered.RESUMED: "turn resumed: its worker stopped renewing the lease (it died, or stalled past LEASE_SECONDS)",
@@ -28,7 +32,8 @@ RECOVERED = {
 
 class Sweeper(threading.Thread):
     """Starts a new turn for every conversation whose worker died mid-turn or before starting it, fires the
-    recurring triggers that are due, and samples the queue for the console's charts.
+    recurring triggers that are due, samples the queue for the console's charts, and gives a business event whose job
+    died on its last try its outcome.
 
     A dead worker's lease lapses, but nothing else would wake its conversation: the user may
     never write again. Every worker sweeps; the recovery script makes sure only one turn starts.
@@ -42,11 +47,15 @@ class Sweeper(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
+        settle_at = 0.0
         while not self.stopped.wait(self.interval * random.uniform(0.8, 1.2)):  # jitter: workers do not sweep in step
             try:
                 self.sweep()
                 triggers.run_due(self.rt)
                 series.sample(self.rt)
+                if time.monotonic() >= settle_at:  # RQ finds abandoned jobs every few minutes: a look a minute will do
+                    route.settle_abandoned(self.rt)
+                    settle_at = time.monotonic() + SETTLE_EVERY
             except RedisError as error:
                 logger.warning("sweep skipped, Redis unavailable: %s", type(error).__name__)
             except ValueError as error:  # a broken triggers file: `flask prompts check` says the same

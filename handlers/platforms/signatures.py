@@ -27,11 +27,12 @@ def require_bearer(request: Request, token: str) -> None:
     require("Authorization bearer token", given.removeprefix("Bearer ") or None, token)
 
 
-def require_fresh(header: str, timestamp: str | None, now: float | None = None) -> None:
-    """Refuse a signed timestamp that is missing, malformed, or further than 5 minutes from now."""
+def require_fresh(header: str, timestamp: str | None, now: float | None = None, per_second: int = 1) -> None:
+    """Refuse a signed timestamp (in seconds, or `per_second` parts of one) that is missing, malformed, or further than
+    5 minutes from now."""
     try:
-        age = abs((now or time.time()) - int(timestamp or ""))
-    except ValueError:
+        age = abs((now or time.time()) - int(timestamp or "") / per_second)
+    except (ValueError, OverflowError):  # OverflowError: more digits than a float holds
         raise Rejected(f"missing or malformed {header}", 401) from None
     if age > REPLAY_WINDOW:
         raise Rejected(f"stale {header}: more than {REPLAY_WINDOW} s from now", 403)

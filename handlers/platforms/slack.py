@@ -28,6 +28,7 @@ AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked"
 MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
 PERSON_SUBTYPES = {None, "file_share"}  # a person's new message: plain, or sharing files (with words or not)
 REPLY_EVENT = "bot_reply_part"  # the metadata event type of every part the bot posts
+UNEDITABLE = {"message_not_found", "cant_update_message", "edit_window_closed"}  # chat.update left the message as it was
 # mrkdwn: only &, < and > are escaped; a link's text shows no code marks, so they are left out.
 MRKDWN = marks(
     {"b": ("*", "*"), "i": ("_", "_"), "s": ("~", "~"), "a": ("<{0}|", ">"), **CODE},
@@ -145,9 +146,8 @@ class Slack(Adapter):
 
     def send(self, reply: Reply) -> None:
         """chat.postMessage, in the user's thread when they wrote in one; the first part of a reply shown while it was
-        written completes that message instead (chat.update)."""
-        if reply.preview:
-            self._call("chat.update", {"channel": reply.context["channel"], "ts": reply.preview, "text": reply.text})
+        written completes that message instead (chat.update), or is posted if that message can no longer be edited."""
+        if reply.preview and self._completed(reply):
             return
         payload = self._message_in(reply.context, reply.text)
         if not reply.formatted:
@@ -156,28 +156,48 @@ class Slack(Adapter):
             payload["metadata"] = {"event_type": REPLY_EVENT, "event_payload": {"key": reply.key}}
         self._call("chat.postMessage", payload)
 
+    def _completed(self, reply: Reply) -> bool:
+        """Update the message shown while the reply was written to the reply's first part; False if it cannot be edited."""
+        try:
+            self._call("chat.update", {"channel": reply.context["channel"], "ts": reply.preview, "text": reply.text})
+        except Permanent as error:
+            if error.kind not in UNEDITABLE:
+                raise
+            logger.warning("Slack refused to update the message showing the reply being written (%s): the reply is posted "
+                           "instead", error.kind, extra={"platform": self.name})
+            return False
+        return True
+
     def previews(self, context: dict[str, Any]) -> bool:
         """A posted message can be edited in every conversation the bot answers in."""
         return True
 
     def preview(self, draft: Draft) -> str:
         """The first frame posts the message, whose ts is the handle; the next ones chat.update it. The message holds the
-        first part only: a longer reply's frames stop there, and its next parts are posted as usual."""
+        first part only: a longer reply's frames stop there, and its next parts are posted as usual. A resumed turn that
+        knows no message looks for one its dead attempt posted first."""
         if draft.part > 0:
             return draft.handle
-        text = draft.text or "…"  # Slack refuses an empty text
-        if draft.handle:
-            self._call("chat.update", {"channel": draft.context["channel"], "ts": draft.handle, "text": text})
-            return draft.handle
-        key = f"{draft.key}-preview"  # so that a post answered too late is found, and never made twice
+        text, key = draft.text or "…", f"{draft.key}-preview"  # Slack refuses an empty text; the key finds a post again
+        handle = draft.handle or (self._landed(draft.context, key) if draft.resumed else "")
+        if handle:
+            self._call("chat.update", {"channel": draft.context["channel"], "ts": handle, "text": text})
+            return handle
         payload = self._message_in(draft.context, text) | {"metadata": {"event_type": REPLY_EVENT, "event_payload": {"key": key}}}
         try:
-            return str(self._call("chat.postMessage", payload)["ts"])
+            ts = self._call("chat.postMessage", payload).get("ts")
         except Unconfirmed:
-            posts = self._posts(draft.context)
-            if posts is None:  # it may be there, and a second would be a copy: no more frames for this reply
-                raise Permanent("Slack took a preview without answering, and the channel could not be checked") from None
-            return posts.get(key, "")  # landed: that message, from now on; else the next frame posts it
+            return self._landed(draft.context, key)  # landed: that message, from now on; else the next frame posts it
+        if not ts:  # posted, but where is not known: a second post could be a copy
+            raise Permanent("Slack answered a preview's chat.postMessage without its ts")
+        return str(ts)
+
+    def _landed(self, context: dict[str, Any], key: str) -> str:
+        """The ts of the post `key` in the channel (or the thread), or "" if it is not there."""
+        posts = self._posts(context)
+        if posts is None:  # it may be there, and a second would be a copy: no more frames for this reply
+            raise Permanent("Slack may hold a preview posted without an answer, and the channel could not be checked")
+        return posts.get(key, "")
 
     @staticmethod
     def _message_in(context: dict[str, Any], text: str) -> dict[str, Any]:
@@ -192,13 +212,12 @@ class Slack(Adapter):
 
     def after_timeout(self, reply: Reply) -> AfterTimeout:
         """Look for the part in the channel (or the thread) by the key in its metadata: resend only if it is not there.
-        An update of a message shown while the reply was written is safe to repeat: it sets the same text again."""
-        if reply.preview:
-            return AfterTimeout.RESEND
+        An update of a message shown while the reply was written is safe to repeat (it sets the same text again), unless
+        that message could not be edited and the part was posted: so it too is looked for first."""
         posts = self._posts(reply.context)
-        if posts is None:
-            return AfterTimeout.UNKNOWN
-        return AfterTimeout.DELIVERED if reply.key in posts else AfterTimeout.RESEND
+        if posts is not None and reply.key in posts:
+            return AfterTimeout.DELIVERED
+        return AfterTimeout.RESEND if posts is not None or reply.preview else AfterTimeout.UNKNOWN
 
     def _posts(self, context: dict[str, Any]) -> dict[str, str] | None:
         """The bot's recent posts in the channel (or the thread), ts by the key in their metadata; None if unknown."""
@@ -254,4 +273,4 @@ def _check(method: str, response: Any) -> dict[str, Any]:
     if error == "ratelimited":
         raise Transient("Slack rate limit")
     hint = ": check SLACK_BOT_TOKEN and the app's scopes (chat:write)" if error in AUTH_ERRORS else ""
-    raise Permanent(f"Slack {method} failed: {error}{hint}")
+    raise Permanent(f"Slack {method} failed: {error}{hint}", kind=error)

@@ -10,6 +10,7 @@ from flask import Request, Response, jsonify
 
 from bot.errors import Rejected
 from bot.outbound.business.records import BusinessEvent
+from handlers.bodies import MAX_DEPTH
 from handlers.platforms import signatures
 from handlers.sources.base import Source
 
@@ -34,19 +35,23 @@ class Mailchimp(Source):
 
     def parse(self, request: Request) -> list[BusinessEvent]:
         """One event from the form, its fields nested (data[merges][FNAME] as data.merges.FNAME); no delivery id is sent,
-        so a hash of the body is the dedupe key."""
+        so a hash of the body is the dedupe key (read first: once the form is parsed, the body reads as empty)."""
+        event_id = hashlib.sha256(request.get_data()).hexdigest()[:32]
         payload = unflatten(request.form.items(multi=True))
-        return [self.event(hashlib.sha256(request.get_data()).hexdigest()[:32], payload.get("type"), payload)]
+        return [self.event(event_id, payload.get("type"), payload)]
 
 
 def unflatten(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
-    """Bracketed form names as nested values; Rejected for a name that is not one, or is both a value and a group."""
+    """Bracketed form names as nested values; Rejected for a name that is not one, nests past a JSON body's MAX_DEPTH,
+    or is both a value and a group."""
     tree: dict[str, Any] = {}
     for name, value in pairs:
         match = FIELD.fullmatch(name)
         if match is None:
             raise Rejected(f"unexpected form field {name[:64]!r}")
         *groups, last = [match[1], *PART.findall(match[2])]
+        if len(groups) > MAX_DEPTH:
+            raise Rejected(f"form field {name[:64]!r} nests deeper than {MAX_DEPTH} levels")
         node = tree
         for group in groups:
             node = node.setdefault(group, {})

@@ -68,7 +68,8 @@ def kept(redis: Redis, ref: str) -> dict[str, Any] | None:
 
 
 def addressed(redis: Redis, event: BusinessEvent, conversation: str) -> BusinessEvent:
-    """The event, noted as sent to `conversation`, so that forgetting the conversation forgets it too."""
+    """The event, noted as sent to `conversation`, so that forgetting the conversation forgets it too; never kept again
+    once forgotten or expired meanwhile (it would be kept for good: no TTL to keep)."""
     event = replace(event, conversation=conversation)
-    redis.set(keys.business_event(event.source, event.event_id), json.dumps(asdict(event)), keepttl=True)
+    redis.set(keys.business_event(event.source, event.event_id), json.dumps(asdict(event)), keepttl=True, xx=True)
     return event

@@ -9,8 +9,10 @@ import logging
 from typing import Any
 
 from rq import get_current_job
+from rq.job import Job
+from rq.registry import FailedJobRegistry
 
-from bot import keys, runtime
+from bot import jobs, keys, runtime
 from bot.errors import Permanent
 from bot.ops import ledger
 from bot.ops.ledger import Outcome
@@ -23,6 +25,7 @@ from bot.turn.conversation import Conversation
 logger = logging.getLogger(__name__)
 
 MAX_CONVERSATION = 1024  # characters of a conversation's name, as the API takes it
+ABANDONED_LOOKED_AT = 200  # the newest failed jobs of the events queue that each look for abandoned events reads
 
 
 def handle(source: str, event_id: str) -> None:
@@ -43,6 +46,18 @@ def handle(source: str, event_id: str) -> None:
             raise
         logger.exception("business event %s failed on its last try", event.ref)
         _finish(rt, event, Outcome.DEAD_LETTER, f"{error}; after every retry")
+
+
+def settle_abandoned(rt: Runtime) -> int:
+    """Dead-letter each event whose job RQ gave up on with no outcome given: its worker died during the last try (RQ
+    moves such a job to its failed jobs, unseen by `handle`). Returns how many; the sweeper calls it."""
+    ids = FailedJobRegistry(queue=rt.turns.events).get_job_ids(0, ABANDONED_LOOKED_AT - 1, desc=True)
+    abandoned = [job for job in Job.fetch_many(ids, connection=rt.redis) if job and job.func_name == jobs.BUSINESS_EVENT]
+    events = [event for job in abandoned if (event := records.get(rt.redis, *job.args)) is not None
+              and not rt.redis.exists(keys.business_routed(event.source, event.event_id))]  # queued or settled: the turn's
+    for event in events:
+        _finish(rt, event, Outcome.DEAD_LETTER, "its worker stopped during its last try, before anything was sent")
+    return len(events)
 
 
 def _route(rt: Runtime, event: BusinessEvent) -> None:

@@ -23,11 +23,10 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from bot.config import Config
 from bot.outbound.proactive import template as checked_template
+from bot.prompts import RENDER_ERRORS
 
 SOURCES = ("stripe", "shopify", "github", "paypal", "hubspot", "mailchimp")
 _TEMPLATES = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
-# What rendering may raise: a template's expressions work on payload values of any type ({{ amount / 100 }} on a list)
-RENDER_ERRORS = (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError)
 
 
 class RuleError(ValueError):
@@ -79,7 +78,7 @@ def _compiled(source: str) -> jinja2.Template:
 
 def render(source: str, values: dict[str, Any]) -> str:
     """A rule's template rendered in the sandbox; raises one of RENDER_ERRORS."""
-    return _compiled(source).render(**values)
+    return _compiled(source).render(values)  # not **values: a payload's field may be named `self`
 
 
 def load(path: Path) -> dict[str, dict[str, Rule]]:
