@@ -19,9 +19,10 @@ import redis as redis_lib
 from bot.ops import metrics
 from handlers.platforms.registry import ADAPTERS
 from tests import loopback
-from tests.fakes import FakeOpenAI, FakeTelegram
+from tests.fakes import Canned, FakeOpenAI, FakeTelegram
 from tests.helpers import ROOT, TELEGRAM_SECRET, TELEGRAM_TOKEN, Bot
 from tests.processes import RedisServer, stop_group
+from tests.vendors import ToolEndpoint
 
 loopback.install()
 PLATFORM_PREFIXES = tuple(f"{adapter.prefix}_" for adapter in ADAPTERS.values())
@@ -82,6 +83,15 @@ def settings(redis: redis_lib.Redis, redis_url: str, llm: FakeOpenAI, telegram: 
         "BURST_WINDOW": "0",  # answer at once: the burst tests set their own window
         "WORKER_CONCURRENCY": "1",  # turns in a predictable order, for canned answers; test_slots runs many at once
     }
+
+
+@pytest.fixture
+def shop():
+    """An order service behind a webhook tool, answering that every order asked about has shipped."""
+    endpoint = ToolEndpoint().start()
+    endpoint.answer = lambda data: Canned(body={"order": data["arguments"]["order"], "status": "shipped"})
+    yield endpoint
+    endpoint.stop()
 
 
 @pytest.fixture

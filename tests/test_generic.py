@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
-import socket
 import threading
 import time
 from datetime import datetime
@@ -21,7 +19,7 @@ from bot.ops import ledger
 from handlers.platforms.allowlist import Allowlist
 from handlers.platforms.signatures import standard_key, standard_sign, standard_verify
 from tests.fakes import Canned, FakePlatform, completion
-from tests.helpers import Bot, dead_letters, stored
+from tests.helpers import Bot, dead_letters, resolve_here, stored
 from tests.processes import stop_group
 from tests.vendors import STANDARD_SECRET, standard_headers, standard_verified
 
@@ -354,13 +352,7 @@ def test_a_malformed_allowlist_entry_names_the_setting(env, entry):
 @pytest.fixture
 def rebinding_dns(monkeypatch) -> None:
     """A DNS that answers as a rebinding attacker's does: every name under example.com resolves to this machine."""
-    resolve = socket.getaddrinfo
-
-    def answer(host: Any, *args: Any, **kwargs: Any) -> Any:
-        return resolve("127.0.0.1" if str(host).endswith(".example.com") else host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", answer)
-    monkeypatch.setenv("NO_PROXY", os.environ.get("NO_PROXY", "") + ",.example.com")  # not through the tests' dead proxy
+    resolve_here(monkeypatch, ".example.com")
 
 
 def reply_to(url: str) -> Reply:

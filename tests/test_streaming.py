@@ -16,7 +16,7 @@ from tests.fakes import Canned, FakePlatform, completion, tool_calls
 from tests.helpers import Bot, post_update, texts, update
 from tests.processes import stop_group
 from tests.test_tools import tool_settings, write_tool
-from tests.vendors import SLACK_SECRET, ToolEndpoint, post_slack
+from tests.vendors import SLACK_SECRET, post_slack
 
 SLACK_OK = Canned(body={"ok": True, "channel": "D123", "ts": "1767225601.000100"})
 
@@ -88,14 +88,6 @@ def test_the_responses_api_streams_too(settings, llm, telegram):
     worker.join(30)
     assert texts(telegram) == [f"LLM: {LONG}"]
     assert llm.calls("responses")[0]["stream"] is True
-
-
-@pytest.fixture
-def shop():
-    endpoint = ToolEndpoint().start()
-    endpoint.answer = lambda data: Canned(body={"order": data["arguments"]["order"], "status": "shipped"})
-    yield endpoint
-    endpoint.stop()
 
 
 def test_a_tool_call_shows_as_a_status_line_never_as_its_arguments(settings, llm, telegram, shop, tmp_path):

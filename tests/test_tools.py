@@ -12,7 +12,7 @@ from bot.ops.logs import secrets_in
 from bot.turn import handoff
 from tests.fakes import Canned, completion, function_calls, tool_calls
 from tests.helpers import Bot, texts
-from tests.vendors import STANDARD_SECRET, ToolEndpoint
+from tests.vendors import STANDARD_SECRET
 
 CONVERSATION = "telegram:123456789"
 LOOKUP = """description: Look up an order's status by its number.
@@ -24,14 +24,6 @@ parameters:
 url: {url}/bot-tools/lookup-order
 idempotent: {idempotent}
 """
-
-
-@pytest.fixture
-def shop():
-    endpoint = ToolEndpoint().start()
-    endpoint.answer = lambda data: Canned(body={"order": data["arguments"]["order"], "status": "shipped"})
-    yield endpoint
-    endpoint.stop()
 
 
 def write_tool(prompts, shop, name: str = "lookup_order", idempotent: bool = True) -> None:

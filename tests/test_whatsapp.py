@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import socket
 import time
 from typing import Any
 
@@ -13,7 +11,7 @@ import pytest
 
 from bot.render.format import utf16_len
 from tests.fakes import Call, Canned, FakePlatform, completion, graph_media
-from tests.helpers import APP_SECRET, VERIFY_TOKEN, Bot, dead_letters, graph_error, post_signed, signed, stored
+from tests.helpers import APP_SECRET, VERIFY_TOKEN, Bot, dead_letters, graph_error, post_signed, resolve_here, signed, stored
 from tests.samples_media import ogg, png
 
 ACCESS_TOKEN = "EAAJB-test-whatsapp-token"
@@ -226,13 +224,7 @@ def test_the_token_goes_to_no_host_but_meta_s(client, run_worker, whatsapp, at):
 @pytest.fixture
 def meta_dns(monkeypatch) -> None:
     """Meta's media hosts resolve to this machine, where the fake serves their files."""
-    resolve = socket.getaddrinfo
-
-    def answer(host: Any, *args: Any, **kwargs: Any) -> Any:
-        return resolve("127.0.0.1" if str(host).endswith(".fbsbx.com") else host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", answer)
-    monkeypatch.setenv("NO_PROXY", os.environ.get("NO_PROXY", "") + ",.fbsbx.com")  # not through the tests' dead proxy
+    resolve_here(monkeypatch, ".fbsbx.com")
 
 
 def test_the_token_goes_to_meta_s_media_hosts_over_https_only(client, run_worker, whatsapp, meta_dns):
