@@ -37,6 +37,7 @@ def test_a_photo_and_a_recorded_voice_note_reach_the_model(served, start_workers
         expect(page.locator(".msg.bot")).to_have_text(answer, timeout=15000)
         page.click("#record")
         expect(page.locator("#record")).to_have_class(re.compile("recording"))
+        page.wait_for_timeout(1500)  # a second or so of the fake microphone's tone: its length is counted from the sound
         page.click("#record")
         expect(page.locator(".msg.bot").nth(1)).to_have_text(re.compile(r"\(offline model\) you said: a voice note of \d+ s"),
                                                              timeout=15000)
