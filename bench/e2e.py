@@ -240,7 +240,7 @@ class PacedLLM(_KeepAlive, FakeOpenAI):
         found = TAG.search(call.body["messages"][-1]["content"])
         if self.traffic is not None and found:
             self.traffic.llm_answered(int(found[1]), started, time.monotonic())
-        return canned
+        return self._streamed(canned, "completions", call.body) if call.body.get("stream") else canned  # as OpenAI does
 
 
 class CountingTelegram(_KeepAlive, FakeTelegram):
