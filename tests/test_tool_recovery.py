@@ -13,19 +13,9 @@ from tests.conftest import stop_group
 from tests.fakes import Canned, completion, tool_calls
 from tests.helpers import post_update, update
 from tests.test_tools import tool_settings, write_tool
-from tests.vendors import ToolEndpoint
 
 JOURNAL = "bot:journal:telegram:123456789"
 RESULT = '{"order": "1042", "status": "shipped"}'
-
-
-@pytest.fixture
-def shop():
-    endpoint = ToolEndpoint().start()
-    endpoint.answer = lambda data: Canned(body={"order": data["arguments"]["order"], "status": "shipped"})
-    yield endpoint
-    endpoint.gate.set()
-    endpoint.stop()
 
 
 @pytest.fixture
